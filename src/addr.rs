@@ -1,0 +1,181 @@
+//! Strict parsing of the IP and PORT arguments.
+//!
+//! The lesson's `inet_addr` turns anything it cannot read into
+//! 255.255.255.255; here anything but a literal is a usage error.
+
+use crate::error::{Error, Result};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+/// Parses `IP` and `PORT` arguments into a socket address.
+///
+/// `IP` is an IPv4 dotted quad, an IPv6 literal (`::1`, `[::1]`,
+/// `fe80::1%lo`, `fe80::1%2`) or `localhost` (127.0.0.1).
+///
+/// # Errors
+/// [`Error::Usage`] naming the bad argument.
+pub fn parse_socket_addr(ip: &str, port: &str) -> Result<SocketAddr> {
+    let port = parse_port(port)?;
+    parse_ip(ip, port)
+}
+
+/// Parses a port number, 0–65535 (0 lets the kernel choose).
+///
+/// # Errors
+/// [`Error::Usage`] for anything that is not a decimal number in range.
+pub fn parse_port(port: &str) -> Result<u16> {
+    let digits_only = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    match port.parse::<u16>() {
+        Ok(number) if digits_only => Ok(number),
+        _ => Err(Error::Usage(format!(
+            "invalid port {port:?}: expected a number from 0 to 65535"
+        ))),
+    }
+}
+
+/// Parses an IP literal (see [`parse_socket_addr`]) and pairs it with `port`.
+///
+/// # Errors
+/// [`Error::Usage`] for host names, shorthand like `127.1`, out-of-range
+/// octets, and unknown IPv6 zones.
+pub fn parse_ip(ip: &str, port: u16) -> Result<SocketAddr> {
+    let invalid = || {
+        Error::Usage(format!(
+            "invalid address {ip:?}: expected an IPv4 dotted quad, an IPv6 literal or localhost"
+        ))
+    };
+    if ip == "localhost" {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Ok(v4) = ip.parse::<Ipv4Addr>() {
+        return Ok(SocketAddr::from((v4, port)));
+    }
+    let unbracketed = match ip.strip_prefix('[') {
+        Some(rest) => rest.strip_suffix(']').ok_or_else(invalid)?,
+        None => ip,
+    };
+    let (literal, zone) = match unbracketed.split_once('%') {
+        Some((literal, zone)) => (literal, Some(zone)),
+        None => (unbracketed, None),
+    };
+    let v6 = literal.parse::<Ipv6Addr>().map_err(|_| invalid())?;
+    let scope_id = match zone {
+        Some(zone) => zone_index(zone).ok_or_else(|| {
+            Error::Usage(format!(
+                "invalid address {ip:?}: no network interface {zone:?}"
+            ))
+        })?,
+        None => 0,
+    };
+    Ok(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope_id)))
+}
+
+/// The interface index of an IPv6 zone: a number, or an interface name
+/// looked up in sysfs (no socket needed, unlike `if_nametoindex`).
+fn zone_index(zone: &str) -> Option<u32> {
+    if let Ok(index) = zone.parse::<u32>() {
+        return Some(index);
+    }
+    let plausible_name = !zone.is_empty()
+        && zone.len() <= 15
+        && zone.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+        && zone != "."
+        && zone != "..";
+    if !plausible_name {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{zone}/ifindex")).ok()?;
+    text.trim().parse().ok()
+}
+
+/// The IP as the lesson prints it: `127.0.0.1`, `::1` (no port, no brackets).
+pub fn ip_text(addr: &SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_literals_and_localhost() {
+        let ok = |ip: &str| {
+            parse_socket_addr(ip, "7777")
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(ok("127.0.0.1"), "127.0.0.1:7777");
+        assert_eq!(ok("localhost"), "127.0.0.1:7777");
+        assert_eq!(ok("::1"), "[::1]:7777");
+        assert_eq!(ok("[::1]"), "[::1]:7777");
+        assert_eq!(ok("0.0.0.0"), "0.0.0.0:7777");
+        assert_eq!(ok("fe80::1%1"), "[fe80::1%1]:7777");
+    }
+
+    #[test]
+    fn zone_names_resolve_through_sysfs() {
+        let addr = parse_ip("fe80::1%lo", 1);
+        let SocketAddr::V6(v6) = addr.unwrap_or(SocketAddr::from(([0; 4], 0))) else {
+            panic!("fe80::1%lo did not parse as IPv6");
+        };
+        assert!(v6.scope_id() > 0);
+    }
+
+    #[test]
+    fn rejects_everything_inet_addr_would_mangle() {
+        for ip in [
+            "127.1",
+            "999.1.1.1",
+            "example.com",
+            "",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            " 127.0.0.1",
+            "[::1",
+            "::1]",
+            "fe80::1%",
+            "fe80::1%nosuchif0",
+            "fe80::1%../x",
+            "::1%lo%lo",
+            "127.0.0.1\0",
+            "[]",
+        ] {
+            match parse_ip(ip, 1) {
+                Err(Error::Usage(message)) => assert!(!message.contains('\n'), "{message}"),
+                other => panic!("{ip:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ports_are_decimal_and_in_range() {
+        assert_eq!(parse_port("0").ok(), Some(0));
+        assert_eq!(parse_port("65535").ok(), Some(65535));
+        for port in [
+            "65536",
+            "-1",
+            "http",
+            "",
+            "+80",
+            " 80",
+            "0x50",
+            "99999999999999999999",
+        ] {
+            assert!(matches!(parse_port(port), Err(Error::Usage(_))), "{port:?}");
+        }
+    }
+
+    #[test]
+    fn ip_text_drops_port_and_brackets() {
+        assert_eq!(ip_text(&SocketAddr::from(([127, 0, 0, 1], 5))), "127.0.0.1");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5"
+            .parse()
+            .unwrap_or(SocketAddr::from(([0; 4], 0)));
+        assert_eq!(ip_text(&mapped), "127.0.0.1");
+    }
+}

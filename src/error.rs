@@ -1,0 +1,204 @@
+//! The one error type: what was tried, on what, and what the kernel said.
+
+use crate::errno::errno_name;
+use crate::exit::Exit;
+use core::fmt;
+use core::net::SocketAddr;
+use rustix::io::Errno;
+
+/// Everything a sockkit operation can fail with.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad arguments: the message says which and why (exit 64).
+    Usage(String),
+    /// A syscall failed: `op` (`"bind"`, `"connect"`, …) on `target` with `errno`.
+    Os {
+        /// The operation, named as the syscall or the user's view of it.
+        op: &'static str,
+        /// What it was applied to: a socket address, a path, `stdin`.
+        target: Target,
+        /// What the kernel answered (our own timeouts use `ETIMEDOUT`).
+        errno: Errno,
+    },
+    /// stdout was closed by its reader (`| head`): a clean end, not a failure.
+    StdoutClosed,
+}
+
+/// What a failed operation was applied to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A socket address (`127.0.0.1:7777`, `[::1]:80`).
+    Addr(SocketAddr),
+    /// Anything else, already rendered (a path, `stdin`).
+    Other(String),
+}
+
+/// `Result` with sockkit's [`Error`].
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    /// A failed syscall on a socket address.
+    pub fn at(op: &'static str, addr: SocketAddr, errno: Errno) -> Self {
+        Self::Os {
+            op,
+            target: Target::Addr(addr),
+            errno,
+        }
+    }
+
+    /// A failed syscall on something that is not a socket address.
+    pub fn on(op: &'static str, target: impl fmt::Display, errno: Errno) -> Self {
+        Self::Os {
+            op,
+            target: Target::Other(target.to_string()),
+            errno,
+        }
+    }
+
+    /// The errno, when the failure came from the kernel (or a timeout).
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Self::Os { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// The exit code SPEC.md assigns to this failure.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Usage(_) => Exit::Usage,
+            Self::Os { errno, .. } => Exit::from_errno(*errno),
+            Self::StdoutClosed => Exit::Success,
+        }
+    }
+
+    /// A second line for the failures the lesson's `utils.h` silently ignores.
+    pub fn hint(&self) -> Option<String> {
+        let Self::Os {
+            op,
+            target: Target::Addr(addr),
+            errno,
+        } = self
+        else {
+            return None;
+        };
+        match (*op, *errno) {
+            ("bind", Errno::ADDRINUSE) => Some(format!(
+                "another socket holds {addr}; `sockstat -l -p {}` shows which process",
+                addr.port()
+            )),
+            ("bind", Errno::ACCESS) => Some(
+                "ports below 1024 (net.ipv4.ip_unprivileged_port_start) need root or CAP_NET_BIND_SERVICE"
+                    .to_string(),
+            ),
+            ("connect", Errno::CONNREFUSED) => Some(format!(
+                "nothing listens on {addr}; start the server first, or pass --wait SECS"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// `"address already in use (EADDRINUSE)"`: strerror's text without its
+/// "(os error N)" tail, and the name a user can search for.
+pub fn describe_errno(errno: Errno) -> String {
+    let raw = errno.raw_os_error();
+    let text = std::io::Error::from_raw_os_error(raw).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    let text: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    match errno_name(raw) {
+        Some(name) => format!("{text} ({name})"),
+        None => format!("{text} (errno {raw})"),
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Addr(addr) => write!(f, "{addr}"),
+            Self::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage(message) => f.write_str(message),
+            Self::Os { op, target, errno } => {
+                write!(f, "{op} {target}: {}", describe_errno(*errno))
+            }
+            Self::StdoutClosed => f.write_str("stdout closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Exit;
+
+    fn loopback(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn renders_op_address_description_and_name() {
+        let err = Error::at("bind", loopback(7777), Errno::ADDRINUSE);
+        assert_eq!(
+            err.to_string(),
+            "bind 127.0.0.1:7777: address already in use (EADDRINUSE)"
+        );
+        assert_eq!(err.exit(), Exit::TempFail);
+        let hint = err.hint().unwrap_or_default();
+        assert!(hint.contains("sockstat -l -p 7777"), "{hint}");
+    }
+
+    #[test]
+    fn refused_connect_hints_at_wait() {
+        let err = Error::at("connect", loopback(9), Errno::CONNREFUSED);
+        assert_eq!(
+            err.to_string(),
+            "connect 127.0.0.1:9: connection refused (ECONNREFUSED)"
+        );
+        assert_eq!(err.exit(), Exit::Unavailable);
+        assert!(err.hint().unwrap_or_default().contains("--wait"));
+    }
+
+    #[test]
+    fn privileged_bind_hints_at_the_sysctl() {
+        let err = Error::at("bind", loopback(80), Errno::ACCESS);
+        assert!(err.to_string().ends_with("(EACCES)"));
+        assert_eq!(err.exit(), Exit::NoPermission);
+        assert!(
+            err.hint()
+                .unwrap_or_default()
+                .contains("ip_unprivileged_port_start")
+        );
+    }
+
+    #[test]
+    fn other_errors_have_no_hint() {
+        let err = Error::on("read", "stdin", Errno::IO);
+        assert_eq!(err.hint(), None);
+        assert_eq!(err.exit(), Exit::OsError);
+        assert!(err.to_string().starts_with("read stdin: "), "{err}");
+    }
+
+    #[test]
+    fn ipv6_addresses_are_bracketed() {
+        let addr: SocketAddr = "[::1]:80".parse().unwrap_or(loopback(0));
+        let err = Error::at("connect", addr, Errno::TIMEDOUT);
+        assert_eq!(
+            err.to_string(),
+            "connect [::1]:80: connection timed out (ETIMEDOUT)"
+        );
+        assert_eq!(err.exit(), Exit::TempFail);
+    }
+}

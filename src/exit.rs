@@ -1,0 +1,83 @@
+//! The exit-code table shared by every sockkit program (sysexits.h values).
+
+use rustix::io::Errno;
+
+/// How a sockkit program ends; the numbers are the `sysexits.h` ones SPEC.md lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the work was done.
+    Success,
+    /// 64 (`EX_USAGE`): bad arguments.
+    Usage,
+    /// 69 (`EX_UNAVAILABLE`): the peer is not there (refused, unreachable).
+    Unavailable,
+    /// 71 (`EX_OSERR`): any other failed syscall.
+    OsError,
+    /// 75 (`EX_TEMPFAIL`): try again later (address in use, timeouts).
+    TempFail,
+    /// 77 (`EX_NOPERM`): the OS said no (`EACCES`, `EPERM`).
+    NoPermission,
+}
+
+impl Exit {
+    /// The exit code class an errno belongs to.
+    pub fn from_errno(errno: Errno) -> Self {
+        match errno {
+            Errno::CONNREFUSED | Errno::HOSTUNREACH | Errno::NETUNREACH => Self::Unavailable,
+            Errno::ADDRINUSE | Errno::TIMEDOUT => Self::TempFail,
+            Errno::ACCESS | Errno::PERM => Self::NoPermission,
+            _ => Self::OsError,
+        }
+    }
+
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Usage => 64,
+            Self::Unavailable => 69,
+            Self::OsError => 71,
+            Self::TempFail => 75,
+            Self::NoPermission => 77,
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+    use rustix::io::Errno;
+
+    #[test]
+    fn codes_match_the_spec_table() {
+        assert_eq!(Exit::Success.code(), 0);
+        assert_eq!(Exit::Usage.code(), 64);
+        assert_eq!(Exit::Unavailable.code(), 69);
+        assert_eq!(Exit::OsError.code(), 71);
+        assert_eq!(Exit::TempFail.code(), 75);
+        assert_eq!(Exit::NoPermission.code(), 77);
+    }
+
+    #[test]
+    fn errnos_map_to_their_class() {
+        for (errno, exit) in [
+            (Errno::CONNREFUSED, Exit::Unavailable),
+            (Errno::HOSTUNREACH, Exit::Unavailable),
+            (Errno::NETUNREACH, Exit::Unavailable),
+            (Errno::ADDRINUSE, Exit::TempFail),
+            (Errno::TIMEDOUT, Exit::TempFail),
+            (Errno::ACCESS, Exit::NoPermission),
+            (Errno::PERM, Exit::NoPermission),
+            (Errno::MFILE, Exit::OsError),
+            (Errno::CONNRESET, Exit::OsError),
+        ] {
+            assert_eq!(Exit::from_errno(errno), exit, "{errno:?}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! sockkit: the classic C `utils.h` socket lesson (`init_socket`,
+//! `bind_socket`, `connect_socket`) on rustix raw fds, with every syscall
+//! checked, and the programs built on it: `sockd`, `sockc`, `sockstat`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod addr;
+pub mod cli;
+pub mod errno;
+pub mod error;
+pub mod exit;
+pub mod io;
+pub mod socket;
+
+pub use error::{Error, Result};
+pub use exit::Exit;
+pub use socket::{bind_socket, connect_socket, init_socket};
