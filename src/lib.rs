@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod addr;
+pub mod bench;
 pub mod cli;
 pub mod errno;
 pub mod error;

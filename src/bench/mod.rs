@@ -1,0 +1,260 @@
+//! `sockbench`: a load generator for any TCP echo server, on raw fds and one
+//! edge-triggered epoll loop.
+//!
+//! Three loads ([`Mode`]): `pingpong` (persistent connections, one request in
+//! flight on each), `churn` (connect, request, close, again) and `bulk` (one
+//! connection streaming both ways). Every echoed byte is compared with what
+//! was sent; a single wrong byte makes the run fail.
+//!
+//! # Output
+//! A short table on stdout, or with `--json` one object:
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `mode` | `"pingpong"`, `"churn"` or `"bulk"` |
+//! | `target` | the server, `127.0.0.1:7777` |
+//! | `connections` | pingpong: connections; churn: concurrency; bulk: 1 |
+//! | `size` | bytes per request (bulk: `null`) |
+//! | `seconds` | how long the load ran |
+//! | `requests` | requests whose whole echo came back (bulk: `null`) |
+//! | `requests_per_sec` | `requests / seconds` (bulk: `null`) |
+//! | `connects` | connections opened (churn: about one per request) |
+//! | `bytes` | echoed bytes received and compared |
+//! | `mb_per_sec` | `bytes / seconds / 10^6` |
+//! | `latency_us` | `{"p50", "p99", "max", "mean"}` in µs, from a request's first byte (churn: from `connect`) to its last echoed byte; `null` for bulk |
+//! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete |
+//! | `corrupt` | requests (bulk: reads) whose echo differed |
+//! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null` |
+//!
+//! # Exit codes
+//! 0 when every echo was right; 71 when any echoed byte differed (the
+//! results are still printed); 69 when the server refuses the first
+//! connection (or no request completed at all); 64 for a usage error,
+//! including a target that is not a loopback address.
+
+pub mod bulk;
+pub mod churn;
+pub mod drain;
+pub mod exchange;
+pub mod pattern;
+pub mod pingpong;
+pub mod poller;
+pub mod report;
+pub mod source;
+pub mod stats;
+
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use core::net::{IpAddr, SocketAddr};
+use stats::Tally;
+use std::time::Duration;
+
+/// How long the first connection (and pingpong's initial ones) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest single wait in an event loop (the progress line's period).
+pub const TICK: Duration = Duration::from_millis(250);
+/// Bytes read per `recv` in the request loads.
+pub const SCRATCH: usize = 64 * 1024;
+/// The largest request `-s` accepts.
+pub const MAX_SIZE: usize = 16 * 1024 * 1024;
+/// The longest run `-d` accepts.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The three loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Persistent connections, one request in flight on each.
+    PingPong,
+    /// A new connection per request.
+    Churn,
+    /// One connection, streaming both ways.
+    Bulk,
+}
+
+impl Mode {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PingPong => "pingpong",
+            Self::Churn => "churn",
+            Self::Bulk => "bulk",
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Which load.
+    pub mode: Mode,
+    /// The echo server; loopback only.
+    pub target: SocketAddr,
+    /// Connections (pingpong) or concurrency (churn); bulk uses 1.
+    pub connections: usize,
+    /// Bytes per request.
+    pub size: usize,
+    /// How long to run.
+    pub duration: Duration,
+    /// Draw a progress line on stderr.
+    pub progress: bool,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// What was asked.
+    pub options: Options,
+    /// How long the load ran (after the connections were set up).
+    pub elapsed: Duration,
+    /// What was counted.
+    pub tally: Tally,
+}
+
+impl Outcome {
+    /// How the program ends: 71 if any echoed byte was wrong, 69 if nothing
+    /// came back at all but errors did, else 0.
+    pub fn exit(&self) -> Exit {
+        if self.tally.corrupt > 0 {
+            Exit::OsError
+        } else if self.tally.bytes == 0 && self.tally.error_count() > 0 {
+            Exit::Unavailable
+        } else {
+            Exit::Success
+        }
+    }
+}
+
+/// Checks the options: a loopback target, sizes and durations in range.
+///
+/// # Errors
+/// [`Error::Usage`] saying what is wrong.
+pub fn validate(options: &Options) -> Result<()> {
+    let loopback = match options.target.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    if !loopback {
+        return Err(Error::Usage(format!(
+            "target {} is not a loopback address: sockbench loads only 127.0.0.0/8 and ::1",
+            options.target.ip()
+        )));
+    }
+    if options.target.port() == 0 {
+        return Err(Error::Usage("port 0: give the server's port".to_string()));
+    }
+    if options.connections == 0 {
+        return Err(Error::Usage("-c must be at least 1".to_string()));
+    }
+    if options.size == 0 || options.size > MAX_SIZE {
+        return Err(Error::Usage(format!(
+            "-s must be from 1 to {MAX_SIZE} bytes"
+        )));
+    }
+    if options.duration.is_zero() || options.duration > MAX_DURATION {
+        return Err(Error::Usage(
+            "-d must be more than 0 and at most 86400 seconds".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the load `options` describes.
+///
+/// # Errors
+/// [`Error::Usage`] from [`validate`]; the first connection's failure
+/// (`ECONNREFUSED`: exit 69) or an `epoll` failure as [`Error::Os`].
+pub fn run(options: &Options) -> Result<Outcome> {
+    validate(options)?;
+    let mut progress = report::Progress::new(options.mode, options.progress);
+    let result = match options.mode {
+        Mode::PingPong => pingpong::run(options, &mut progress),
+        Mode::Churn => churn::run(options, &mut progress),
+        Mode::Bulk => bulk::run(options, &mut progress),
+    };
+    progress.finish();
+    let (tally, elapsed) = result?;
+    Ok(Outcome {
+        options: options.clone(),
+        elapsed,
+        tally,
+    })
+}
+
+/// A loopback port that was free a moment ago: bind `127.0.0.1:0`, read the
+/// kernel's choice, close. For scripts that must hand a port to a server
+/// that cannot report its own (`socat`, `ncat`, `tcpserver`).
+///
+/// # Errors
+/// The failed `socket` or `bind`.
+pub fn free_port() -> Result<u16> {
+    let (_fd, bound) = crate::socket::bind_socket("127.0.0.1", "0")?;
+    Ok(bound.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(target: &str) -> Options {
+        Options {
+            mode: Mode::PingPong,
+            target: target.parse().unwrap_or(SocketAddr::from(([0; 4], 0))),
+            connections: 1,
+            size: 64,
+            duration: Duration::from_secs(1),
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn only_loopback_targets_are_loaded() {
+        for ok in [
+            "127.0.0.1:7",
+            "127.9.9.9:7",
+            "[::1]:7",
+            "[::ffff:127.0.0.1]:7",
+        ] {
+            assert!(validate(&options(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "10.0.0.1:7",
+            "0.0.0.0:7",
+            "[::]:7",
+            "192.168.1.1:7",
+            "127.0.0.1:0",
+        ] {
+            assert!(
+                matches!(validate(&options(bad)), Err(Error::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations_are_bounded() {
+        let mut o = options("127.0.0.1:7");
+        o.size = MAX_SIZE + 1;
+        assert!(validate(&o).is_err());
+        o.size = 1;
+        o.duration = Duration::ZERO;
+        assert!(validate(&o).is_err());
+        o.duration = Duration::from_secs(1);
+        o.connections = 0;
+        assert!(validate(&o).is_err());
+    }
+
+    #[test]
+    fn wrong_bytes_fail_the_run() {
+        let mut outcome = Outcome {
+            options: options("127.0.0.1:7"),
+            elapsed: Duration::from_secs(1),
+            tally: Tally::default(),
+        };
+        outcome.tally.bytes = 10;
+        assert_eq!(outcome.exit(), Exit::Success);
+        outcome.tally.corrupt = 1;
+        assert_eq!(outcome.exit(), Exit::OsError);
+    }
+}
