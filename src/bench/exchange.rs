@@ -195,6 +195,9 @@ mod tests {
         let mut scratch = [0u8; 64];
         let mut exchange = Exchange::new(0, Instant::now());
         exchange.drive(&ours, b"abc", &mut scratch, 0, &mut tally);
+        // The server reads the request, then closes without echoing it.
+        let mut request = [0u8; 8];
+        assert_eq!(recv_some(&peer, &mut request), Ok(3));
         drop(peer);
         assert_eq!(
             exchange.drive(&ours, b"abc", &mut scratch, 0, &mut tally),

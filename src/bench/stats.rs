@@ -255,7 +255,8 @@ mod tests {
         histogram.record(Duration::ZERO);
         histogram.record(Duration::MAX);
         assert_eq!(histogram.quantile(0.0), Duration::ZERO);
-        assert_eq!(histogram.quantile(1.0), Duration::from_nanos(u64::MAX));
+        assert!(histogram.quantile(1.0) > Duration::from_secs(1 << 32));
+        assert_eq!(histogram.max(), Duration::from_nanos(u64::MAX));
     }
 
     #[test]

@@ -1,0 +1,362 @@
+//! `sockbench` against echo servers run inside the test: a faithful one, one
+//! that flips a byte, and a port that is bound but not listening.
+//!
+//! Every server is on a port the kernel chose; nothing sleeps to wait for
+//! readiness (a listening socket queues connections before `accept`); speed
+//! is never asserted.
+
+use rustix::fd::OwnedFd;
+use rustix::net::{Shutdown, SocketFlags};
+use serde_json::Value;
+use sockkit::io::{recv_some, send_all};
+use sockkit::socket::{accept, bind_socket, listen};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any one sockbench run may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// What the in-test server does with the bytes it reads.
+#[derive(Clone, Copy)]
+enum Echo {
+    Faithful,
+    /// Flips the byte at this offset of each connection's stream.
+    FlipAt(usize),
+}
+
+/// A threaded blocking echo server on 127.0.0.1:<kernel's port>; stops
+/// accepting when dropped.
+struct EchoServer {
+    port: u16,
+    listener: Arc<OwnedFd>,
+}
+
+impl EchoServer {
+    fn start(echo: Echo) -> Self {
+        let (fd, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+        listen(&fd, bound, 1024).unwrap_or_else(|e| panic!("{e}"));
+        let listener = Arc::new(fd);
+        let accepting = Arc::clone(&listener);
+        thread::spawn(move || {
+            // Ends when the listener is shut down (accept fails).
+            while let Ok((conn, _)) = accept(&*accepting, SocketFlags::CLOEXEC) {
+                thread::spawn(move || serve(conn, echo));
+            }
+        });
+        Self {
+            port: bound.port(),
+            listener,
+        }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = rustix::net::shutdown(&*self.listener, Shutdown::Both);
+    }
+}
+
+fn serve(conn: OwnedFd, echo: Echo) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0usize;
+    loop {
+        let n = match recv_some(&conn, &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Echo::FlipAt(at) = echo
+            && (offset..offset + n).contains(&at)
+        {
+            buf[at - offset] ^= 0x20;
+        }
+        offset += n;
+        if send_all(&conn, &buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// Kills the child if the test fails before reaping it.
+struct Reaped(Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn sockbench(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_sockbench"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn sockbench: {e}"));
+    let mut child = Reaped(Some(child));
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let done = child.0.as_mut().map(|c| c.try_wait());
+        match done {
+            Some(Ok(Some(_))) => break,
+            Some(Ok(None)) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            other => panic!("sockbench {args:?} did not finish in {LIMIT:?}: {other:?}"),
+        }
+    }
+    let child = child.0.take().unwrap_or_else(|| panic!("no child"));
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"))
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "sockbench {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs sockbench with `--json`, expects `code`, returns the object.
+fn json_run(args: &[&str], code: i32) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = sockbench(&all);
+    let context = describe(&all, &out);
+    assert_eq!(out.status.code(), Some(code), "{context}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let object: Value = lines
+        .next()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("not one JSON object\n{context}"));
+    assert_eq!(lines.next(), None, "more than one line\n{context}");
+    object
+}
+
+fn number(object: &Value, key: &str) -> f64 {
+    object[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {object}"))
+}
+
+/// The fields every report has, with sane values for a clean run.
+fn check_common(object: &Value, mode: &str, port: u16) {
+    assert_eq!(object["mode"], mode, "{object}");
+    assert_eq!(object["target"], format!("127.0.0.1:{port}"), "{object}");
+    assert!(number(object, "seconds") >= 0.9, "{object}");
+    assert!(number(object, "bytes") > 0.0, "{object}");
+    assert!(number(object, "mb_per_sec") > 0.0, "{object}");
+    assert!(number(object, "connects") >= 1.0, "{object}");
+    assert_eq!(object["errors"], serde_json::json!({}), "{object}");
+    assert_eq!(object["corrupt"], 0, "{object}");
+    assert_eq!(object["first_corrupt"], Value::Null, "{object}");
+}
+
+fn check_requests(object: &Value) {
+    assert!(number(object, "requests") > 0.0, "{object}");
+    assert!(number(object, "requests_per_sec") > 0.0, "{object}");
+    let latency = &object["latency_us"];
+    let p50 = number(latency, "p50");
+    let p99 = number(latency, "p99");
+    let max = number(latency, "max");
+    assert!(p50 > 0.0 && p50 <= p99 && p99 <= max, "{object}");
+    let bytes = number(object, "bytes");
+    let requests = number(object, "requests");
+    let size = number(object, "size");
+    // Every completed request echoed its size; a request cut off at the
+    // deadline may add a part of one more per connection.
+    let connections = number(object, "connections");
+    assert!(bytes >= requests * size, "{object}");
+    assert!(bytes < (requests + connections) * size, "{object}");
+}
+
+#[test]
+fn pingpong_reports_requests_latency_and_no_errors() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let object = json_run(
+        &[
+            "pingpong",
+            "127.0.0.1",
+            &port,
+            "-c",
+            "4",
+            "-d",
+            "1",
+            "-s",
+            "100",
+        ],
+        0,
+    );
+    check_common(&object, "pingpong", server.port);
+    check_requests(&object);
+    assert_eq!(object["connections"], 4, "{object}");
+    assert_eq!(object["connects"], 4, "{object}");
+    assert_eq!(object["size"], 100, "{object}");
+}
+
+#[test]
+fn churn_opens_a_connection_per_request() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let object = json_run(&["churn", "127.0.0.1", &port, "-c", "4", "-d", "1"], 0);
+    check_common(&object, "churn", server.port);
+    check_requests(&object);
+    // One probe connection, then one per request (plus those cut off).
+    let requests = number(&object, "requests");
+    let connects = number(&object, "connects");
+    assert!(
+        connects > requests && connects <= requests + 5.0,
+        "{object}"
+    );
+}
+
+#[test]
+fn bulk_streams_verified_bytes() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let object = json_run(&["bulk", "127.0.0.1", &port, "-d", "1"], 0);
+    check_common(&object, "bulk", server.port);
+    assert_eq!(object["requests"], Value::Null, "{object}");
+    assert_eq!(object["latency_us"], Value::Null, "{object}");
+}
+
+#[test]
+fn the_table_names_rate_latency_and_errors() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let args = ["pingpong", "127.0.0.1", &port, "-d", "1"];
+    let out = sockbench(&args);
+    let context = describe(&args, &out);
+    assert_eq!(out.status.code(), Some(0), "{context}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "requests",
+        "/s",
+        "latency",
+        "p50",
+        "p99",
+        "max",
+        "errors     none",
+    ] {
+        assert!(text.contains(word), "no {word:?}\n{context}");
+    }
+    // stderr is not a terminal here: no progress line, nothing at all.
+    assert!(out.stderr.is_empty(), "{context}");
+}
+
+#[test]
+fn a_flipped_byte_fails_pingpong_with_71_and_says_where() {
+    let server = EchoServer::start(Echo::FlipAt(70));
+    let port = server.port.to_string();
+    let args = [
+        "pingpong",
+        "127.0.0.1",
+        &port,
+        "-d",
+        "1",
+        "-s",
+        "64",
+        "--json",
+    ];
+    let out = sockbench(&args);
+    let context = describe(&args, &out);
+    assert_eq!(out.status.code(), Some(71), "{context}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("sockbench: echo from 127.0.0.1:"),
+        "{context}"
+    );
+    assert!(stderr.contains("differed"), "{context}");
+    let object: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{context}"));
+    assert_eq!(object["corrupt"], 1, "{context}");
+    // Byte 70 of the stream is byte 6 of the second request.
+    let first = &object["first_corrupt"];
+    assert_eq!(first["request"], 1, "{context}");
+    assert_eq!(first["offset"], 6, "{context}");
+    let (expected, got) = (number(first, "expected"), number(first, "got"));
+    assert_eq!(expected as u8 ^ 0x20, got as u8, "{context}");
+}
+
+#[test]
+fn a_flipped_byte_fails_churn_and_bulk_too() {
+    let server = EchoServer::start(Echo::FlipAt(3));
+    let port = server.port.to_string();
+    for load in ["churn", "bulk"] {
+        let args = [load, "127.0.0.1", &port, "-d", "1"];
+        let out = sockbench(&args);
+        let context = describe(&args, &out);
+        assert_eq!(out.status.code(), Some(71), "{context}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("differed"),
+            "{context}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("wrong"),
+            "{context}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_first_connect_exits_69_with_the_standard_line() {
+    // Bound but not listening: connects to it are refused.
+    let (_held, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+    let port = bound.port().to_string();
+    for load in ["pingpong", "churn", "bulk"] {
+        let args = [load, "127.0.0.1", &port, "-d", "1"];
+        let out = sockbench(&args);
+        let context = describe(&args, &out);
+        assert_eq!(out.status.code(), Some(69), "{context}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("sockbench: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
+            "{context}"
+        );
+        assert!(out.stdout.is_empty(), "{context}");
+    }
+}
+
+#[test]
+fn bad_arguments_and_remote_targets_are_usage_errors() {
+    for args in [
+        &["pingpong", "10.0.0.1", "7"][..],
+        &["churn", "0.0.0.0", "7"],
+        &["bulk", "example.com", "7"],
+        &["pingpong", "127.0.0.1", "70000"],
+        &["pingpong", "127.0.0.1", "7", "-c", "0"],
+        &["pingpong", "127.0.0.1", "7", "-s", "0"],
+        &["pingpong", "127.0.0.1", "7", "-d", "-1"],
+        &["pingpong", "127.0.0.1", "7", "-d", "nan"],
+        &["nonsense"],
+    ] {
+        let out = sockbench(args);
+        let context = describe(args, &out);
+        assert_eq!(out.status.code(), Some(64), "{context}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{context}");
+        assert!(stderr.starts_with("sockbench: "), "{context}");
+    }
+}
+
+#[test]
+fn free_port_prints_a_bindable_port() {
+    let out = sockbench(&["free-port"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let port: u16 = text.trim().parse().unwrap_or(0);
+    assert_ne!(port, 0, "{text}");
+}

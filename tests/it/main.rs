@@ -1,0 +1,3 @@
+//! The one integration test crate: each module spawns the real binaries.
+
+mod bench;
