@@ -97,6 +97,9 @@ pub struct Options {
     pub duration: Duration,
     /// Draw a progress line on stderr.
     pub progress: bool,
+    /// How long to retry a refused first connection (a server still
+    /// starting); zero: fail at once.
+    pub wait: Duration,
 }
 
 /// What a run measured.
@@ -152,6 +155,11 @@ pub fn validate(options: &Options) -> Result<()> {
             "-s must be from 1 to {MAX_SIZE} bytes"
         )));
     }
+    if options.wait > MAX_DURATION {
+        return Err(Error::Usage(
+            "--wait must be at most 86400 seconds".to_string(),
+        ));
+    }
     if options.duration.is_zero() || options.duration > MAX_DURATION {
         return Err(Error::Usage(
             "-d must be more than 0 and at most 86400 seconds".to_string(),
@@ -167,6 +175,9 @@ pub fn validate(options: &Options) -> Result<()> {
 /// (`ECONNREFUSED`: exit 69) or an `epoll` failure as [`Error::Os`].
 pub fn run(options: &Options) -> Result<Outcome> {
     validate(options)?;
+    if !options.wait.is_zero() {
+        wait_for_server(options.target, options.wait)?;
+    }
     let mut progress = report::Progress::new(options.mode, options.progress);
     let result = match options.mode {
         Mode::PingPong => pingpong::run(options, &mut progress),
@@ -180,6 +191,27 @@ pub fn run(options: &Options) -> Result<Outcome> {
         elapsed,
         tally,
     })
+}
+
+/// Retries `connect` while it is refused, for at most `limit` (a server
+/// still starting up); the connection is closed again.
+///
+/// # Errors
+/// The last refusal once `limit` has passed, or any other connect error.
+pub fn wait_for_server(target: SocketAddr, limit: Duration) -> Result<()> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        match crate::socket::connect_timeout(target, CONNECT_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(err)
+                if err.errno() == Some(rustix::io::Errno::CONNREFUSED)
+                    && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// A loopback port that was free a moment ago: bind `127.0.0.1:0`, read the
@@ -205,6 +237,7 @@ mod tests {
             size: 64,
             duration: Duration::from_secs(1),
             progress: false,
+            wait: Duration::ZERO,
         }
     }
 

@@ -60,6 +60,9 @@ struct Common {
         default_value_t = 5.0
     )]
     duration: f64,
+    /// Retry a refused first connection for up to SECS (a server starting).
+    #[arg(long = "wait", value_name = "SECS", default_value_t = 0.0)]
+    wait: f64,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -92,8 +95,12 @@ fn main() -> ExitCode {
 }
 
 fn run(mode: Mode, common: &Common, connections: u32, size: usize) -> Result<Exit, Error> {
-    let duration = Duration::try_from_secs_f64(common.duration)
-        .map_err(|_| Error::Usage(format!("invalid duration {}", common.duration)))?;
+    let seconds = |flag: &str, value: f64| {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| Error::Usage(format!("invalid {flag} {value}: expected seconds")))
+    };
+    let duration = seconds("-d", common.duration)?;
+    let wait = seconds("--wait", common.wait)?;
     let options = Options {
         mode,
         target: sockkit::addr::parse_socket_addr(&common.ip, &common.port)?,
@@ -101,6 +108,7 @@ fn run(mode: Mode, common: &Common, connections: u32, size: usize) -> Result<Exi
         size,
         duration,
         progress: rustix::termios::isatty(rustix::stdio::stderr()),
+        wait,
     };
     let outcome = bench::run(&options)?;
     let printed = if common.json {

@@ -360,3 +360,15 @@ fn free_port_prints_a_bindable_port() {
     let port: u16 = text.trim().parse().unwrap_or(0);
     assert_ne!(port, 0, "{text}");
 }
+
+#[test]
+fn wait_gives_up_on_a_port_that_stays_refused() {
+    let (_held, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+    let port = bound.port().to_string();
+    let args = ["pingpong", "127.0.0.1", &port, "-d", "1", "--wait", "0.3"];
+    let started = Instant::now();
+    let out = sockbench(&args);
+    let context = describe(&args, &out);
+    assert_eq!(out.status.code(), Some(69), "{context}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "{context}");
+}
