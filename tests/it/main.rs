@@ -1,0 +1,6 @@
+//! Integration tests: the real binaries, on loopback, on port 0.
+
+mod util;
+
+mod errors;
+mod lesson;
