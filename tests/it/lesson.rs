@@ -102,3 +102,42 @@ fn client_exits_zero_on_stdin_eof() {
         .success()
         .stdout_is(b"you say: hi\n127.0.0.1 say: hi\nyou say: \n");
 }
+
+/// The lesson's C server, by behaviour: one `read` of up to 1024 bytes taken
+/// as the whole message, then a 1024-byte NUL-padded `write`, then `close`.
+fn lesson_c_server(
+    replies: &'static [&'static [u8]],
+) -> (std::thread::JoinHandle<Vec<Vec<u8>>>, u16) {
+    let (listener, addr) = sockkit::bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+    sockkit::socket::listen(&listener, addr, 16).unwrap_or_else(|e| panic!("{e}"));
+    let handle = std::thread::spawn(move || {
+        let mut heard = Vec::new();
+        for reply in replies {
+            let (conn, _) = sockkit::socket::accept(&listener, rustix::net::SocketFlags::CLOEXEC)
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            let mut say = [0u8; 1024];
+            let n = sockkit::io::recv_some(&conn, &mut say).unwrap_or_else(|e| panic!("{e:?}"));
+            heard.push(say[..n].to_vec());
+            let mut padded = reply.to_vec();
+            padded.resize(1024, 0);
+            sockkit::io::send_all(&conn, &padded).unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        heard
+    });
+    (handle, addr.port())
+}
+
+#[test]
+fn client_talks_to_the_lessons_c_server() {
+    let (server, port) = lesson_c_server(&[b"hi, i got you", b"byebye"]);
+    let client = run_with(
+        SOCKC,
+        &["127.0.0.1", &port.to_string()],
+        Stdin::Bytes(b"hi\nbye\nq\n".to_vec()),
+        DEADLINE,
+    );
+    client.success().stdout_is(CLIENT_TRANSCRIPT.as_bytes());
+    // The C server's one read must get the message alone: no newline, no padding.
+    let heard = server.join().unwrap_or_default();
+    assert_eq!(heard, vec![b"hi".to_vec(), b"bye".to_vec()]);
+}
