@@ -23,6 +23,9 @@ use std::time::Instant;
 
 /// Bytes read per `recv`; also the most a connection can have pending.
 const SCRATCH_BYTES: usize = 64 * 1024;
+/// Transcript bytes buffered before a write to stdout: a flood of one-byte
+/// messages expands ~16× into lines, so the buffer is flushed early.
+const TRANSCRIPT_FLUSH_BYTES: usize = 64 * 1024;
 /// Events taken per `epoll_wait`.
 const EVENT_BATCH: usize = 256;
 /// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to spin
@@ -266,6 +269,9 @@ impl Worker<'_> {
         // An error while output is stuck will never clear by itself.
         if !keep || (writing && flags.contains(EventFlags::ERR)) {
             self.close(token);
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
         }
     }
 
