@@ -87,14 +87,12 @@ fn zone_index(zone: &str) -> Option<u32> {
     text.trim().parse().ok()
 }
 
-/// The IP as the lesson prints it: `127.0.0.1`, `::1` (no port, no brackets).
-pub fn ip_text(addr: &SocketAddr) -> String {
-    match addr.ip() {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
-        },
-        IpAddr::V4(v4) => v4.to_string(),
+/// The IP as the lesson prints it (`127.0.0.1`, `::1`; no port, no
+/// brackets), with IPv4-mapped IPv6 shown as the IPv4 it is.
+pub fn display_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
 }
 
@@ -171,11 +169,16 @@ mod tests {
     }
 
     #[test]
-    fn ip_text_drops_port_and_brackets() {
-        assert_eq!(ip_text(&SocketAddr::from(([127, 0, 0, 1], 5))), "127.0.0.1");
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5"
-            .parse()
-            .unwrap_or(SocketAddr::from(([0; 4], 0)));
-        assert_eq!(ip_text(&mapped), "127.0.0.1");
+    fn display_ip_unmaps_ipv4_in_ipv6() {
+        assert_eq!(
+            display_ip(IpAddr::from([127, 0, 0, 1])).to_string(),
+            "127.0.0.1"
+        );
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]));
+        assert_eq!(display_ip(mapped).to_string(), "127.0.0.1");
+        assert_eq!(
+            display_ip(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])).to_string(),
+            "::1"
+        );
     }
 }

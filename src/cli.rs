@@ -41,6 +41,18 @@ fn one_line_usage_error(rendered: &str) -> String {
     format!("{first} (try --help)")
 }
 
+/// Parses a duration in seconds (`10`, `0.5`): positive, finite, at most a
+/// year. A clap value parser, so a bad value is a usage error.
+pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= YEAR => {
+            Ok(std::time::Duration::from_secs_f64(secs))
+        }
+        _ => Err("expected a number of seconds greater than 0".to_string()),
+    }
+}
+
 /// Diagnostics on stderr: `RUST_LOG` when set, else `-v` (info), `-vv`
 /// (debug), `-q` (errors only), default warnings.
 pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
@@ -78,6 +90,15 @@ pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::one_line_usage_error;
+
+    #[test]
+    fn seconds_are_positive_and_finite() {
+        use super::parse_secs;
+        assert_eq!(parse_secs("0.5"), Ok(std::time::Duration::from_millis(500)));
+        for bad in ["0", "-1", "nan", "inf", "", "1e300", "ten"] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn usage_errors_fold_to_one_line() {

@@ -7,11 +7,14 @@
 pub mod addr;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod errno;
 pub mod error;
 pub mod exit;
 pub mod io;
+pub mod server;
 pub mod socket;
+pub mod transcript;
 
 pub use error::{Error, Result};
 pub use exit::Exit;

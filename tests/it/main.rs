@@ -1,3 +1,7 @@
-//! The one integration test crate: each module spawns the real binaries.
+//! Integration tests: the real binaries, on loopback, on port 0.
+
+mod util;
 
 mod bench;
+mod errors;
+mod lesson;

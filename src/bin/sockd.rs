@@ -1,0 +1,67 @@
+//! `sockd IP PORT`: an echo server (many clients, epoll), or with `--chat`
+//! the lesson's interactive server.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use sockkit::cli::{self, parse_secs};
+use sockkit::server::{self, ServerOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// TCP echo server (default) or the lesson's chat server (--chat).
+#[derive(Parser)]
+#[command(version, allow_negative_numbers = true)]
+struct Args {
+    /// IPv4 or IPv6 literal to listen on (localhost = 127.0.0.1)
+    ip: String,
+    /// Port, 0-65535; 0 lets the kernel choose (see --port-file)
+    port: String,
+    /// The lesson's server: one client at a time, reply typed on stdin
+    #[arg(long)]
+    chat: bool,
+    /// Write the bound port to PATH once listening
+    #[arg(long, value_name = "PATH")]
+    port_file: Option<PathBuf>,
+    /// Accept at most N concurrent connections
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_conns: Option<u32>,
+    /// Close clients silent for SECS
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    idle_timeout: Option<std::time::Duration>,
+    /// Exit 0 after N connections have closed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    exit_after: Option<u64>,
+    /// Echo workers, each with its own epoll loop [default: usable CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// listen() backlog (capped by net.core.somaxconn)
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
+    backlog: i32,
+    /// No transcript, errors only
+    #[arg(short, long)]
+    quiet: bool,
+    /// More diagnostics (-vv for debug)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let args = match cli::parse_args::<Args>("sockd") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    cli::init_logging("sockd", args.verbose, args.quiet);
+    let options = ServerOptions {
+        ip: args.ip,
+        port: args.port,
+        chat: args.chat,
+        transcript: !args.quiet,
+        port_file: args.port_file,
+        max_conns: args.max_conns.map(|n| n as usize),
+        idle_timeout: args.idle_timeout,
+        exit_after: args.exit_after,
+        threads: args.threads.map(usize::from),
+        backlog: args.backlog,
+    };
+    cli::report("sockd", server::run(&options))
+}

@@ -1,0 +1,44 @@
+//! Connecting for a script that may be racing the server's start.
+
+use crate::error::Result;
+use crate::socket::connect_timeout;
+use core::net::SocketAddr;
+use core::time::Duration;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::time::Instant;
+
+/// First and longest pause between refused attempts under `--wait`.
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// Connects within `timeout`; under `wait`, a refused connection is retried
+/// (a new socket each time, backing off to 100 ms) until `wait` has passed.
+/// The socket is returned non-blocking.
+///
+/// # Errors
+/// As [`connect_timeout`]; `ECONNREFUSED` once `wait` is used up.
+pub fn connect_retrying(
+    addr: SocketAddr,
+    timeout: Duration,
+    wait: Option<Duration>,
+) -> Result<OwnedFd> {
+    let give_up = wait.map(|wait| Instant::now() + wait);
+    let mut pause = RETRY_FIRST;
+    loop {
+        match connect_timeout(addr, timeout) {
+            Err(err) if err.errno() == Some(Errno::CONNREFUSED) => {
+                let left = give_up.map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
+                if left.is_zero() {
+                    return Err(err);
+                }
+                log::debug!("{addr} refused; retrying in {pause:?}");
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `--chat`: the lesson's server. One client at a time: read one message,
+//! print it, prompt `you say: `, send the operator's line back, close.
+//!
+//! Unlike the lesson it reads until the message ends (not one `read`),
+//! sends only the reply's bytes (not a fixed 1024), and ends cleanly on
+//! stdin EOF instead of crashing on a NULL `fgets`.
+
+use super::echo::WorkerStats;
+use super::stop::Stop;
+use crate::addr::display_ip;
+use crate::error::{Error, Result};
+use crate::io::{LineReader, recv_some, send_all, stdin, stdin_is_terminal, write_stdout};
+use crate::socket::{accept, timespec};
+use crate::transcript::{MessageSplitter, push_say_line};
+use core::net::SocketAddr;
+use core::time::Duration;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
+
+/// Settings of the chat loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatOptions {
+    /// Close a client that sends nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// Stop after this many connections have closed.
+    pub exit_after: Option<u64>,
+}
+
+enum Ready {
+    Fd,
+    TimedOut,
+    Stopped,
+}
+
+/// Serves chat clients one at a time until stdin ends, a stop signal comes,
+/// or `exit_after` connections have closed.
+///
+/// # Errors
+/// A failing `poll`, a failing stdin read, or a stdout that cannot be written.
+pub fn run_chat(
+    listener: &OwnedFd,
+    local: SocketAddr,
+    stop: &Stop,
+    options: ChatOptions,
+) -> Result<WorkerStats> {
+    let mut stats = WorkerStats::default();
+    let mut closed = 0u64;
+    let mut operator = LineReader::new();
+    let echo_typed = !stdin_is_terminal();
+    while options.exit_after.is_none_or(|limit| closed < limit) {
+        match wait_readable(listener, stop, None, local)? {
+            Ready::Stopped => break,
+            Ready::TimedOut => continue,
+            Ready::Fd => {}
+        }
+        let (conn, peer) = match accept(listener, SocketFlags::CLOEXEC) {
+            Ok(accepted) => accepted,
+            Err(Errno::AGAIN) => continue,
+            Err(errno) => {
+                log::warn!("accept {local}: {}", crate::error::describe_errno(errno));
+                if matches!(errno, Errno::MFILE | Errno::NFILE)
+                    && wait_stop(stop, Duration::from_millis(100))
+                {
+                    break;
+                }
+                continue;
+            }
+        };
+        stats.accepted += 1;
+        let peer_ip = display_ip(peer.map_or(local.ip(), |p| p.ip()));
+        let message = match read_message(&conn, stop, options.idle_timeout, local, &mut stats)? {
+            Some(message) => message,
+            None if stop.requested() => break,
+            None => {
+                closed += 1;
+                continue;
+            }
+        };
+        let mut out = Vec::new();
+        push_say_line(&mut out, peer_ip, &message.0, message.1);
+        out.extend_from_slice(b"you say: ");
+        write_stdout(&out)?;
+        let Some(reply) = next_operator_line(&mut operator, stop)? else {
+            // stdin ended (or a stop came) at the prompt: the lesson's server
+            // crashed here; this one ends the line and exits 0.
+            write_stdout(b"\n")?;
+            break;
+        };
+        if echo_typed {
+            let mut typed = reply.clone();
+            typed.push(b'\n');
+            write_stdout(&typed)?;
+        }
+        if let Err(errno) = send_all(&conn, &reply) {
+            log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
+        }
+        drop(conn);
+        closed += 1;
+    }
+    Ok(stats)
+}
+
+/// Reads until the client's first message ends. `None`: the client closed
+/// without one, went silent past the idle timeout, reset, or stop came.
+fn read_message(
+    conn: &OwnedFd,
+    stop: &Stop,
+    idle_timeout: Option<Duration>,
+    local: SocketAddr,
+    stats: &mut WorkerStats,
+) -> Result<Option<(Vec<u8>, usize)>> {
+    let mut splitter = MessageSplitter::new();
+    let mut first: Option<(Vec<u8>, usize)> = None;
+    let mut buf = [0u8; 4096];
+    loop {
+        match wait_readable(conn, stop, idle_timeout, local)? {
+            Ready::Stopped => return Ok(None),
+            Ready::TimedOut => {
+                log::info!("closing a client silent for {idle_timeout:?}");
+                return Ok(None);
+            }
+            Ready::Fd => {}
+        }
+        match recv_some(conn, &mut buf) {
+            Ok(0) => {
+                splitter.finish(|message, dropped| {
+                    first.get_or_insert_with(|| (message.to_vec(), dropped));
+                });
+                return Ok(first);
+            }
+            Ok(n) => {
+                stats.bytes += n as u64;
+                splitter.feed(&buf[..n], |message, dropped| {
+                    first.get_or_insert_with(|| (message.to_vec(), dropped));
+                });
+                if first.is_some() {
+                    return Ok(first);
+                }
+            }
+            Err(Errno::AGAIN) => {}
+            Err(errno) => {
+                log::info!("recv: {}", crate::error::describe_errno(errno));
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// The operator's next line; `None` at stdin EOF or on stop.
+fn next_operator_line(operator: &mut LineReader, stop: &Stop) -> Result<Option<Vec<u8>>> {
+    loop {
+        if let Some(line) = operator.take_line() {
+            return Ok(Some(line));
+        }
+        if operator.at_eof() {
+            return Ok(None);
+        }
+        let mut fds = [
+            PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
+            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(Error::on("poll", "stdin", errno)),
+        }
+        if !fds[1].revents().is_empty() {
+            return Ok(None);
+        }
+        operator
+            .fill_from(stdin())
+            .map_err(|errno| Error::on("read", "stdin", errno))?;
+    }
+}
+
+fn wait_readable(
+    fd: &impl AsFd,
+    stop: &Stop,
+    timeout: Option<Duration>,
+    local: SocketAddr,
+) -> Result<Ready> {
+    let timeout = timeout.map(timespec);
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
+        ];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Ok(Ready::TimedOut),
+            Ok(_) if !fds[1].revents().is_empty() => return Ok(Ready::Stopped),
+            Ok(_) => return Ok(Ready::Fd),
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(Error::at("poll", local, errno)),
+        }
+    }
+}
+
+/// Waits up to `pause` for a stop; returns whether one came.
+fn wait_stop(stop: &Stop, pause: Duration) -> bool {
+    let mut fds = [PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN)];
+    matches!(poll(&mut fds, Some(&timespec(pause))), Ok(n) if n > 0)
+}

@@ -1,0 +1,421 @@
+//! The echo worker: one epoll loop, non-blocking sockets, level-triggered.
+//!
+//! Per readable event: one `recv` into the worker's scratch buffer and one
+//! `send` of what came in. Only what a short send leaves over is kept, and
+//! while it is, the connection is watched for `EPOLLOUT` instead of read:
+//! a client that does not read stalls itself, never the loop.
+
+use super::conn::{Conn, Slab};
+use super::shared::Shared;
+use crate::addr::display_ip;
+use crate::error::{Error, Result};
+use crate::io::{recv_some, send_some, write_stdout};
+use crate::socket::{accept, timespec};
+use crate::transcript::{MessageSplitter, push_say_line};
+use core::net::{IpAddr, Ipv4Addr};
+use core::time::Duration;
+use rustix::buffer::spare_capacity;
+use rustix::event::epoll::{self, Event, EventData, EventFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
+use std::time::Instant;
+
+/// Bytes read per `recv`; also the most a connection can have pending.
+const SCRATCH_BYTES: usize = 64 * 1024;
+/// Transcript bytes buffered before a write to stdout: a flood of one-byte
+/// messages expands ~16× into lines, so the buffer is flushed early.
+const TRANSCRIPT_FLUSH_BYTES: usize = 64 * 1024;
+/// Events taken per `epoll_wait`.
+const EVENT_BATCH: usize = 256;
+/// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to spin
+/// on a backlog we cannot take, short enough to notice freed fds quickly.
+const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
+
+const LISTENER: u64 = u64::MAX;
+const STOP: u64 = u64::MAX - 1;
+const RESUME: u64 = u64::MAX - 2;
+
+/// What one worker did, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Bytes received (and echoed).
+    pub bytes: u64,
+}
+
+/// Worker settings that are not shared state.
+#[derive(Debug, Clone, Copy)]
+pub struct EchoOptions {
+    /// Print `<peer-ip> say: <msg>` lines.
+    pub transcript: bool,
+    /// Close clients silent this long.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Runs one echo worker until the stop signal fires.
+///
+/// # Errors
+/// Only failures of the worker's own epoll instance; a client's failure
+/// closes that client.
+pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> {
+    let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
+        .map_err(|errno| Error::on("epoll_create", "worker", errno))?;
+    let mut worker = Worker {
+        shared,
+        options,
+        epoll,
+        conns: Slab::default(),
+        scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
+        transcript: Vec::new(),
+        accepting: false,
+        paused_until: None,
+        fd_exhaustion_logged: false,
+        stats: WorkerStats::default(),
+    };
+    worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
+    worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
+    worker.start_accepting();
+    worker.run()?;
+    worker.close_all();
+    Ok(worker.stats)
+}
+
+struct Worker<'a> {
+    shared: &'a Shared,
+    options: EchoOptions,
+    epoll: OwnedFd,
+    conns: Slab,
+    scratch: Box<[u8]>,
+    transcript: Vec<u8>,
+    accepting: bool,
+    paused_until: Option<Instant>,
+    fd_exhaustion_logged: bool,
+    stats: WorkerStats,
+}
+
+impl Worker<'_> {
+    fn run(&mut self) -> Result<()> {
+        let mut events: Vec<Event> = Vec::with_capacity(EVENT_BATCH);
+        let sweep_every = self
+            .options
+            .idle_timeout
+            .map(|idle| (idle / 4).max(Duration::from_millis(10)));
+        let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
+        loop {
+            let timeout = self.wait_timeout(next_sweep);
+            events.clear();
+            match epoll::wait(&self.epoll, spare_capacity(&mut events), timeout.as_ref()) {
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(errno) => return Err(Error::on("epoll_wait", "worker", errno)),
+            }
+            for event in &events {
+                let (flags, token) = (event.flags, event.data.u64());
+                match token {
+                    STOP => return Ok(()),
+                    LISTENER => self.accept_burst(),
+                    RESUME => self.start_accepting(),
+                    _ => self.on_connection(token, flags),
+                }
+            }
+            self.flush_transcript();
+            let now = Instant::now();
+            if self.paused_until.is_some_and(|until| now >= until) {
+                self.paused_until = None;
+                self.start_accepting();
+            }
+            if let (Some(every), Some(at)) = (sweep_every, next_sweep)
+                && now >= at
+            {
+                self.close_idle(now);
+                next_sweep = Some(now + every);
+            }
+        }
+    }
+
+    fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<rustix::event::Timespec> {
+        let next = match (self.paused_until, next_sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }?;
+        Some(timespec(next.saturating_duration_since(Instant::now())))
+    }
+
+    fn watch(&self, fd: impl AsFd, token: u64, flags: EventFlags) -> Result<()> {
+        epoll::add(&self.epoll, fd, EventData::new_u64(token), flags)
+            .map_err(|errno| Error::on("epoll_ctl", "worker", errno))
+    }
+
+    /// Registers the shared listener, `EPOLLEXCLUSIVE` so one new connection
+    /// wakes one worker rather than all of them.
+    fn start_accepting(&mut self) {
+        if self.accepting || self.paused_until.is_some() {
+            return;
+        }
+        let flags = EventFlags::IN | EventFlags::EXCLUSIVE;
+        match epoll::add(
+            &self.epoll,
+            &self.shared.listener,
+            EventData::new_u64(LISTENER),
+            flags,
+        ) {
+            Ok(()) | Err(Errno::EXIST) => self.accepting = true,
+            Err(errno) => log::error!(
+                "epoll_ctl listener: {}",
+                crate::error::describe_errno(errno)
+            ),
+        }
+    }
+
+    /// Takes the listener out of this worker's epoll: at `--max-conns`, or
+    /// while fds are exhausted. Unaccepted clients wait in the backlog
+    /// instead of being accepted and dropped.
+    fn stop_accepting(&mut self) {
+        if self.accepting {
+            let _ = epoll::delete(&self.epoll, &self.shared.listener);
+            self.accepting = false;
+        }
+    }
+
+    fn accept_burst(&mut self) {
+        loop {
+            if !self.shared.reserve_slot() {
+                self.stop_accepting();
+                return;
+            }
+            match accept(
+                &self.shared.listener,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            ) {
+                Ok((fd, peer)) => {
+                    self.fd_exhaustion_logged = false;
+                    self.add_connection(fd, peer.map(|p| p.ip()));
+                }
+                Err(Errno::AGAIN) => {
+                    self.shared.unreserve_slot();
+                    return;
+                }
+                Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
+                    self.shared.unreserve_slot();
+                    if !self.fd_exhaustion_logged {
+                        log::warn!(
+                            "accept {}: {}; pausing accepts, {} connections open in this worker",
+                            self.shared.local,
+                            crate::error::describe_errno(errno),
+                            self.conns.len()
+                        );
+                        self.fd_exhaustion_logged = true;
+                    }
+                    self.stop_accepting();
+                    self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
+                    return;
+                }
+                Err(errno) => {
+                    // ECONNABORTED and friends: that client is gone, others wait.
+                    self.shared.unreserve_slot();
+                    log::debug!(
+                        "accept {}: {}",
+                        self.shared.local,
+                        crate::error::describe_errno(errno)
+                    );
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, fd: OwnedFd, peer: Option<IpAddr>) {
+        self.stats.accepted += 1;
+        let conn = Conn {
+            fd,
+            peer: peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            pending: Vec::new(),
+            last_active: Instant::now(),
+            transcript: self
+                .options
+                .transcript
+                .then(|| Box::new(MessageSplitter::new())),
+        };
+        let token = self.conns.insert(conn);
+        let registered = match self.conns.get_mut(token) {
+            Some(conn) => epoll::add(
+                &self.epoll,
+                &conn.fd,
+                EventData::new_u64(token),
+                EventFlags::IN,
+            ),
+            None => Err(Errno::BADF),
+        };
+        if let Err(errno) = registered {
+            log::warn!(
+                "epoll_ctl connection: {}",
+                crate::error::describe_errno(errno)
+            );
+            self.close(token);
+        }
+    }
+
+    fn on_connection(&mut self, token: u64, flags: EventFlags) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let writing = !conn.pending.is_empty();
+        let keep = if writing {
+            self.flush_pending(token)
+        } else {
+            self.echo_once(token)
+        };
+        // An error while output is stuck will never clear by itself.
+        if !keep || (writing && flags.contains(EventFlags::ERR)) {
+            self.close(token);
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
+        }
+    }
+
+    /// One `recv`, one `send`. Returns whether the connection stays open.
+    fn echo_once(&mut self, token: u64) -> bool {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return false;
+        };
+        let received = match recv_some(&conn.fd, &mut self.scratch) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(Errno::AGAIN) => return true,
+            Err(_) => return false,
+        };
+        let data = &self.scratch[..received];
+        self.stats.bytes += received as u64;
+        if self.options.idle_timeout.is_some() {
+            conn.last_active = Instant::now();
+        }
+        if let Some(splitter) = conn.transcript.as_mut() {
+            let ip = display_ip(conn.peer);
+            let out = &mut self.transcript;
+            splitter.feed(data, |message, dropped| {
+                push_say_line(out, ip, message, dropped)
+            });
+        }
+        let sent = match send_some(&conn.fd, data) {
+            Ok(sent) => sent,
+            Err(Errno::AGAIN) => 0,
+            Err(_) => return false,
+        };
+        if sent < received {
+            conn.pending.extend_from_slice(&data[sent..]);
+            return epoll::modify(
+                &self.epoll,
+                &conn.fd,
+                EventData::new_u64(token),
+                EventFlags::OUT,
+            )
+            .is_ok();
+        }
+        true
+    }
+
+    /// Sends what a short send left; back to reading once it is all out.
+    fn flush_pending(&mut self, token: u64) -> bool {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return false;
+        };
+        let sent = match send_some(&conn.fd, &conn.pending) {
+            Ok(sent) => sent,
+            Err(Errno::AGAIN) => return true,
+            Err(_) => return false,
+        };
+        if self.options.idle_timeout.is_some() && sent > 0 {
+            conn.last_active = Instant::now();
+        }
+        conn.pending.drain(..sent);
+        if !conn.pending.is_empty() {
+            return true;
+        }
+        // Give the buffer back: an idle connection holds none.
+        conn.pending = Vec::new();
+        epoll::modify(
+            &self.epoll,
+            &conn.fd,
+            EventData::new_u64(token),
+            EventFlags::IN,
+        )
+        .is_ok()
+    }
+
+    fn close(&mut self, token: u64) {
+        let Some(mut conn) = self.conns.remove(token) else {
+            return;
+        };
+        if let Some(splitter) = conn.transcript.as_mut() {
+            let ip = display_ip(conn.peer);
+            let out = &mut self.transcript;
+            splitter.finish(|message, dropped| push_say_line(out, ip, message, dropped));
+        }
+        drop(conn);
+        self.shared.connection_closed();
+    }
+
+    fn close_idle(&mut self, now: Instant) {
+        let Some(idle) = self.options.idle_timeout else {
+            return;
+        };
+        let silent: Vec<u64> = self
+            .conns
+            .tokens()
+            .filter(|&token| {
+                self.conns
+                    .get(token)
+                    .is_some_and(|conn| now.saturating_duration_since(conn.last_active) >= idle)
+            })
+            .collect();
+        for token in silent {
+            log::info!("closing a client silent for {idle:?}");
+            self.close(token);
+        }
+        self.flush_transcript();
+    }
+
+    fn close_all(&mut self) {
+        let tokens: Vec<u64> = self.conns.tokens().collect();
+        for token in tokens {
+            self.close(token);
+        }
+        self.flush_transcript();
+    }
+
+    fn flush_transcript(&mut self) {
+        if self.transcript.is_empty() {
+            return;
+        }
+        let result = {
+            let _serialised = self
+                .shared
+                .stdout
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            write_stdout(&self.transcript)
+        };
+        self.transcript.clear();
+        match result {
+            Ok(()) => {}
+            Err(Error::StdoutClosed) => self.stop_transcript(),
+            Err(err) => {
+                log::warn!("transcript off: {err}");
+                self.stop_transcript();
+            }
+        }
+    }
+
+    /// Nobody reads the transcript any more; echoing goes on.
+    fn stop_transcript(&mut self) {
+        self.options.transcript = false;
+        let tokens: Vec<u64> = self.conns.tokens().collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(token) {
+                conn.transcript = None;
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The lesson's `<peer-ip> say: <msg>` lines, made safe for a terminal.
+//!
+//! A byte stream has no messages; the lesson's server assumed one `read` was
+//! one. Here a message ends at `\n`, at a NUL (the lesson's client pads its
+//! 1024-byte writes with NULs) or at end of stream, and what a peer sends can
+//! neither drive the operator's terminal nor grow memory without bound.
+
+/// Bytes of a message shown before it is cut with `…(+N bytes)`.
+pub const MESSAGE_LIMIT: usize = 1024;
+
+/// Splits a byte stream into messages, keeping at most [`MESSAGE_LIMIT`]
+/// bytes of the current one and counting the rest.
+#[derive(Debug, Default)]
+pub struct MessageSplitter {
+    kept: Vec<u8>,
+    dropped: usize,
+}
+
+impl MessageSplitter {
+    /// A splitter at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next bytes of the stream; `emit(message, dropped)` is called
+    /// for each message they complete. NULs that follow a message's end (the
+    /// lesson's padding) end nothing.
+    pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == 0) {
+            self.keep(&bytes[..end]);
+            let is_padding = bytes[end] == 0 && self.kept.is_empty() && self.dropped == 0;
+            if !is_padding {
+                self.emit_current(&mut emit);
+            }
+            bytes = &bytes[end + 1..];
+        }
+        self.keep(bytes);
+    }
+
+    /// End of stream: emits the unterminated last message, if there is one.
+    pub fn finish(&mut self, mut emit: impl FnMut(&[u8], usize)) {
+        if !self.kept.is_empty() || self.dropped > 0 {
+            self.emit_current(&mut emit);
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = MESSAGE_LIMIT.saturating_sub(self.kept.len());
+        let taken = bytes.len().min(room);
+        self.kept.extend_from_slice(&bytes[..taken]);
+        self.dropped += bytes.len() - taken;
+    }
+
+    fn emit_current(&mut self, emit: &mut impl FnMut(&[u8], usize)) {
+        let mut message = self.kept.as_slice();
+        if message.last() == Some(&b'\r') {
+            message = &message[..message.len() - 1];
+        }
+        emit(message, self.dropped);
+        self.kept.clear();
+        self.dropped = 0;
+    }
+}
+
+/// Appends `IP say: MESSAGE\n` to `out`, the message escaped and, when
+/// `dropped` bytes were cut from it, marked `…(+N bytes)`.
+pub fn push_say_line(
+    out: &mut Vec<u8>,
+    ip: impl core::fmt::Display,
+    message: &[u8],
+    dropped: usize,
+) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{ip} say: ");
+    let (shown, split_char) = cut_at_char_boundary(message, dropped > 0);
+    push_escaped(out, shown);
+    let dropped = dropped + split_char;
+    if dropped > 0 {
+        let _ = write!(out, "…(+{dropped} bytes)");
+    }
+    out.push(b'\n');
+}
+
+/// When a message was cut, a UTF-8 character may have been cut in half; show
+/// none of it rather than an escaped fragment.
+fn cut_at_char_boundary(message: &[u8], was_cut: bool) -> (&[u8], usize) {
+    if !was_cut {
+        return (message, 0);
+    }
+    match std::str::from_utf8(message) {
+        Err(err) if err.error_len().is_none() => {
+            let valid = err.valid_up_to();
+            (&message[..valid], message.len() - valid)
+        }
+        _ => (message, 0),
+    }
+}
+
+/// Appends `bytes` with everything a terminal would act on escaped: C0 and C1
+/// controls and DEL as `\xNN`/`\u{NN}`, bidi overrides as `\u{…}`, invalid
+/// UTF-8 as `\xNN`, and `\` itself as `\\` so the escapes are unambiguous.
+pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    use std::io::Write;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                c if (c as u32) < 0x80 && c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() || is_bidi_control(c) => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => {
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> Vec<(Vec<u8>, usize)> {
+        let mut splitter = MessageSplitter::new();
+        let mut got = Vec::new();
+        for chunk in chunks {
+            splitter.feed(chunk, |m, d| got.push((m.to_vec(), d)));
+        }
+        splitter.finish(|m, d| got.push((m.to_vec(), d)));
+        got
+    }
+
+    fn say(message: &[u8], dropped: usize) -> String {
+        let mut out = Vec::new();
+        push_say_line(&mut out, "127.0.0.1", message, dropped);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn messages_end_at_newline_nul_and_eof() {
+        let got = split(&[b"hi\nb", b"ye\0tail"]);
+        assert_eq!(
+            got,
+            vec![
+                (b"hi".to_vec(), 0),
+                (b"bye".to_vec(), 0),
+                (b"tail".to_vec(), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn nul_padding_after_a_message_is_dropped() {
+        let mut lesson_write = b"hi".to_vec();
+        lesson_write.resize(1024, 0);
+        assert_eq!(split(&[&lesson_write]), vec![(b"hi".to_vec(), 0)]);
+    }
+
+    #[test]
+    fn empty_lines_are_messages_but_empty_streams_are_not() {
+        assert_eq!(split(&[b"\n"]), vec![(Vec::new(), 0)]);
+        assert!(split(&[b""]).is_empty());
+        assert_eq!(split(&[b"crlf\r\n"]), vec![(b"crlf".to_vec(), 0)]);
+    }
+
+    #[test]
+    fn long_messages_are_cut_and_counted_across_chunks() {
+        let long = vec![b'a'; 1000];
+        let got = split(&[&long, &long, b"\nnext"]);
+        assert_eq!(got[0].0.len(), MESSAGE_LIMIT);
+        assert_eq!(got[0].1, 2000 - MESSAGE_LIMIT);
+        assert_eq!(got[1], (b"next".to_vec(), 0));
+        assert!(say(&got[0].0, got[0].1).ends_with("a…(+976 bytes)\n"));
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_character() {
+        let mut message = vec![b'a'; MESSAGE_LIMIT - 1];
+        message.push(0xe4); // first byte of a three-byte character
+        assert!(say(&message, 2).ends_with("a…(+3 bytes)\n"));
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(
+            say(b"\x1b[31mred\x07", 0),
+            "127.0.0.1 say: \\x1b[31mred\\x07\n"
+        );
+        assert_eq!(
+            say("tab\there\u{9b}2J\u{202e}".as_bytes(), 0),
+            "127.0.0.1 say: tab\\there\\u{9b}2J\\u{202e}\n"
+        );
+        assert_eq!(
+            say(b"\xff\\ok \xc3\xa9", 0),
+            "127.0.0.1 say: \\xff\\\\ok \u{e9}\n"
+        );
+        assert_eq!(say(b"\x7f", 0), "127.0.0.1 say: \\x7f\n");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_stay_on_one_line() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..2048)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let mut splitter = MessageSplitter::new();
+            let mut lines = Vec::new();
+            splitter.feed(&bytes, |m, d| push_say_line(&mut lines, "::1", m, d));
+            splitter.finish(|m, d| push_say_line(&mut lines, "::1", m, d));
+            for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                assert!(line.starts_with(b"::1 say: "));
+                assert!(!line.iter().any(|&b| b < 0x20 || b == 0x7f));
+            }
+        }
+    }
+}
