@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# sockd against the echo servers a user would otherwise pick, measured by
+# sockbench: a tokio echo server (bench/tokio-echo), socat, ncat and
+# tcpserver. Each missing one is skipped with a note.
+#
+# For every round, every load and every server (interleaved, so a slow drift
+# of the machine touches all servers alike), one sockbench run:
+#   pingpong -c 1 -s 64, pingpong -c 50 -s 64, churn -c 8 -s 64, bulk.
+# Printed: the median over the rounds of requests/s (bulk: MB/s) and of p99
+# latency, each server's ratio to sockd, and the server's CPU time per request
+# (bulk: per MB): user+system time of the server and of all its descendants,
+# from /proc/PID/stat, read before and after each run once the server is
+# idle again. A fork-per-connection server's children are counted twice
+# over nothing: live ones by their own utime+stime, reaped ones through the
+# parent's cutime+cstime; the "after" sample waits until no child is left, so
+# none is lost between the two. (A server that ignores SIGCHLD has its
+# children reaped by the kernel, and their time is lost to /proc: when the
+# cpuacct cgroup is writable (root), each server runs in a cgroup of its own
+# and its cpuacct.usage, which counts every process in it, is used instead;
+# the table says which.)
+#
+# Knobs (environment):
+#   BENCH_SECS=3       seconds per run
+#   BENCH_ROUNDS=3     rounds
+#   BENCH_SERVERS="sockd tokio socat ncat tcpserver"
+#   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk"
+#   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
+#   BENCH_CPU=auto     auto | proc | cgroup
+#   BENCH_RAW=FILE     keep every run's numbers (TSV) in FILE
+# Defaults take about 5 servers x 4 loads x 3 rounds x (3 s + ~1 s) = 4 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=${BENCH_SECS:-3}
+rounds=${BENCH_ROUNDS:-3}
+servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver"}
+loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk"}
+sockd_args=${BENCH_SOCKD_ARGS:-}
+cpu_source=${BENCH_CPU:-auto}
+
+target=${CARGO_TARGET_DIR:-target}
+echo "building (release): sockkit, bench/tokio-echo" >&2
+cargo build --quiet --release --bin sockd --bin sockbench
+if [[ " $servers_wanted " == *" tokio "* ]]; then
+  cargo build --quiet --release --manifest-path bench/tokio-echo/Cargo.toml \
+    --target-dir "$target/tokio-echo"
+fi
+sockbench=$target/release/sockbench
+sockd=$target/release/sockd
+tokio_echo=$target/tokio-echo/release/tokio-echo
+ticks_per_sec=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+work=$(mktemp -d)
+raw=$work/runs.tsv
+declare -A pid_of=() port_of=() cgroup_of=()
+servers=()
+
+cleanup() {
+  local name pid child
+  for name in "${!pid_of[@]}"; do
+    pid=${pid_of[$name]}
+    # Whatever the server forked that is still around, then the server.
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+      kill "$child" 2>/dev/null || true
+    done
+    kill "$pid" 2>/dev/null || true
+  done
+  for name in "${!pid_of[@]}"; do
+    wait "${pid_of[$name]}" 2>/dev/null || true
+  done
+  for name in "${!cgroup_of[@]}"; do
+    # Bounded: a killed server's last children may take a moment to go.
+    for _ in $(seq 1 100); do
+      rmdir "${cgroup_of[$name]}" 2>/dev/null && break
+      sleep 0.02
+    done
+  done
+  if [ -n "${BENCH_RAW:-}" ] && [ -f "$raw" ]; then cp "$raw" "$BENCH_RAW"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- CPU accounting ---------------------------------------------------------
+
+cgroup_root=/sys/fs/cgroup/cpuacct
+if [ "$cpu_source" = auto ]; then
+  cpu_source=proc
+  probe=$cgroup_root/sockbench-probe-$$
+  if [ -w "$cgroup_root" ] && mkdir "$probe" 2>/dev/null; then
+    rmdir "$probe"
+    cpu_source=cgroup
+  fi
+fi
+
+# "TICKS CHILDREN": CPU clock ticks used by process $1 and all its
+# descendants (live: utime+stime; reaped: cutime+cstime), and how many
+# descendants are alive. One pass over /proc; the command name may hold
+# spaces or parentheses, so fields are counted after its last ") ".
+tree_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    {
+      pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
+      parent[pid] = f[2]; used[pid] = f[12] + f[13] + f[14] + f[15]
+    }
+    END {
+      total = 0; children = 0
+      for (pid in used) {
+        p = pid
+        for (depth = 0; depth < 64 && p != root && p > 1; depth++) p = parent[p]
+        if (p == root) { total += used[pid]; if (pid != root) children++ }
+      }
+      print total, children
+    }'
+}
+
+# Microseconds of CPU used so far by server $1 (tree or cgroup); first waits
+# (bounded) until the server has no child left, so that a fork server's
+# children from the last run are reaped and counted.
+server_cpu_us() {
+  local name=$1 pid=${pid_of[$1]} ticks children
+  for _ in $(seq 1 300); do
+    read -r ticks children < <(tree_ticks "$pid")
+    [ "$children" = 0 ] && break
+    sleep 0.01
+  done
+  if [ -n "${cgroup_of[$name]:-}" ]; then
+    echo $(($(cat "${cgroup_of[$name]}/cpuacct.usage") / 1000))
+  else
+    echo $((ticks * 1000000 / ticks_per_sec))
+  fi
+}
+
+# --- servers ----------------------------------------------------------------
+
+wait_for_port_file() {
+  local file=$1 pid=$2
+  for _ in $(seq 1 1000); do
+    [ -s "$file" ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# Bounded: until a connection to 127.0.0.1:$1 succeeds.
+wait_for_listener() {
+  local port=$1 pid=$2
+  for _ in $(seq 1 500); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# Runs "$@" as server $name, in its own cgroup when CPU comes from cgroups.
+start() {
+  local name=$1
+  shift
+  if [ "$cpu_source" = cgroup ]; then
+    local group=$cgroup_root/sockbench-$$-$name
+    mkdir "$group"
+    cgroup_of[$name]=$group
+    # The subshell joins the cgroup, then becomes the server.
+    (echo "$BASHPID" >"$group/cgroup.procs" && exec "$@") \
+      >"$work/$name.out" 2>"$work/$name.err" &
+  else
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  fi
+  pid_of[$name]=$!
+}
+
+note() { echo "note: $*" >&2; }
+
+for name in $servers_wanted; do
+  case $name in
+    sockd)
+      if [ ! -x "$sockd" ]; then note "sockd: not built, skipped"; continue; fi
+      # shellcheck disable=SC2086 # BENCH_SOCKD_ARGS is a list of flags
+      start sockd "$sockd" -q $sockd_args --port-file "$work/sockd.port" 127.0.0.1 0
+      wait_for_port_file "$work/sockd.port" "${pid_of[sockd]}" ||
+        { note "sockd did not start: $(cat "$work/sockd.err")"; exit 1; }
+      port_of[sockd]=$(cat "$work/sockd.port")
+      ;;
+    tokio)
+      if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; continue; fi
+      start tokio "$tokio_echo" 127.0.0.1 0 "$work/tokio.port"
+      wait_for_port_file "$work/tokio.port" "${pid_of[tokio]}" ||
+        { note "tokio-echo did not start: $(cat "$work/tokio.err")"; exit 1; }
+      port_of[tokio]=$(cat "$work/tokio.port")
+      ;;
+    socat | ncat | tcpserver)
+      if ! command -v "$name" >/dev/null 2>&1; then
+        note "$name: not installed, skipped"
+        continue
+      fi
+      # These take a port and cannot report one: ask for one that was free.
+      port=$("$sockbench" free-port)
+      case $name in
+        socat) start socat socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" PIPE ;;
+        ncat) start ncat ncat -lk --exec /bin/cat 127.0.0.1 "$port" ;;
+        # -c 100: room for pingpong's 50 connections (the default is 40);
+        # -H -R -l 0: no DNS or ident look-ups per connection.
+        tcpserver) start tcpserver tcpserver -q -H -R -l 0 -c 100 127.0.0.1 "$port" cat ;;
+      esac
+      wait_for_listener "$port" "${pid_of[$name]}" ||
+        { note "$name did not start: $(cat "$work/$name.err")"; exit 1; }
+      port_of[$name]=$port
+      ;;
+    *) note "unknown server $name, skipped"; continue ;;
+  esac
+  servers+=("$name")
+done
+[ ${#servers[@]} -gt 0 ] || { note "no server to measure"; exit 1; }
+
+# --- runs -------------------------------------------------------------------
+
+load_args() {
+  case $1 in
+    pingpong1) echo "pingpong -c 1 -s 64" ;;
+    pingpong50) echo "pingpong -c 50 -s 64" ;;
+    churn8) echo "churn -c 8 -s 64" ;;
+    bulk) echo "bulk" ;;
+    *) return 1 ;;
+  esac
+}
+
+json_field() { # KEY JSON: a number (or null) from sockbench's flat JSON
+  sed -n "s/.*\"$1\":\([-0-9.e+]*\|null\).*/\1/p" <<<"$2"
+}
+
+printf 'round\tload\tserver\trate\tp99_us\tcpu_us\twork\terrors\n' >"$raw"
+total_runs=$((rounds * $(wc -w <<<"$loads") * ${#servers[@]}))
+run=0
+failed=0
+for round in $(seq 1 "$rounds"); do
+  for load in $loads; do
+    args=$(load_args "$load") || { note "unknown load $load"; exit 1; }
+    for name in "${servers[@]}"; do
+      run=$((run + 1))
+      if [ -t 2 ]; then
+        printf '\r[%d/%d] round %d %-10s %-9s' "$run" "$total_runs" "$round" "$load" "$name" >&2
+      fi
+      before=$(server_cpu_us "$name")
+      # shellcheck disable=SC2086 # $args is the load's flag list
+      if ! out=$("$sockbench" $args 127.0.0.1 "${port_of[$name]}" -d "$secs" --wait 5 --json 2>"$work/sockbench.err"); then
+        note "$name $load: sockbench failed: $(head -c 300 "$work/sockbench.err")"
+        failed=$((failed + 1))
+      fi
+      after=$(server_cpu_us "$name")
+      if [ "$load" = bulk ]; then
+        rate=$(json_field mb_per_sec "$out")
+        work_done=$(json_field bytes "$out") # CPU per MB below
+        work_done=$(awk -v b="${work_done:-0}" 'BEGIN { printf "%.6f", b / 1e6 }')
+      else
+        rate=$(json_field requests_per_sec "$out")
+        work_done=$(json_field requests "$out")
+      fi
+      p99=$(json_field p99 "$out")
+      errors=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$out" | tr -d '"' | tr ',' ' ')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$load" "$name" "${rate:-0}" \
+        "${p99:-null}" "$((after - before))" "${work_done:-0}" "${errors:-}" >>"$raw"
+    done
+  done
+done
+if [ -t 2 ]; then printf '\r%60s\r' '' >&2; fi
+
+# --- table ------------------------------------------------------------------
+
+echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run; medians; CPU from $cpu_source"
+echo "servers: sockd -q $sockd_args| tokio-echo (bench/tokio-echo, $(nproc) workers) | socat TCP-LISTEN:P,fork,reuseaddr PIPE | ncat -lk --exec /bin/cat | tcpserver -H -R -l 0 -c 100 P cat"
+awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
+  function median(list,   n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j > 0 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    if (n == 0) return ""
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  NR > 1 {
+    k = $2 SUBSEP $3
+    rate[k] = rate[k] " " $4
+    if ($5 != "null") p99[k] = p99[k] " " $5
+    if ($7 + 0 > 0) cpu[k] = cpu[k] " " ($6 / $7)
+    if ($8 != "") errs[k] = errs[k] (errs[k] == "" ? "" : "; ") $8
+  }
+  END {
+    ns = split(servers, s, " "); nl = split(loads, l, " ")
+    printf "%-11s %-10s %14s %8s %10s %14s %9s  %s\n", "load", "server", "median", "x sockd", "p99 us", "server CPU", "x sockd", "errors"
+    for (i = 1; i <= nl; i++) {
+      unit = l[i] == "bulk" ? "MB/s" : "req/s"; cunit = l[i] == "bulk" ? "us/MB" : "us/req"
+      base = median(rate[l[i], "sockd"]); cbase = median(cpu[l[i], "sockd"])
+      for (j = 1; j <= ns; j++) {
+        k = l[i] SUBSEP s[j]
+        r = median(rate[k]); c = median(cpu[k]); p = median(p99[k])
+        ratio = (base > 0) ? sprintf("%.2f", r / base) : "-"
+        cratio = (cbase > 0 && c != "") ? sprintf("%.2f", c / cbase) : "-"
+        printf "%-11s %-10s %9.1f %-4s %8s %10s %8.2f %-5s %9s  %s\n", l[i], s[j], r, unit, ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (errs[k] == "" ? "-" : errs[k])
+      }
+    }
+  }' "$raw"
+if [ "$failed" -gt 0 ]; then
+  note "$failed runs failed (see above)"
+  exit 1
+fi
