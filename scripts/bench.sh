@@ -230,7 +230,7 @@ json_field() { # KEY JSON: a number (or null) from sockbench's flat JSON
   sed -n "s/.*\"$1\":\([-0-9.e+]*\|null\).*/\1/p" <<<"$2"
 }
 
-printf 'round\tload\tserver\trate\tp99_us\tcpu_us\twork\terrors\n' >"$raw"
+printf 'round\tload\tserver\trate\tp99_us\tcpu_us\twork\terrors\tclient_cpu_pct\n' >"$raw"
 total_runs=$((rounds * $(wc -w <<<"$loads") * ${#servers[@]}))
 run=0
 failed=0
@@ -258,9 +258,10 @@ for round in $(seq 1 "$rounds"); do
         work_done=$(json_field requests "$out")
       fi
       p99=$(json_field p99 "$out")
+      client=$(json_field client_cpu_percent "$out")
       errors=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$out" | tr -d '"' | tr ',' ' ')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$load" "$name" "${rate:-0}" \
-        "${p99:-null}" "$((after - before))" "${work_done:-0}" "${errors:-}" >>"$raw"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$load" "$name" "${rate:-0}" \
+        "${p99:-null}" "$((after - before))" "${work_done:-0}" "${errors:-}" "${client:-null}" >>"$raw"
     done
   done
 done
@@ -269,6 +270,7 @@ if [ -t 2 ]; then printf '\r%60s\r' '' >&2; fi
 # --- table ------------------------------------------------------------------
 
 echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run; medians; CPU from $cpu_source"
+echo "x sockd: ratio to sockd (rate: higher is better; CPU: lower is better); gen CPU: sockbench's own, % of one core"
 echo "servers: sockd -q $sockd_args| tokio-echo (bench/tokio-echo, $(nproc) workers) | socat TCP-LISTEN:P,fork,reuseaddr PIPE | ncat -lk --exec /bin/cat | tcpserver -H -R -l 0 -c 100 P cat"
 awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
   function median(list,   n, a, i, j, t) {
@@ -283,19 +285,20 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
     if ($5 != "null") p99[k] = p99[k] " " $5
     if ($7 + 0 > 0) cpu[k] = cpu[k] " " ($6 / $7)
     if ($8 != "") errs[k] = errs[k] (errs[k] == "" ? "" : "; ") $8
+    if ($9 != "null") gen[k] = gen[k] " " $9
   }
   END {
     ns = split(servers, s, " "); nl = split(loads, l, " ")
-    printf "%-11s %-10s %14s %8s %10s %14s %9s  %s\n", "load", "server", "median", "x sockd", "p99 us", "server CPU", "x sockd", "errors"
+    printf "%-11s %-10s %15s %8s %10s %15s %8s %8s  %s\n", "load", "server", "median", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU", "errors"
     for (i = 1; i <= nl; i++) {
       unit = l[i] == "bulk" ? "MB/s" : "req/s"; cunit = l[i] == "bulk" ? "us/MB" : "us/req"
       base = median(rate[l[i], "sockd"]); cbase = median(cpu[l[i], "sockd"])
       for (j = 1; j <= ns; j++) {
         k = l[i] SUBSEP s[j]
-        r = median(rate[k]); c = median(cpu[k]); p = median(p99[k])
+        r = median(rate[k]); c = median(cpu[k]); p = median(p99[k]); g = median(gen[k])
         ratio = (base > 0) ? sprintf("%.2f", r / base) : "-"
         cratio = (cbase > 0 && c != "") ? sprintf("%.2f", c / cbase) : "-"
-        printf "%-11s %-10s %9.1f %-4s %8s %10s %8.2f %-5s %9s  %s\n", l[i], s[j], r, unit, ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (errs[k] == "" ? "-" : errs[k])
+        printf "%-11s %-10s %9.1f %-5s %8s %10s %8.2f %-6s %8s %7s%%  %s\n", l[i], s[j], r, unit, ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (g == "" ? "-" : sprintf("%.0f", g)), (errs[k] == "" ? "-" : errs[k])
       }
     }
   }' "$raw"

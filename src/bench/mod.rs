@@ -24,6 +24,7 @@
 //! | `latency_us` | `{"p50", "p99", "max", "mean"}` in µs, from a request's first byte (churn: from `connect`) to its last echoed byte; `null` for bulk |
 //! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete |
 //! | `corrupt` | requests (bulk: reads) whose echo differed |
+//! | `client_cpu_percent` | sockbench's own CPU use over the run, % of one core (near 100: the load generator was the limit); `null` if unknown |
 //! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null` |
 //!
 //! # Exit codes
@@ -34,6 +35,7 @@
 
 pub mod bulk;
 pub mod churn;
+pub mod cpu;
 pub mod drain;
 pub mod exchange;
 pub mod pattern;
@@ -111,6 +113,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// What was counted.
     pub tally: Tally,
+    /// sockbench's own CPU time during the run (user + system), when known.
+    pub client_cpu: Option<Duration>,
 }
 
 impl Outcome {
@@ -179,6 +183,7 @@ pub fn run(options: &Options) -> Result<Outcome> {
         wait_for_server(options.target, options.wait)?;
     }
     let mut progress = report::Progress::new(options.mode, options.progress);
+    let cpu_before = cpu::process_cpu();
     let result = match options.mode {
         Mode::PingPong => pingpong::run(options, &mut progress),
         Mode::Churn => churn::run(options, &mut progress),
@@ -186,10 +191,15 @@ pub fn run(options: &Options) -> Result<Outcome> {
     };
     progress.finish();
     let (tally, elapsed) = result?;
+    let client_cpu = match (cpu_before, cpu::process_cpu()) {
+        (Some(before), Some(after)) => after.checked_sub(before),
+        _ => None,
+    };
     Ok(Outcome {
         options: options.clone(),
         elapsed,
         tally,
+        client_cpu,
     })
 }
 
@@ -284,6 +294,7 @@ mod tests {
             options: options("127.0.0.1:7"),
             elapsed: Duration::from_secs(1),
             tally: Tally::default(),
+            client_cpu: None,
         };
         outcome.tally.bytes = 10;
         assert_eq!(outcome.exit(), Exit::Success);

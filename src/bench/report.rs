@@ -129,9 +129,18 @@ pub fn json(outcome: &Outcome) -> Value {
         "mb_per_sec": (per_second(tally.bytes, outcome.elapsed) / 1e4).round() / 100.0,
         "latency_us": latency,
         "errors": tally.errors,
+        "client_cpu_percent": client_cpu_percent(outcome),
         "corrupt": tally.corrupt,
         "first_corrupt": first,
     })
+}
+
+/// sockbench's CPU use over the run as a percentage of one core, one decimal.
+/// The CPU time covers the final drain too, so this errs high, never low.
+fn client_cpu_percent(outcome: &Outcome) -> Option<f64> {
+    let cpu = outcome.client_cpu?;
+    let secs = outcome.elapsed.as_secs_f64();
+    (secs > 0.0).then(|| (cpu.as_secs_f64() / secs * 1000.0).round() / 10.0)
 }
 
 /// The run as a few aligned lines.
@@ -201,6 +210,9 @@ pub fn text(outcome: &Outcome) -> String {
     };
     let _ = writeln!(out, "errors     {errors}");
     let _ = writeln!(out, "wrong      {}", tally.corrupt);
+    if let Some(percent) = client_cpu_percent(outcome) {
+        let _ = writeln!(out, "client CPU {percent:.0} % of a core");
+    }
     out
 }
 
