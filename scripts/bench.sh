@@ -24,19 +24,28 @@
 #   BENCH_ROUNDS=3     rounds
 #   BENCH_SERVERS="sockd tokio socat ncat tcpserver"
 #   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk"
+#   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
 #   BENCH_CPU=auto     auto | proc | cgroup
 #   BENCH_RAW=FILE     keep every run's numbers (TSV) in FILE
-# Defaults take about 5 servers x 4 loads x 3 rounds x (3 s + ~1 s) = 4 min.
+# Then, for sockd and tokio only (the others fork a process per connection),
+# `sockbench hold`: BENCH_HOLD connections that each echo once, sit idle, and
+# echo once more; the server's peak VmRSS meanwhile is reported.
+# Defaults take about 5 servers x 4 loads x 3 rounds x (3 s + ~2 s) = 5 min,
+# plus under a minute for the hold check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=${BENCH_SECS:-3}
+hold=${BENCH_HOLD:-10000}
 rounds=${BENCH_ROUNDS:-3}
 servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver"}
 loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
 cpu_source=${BENCH_CPU:-auto}
+
+# Room for BENCH_HOLD connections, in sockbench and in the servers it starts.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 target=${CARGO_TARGET_DIR:-target}
 echo "building (release): sockkit, bench/tokio-echo" >&2
@@ -302,6 +311,41 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
       }
     }
   }' "$raw"
+# --- idle connections: memory --------------------------------------------------
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+if [ "$hold" -gt 0 ]; then
+  echo
+  echo "idle connections: sockbench hold -c $hold -s 64 -d $((secs + 2)) (each echoes once, idles, echoes again); server RSS"
+  printf '%-10s %12s %10s %12s %12s %14s  %s\n' server connections requests "RSS before" "RSS peak" "bytes/conn" errors
+  if [ $(($(ulimit -n) - 64)) -lt "$hold" ]; then
+    note "hold: RLIMIT_NOFILE $(ulimit -n) is below $hold connections, skipped"
+  else
+    for name in "${servers[@]}"; do
+      case $name in sockd | tokio) ;; *) continue ;; esac
+      pid=${pid_of[$name]}
+      base=$(rss_kib "$pid")
+      peak=$base
+      "$sockbench" hold 127.0.0.1 "${port_of[$name]}" -c "$hold" -s 64 -d $((secs + 2)) --json \
+        >"$work/hold.json" 2>"$work/hold.err" &
+      holder=$!
+      # Bounded by sockbench's own deadline (and its 30 s echo-round limits).
+      while kill -0 "$holder" 2>/dev/null; do
+        rss=$(rss_kib "$pid")
+        [ "$rss" -gt "$peak" ] && peak=$rss
+        sleep 0.1
+      done
+      wait "$holder" || { note "$name hold: sockbench failed: $(head -c 300 "$work/hold.err")"; failed=$((failed + 1)); }
+      out=$(cat "$work/hold.json")
+      requests=$(json_field requests "$out")
+      errors=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$out" | tr -d '"' | tr ',' ' ')
+      printf '%-10s %12s %10s %9s KiB %9s KiB %14s  %s\n' "$name" "$hold" "${requests:-0}" "$base" "$peak" \
+        "$(((peak - base) * 1024 / hold))" "${errors:--}"
+    done
+  fi
+fi
+
 if [ "$failed" -gt 0 ]; then
   note "$failed runs failed (see above)"
   exit 1

@@ -1,9 +1,11 @@
 //! `sockbench`: a load generator for any TCP echo server, on raw fds and one
 //! edge-triggered epoll loop.
 //!
-//! Three loads ([`Mode`]): `pingpong` (persistent connections, one request in
-//! flight on each), `churn` (connect, request, close, again) and `bulk` (one
-//! connection streaming both ways). Every echoed byte is compared with what
+//! Four loads ([`Mode`]): `pingpong` (persistent connections, one request in
+//! flight on each), `churn` (connect, request, close, again), `bulk` (one
+//! connection streaming both ways) and `hold` (many connections that echo
+//! once, sit idle until the deadline, and echo once more: what a server
+//! pays for connections it merely keeps). Every echoed byte is compared with what
 //! was sent; a single wrong byte makes the run fail.
 //!
 //! # Output
@@ -11,11 +13,11 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `mode` | `"pingpong"`, `"churn"` or `"bulk"` |
+//! | `mode` | `"pingpong"`, `"churn"`, `"bulk"` or `"hold"` |
 //! | `target` | the server, `127.0.0.1:7777` |
-//! | `connections` | pingpong: connections; churn: concurrency; bulk: 1 |
+//! | `connections` | pingpong, hold: connections; churn: concurrency; bulk: 1 |
 //! | `size` | bytes per request (bulk: `null`) |
-//! | `seconds` | how long the load ran |
+//! | `seconds` | how long the load ran (hold: including connection set-up and both echo rounds) |
 //! | `requests` | requests whose whole echo came back (bulk: `null`) |
 //! | `requests_per_sec` | `requests / seconds` (bulk: `null`) |
 //! | `connects` | connections opened (churn: about one per request) |
@@ -38,6 +40,7 @@ pub mod churn;
 pub mod cpu;
 pub mod drain;
 pub mod exchange;
+pub mod hold;
 pub mod pattern;
 pub mod pingpong;
 pub mod poller;
@@ -71,6 +74,8 @@ pub enum Mode {
     Churn,
     /// One connection, streaming both ways.
     Bulk,
+    /// Many connections, one request each, idle, one more request each.
+    Hold,
 }
 
 impl Mode {
@@ -80,6 +85,7 @@ impl Mode {
             Self::PingPong => "pingpong",
             Self::Churn => "churn",
             Self::Bulk => "bulk",
+            Self::Hold => "hold",
         }
     }
 }
@@ -188,6 +194,7 @@ pub fn run(options: &Options) -> Result<Outcome> {
         Mode::PingPong => pingpong::run(options, &mut progress),
         Mode::Churn => churn::run(options, &mut progress),
         Mode::Bulk => bulk::run(options, &mut progress),
+        Mode::Hold => hold::run(options, &mut progress),
     };
     progress.finish();
     let (tally, elapsed) = result?;

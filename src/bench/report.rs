@@ -159,6 +159,10 @@ pub fn text(outcome: &Outcome) -> String {
             options.connections, options.size
         ),
         Mode::Bulk => "1 connection, streaming both ways".to_string(),
+        Mode::Hold => format!(
+            "{} connections held, {} B requests, one echo each before and after idling",
+            options.connections, options.size
+        ),
     };
     let _ = writeln!(
         out,

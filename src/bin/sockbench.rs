@@ -28,6 +28,9 @@ enum Load {
     Churn(Requests),
     /// One connection streaming both ways; reports MB/s of verified echo.
     Bulk(Common),
+    /// CONNS connections: one echo each, idle until SECS are up, one more
+    /// echo each (for measuring what idle connections cost a server).
+    Hold(Requests),
     /// Print a loopback port that was free a moment ago (for scripts).
     #[command(hide = true)]
     FreePort,
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Load::Pingpong(r) => (Mode::PingPong, r.common, r.connections, r.size),
         Load::Churn(r) => (Mode::Churn, r.common, r.connections, r.size),
         Load::Bulk(common) => (Mode::Bulk, common, 1, 64),
+        Load::Hold(r) => (Mode::Hold, r.common, r.connections, r.size),
         Load::FreePort => {
             return cli::report(
                 "sockbench",
