@@ -265,7 +265,10 @@ impl Background {
             .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
         let stdout = Arc::new(Capture::default());
         let stderr = Arc::new(Capture::default());
-        if capture_stdout && let Some(out) = child.stdout.take() {
+        if !capture_stdout {
+            // Nothing will be read into it: it counts as closed.
+            stdout.text.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        } else if let Some(out) = child.stdout.take() {
             stdout.read_from(out);
         }
         if let Some(err) = child.stderr.take() {
