@@ -120,8 +120,7 @@ fn quiet_prints_no_transcript() {
 
 /// `clients` clients connect first, then all send their own payload at once
 /// and each must get exactly its own bytes back.
-fn concurrent_clients_get_their_own_bytes(server: &Server, clients: usize, len: usize) {
-    let port = server.port_arg();
+fn concurrent_clients_get_their_own_bytes(port: String, clients: usize, len: usize) {
     let start = Arc::new(Barrier::new(clients));
     let workers: Vec<_> = (0..clients)
         .map(|i| {
@@ -151,9 +150,10 @@ fn concurrent_clients_get_their_own_bytes(server: &Server, clients: usize, len: 
 #[test]
 fn two_hundred_concurrent_clients_each_get_their_own_bytes() {
     let server = Server::sockd(&["-q", LOCAL, "0"]);
-    let server = within(DEADLINE, "200 clients", move || {
-        concurrent_clients_get_their_own_bytes(&server, 200, 64 * 1024);
-        server
+    // The server stays here, so a failure or a hang still kills it on drop.
+    let port = server.port_arg();
+    within(DEADLINE, "200 clients", move || {
+        concurrent_clients_get_their_own_bytes(port, 200, 64 * 1024)
     });
     server.signal(Signal::TERM);
     let stopped = server.wait_exit();
@@ -165,9 +165,9 @@ fn two_hundred_concurrent_clients_each_get_their_own_bytes() {
 fn one_and_four_workers_both_echo_correctly() {
     for threads in ["1", "4"] {
         let server = Server::sockd(&["-q", "--threads", threads, LOCAL, "0"]);
-        let server = within(DEADLINE, "32 clients", move || {
-            concurrent_clients_get_their_own_bytes(&server, 32, 256 * 1024);
-            server
+        let port = server.port_arg();
+        within(DEADLINE, "32 clients", move || {
+            concurrent_clients_get_their_own_bytes(port, 32, 256 * 1024)
         });
         let payload = random_bytes(4 << 20, 0x7ead_0000 + threads.len() as u64);
         let out = run_with(
