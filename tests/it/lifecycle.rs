@@ -112,10 +112,11 @@ fn idle_timeout_closes_a_silent_client_but_not_an_active_one() {
         (got, silent_started.elapsed())
     });
     // Active for well over the idle timeout: a byte every 250 ms for 2.5 s.
-    // (The pauses pace the activity; they wait for nothing.)
+    // Between bytes, the connection must stay open and quiet (no EOF).
     let active_started = Instant::now();
     let mut round = 0u8;
     while active_started.elapsed() < Duration::from_millis(2500) {
+        recv_timeout(&active, DEADLINE);
         sockkit::io::send_all(&active, &[round]).unwrap_or_else(|e| panic!("{e:?}"));
         let mut buf = [0u8; 1];
         match sockkit::io::recv_some(&active, &mut buf) {
@@ -126,8 +127,13 @@ fn idle_timeout_closes_a_silent_client_but_not_an_active_one() {
             ),
         }
         round = round.wrapping_add(1);
-        std::thread::sleep(Duration::from_millis(250));
+        assert!(
+            stays_silent(&active, Duration::from_millis(250)),
+            "the active client was closed after {:?}",
+            active_started.elapsed()
+        );
     }
+    recv_timeout(&active, Duration::from_secs(10));
     let (got, took) = silent_waiter
         .join()
         .unwrap_or_else(|_| panic!("silent client thread panicked"));
