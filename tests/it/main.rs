@@ -1,6 +1,11 @@
 //! Integration tests: the real binaries, on loopback, on port 0.
 
+mod net;
 mod util;
 
+mod client;
+mod echo;
 mod errors;
+mod interop;
 mod lesson;
+mod lifecycle;
