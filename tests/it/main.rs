@@ -1,7 +1,12 @@
 //! Integration tests: the real binaries, on loopback, on port 0.
 
+mod net;
 mod util;
 
 mod bench;
+mod client;
+mod echo;
 mod errors;
+mod interop;
 mod lesson;
+mod lifecycle;
