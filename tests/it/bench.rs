@@ -5,18 +5,15 @@
 //! readiness (a listening socket queues connections before `accept`); speed
 //! is never asserted.
 
+use crate::util::{Outcome, Server, refused_port, run};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
 use sockkit::io::{recv_some, send_all};
 use sockkit::socket::{accept, bind_socket, listen};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// How long any one sockbench run may take before the test fails.
-const LIMIT: Duration = Duration::from_secs(30);
 
 /// What the in-test server does with the bytes it reads.
 #[derive(Clone, Copy)]
@@ -78,68 +75,38 @@ fn serve(conn: OwnedFd, echo: Echo) {
     }
 }
 
-/// Kills the child if the test fails before reaping it.
-struct Reaped(Option<Child>);
+const SOCKBENCH: &str = env!("CARGO_BIN_EXE_sockbench");
 
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+fn sockbench(args: &[&str]) -> Outcome {
+    run(SOCKBENCH, args)
 }
 
-fn sockbench(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_sockbench"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn sockbench: {e}"));
-    let mut child = Reaped(Some(child));
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let done = child.0.as_mut().map(|c| c.try_wait());
-        match done {
-            Some(Ok(Some(_))) => break,
-            Some(Ok(None)) if Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(20));
-            }
-            other => panic!("sockbench {args:?} did not finish in {LIMIT:?}: {other:?}"),
-        }
-    }
-    let child = child.0.take().unwrap_or_else(|| panic!("no child"));
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"))
-}
-
-fn describe(args: &[&str], out: &Output) -> String {
-    format!(
-        "sockbench {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs sockbench with `--json`, expects `code`, returns the object.
+/// Runs sockbench with `--json`, expects `code`, returns the one object.
 fn json_run(args: &[&str], code: i32) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
     let out = sockbench(&all);
-    let context = describe(&all, &out);
-    assert_eq!(out.status.code(), Some(code), "{context}");
-    let text = String::from_utf8_lossy(&out.stdout);
+    out.no_panic();
+    let text = out.stdout_text();
+    assert_eq!(
+        out.code,
+        Some(code),
+        "{}: {}{}",
+        out.command,
+        text,
+        out.stderr
+    );
     let mut lines = text.lines();
     let object: Value = lines
         .next()
         .and_then(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("not one JSON object\n{context}"));
-    assert_eq!(lines.next(), None, "more than one line\n{context}");
+        .unwrap_or_else(|| panic!("{}: not one JSON object: {text}", out.command));
+    assert_eq!(
+        lines.next(),
+        None,
+        "{}: more than one line: {text}",
+        out.command
+    );
     object
 }
 
@@ -235,11 +202,9 @@ fn bulk_streams_verified_bytes() {
 fn the_table_names_rate_latency_and_errors() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let args = ["pingpong", "127.0.0.1", &port, "-d", "1"];
-    let out = sockbench(&args);
-    let context = describe(&args, &out);
-    assert_eq!(out.status.code(), Some(0), "{context}");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-d", "1"]);
+    out.success();
+    let text = out.stdout_text();
     for word in [
         "requests",
         "/s",
@@ -249,17 +214,17 @@ fn the_table_names_rate_latency_and_errors() {
         "max",
         "errors     none",
     ] {
-        assert!(text.contains(word), "no {word:?}\n{context}");
+        assert!(text.contains(word), "no {word:?} in\n{text}");
     }
     // stderr is not a terminal here: no progress line, nothing at all.
-    assert!(out.stderr.is_empty(), "{context}");
+    assert_eq!(out.stderr, "", "{}", out.command);
 }
 
 #[test]
 fn a_flipped_byte_fails_pingpong_with_71_and_says_where() {
     let server = EchoServer::start(Echo::FlipAt(70));
     let port = server.port.to_string();
-    let args = [
+    let out = sockbench(&[
         "pingpong",
         "127.0.0.1",
         &port,
@@ -268,25 +233,22 @@ fn a_flipped_byte_fails_pingpong_with_71_and_says_where() {
         "-s",
         "64",
         "--json",
-    ];
-    let out = sockbench(&args);
-    let context = describe(&args, &out);
-    assert_eq!(out.status.code(), Some(71), "{context}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    ]);
+    out.fails_with(71, "differed from what was sent");
     assert!(
-        stderr.starts_with("sockbench: echo from 127.0.0.1:"),
-        "{context}"
+        out.stderr.starts_with("sockbench: echo from 127.0.0.1:"),
+        "{}",
+        out.stderr
     );
-    assert!(stderr.contains("differed"), "{context}");
-    let object: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{context}"));
-    assert_eq!(object["corrupt"], 1, "{context}");
+    let object: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stdout_text()));
+    assert_eq!(object["corrupt"], 1, "{object}");
     // Byte 70 of the stream is byte 6 of the second request.
     let first = &object["first_corrupt"];
-    assert_eq!(first["request"], 1, "{context}");
-    assert_eq!(first["offset"], 6, "{context}");
+    assert_eq!(first["request"], 1, "{object}");
+    assert_eq!(first["offset"], 6, "{object}");
     let (expected, got) = (number(first, "expected"), number(first, "got"));
-    assert_eq!(expected as u8 ^ 0x20, got as u8, "{context}");
+    assert_eq!(expected as u8 ^ 0x20, got as u8, "{object}");
 }
 
 #[test]
@@ -294,83 +256,76 @@ fn a_flipped_byte_fails_churn_and_bulk_too() {
     let server = EchoServer::start(Echo::FlipAt(3));
     let port = server.port.to_string();
     for load in ["churn", "bulk"] {
-        let args = [load, "127.0.0.1", &port, "-d", "1"];
-        let out = sockbench(&args);
-        let context = describe(&args, &out);
-        assert_eq!(out.status.code(), Some(71), "{context}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("differed"),
-            "{context}"
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("wrong"),
-            "{context}"
-        );
+        let out = sockbench(&[load, "127.0.0.1", &port, "-d", "1"]);
+        out.fails_with(71, "differed from what was sent");
+        assert!(out.stdout_text().contains("wrong"), "{}", out.stdout_text());
     }
 }
 
 #[test]
 fn a_refused_first_connect_exits_69_with_the_standard_line() {
-    // Bound but not listening: connects to it are refused.
-    let (_held, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-    let port = bound.port().to_string();
-    for load in ["pingpong", "churn", "bulk"] {
-        let args = [load, "127.0.0.1", &port, "-d", "1"];
-        let out = sockbench(&args);
-        let context = describe(&args, &out);
-        assert_eq!(out.status.code(), Some(69), "{context}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let first = stderr.lines().next().unwrap_or_default();
-        assert_eq!(
-            first,
-            format!("sockbench: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
-            "{context}"
+    let (_held, port) = refused_port();
+    let port = port.to_string();
+    for load in ["pingpong", "churn", "bulk", "hold"] {
+        let out = sockbench(&[load, "127.0.0.1", &port, "-d", "1"]);
+        out.fails_with(
+            69,
+            &format!("sockbench: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
         );
-        assert!(out.stdout.is_empty(), "{context}");
+        assert!(out.stdout.is_empty(), "{}", out.stdout_text());
     }
 }
 
 #[test]
 fn bad_arguments_and_remote_targets_are_usage_errors() {
-    for args in [
-        &["pingpong", "10.0.0.1", "7"][..],
-        &["churn", "0.0.0.0", "7"],
-        &["bulk", "example.com", "7"],
-        &["pingpong", "127.0.0.1", "70000"],
-        &["pingpong", "127.0.0.1", "7", "-c", "0"],
-        &["pingpong", "127.0.0.1", "7", "-s", "0"],
-        &["pingpong", "127.0.0.1", "7", "-d", "-1"],
-        &["pingpong", "127.0.0.1", "7", "-d", "nan"],
-        &["nonsense"],
+    for (args, needle) in [
+        (&["pingpong", "10.0.0.1", "7"][..], "not a loopback address"),
+        (&["churn", "0.0.0.0", "7"], "not a loopback address"),
+        (&["bulk", "example.com", "7"], "invalid address"),
+        (&["pingpong", "127.0.0.1", "70000"], "invalid port"),
+        (&["pingpong", "127.0.0.1", "7", "-c", "0"], "sockbench: "),
+        (&["pingpong", "127.0.0.1", "7", "-s", "0"], "-s must be"),
+        (&["pingpong", "127.0.0.1", "7", "-d", "-1"], "sockbench: "),
+        (&["pingpong", "127.0.0.1", "7", "-d", "nan"], "invalid -d"),
+        (&["nonsense"], "sockbench: "),
     ] {
-        let out = sockbench(args);
-        let context = describe(args, &out);
-        assert_eq!(out.status.code(), Some(64), "{context}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{context}");
-        assert!(stderr.starts_with("sockbench: "), "{context}");
+        sockbench(args).fails_with(64, needle);
     }
 }
 
 #[test]
 fn free_port_prints_a_bindable_port() {
     let out = sockbench(&["free-port"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let port: u16 = text.trim().parse().unwrap_or(0);
-    assert_ne!(port, 0, "{text}");
+    out.success();
+    let port: u16 = out.stdout_text().trim().parse().unwrap_or(0);
+    assert_ne!(port, 0, "{}", out.stdout_text());
 }
 
 #[test]
 fn wait_gives_up_on_a_port_that_stays_refused() {
-    let (_held, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-    let port = bound.port().to_string();
-    let args = ["pingpong", "127.0.0.1", &port, "-d", "1", "--wait", "0.3"];
+    let (_held, port) = refused_port();
+    let port = port.to_string();
     let started = Instant::now();
-    let out = sockbench(&args);
-    let context = describe(&args, &out);
-    assert_eq!(out.status.code(), Some(69), "{context}");
-    assert!(started.elapsed() >= Duration::from_millis(300), "{context}");
+    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-d", "1", "--wait", "0.3"]);
+    out.fails_with(69, "ECONNREFUSED");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn every_load_runs_clean_against_sockd() {
+    let server = Server::sockd(&["-q", "127.0.0.1", "0"]);
+    let port = server.port.to_string();
+    for args in [
+        &["pingpong", "-c", "8"][..],
+        &["churn", "-c", "4"],
+        &["bulk"],
+        &["hold", "-c", "50"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["127.0.0.1", &port, "-d", "1"]);
+        let object = json_run(&all, 0);
+        check_common(&object, args[0], server.port);
+    }
 }
 
 #[test]
