@@ -42,6 +42,7 @@ rounds=${BENCH_ROUNDS:-3}
 servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver"}
 loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
+if [ -n "$sockd_args" ]; then sockd_args="$sockd_args "; fi
 cpu_source=${BENCH_CPU:-auto}
 
 # Room for BENCH_HOLD connections, in sockbench and in the servers it starts.
@@ -187,7 +188,7 @@ for name in $servers_wanted; do
     sockd)
       if [ ! -x "$sockd" ]; then note "sockd: not built, skipped"; continue; fi
       # shellcheck disable=SC2086 # BENCH_SOCKD_ARGS is a list of flags
-      start sockd "$sockd" -q $sockd_args --port-file "$work/sockd.port" 127.0.0.1 0
+      start sockd "$sockd" -q ${sockd_args}--port-file "$work/sockd.port" 127.0.0.1 0
       wait_for_port_file "$work/sockd.port" "${pid_of[sockd]}" ||
         { note "sockd did not start: $(cat "$work/sockd.err")"; exit 1; }
       port_of[sockd]=$(cat "$work/sockd.port")
@@ -239,6 +240,7 @@ json_field() { # KEY JSON: a number (or null) from sockbench's flat JSON
   sed -n "s/.*\"$1\":\([-0-9.e+]*\|null\).*/\1/p" <<<"$2"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'round\tload\tserver\trate\tp99_us\tcpu_us\twork\terrors\tclient_cpu_pct\n' >"$raw"
 total_runs=$((rounds * $(wc -w <<<"$loads") * ${#servers[@]}))
 run=0
@@ -279,9 +281,27 @@ if [ -t 2 ]; then printf '\r%60s\r' '' >&2; fi
 # --- table ------------------------------------------------------------------
 
 echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run; medians; CPU from $cpu_source"
+echo "+-: half the range of the rounds' rates, relative to the median (noise); load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "x sockd: ratio to sockd (rate: higher is better; CPU: lower is better); gen CPU: sockbench's own, % of one core"
-echo "servers: sockd -q $sockd_args| tokio-echo (bench/tokio-echo, $(nproc) workers) | socat TCP-LISTEN:P,fork,reuseaddr PIPE | ncat -lk --exec /bin/cat | tcpserver -H -R -l 0 -c 100 P cat"
+echo "servers:"
+for name in "${servers[@]}"; do
+  case $name in
+    sockd) echo "  sockd      sockd -q ${sockd_args}127.0.0.1 0 (--threads default: usable CPUs)" ;;
+    tokio) echo "  tokio      bench/tokio-echo 127.0.0.1 0 (multi-threaded runtime, $(nproc) workers)" ;;
+    socat) echo "  socat      socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr PIPE" ;;
+    ncat) echo "  ncat       ncat -lk --exec /bin/cat 127.0.0.1 P" ;;
+    tcpserver) echo "  tcpserver  tcpserver -q -H -R -l 0 -c 100 127.0.0.1 P cat" ;;
+  esac
+done
 awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
+  function spread(list,   n, a, i, lo, hi, m) {
+    n = split(list, a, " ")
+    if (n < 2) return "-"
+    lo = hi = a[1] + 0
+    for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+    m = median(list)
+    return m > 0 ? sprintf("%.0f%%", 100 * (hi - lo) / 2 / m) : "-"
+  }
   function median(list,   n, a, i, j, t) {
     n = split(list, a, " ")
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j > 0 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -298,7 +318,7 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
   }
   END {
     ns = split(servers, s, " "); nl = split(loads, l, " ")
-    printf "%-11s %-10s %15s %8s %10s %15s %8s %8s  %s\n", "load", "server", "median", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU", "errors"
+    printf "%-11s %-10s %15s %5s %8s %10s %15s %8s %8s  %s\n", "load", "server", "median", "+-", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU", "errors"
     for (i = 1; i <= nl; i++) {
       unit = l[i] == "bulk" ? "MB/s" : "req/s"; cunit = l[i] == "bulk" ? "us/MB" : "us/req"
       base = median(rate[l[i], "sockd"]); cbase = median(cpu[l[i], "sockd"])
@@ -307,7 +327,7 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
         r = median(rate[k]); c = median(cpu[k]); p = median(p99[k]); g = median(gen[k])
         ratio = (base > 0) ? sprintf("%.2f", r / base) : "-"
         cratio = (cbase > 0 && c != "") ? sprintf("%.2f", c / cbase) : "-"
-        printf "%-11s %-10s %9.1f %-5s %8s %10s %8.2f %-6s %8s %7s%%  %s\n", l[i], s[j], r, unit, ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (g == "" ? "-" : sprintf("%.0f", g)), (errs[k] == "" ? "-" : errs[k])
+        printf "%-11s %-10s %9.1f %-5s %5s %8s %10s %8.2f %-6s %8s %7s%%  %s\n", l[i], s[j], r, unit, spread(rate[k]), ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (g == "" ? "-" : sprintf("%.0f", g)), (errs[k] == "" ? "-" : errs[k])
       }
     }
   }' "$raw"
