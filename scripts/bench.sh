@@ -300,7 +300,8 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
     lo = hi = a[1] + 0
     for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
     m = median(list)
-    return m > 0 ? sprintf("%.0f%%", 100 * (hi - lo) / 2 / m) : "-"
+    if (m <= 0 || 100 * (hi - lo) / 2 / m > 99) return ">99%"
+    return sprintf("%.0f%%", 100 * (hi - lo) / 2 / m)
   }
   function median(list,   n, a, i, j, t) {
     n = split(list, a, " ")
