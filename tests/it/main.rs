@@ -3,4 +3,5 @@
 mod util;
 
 mod errors;
+mod faults;
 mod lesson;
