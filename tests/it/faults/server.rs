@@ -272,23 +272,41 @@ fn slowloris_cannot_hold_max_conns_forever() {
         "127.0.0.1",
         "0",
     ]);
-    let attack = Slowloris::start(server.port, 200);
-    // Let the attackers take every slot.
-    assert!(eventually(STEP, || socket_fds(server.pid()) == 101));
-    let started = Instant::now();
-    let fd = connect(server.port);
-    set_timeouts(&fd, Duration::from_secs(30));
-    send_all(&fd, b"let me in\n").unwrap_or_else(|e| panic!("{e}"));
-    let got = recv_exact(&fd, 10);
-    let waited = started.elapsed();
-    assert_eq!(got, b"let me in\n");
-    let evicted = attack.reconnects.load(Ordering::Relaxed);
-    drop(attack);
-    eprintln!(
-        "slowloris: 200 byte-a-second clients on --max-conns 100 --idle-timeout 2; \
-         a new client was served after {waited:?}; {evicted} trickling connections evicted"
-    );
-    assert!(waited < Duration::from_secs(20), "waited {waited:?}");
+    // A client moving real data keeps its slot throughout.
+    let busy = connect(server.port);
+    let busy_stop = AtomicBool::new(false);
+    let busy_rounds = AtomicU64::new(0);
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            let chunk = random_bytes(16 * 1024, 13);
+            while !busy_stop.load(Ordering::Relaxed) {
+                send_all(&busy, &chunk).unwrap_or_else(|e| panic!("busy client send: {e}"));
+                assert_eq!(recv_exact(&busy, chunk.len()), chunk, "busy client echo");
+                busy_rounds.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let attack = Slowloris::start(server.port, 200);
+        // Let the attackers take every slot.
+        assert!(eventually(STEP, || socket_fds(server.pid()) == 101));
+        let started = Instant::now();
+        let fd = connect(server.port);
+        set_timeouts(&fd, Duration::from_secs(30));
+        send_all(&fd, b"let me in\n").unwrap_or_else(|e| panic!("{e}"));
+        let got = recv_exact(&fd, 10);
+        let waited = started.elapsed();
+        assert_eq!(got, b"let me in\n");
+        let evicted = attack.reconnects.load(Ordering::Relaxed);
+        drop(attack);
+        busy_stop.store(true, Ordering::Relaxed);
+        eprintln!(
+            "slowloris: 200 byte-a-second clients on --max-conns 100 --idle-timeout 2; \
+         a new client was served after {waited:?}; {evicted} trickling connections evicted; \
+         a busy client kept its slot ({} echoes of 16 KiB)",
+            busy_rounds.load(Ordering::Relaxed)
+        );
+        assert!(waited < Duration::from_secs(20), "waited {waited:?}");
+    });
     stops_cleanly(server);
 }
 
