@@ -5,3 +5,5 @@ mod util;
 mod errors;
 mod faults;
 mod lesson;
+mod netns;
+mod props;
