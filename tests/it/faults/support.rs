@@ -267,7 +267,9 @@ pub fn test_listener() -> (OwnedFd, u16) {
 
 /// `accept` with the test's deadline on the accepted socket.
 pub fn accept(listener: impl AsFd) -> OwnedFd {
-    let fd = rustix::net::accept(&listener).unwrap_or_else(|e| panic!("accept: {e}"));
+    // CLOEXEC: a server another test spawns meanwhile must not inherit it.
+    let fd = rustix::net::accept_with(&listener, rustix::net::SocketFlags::CLOEXEC)
+        .unwrap_or_else(|e| panic!("accept: {e}"));
     set_timeouts(&fd, STEP);
     fd
 }
