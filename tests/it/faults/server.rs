@@ -385,8 +385,15 @@ fn fd_exhaustion_backs_off_without_spinning_and_recovers() {
 fn twenty_thousand_churned_connections_leak_no_fd() {
     let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
     let pid = server.pid();
-    // Warm up so every worker has made its lazily created fds, if any.
+    // Both workers are up (each has made its epoll fd) before the baseline.
     echo_round_trip(server.port, b"warm\n");
+    let epolls = || {
+        fd_targets(pid)
+            .iter()
+            .filter(|(_, target)| target == "anon_inode:[eventpoll]")
+            .count()
+    };
+    assert!(eventually(STEP, || epolls() == 2), "{:?}", fd_targets(pid));
     let baseline = fd_targets(pid);
     let listening = socket_fds(pid);
     let started = Instant::now();
@@ -550,4 +557,33 @@ fn a_client_killed_mid_transfer_leaves_the_others_intact() {
         echoed.load(Ordering::Relaxed)
     );
     stops_cleanly(server);
+}
+
+/// SIGPIPE on the transcript: sockd's stdout is a pipe nobody reads (`sockd |
+/// head` after head exited). The transcript stops; echo goes on.
+#[test]
+fn sockd_with_its_stdout_closed_keeps_echoing() {
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+    drop(read_end);
+    let server = Server::start_in(
+        SOCKD,
+        &["--threads", "2", "127.0.0.1", "0"],
+        Stdin::Null,
+        |command| {
+            command.stdout(Stdio::from(write_end));
+        },
+    );
+    for i in 0..50 {
+        let message = format!("message {i} for nobody's terminal\n");
+        assert_eq!(
+            echo_round_trip(server.port, message.as_bytes()),
+            message.as_bytes()
+        );
+    }
+    assert!(alive(server.pid()));
+    // (`wait_exit` would wait for a stdout the fixture does not hold.)
+    server.signal(Signal::TERM);
+    server.wait_stderr("sockd: stopped: 50 connections");
+    assert!(eventually(STEP, || !alive(server.pid())));
+    assert!(!server.stderr_text().contains("panicked"));
 }
