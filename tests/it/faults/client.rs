@@ -67,9 +67,10 @@ fn server_that_never_replies_times_out_75() {
 fn server_that_never_reads_a_large_stdin_times_out_75() {
     let (listener, port) = test_listener();
     // Accepts and holds the connection, reads nothing.
+    let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = thread::spawn(move || {
         let conn = accept(&listener);
-        thread::sleep(Duration::from_secs(8));
+        let _ = released.recv_timeout(Duration::from_secs(30));
         drop(conn);
     });
     let mut child = Command::new(SOCKC)
@@ -118,6 +119,7 @@ fn server_that_never_reads_a_large_stdin_times_out_75() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(took < Duration::from_secs(8), "{took:?}");
+    drop(release);
     let _ = holder.join();
 }
 

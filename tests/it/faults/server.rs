@@ -537,12 +537,25 @@ fn a_client_killed_mid_transfer_leaves_the_others_intact() {
         }
     });
     let payload = random_bytes(16 * MIB, 10);
+    assert!(eventually(STEP, || echoed.load(Ordering::Relaxed) >= 4 * MIB));
+    // The other client is mid-transfer (half sent, echo flowing) when the
+    // victim dies.
+    let other = connect(server.port);
+    let halfway = std::sync::Barrier::new(2);
     thread::scope(|scope| {
-        let other = scope.spawn(|| echo_round_trip(server.port, &payload));
-        assert!(eventually(STEP, || echoed.load(Ordering::Relaxed) >= 4 * MIB));
+        scope.spawn(|| {
+            let (first, second) = payload.split_at(payload.len() / 2);
+            send_all(&other, first).unwrap_or_else(|e| panic!("{e}"));
+            halfway.wait();
+            send_all(&other, second).unwrap_or_else(|e| panic!("{e}"));
+            let _ = rustix::net::shutdown(&other, Shutdown::Write);
+        });
+        let reader = scope.spawn(|| recv_to_eof(&other, usize::MAX));
+        halfway.wait();
         let _ = victim.kill();
         let _ = victim.wait();
-        let got = other.join().unwrap_or_default();
+        let (got, err) = reader.join().unwrap_or_default();
+        assert!(err.is_none(), "{err:?}");
         assert_same(&got, &payload, "the other client's echo");
     });
     let _ = feeder.join();
