@@ -5,9 +5,9 @@
 #   FUZZ_SECS=600 scripts/fuzz.sh addr
 #
 # With a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`) it runs
-# the libFuzzer targets in fuzz/; otherwise the same properties through the
-# proptest suite (tests/it/props.rs) with PROPTEST_CASES (default 20000)
-# cases each. A finding is a crash file in fuzz/artifacts/TARGET/: fix it,
+# the libFuzzer targets in fuzz/; otherwise (or with FUZZ_ENGINE=proptest)
+# the same properties through the proptest suite (tests/it/props.rs) with
+# PROPTEST_CASES (default 20000) cases each. A finding is a crash file in fuzz/artifacts/TARGET/: fix it,
 # then keep the input in fuzz/regressions/TARGET/ (replayed by `cargo test`).
 #
 # Targets: addr (sockkit::addr::parse_socket_addr), transcript
@@ -20,7 +20,9 @@ secs=${FUZZ_SECS:-60}
 all_targets=(addr transcript)
 targets=("${@:-${all_targets[@]}}")
 
-if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz --version >/dev/null 2>&1; then
+if [ "${FUZZ_ENGINE:-}" != proptest ] &&
+    cargo +nightly --version >/dev/null 2>&1 &&
+    cargo +nightly fuzz --version >/dev/null 2>&1; then
     for target in "${targets[@]}"; do
         echo "fuzz.sh: $target for ${secs}s (cargo +nightly fuzz)"
         mkdir -p "fuzz/corpus/$target"
@@ -33,6 +35,7 @@ if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz --version >/d
     echo "fuzz.sh: no findings"
 else
     cases=${PROPTEST_CASES:-20000}
-    echo "fuzz.sh: nightly or cargo-fuzz missing; proptest with PROPTEST_CASES=$cases instead"
+    echo "fuzz.sh: no cargo fuzz (nightly + cargo-fuzz) or FUZZ_ENGINE=proptest:" \
+        "proptest with PROPTEST_CASES=$cases instead"
     PROPTEST_CASES=$cases cargo test --release --test it props::
 fi
