@@ -369,6 +369,22 @@ fn fd_exhaustion_backs_off_without_spinning_and_recovers() {
     assert!(cpu < 0.5, "sockd spun: {cpu} s of CPU in 5 s");
     assert_eq!(warnings, 1, "{}", server.stderr_text());
 
+    // Still exhausted, the held clients keep being served.
+    let mut still_served = 0;
+    for fd in &clients {
+        let mut buf = [0u8; 5];
+        let held = matches!(
+            rustix::net::recv(fd, &mut buf, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+            Ok((5, _))
+        );
+        if held {
+            send_all(fd, b"again\n").unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(recv_exact(fd, 11), b"ping\nagain\n");
+            still_served += 1;
+        }
+    }
+    assert_eq!(still_served, held);
+
     // fds free up: the waiting clients and new ones are served.
     drop(clients);
     assert!(
