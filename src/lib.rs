@@ -11,6 +11,7 @@ pub mod error;
 pub mod exit;
 pub mod io;
 pub mod socket;
+pub mod sockstat;
 
 pub use error::{Error, Result};
 pub use exit::Exit;

@@ -1,0 +1,132 @@
+//! `sockstat`: every socket fd, its inode, and the kernel's record of it.
+//!
+//! The fd walk ([`procfs`]) finds which processes hold which socket inodes;
+//! a source ([`netlink`] by default, [`procnet`] as the fallback) says what
+//! each inode is; [`rows`] joins the two, [`table`] or [`json`] prints them.
+//! The walk and the source run at the same time.
+
+pub mod filter;
+pub mod json;
+pub mod netlink;
+pub mod procfs;
+pub mod procnet;
+pub mod record;
+pub mod rows;
+pub mod table;
+pub mod users;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use crate::error::{Error, Result};
+use filter::{Filter, PortSet, ProtoSet};
+use record::SockRecord;
+use rustix::io::Errno;
+
+/// Where socket records come from (`--source`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// `NETLINK_SOCK_DIAG`, falling back to [`Source::Proc`] if it fails.
+    #[default]
+    Netlink,
+    /// `/proc/net/{tcp,tcp6,udp,udp6,unix}` only.
+    Proc,
+}
+
+/// What the command line asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-4`: IPv4 sockets.
+    pub ipv4: bool,
+    /// `-6`: IPv6 sockets.
+    pub ipv6: bool,
+    /// `-u`: unix sockets.
+    pub unix: bool,
+    /// `-c`: connected sockets.
+    pub connected: bool,
+    /// `-l`: listening sockets.
+    pub listening: bool,
+    /// `-p PORTS`: local or foreign port in the set.
+    pub ports: Option<PortSet>,
+    /// `-P PROTOS`.
+    pub protos: Option<ProtoSet>,
+    /// `-q`: no header line.
+    pub no_header: bool,
+    /// `-n`: uids, not user names.
+    pub numeric: bool,
+    /// `--pid`: only these processes.
+    pub pids: Option<Vec<u32>>,
+    /// `--comm`: only processes with this command name.
+    pub comm: Option<String>,
+    /// `--inode`: only this socket.
+    pub inode: Option<u64>,
+    /// `-e`: Recv-Q, Send-Q and the socket's uid.
+    pub extended: bool,
+    /// `-a`: also sockets no visible fd holds.
+    pub all: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--source`.
+    pub source: Source,
+}
+
+/// Lists the sockets `opts` selects on stdout.
+///
+/// # Errors
+/// `/proc` unreadable, no source of socket records at all, or stdout
+/// failing ([`Error::StdoutClosed`] for a reader that went away).
+pub fn run(opts: &Options) -> Result<()> {
+    let filter = Filter::new(opts);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let selection = procfs::Selection {
+        pids: opts.pids.as_deref(),
+        comm: opts.comm.as_deref().map(str::as_bytes),
+        threads,
+    };
+    let (walk, records) = std::thread::scope(|scope| {
+        let source = scope.spawn(|| load_records(opts, &filter));
+        let walk = procfs::walk(selection);
+        let records = source
+            .join()
+            .unwrap_or_else(|_| Err(Error::on("thread", "socket source", Errno::IO)));
+        (walk, records)
+    });
+    let walk = walk?;
+    let records = records?;
+    let stats = walk.stats;
+    log::info!(
+        "{} processes, {} fds, {} socket fds, {} socket records; skipped {} processes \
+         we may not read, {} processes or fds that went away",
+        stats.processes,
+        stats.fds,
+        walk.holders.len(),
+        records.len(),
+        stats.denied,
+        stats.vanished
+    );
+    let users = if opts.numeric {
+        users::Users::numeric()
+    } else {
+        users::Users::load()
+    };
+    let rows = rows::join(&walk, &records, &filter, &users);
+    let text = if opts.json {
+        json::render(&rows, opts.extended)
+    } else {
+        table::render(&rows, opts.extended, opts.no_header)
+    };
+    crate::io::write_stdout(text.as_bytes())
+}
+
+fn load_records(opts: &Options, filter: &Filter) -> Result<Vec<SockRecord>> {
+    match opts.source {
+        Source::Proc => procnet::load(filter),
+        Source::Netlink => match netlink::load(filter, opts.extended) {
+            Ok(records) => Ok(records),
+            Err(err) => {
+                log::debug!("netlink sock_diag failed ({err}); reading /proc/net instead");
+                procnet::load(filter)
+            }
+        },
+    }
+}

@@ -1,0 +1,415 @@
+//! The fd walk: `/proc` → `/proc/PID/fd` → `socket:[INODE]`, on directory
+//! fds, one `getdents` per directory and one `readlinkat` per fd, spread over
+//! worker threads. This is where `ss -p` spends its time.
+
+use crate::error::{Error, Result};
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, RawDir, openat};
+use rustix::io::Errno;
+
+/// An fd that holds a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Holder {
+    /// The process.
+    pub pid: u32,
+    /// The fd number in that process.
+    pub fd: u32,
+    /// The socket's inode, from `socket:[INODE]`.
+    pub inode: u64,
+}
+
+/// A process that holds at least one socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: u32,
+    /// The owner of `/proc/PID` (the effective uid, as `ps` shows it), if
+    /// the process was still there to ask.
+    pub uid: Option<u32>,
+    /// `/proc/PID/comm`, without its newline.
+    pub comm: Vec<u8>,
+}
+
+/// What the walk skipped, for `-v`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Processes looked at.
+    pub processes: usize,
+    /// fds read.
+    pub fds: usize,
+    /// Processes whose fds we may not read (`EACCES`, `EPERM`).
+    pub denied: usize,
+    /// Processes or fds gone before we got to them.
+    pub vanished: usize,
+}
+
+/// The walk's result: every socket fd seen and its process.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Socket fds, in no particular order.
+    pub holders: Vec<Holder>,
+    /// The processes that hold them.
+    pub processes: Vec<Process>,
+    /// What was skipped.
+    pub stats: WalkStats,
+}
+
+/// Which processes to walk.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection<'a> {
+    /// Only these pids (`--pid`), or every process in `/proc`.
+    pub pids: Option<&'a [u32]>,
+    /// Only processes whose comm is this (`--comm`).
+    pub comm: Option<&'a [u8]>,
+    /// Worker threads to spread the processes over.
+    pub threads: usize,
+}
+
+/// Walks the selected processes' fd tables.
+///
+/// # Errors
+/// Only when `/proc` itself cannot be opened or listed; anything that goes
+/// wrong for one process or fd skips that process or fd.
+pub fn walk(selection: Selection<'_>) -> Result<Walk> {
+    let proc_dir = open_dir(None, c"/proc").map_err(|errno| Error::on("open", "/proc", errno))?;
+    let own = rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs();
+    let mut pids = match selection.pids {
+        Some(pids) => pids.to_vec(),
+        None => {
+            list_pids(proc_dir.as_fd()).map_err(|errno| Error::on("getdents", "/proc", errno))?
+        }
+    };
+    // sockstat's own fds (its netlink socket, /proc directories) are not
+    // what anyone asked about, and change from run to run.
+    pids.retain(|&pid| pid != own);
+    pids.sort_unstable();
+    pids.dedup();
+
+    let threads = selection.threads.clamp(1, pids.len().max(1));
+    let next = AtomicUsize::new(0);
+    let work = |out: &mut Walk| {
+        let mut dirents = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+        let mut link = [0u8; 64];
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&pid) = pids.get(index) else { break };
+            walk_process(
+                proc_dir.as_fd(),
+                pid,
+                selection.comm,
+                out,
+                &mut dirents,
+                &mut link,
+            );
+        }
+    };
+    let mut result = Walk::default();
+    if threads == 1 {
+        work(&mut result);
+        return Ok(result);
+    }
+    let parts: Vec<Walk> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Walk::default();
+                    work(&mut out);
+                    out
+                })
+            })
+            .collect();
+        work(&mut result);
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    for part in parts {
+        result.holders.extend(part.holders);
+        result.processes.extend(part.processes);
+        result.stats.processes += part.stats.processes;
+        result.stats.fds += part.stats.fds;
+        result.stats.denied += part.stats.denied;
+        result.stats.vanished += part.stats.vanished;
+    }
+    Ok(result)
+}
+
+fn open_dir(
+    at: Option<BorrowedFd<'_>>,
+    path: &core::ffi::CStr,
+) -> core::result::Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    loop {
+        let opened = match at {
+            Some(dir) => openat(dir, path, flags, Mode::empty()),
+            None => openat(rustix::fs::CWD, path, flags, Mode::empty()),
+        };
+        match opened {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+fn list_pids(proc_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u32>, Errno> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut dir = RawDir::new(proc_dir, &mut buf);
+    let mut pids = Vec::new();
+    while let Some(entry) = dir.next() {
+        if let Some(pid) = parse_decimal(entry?.file_name().to_bytes()) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+/// A non-empty all-digit name as a number (`/proc` entries, fd names).
+pub fn parse_decimal(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    Some(value)
+}
+
+/// The inode in a `socket:[INODE]` link target.
+pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
+    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+enum Skip {
+    Denied,
+    Vanished,
+}
+
+fn classify(errno: Errno) -> Skip {
+    match errno {
+        Errno::ACCESS | Errno::PERM => Skip::Denied,
+        // ENOENT/ESRCH: the process exited; anything else odd about one
+        // process is not worth failing the whole listing for either.
+        _ => Skip::Vanished,
+    }
+}
+
+fn count(stats: &mut WalkStats, pid: u32, skip: Skip, errno: Errno) {
+    match skip {
+        Skip::Denied => stats.denied += 1,
+        Skip::Vanished => stats.vanished += 1,
+    }
+    log::trace!(
+        "skipping pid {pid}: {}",
+        crate::error::describe_errno(errno)
+    );
+}
+
+fn walk_process(
+    proc_dir: BorrowedFd<'_>,
+    pid: u32,
+    comm_filter: Option<&[u8]>,
+    out: &mut Walk,
+    dirents: &mut [MaybeUninit<u8>],
+    link: &mut [u8],
+) {
+    let mut name_buf = itoa_buf(pid);
+    let name = name_buf.as_cstr();
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let pid_dir = match openat(proc_dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+    };
+    out.stats.processes += 1;
+    let mut comm = None;
+    if let Some(want) = comm_filter {
+        let Ok(got) = read_comm(pid_dir.as_fd()) else {
+            out.stats.vanished += 1;
+            return;
+        };
+        if got != want {
+            return;
+        }
+        comm = Some(got);
+    }
+    let fd_dir = match open_dir(Some(pid_dir.as_fd()), c"fd") {
+        Ok(fd) => fd,
+        Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+    };
+    let before = out.holders.len();
+    let mut dir = RawDir::new(fd_dir.as_fd(), dirents);
+    while let Some(entry) = dir.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(errno) => {
+                count(&mut out.stats, pid, classify(errno), errno);
+                break;
+            }
+        };
+        let Some(fd) = parse_decimal(entry.file_name().to_bytes()) else {
+            continue;
+        };
+        out.stats.fds += 1;
+        match rustix::fs::readlinkat_raw(fd_dir.as_fd(), entry.file_name(), &mut *link) {
+            Ok(len) => {
+                if let Some(inode) = link.get(..len).and_then(parse_socket_link) {
+                    out.holders.push(Holder { pid, fd, inode });
+                }
+            }
+            // The fd was closed between getdents and readlinkat.
+            Err(_) => out.stats.vanished += 1,
+        }
+    }
+    if out.holders.len() == before {
+        return;
+    }
+    let comm = match comm {
+        Some(comm) => comm,
+        None => read_comm(pid_dir.as_fd()).unwrap_or_default(),
+    };
+    let uid = rustix::fs::fstat(&pid_dir).ok().map(|stat| stat.st_uid);
+    out.processes.push(Process { pid, uid, comm });
+}
+
+fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
+    let mut comm = read_file_at(pid_dir, c"comm", 64)?;
+    while comm.last() == Some(&b'\n') {
+        comm.pop();
+    }
+    Ok(comm)
+}
+
+/// Reads a whole (procfs) file relative to `dir`, starting with room for
+/// `hint` bytes.
+///
+/// # Errors
+/// The errno of `openat` or `read`.
+pub fn read_file_at(
+    dir: BorrowedFd<'_>,
+    path: &core::ffi::CStr,
+    hint: usize,
+) -> core::result::Result<Vec<u8>, Errno> {
+    let file = loop {
+        match openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Err(Errno::INTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut data = Vec::with_capacity(hint.max(64));
+    loop {
+        if data.len() == data.capacity() {
+            data.reserve(data.capacity());
+        }
+        let spare = data.capacity() - data.len();
+        let start = data.len();
+        data.resize(start + spare, 0);
+        let got = crate::io::read_some(&file, &mut data[start..]);
+        match got {
+            Ok(0) => {
+                data.truncate(start);
+                return Ok(data);
+            }
+            Ok(n) => data.truncate(start + n),
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// Reads a whole file by absolute path.
+///
+/// # Errors
+/// The errno of `open` or `read`.
+pub fn read_file(path: &core::ffi::CStr, hint: usize) -> core::result::Result<Vec<u8>, Errno> {
+    read_file_at(rustix::fs::CWD, path, hint)
+}
+
+/// A pid rendered as a NUL-terminated decimal name, without allocating.
+struct PidName {
+    buf: [u8; 12],
+    len: usize,
+}
+
+impl PidName {
+    fn as_cstr(&mut self) -> &core::ffi::CStr {
+        core::ffi::CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"0")
+    }
+}
+
+fn itoa_buf(mut value: u32) -> PidName {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    let mut buf = [0u8; 12];
+    for i in 0..n {
+        buf[i] = digits[n - 1 - i];
+    }
+    PidName { buf, len: n }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_links() {
+        assert_eq!(parse_socket_link(b"socket:[2983311]"), Some(2_983_311));
+        for bad in [
+            &b"socket:[]"[..],
+            b"socket:[12",
+            b"socket:[1x]",
+            b"pipe:[12]",
+            b"/dev/null",
+            b"socket:[99999999999999999999999]",
+            b"",
+        ] {
+            assert_eq!(parse_socket_link(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal(b"4121"), Some(4121));
+        assert_eq!(parse_decimal(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_decimal(b"4294967296"), None);
+        assert_eq!(parse_decimal(b"self"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"."), None);
+    }
+
+    #[test]
+    fn pid_names() {
+        for pid in [0, 1, 9, 10, 4121, u32::MAX] {
+            let mut name = itoa_buf(pid);
+            assert_eq!(name.as_cstr().to_str().ok(), Some(pid.to_string().as_str()));
+        }
+    }
+
+    #[test]
+    fn an_absent_pid_is_skipped_quietly() {
+        let walk = walk(Selection {
+            pids: Some(&[u32::MAX]),
+            comm: None,
+            threads: 2,
+        });
+        let walk = walk.unwrap_or_default();
+        assert!(walk.holders.is_empty());
+        assert_eq!(walk.stats.vanished, 1);
+    }
+}

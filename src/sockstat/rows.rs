@@ -1,0 +1,288 @@
+//! The join: each socket fd the walk found, with the record of its inode,
+//! as one output row; plus, with `-a`, the records no fd holds.
+
+use super::filter::Filter;
+use super::procfs::{Holder, Process, Walk};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use super::users::Users;
+use core::net::{IpAddr, SocketAddr};
+use std::collections::HashMap;
+
+/// Who owns a process, as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum User {
+    /// A name from `/etc/passwd`.
+    Name(String),
+    /// A uid (`-n`, or one `/etc/passwd` does not name).
+    Id(u32),
+}
+
+/// An address cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addr {
+    /// There is none (an unnamed unix socket, no peer): `*`, JSON null.
+    Absent,
+    /// The source cannot say: `?`, JSON null.
+    Unknown,
+    /// The address as shown.
+    Text(String),
+}
+
+/// One line of output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The process owner; `None` when no visible fd holds the socket.
+    pub user: Option<User>,
+    /// The process's comm.
+    pub command: Option<String>,
+    /// The process.
+    pub pid: Option<u32>,
+    /// The fd in that process.
+    pub fd: Option<u32>,
+    /// `tcp4`, `tcp6`, `udp4`, `udp6`, `unix` or `?`.
+    pub proto: &'static str,
+    /// The socket inode.
+    pub inode: u64,
+    /// Local address, unix path or abstract name.
+    pub local: Addr,
+    /// Foreign address, or unix peer (`-> [PID FD]`, `-> INODE`).
+    pub foreign: Addr,
+    /// State name; `None` for sockets no source described.
+    pub state: Option<&'static str>,
+    /// Receive queue (`-e`).
+    pub recv_q: Option<u64>,
+    /// Send queue (`-e`).
+    pub send_q: Option<u64>,
+    /// The socket's uid (`-e`).
+    pub uid: Option<u32>,
+}
+
+/// Joins the walk and the records into sorted rows.
+pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Vec<Row> {
+    let mut by_inode: HashMap<u64, &SockRecord> = HashMap::with_capacity(records.len());
+    for record in records {
+        if record.inode != 0 {
+            by_inode.insert(record.inode, record);
+        }
+    }
+    // The first (lowest pid, then fd) holder of each inode names a unix peer.
+    let mut holders: Vec<&Holder> = walk.holders.iter().collect();
+    holders.sort_unstable_by_key(|h| (h.pid, h.fd));
+    let mut first_holder: HashMap<u64, (u32, u32)> = HashMap::with_capacity(holders.len());
+    for holder in &holders {
+        first_holder
+            .entry(holder.inode)
+            .or_insert((holder.pid, holder.fd));
+    }
+    let processes: HashMap<u32, &Process> = walk.processes.iter().map(|p| (p.pid, p)).collect();
+
+    let mut rows = Vec::with_capacity(holders.len());
+    for holder in holders {
+        let process = processes.get(&holder.pid);
+        let owner = |mut row: Row| {
+            row.user = Some(match process.and_then(|p| p.uid) {
+                Some(uid) => users.user(uid),
+                None => User::Name("?".to_string()),
+            });
+            row.command = Some(process.map(|p| shown(&p.comm)).unwrap_or_default());
+            row.pid = Some(holder.pid);
+            row.fd = Some(holder.fd);
+            row
+        };
+        match by_inode.get(&holder.inode) {
+            Some(record) => rows.push(owner(record_row(record, &first_holder))),
+            None if filter.matches_unknown(holder.inode) => rows.push(owner(Row {
+                user: None,
+                command: None,
+                pid: None,
+                fd: None,
+                proto: "?",
+                inode: holder.inode,
+                local: Addr::Unknown,
+                foreign: Addr::Unknown,
+                state: None,
+                recv_q: None,
+                send_q: None,
+                uid: None,
+            })),
+            None => {}
+        }
+    }
+    if filter.shows_holderless() {
+        let held = rows.len();
+        rows.extend(
+            records
+                .iter()
+                .filter(|r| r.inode == 0 || !first_holder.contains_key(&r.inode))
+                .map(|r| record_row(r, &first_holder)),
+        );
+        rows.get_mut(held..).unwrap_or_default().sort_by(|a, b| {
+            (a.proto, a.inode, &a.local, &a.foreign).cmp(&(b.proto, b.inode, &b.local, &b.foreign))
+        });
+    }
+    rows
+}
+
+impl PartialOrd for Addr {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Addr {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.text().cmp(other.text())
+    }
+}
+
+impl Addr {
+    /// The table cell.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Absent => "*",
+            Self::Unknown => "?",
+            Self::Text(text) => text,
+        }
+    }
+}
+
+fn record_row(record: &SockRecord, first_holder: &HashMap<u64, (u32, u32)>) -> Row {
+    let (proto, local, foreign) = match &record.kind {
+        Kind::Inet {
+            proto,
+            version,
+            local,
+            remote,
+        } => {
+            let name = match (proto, version) {
+                (InetProto::Tcp, IpVersion::V4) => "tcp4",
+                (InetProto::Tcp, IpVersion::V6) => "tcp6",
+                (InetProto::Udp, IpVersion::V4) => "udp4",
+                (InetProto::Udp, IpVersion::V6) => "udp6",
+            };
+            (
+                name,
+                Addr::Text(endpoint(local)),
+                Addr::Text(endpoint(remote)),
+            )
+        }
+        Kind::Unix { name, peer } => {
+            let local = match name {
+                Some(name) => Addr::Text(shown(name)),
+                None => Addr::Absent,
+            };
+            let foreign = match peer {
+                Peer::None => Addr::Absent,
+                Peer::Unknown => Addr::Unknown,
+                Peer::Inode(inode) => match first_holder.get(inode) {
+                    Some((pid, fd)) => Addr::Text(format!("-> [{pid} {fd}]")),
+                    None => Addr::Text(format!("-> {inode}")),
+                },
+            };
+            ("unix", local, foreign)
+        }
+    };
+    Row {
+        user: None,
+        command: None,
+        pid: None,
+        fd: None,
+        proto,
+        inode: record.inode,
+        local,
+        foreign,
+        state: Some(state_name(&record.kind, record.state)),
+        recv_q: record.recv_q,
+        send_q: record.send_q,
+        uid: record.uid,
+    }
+}
+
+/// `127.0.0.1:7777`, `[::1]:80`, `*:22` (any address), `*:*` (none).
+pub fn endpoint(addr: &SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() => "*".to_string(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    match addr.port() {
+        0 => format!("{ip}:*"),
+        port => format!("{ip}:{port}"),
+    }
+}
+
+/// The state as `ss` and FreeBSD name it; UDP and unix sockets are only
+/// ever listening, connected or not.
+pub fn state_name(kind: &Kind, st: u8) -> &'static str {
+    let datagramish = matches!(
+        kind,
+        Kind::Unix { .. }
+            | Kind::Inet {
+                proto: InetProto::Udp,
+                ..
+            }
+    );
+    match st {
+        state::ESTABLISHED if datagramish => "CONNECTED",
+        state::CLOSE if datagramish => "UNCONN",
+        state::ESTABLISHED => "ESTABLISHED",
+        state::SYN_SENT => "SYN_SENT",
+        state::SYN_RECV => "SYN_RECV",
+        state::FIN_WAIT1 => "FIN_WAIT1",
+        state::FIN_WAIT2 => "FIN_WAIT2",
+        state::TIME_WAIT => "TIME_WAIT",
+        state::CLOSE => "CLOSE",
+        state::CLOSE_WAIT => "CLOSE_WAIT",
+        state::LAST_ACK => "LAST_ACK",
+        state::LISTEN => "LISTEN",
+        state::CLOSING => "CLOSING",
+        state::NEW_SYN_RECV => "NEW_SYN_RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Bytes from the kernel (comm, unix paths) as one printable cell: UTF-8
+/// kept, anything else and control or blank bytes escaped as `\xNN`, so a
+/// name cannot break a line or a column.
+pub fn shown(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c.is_whitespace() || c == '\\' {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = |s: &str| endpoint(&s.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))));
+        assert_eq!(e("127.0.0.1:7777"), "127.0.0.1:7777");
+        assert_eq!(e("0.0.0.0:0"), "*:*");
+        assert_eq!(e("0.0.0.0:22"), "*:22");
+        assert_eq!(e("[::]:22"), "*:22");
+        assert_eq!(e("[::1]:80"), "[::1]:80");
+    }
+
+    #[test]
+    fn shown_escapes_what_would_break_a_table() {
+        assert_eq!(shown(b"sockd"), "sockd");
+        assert_eq!(shown(b"a b\n"), "a\\x20b\\x0a");
+        assert_eq!(shown(b"\xff\\"), "\\xff\\x5c");
+        assert_eq!(shown("é".as_bytes()), "é");
+    }
+}
