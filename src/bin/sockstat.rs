@@ -42,7 +42,7 @@ struct Args {
     numeric: bool,
     /// only these processes
     #[arg(long = "pid", value_name = "PID[,PID]", value_parser = parse_pids)]
-    pids: Option<Vec<u32>>,
+    pids: Option<PidList>,
     /// only processes with this command name
     #[arg(long, value_name = "NAME")]
     comm: Option<String>,
@@ -65,6 +65,10 @@ struct Args {
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
 }
+
+/// One `--pid` value holding the whole list: an alias, because clap's derive
+/// reads a literal `Vec<T>` as "repeat the flag, one T each".
+type PidList = Vec<u32>;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum SourceArg {

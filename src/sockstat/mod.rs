@@ -95,8 +95,8 @@ pub fn run(opts: &Options) -> Result<()> {
     let records = records?;
     let stats = walk.stats;
     log::info!(
-        "{} processes, {} fds, {} socket fds, {} socket records; skipped {} processes \
-         we may not read, {} processes or fds that went away",
+        "walked {} processes ({} fds, {} socket fds), {} socket records; skipped: {} \
+         processes not ours to read, {} processes or fds gone mid-scan",
         stats.processes,
         stats.fds,
         walk.holders.len(),

@@ -266,8 +266,17 @@ fn walk_process(
                     out.holders.push(Holder { pid, fd, inode });
                 }
             }
+            // A process whose fd links we may list but not read (an LSM or
+            // ptrace rule): none of its fds will read either.
+            Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
+                count(&mut out.stats, pid, Skip::Denied, errno);
+                break;
+            }
             // The fd was closed between getdents and readlinkat.
-            Err(_) => out.stats.vanished += 1,
+            Err(errno) => {
+                out.stats.vanished += 1;
+                log::trace!("pid {pid} fd {fd}: {}", crate::error::describe_errno(errno));
+            }
         }
     }
     if out.holders.len() == before {
