@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("hold_sockets: {err}");
-            sockkit::Exit::from(err.exit()).into()
+            err.exit().into()
         }
     }
 }

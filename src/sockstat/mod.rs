@@ -77,7 +77,10 @@ pub struct Options {
 /// failing ([`Error::StdoutClosed`] for a reader that went away).
 pub fn run(opts: &Options) -> Result<()> {
     let filter = Filter::new(opts);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // Beyond a few threads the walk is bound by the kernel's locks, not CPUs.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(16);
     let selection = procfs::Selection {
         pids: opts.pids.as_deref(),
         comm: opts.comm.as_deref().map(str::as_bytes),

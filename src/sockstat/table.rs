@@ -1,33 +1,44 @@
 //! The aligned table: columns as wide as their widest cell, two spaces
 //! apart, no trailing blanks.
+//!
+//! Rendered in two passes over the rows (widths, then text) with one
+//! reused cell buffer: with tens of thousands of rows, holding every cell
+//! as its own `String` would cost more memory than everything else.
 
 use super::rows::{Row, User};
+use core::fmt::Write as _;
 
-/// The cells of a row, in column order.
-pub fn cells(row: &Row, extended: bool) -> Vec<String> {
-    let unknown = || "?".to_string();
-    let opt = |n: Option<u64>| n.map_or_else(unknown, |n| n.to_string());
-    let mut cells = vec![
-        match &row.user {
-            Some(User::Name(name)) => name.clone(),
-            Some(User::Id(uid)) => uid.to_string(),
-            None => unknown(),
-        },
-        row.command.clone().unwrap_or_else(unknown),
-        opt(row.pid.map(u64::from)),
-        opt(row.fd.map(u64::from)),
-        row.proto.to_string(),
-        row.inode.to_string(),
-        row.local.text().to_string(),
-        row.foreign.text().to_string(),
-        row.state.unwrap_or("?").to_string(),
-    ];
-    if extended {
-        cells.push(opt(row.recv_q));
-        cells.push(opt(row.send_q));
-        cells.push(opt(row.uid.map(u64::from)));
+/// Fills `cells` with the row's cells, in column order, reusing the
+/// strings already there.
+pub fn cells(row: &Row, extended: bool, cells: &mut Vec<String>) {
+    cells.resize(if extended { 12 } else { 9 }, String::new());
+    cells.iter_mut().for_each(String::clear);
+    let num = |cell: &mut String, n: Option<u64>| match n {
+        Some(n) => {
+            let _ = write!(cell, "{n}");
+        }
+        None => cell.push('?'),
+    };
+    for (column, cell) in cells.iter_mut().enumerate() {
+        match column {
+            0 => match &row.user {
+                Some(User::Name(name)) => cell.push_str(name),
+                Some(User::Id(uid)) => num(cell, Some(u64::from(*uid))),
+                None => cell.push('?'),
+            },
+            1 => cell.push_str(row.command.as_deref().unwrap_or("?")),
+            2 => num(cell, row.pid.map(u64::from)),
+            3 => num(cell, row.fd.map(u64::from)),
+            4 => cell.push_str(row.proto),
+            5 => num(cell, Some(row.inode)),
+            6 => cell.push_str(row.local.text()),
+            7 => cell.push_str(row.foreign.text()),
+            8 => cell.push_str(row.state.unwrap_or("?")),
+            9 => num(cell, row.recv_q),
+            10 => num(cell, row.send_q),
+            _ => num(cell, row.uid.map(u64::from)),
+        }
     }
-    cells
 }
 
 /// The column titles.
@@ -52,35 +63,39 @@ pub fn header(extended: bool) -> Vec<&'static str> {
 /// The whole table as text, header first unless `no_header` (`-q`).
 pub fn render(rows: &[Row], extended: bool, no_header: bool) -> String {
     let titles = header(extended);
-    let body: Vec<Vec<String>> = rows.iter().map(|row| cells(row, extended)).collect();
-    let mut widths: Vec<usize> = titles.iter().map(|t| t.chars().count()).collect();
-    if no_header {
-        widths.iter_mut().for_each(|w| *w = 0);
-    }
-    for line in &body {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
+    let mut widths: Vec<usize> = titles
+        .iter()
+        .map(|t| if no_header { 0 } else { t.chars().count() })
+        .collect();
+    let mut buf = Vec::new();
+    let mut total = 0;
+    for row in rows {
+        cells(row, extended, &mut buf);
+        for (width, cell) in widths.iter_mut().zip(&buf) {
+            let len = cell.chars().count();
+            *width = (*width).max(len);
+            total += len + 2;
         }
+        total += 1;
     }
-    let mut out = String::with_capacity((body.len() + 1) * 96);
-    let mut push_line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut first = true;
-        let mut pending = 0;
+    let mut out = String::with_capacity(total + 256);
+    let push_line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut pending = None;
         for (cell, width) in cells.zip(&widths) {
-            if !first {
-                out.extend(core::iter::repeat_n(' ', pending + 2));
+            if let Some(pad) = pending {
+                out.extend(core::iter::repeat_n(' ', pad + 2));
             }
-            first = false;
             out.push_str(cell);
-            pending = width.saturating_sub(cell.chars().count());
+            pending = Some(width.saturating_sub(cell.chars().count()));
         }
         out.push('\n');
     };
     if !no_header {
-        push_line(&mut titles.iter().copied());
+        push_line(&mut out, &mut titles.iter().copied());
     }
-    for line in &body {
-        push_line(&mut line.iter().map(String::as_str));
+    for row in rows {
+        cells(row, extended, &mut buf);
+        push_line(&mut out, &mut buf.iter().map(String::as_str));
     }
     out
 }
