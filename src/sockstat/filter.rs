@@ -3,7 +3,7 @@
 //! netlink requests, so the kernel drops what nobody asked for.
 
 use super::Options;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use super::record::{InetProto, IpVersion, Kind, SockRecord, state};
 use crate::error::{Error, Result};
 
 /// A set of ports from `-p 22,8000-8080`.
@@ -254,16 +254,19 @@ impl Filter {
                     None => true,
                 }
             }
-            Kind::Unix { name, peer } => {
+            Kind::Unix { name, .. } => {
                 if !self.wants_unix() || self.ports.is_some() {
                     return false;
                 }
                 if !self.listening && !self.connected {
                     return true;
                 }
+                // A bound datagram socket (`/dev/log`) is what `-l` means
+                // for unix too. "Connected" goes by state alone: that is all
+                // `/proc/net/unix` has, and both sources must agree.
                 let listening = record.state == state::LISTEN
                     || (record.state == state::CLOSE && name.is_some());
-                let connected = record.state == state::ESTABLISHED || *peer != Peer::None;
+                let connected = record.state == state::ESTABLISHED;
                 (self.listening && listening) || (self.connected && connected)
             }
         }

@@ -105,10 +105,3 @@ pub struct SockRecord {
     /// The uid the socket was created under, when known.
     pub uid: Option<u32>,
 }
-
-impl SockRecord {
-    /// Whether this is a listening socket.
-    pub fn is_listening(&self) -> bool {
-        self.state == state::LISTEN
-    }
-}
