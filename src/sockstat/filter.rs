@@ -3,7 +3,7 @@
 //! netlink requests, so the kernel drops what nobody asked for.
 
 use super::Options;
-use super::record::{InetProto, IpVersion, Kind, SockRecord, state};
+use super::record::{InetProto, IpVersion, Kind, SockRecord, Table, state};
 use crate::error::{Error, Result};
 
 /// A set of ports from `-p 22,8000-8080`.
@@ -176,6 +176,14 @@ impl Filter {
             InetProto::Udp => self.udp,
         };
         family && proto
+    }
+
+    /// The tables (dumps, `/proc/net` files) the filter needs read.
+    pub fn tables(&self) -> impl Iterator<Item = Table> + '_ {
+        Table::ALL.into_iter().filter(|table| match *table {
+            Table::Inet(proto, version) => self.wants_inet(proto, version),
+            Table::Unix => self.wants_unix(),
+        })
     }
 
     /// Whether the unix dump is needed at all.

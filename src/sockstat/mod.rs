@@ -121,15 +121,34 @@ pub fn run(opts: &Options) -> Result<()> {
     crate::io::write_stdout(text.as_bytes())
 }
 
+/// Reads every table the filter needs: from netlink by default, each dump
+/// that fails (a missing diag module, a refused socket) replaced by its
+/// `/proc/net` file.
 fn load_records(opts: &Options, filter: &Filter) -> Result<Vec<SockRecord>> {
-    match opts.source {
-        Source::Proc => procnet::load(filter),
-        Source::Netlink => match netlink::load(filter, opts.extended) {
-            Ok(records) => Ok(records),
+    let mut diag = match opts.source {
+        Source::Proc => None,
+        Source::Netlink => match netlink::Diag::open() {
+            Ok(diag) => Some(diag),
             Err(err) => {
-                log::debug!("netlink sock_diag failed ({err}); reading /proc/net instead");
-                procnet::load(filter)
+                log::debug!("{err}; reading /proc/net instead");
+                None
             }
         },
+    };
+    let mut records = Vec::new();
+    for table in filter.tables() {
+        let got = match diag
+            .as_mut()
+            .map(|diag| diag.dump(table, filter, opts.extended))
+        {
+            Some(Ok(got)) => got,
+            Some(Err(err)) => {
+                log::debug!("{err}; reading /proc/net instead");
+                procnet::load(table, filter)?
+            }
+            None => procnet::load(table, filter)?,
+        };
+        records.extend(got);
     }
+    Ok(records)
 }

@@ -4,7 +4,7 @@
 //! `linux/unix_diag.h` and `linux/netlink.h`).
 
 use super::filter::Filter;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::{AsFd, OwnedFd};
@@ -50,63 +50,80 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 /// The kernel packs at most 32 KiB into one dump reply; room for that.
 const RECV_BUF: usize = 64 * 1024;
 
-/// Every record the filter wants, dumped by the kernel with the filter's
-/// families, protocols and states in the requests.
-///
-/// # Errors
-/// The errno of the netlink socket, or of a dump the kernel refused
-/// (`NLMSG_ERROR`), or `EBADMSG` for a reply that does not parse.
-pub fn load(filter: &Filter, extended: bool) -> Result<Vec<SockRecord>> {
-    let sock = rustix::net::socket_with(
-        AddressFamily::NETLINK,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC,
-        Some(netlink::SOCK_DIAG),
-    )
-    .map_err(|errno| Error::on("socket", "NETLINK_SOCK_DIAG", errno))?;
-    let mut buf = vec![0u8; RECV_BUF];
-    let mut records = Vec::new();
-    let mut seq = 0u32;
-    for proto in [InetProto::Tcp, InetProto::Udp] {
-        for version in [IpVersion::V4, IpVersion::V6] {
-            if !filter.wants_inet(proto, version) {
-                continue;
-            }
-            seq += 1;
-            let request = inet_request(seq, version, proto, filter.state_mask(Some(proto)));
-            let what = match (proto, version) {
-                (InetProto::Tcp, IpVersion::V4) => "inet_diag tcp4",
-                (InetProto::Tcp, IpVersion::V6) => "inet_diag tcp6",
-                (InetProto::Udp, IpVersion::V4) => "inet_diag udp4",
-                (InetProto::Udp, IpVersion::V6) => "inet_diag udp6",
-            };
-            dump(&sock, &request, seq, &mut buf, |payload| {
-                if let Some(record) = parse_inet(payload, proto)
-                    && filter.matches(&record)
-                {
-                    records.push(record);
-                }
-            })
-            .map_err(|errno| Error::on("dump", what, errno))?;
-        }
-    }
-    if filter.wants_unix() {
-        seq += 1;
-        let mut show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-        if extended {
-            show |= UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
-        }
-        let request = unix_request(seq, filter.state_mask(None), show);
-        dump(&sock, &request, seq, &mut buf, |payload| {
-            if let Some(record) = parse_unix(payload)
-                && filter.matches(&record)
-            {
-                records.push(record);
-            }
+/// A `NETLINK_SOCK_DIAG` socket and the buffer its replies land in.
+pub struct Diag {
+    sock: OwnedFd,
+    buf: Vec<u8>,
+    seq: u32,
+}
+
+impl Diag {
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)`.
+    ///
+    /// # Errors
+    /// The errno of `socket` (`EAFNOSUPPORT`, `EPROTONOSUPPORT` in a kernel
+    /// without sock_diag, `EMFILE`).
+    pub fn open() -> Result<Self> {
+        let sock = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            Some(netlink::SOCK_DIAG),
+        )
+        .map_err(|errno| Error::on("socket", "NETLINK_SOCK_DIAG", errno))?;
+        Ok(Self {
+            sock,
+            buf: vec![0u8; RECV_BUF],
+            seq: 0,
         })
-        .map_err(|errno| Error::on("dump", "unix_diag", errno))?;
     }
-    Ok(records)
+
+    /// Every record of `table` the filter wants, dumped by the kernel with
+    /// the filter's family, protocol and states in the request. `extended`
+    /// asks unix sockets for their queues and uid as well.
+    ///
+    /// # Errors
+    /// The errno of the socket, of a dump the kernel refused (`NLMSG_ERROR`:
+    /// `ENOENT` when the diag module for the protocol is missing), or
+    /// `EBADMSG` for a reply that does not parse.
+    pub fn dump(
+        &mut self,
+        table: Table,
+        filter: &Filter,
+        extended: bool,
+    ) -> Result<Vec<SockRecord>> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut records = Vec::new();
+        let result = match table {
+            Table::Inet(proto, version) => {
+                let request = inet_request(seq, version, proto, filter.state_mask(Some(proto)));
+                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
+                    if let Some(record) = parse_inet(payload, proto)
+                        && filter.matches(&record)
+                    {
+                        records.push(record);
+                    }
+                })
+            }
+            Table::Unix => {
+                let mut show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+                if extended {
+                    show |= UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+                }
+                let request = unix_request(seq, filter.state_mask(None), show);
+                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
+                    if let Some(record) = parse_unix(payload)
+                        && filter.matches(&record)
+                    {
+                        records.push(record);
+                    }
+                })
+            }
+        };
+        result.map_err(|errno| Error::on("sock_diag dump", table.name(), errno))?;
+        Ok(records)
+    }
 }
 
 fn header(out: &mut Vec<u8>, len: usize, seq: u32) {

@@ -237,7 +237,7 @@ fn walk_process(
             out.stats.vanished += 1;
             return;
         };
-        if got != want {
+        if !comm_matches(&got, want) {
             return;
         }
         comm = Some(got);
@@ -288,6 +288,15 @@ fn walk_process(
     };
     let uid = rustix::fs::fstat(&pid_dir).ok().map(|stat| stat.st_uid);
     out.processes.push(Process { pid, uid, comm });
+}
+
+/// Whether a process's comm is the `--comm` name: the kernel keeps only
+/// the first 15 bytes (`TASK_COMM_LEN - 1`), so a longer name matches its
+/// truncation.
+pub fn comm_matches(comm: &[u8], want: &[u8]) -> bool {
+    const TASK_COMM_MAX: usize = 15;
+    comm == want
+        || (comm.len() == TASK_COMM_MAX && want.len() > TASK_COMM_MAX && want.starts_with(comm))
 }
 
 fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
@@ -400,6 +409,15 @@ mod tests {
         assert_eq!(parse_decimal(b"self"), None);
         assert_eq!(parse_decimal(b""), None);
         assert_eq!(parse_decimal(b"."), None);
+    }
+
+    #[test]
+    fn comm_names_match_their_truncation() {
+        assert!(comm_matches(b"sockd", b"sockd"));
+        assert!(!comm_matches(b"sockd", b"sock"));
+        assert!(comm_matches(b"hold_sockets_lo", b"hold_sockets_long_name"));
+        assert!(!comm_matches(b"hold_sockets_lo", b"hold_sockets_lx_more"));
+        assert!(!comm_matches(b"short", b"short_but_longer_than_15"));
     }
 
     #[test]

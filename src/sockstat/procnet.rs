@@ -6,7 +6,7 @@
 
 use super::filter::Filter;
 use super::procfs::read_file;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,35 +16,34 @@ const SO_ACCEPTCON: u32 = 0x1_0000;
 const SS_CONNECTING: u8 = 2;
 const SS_CONNECTED: u8 = 3;
 
-/// Every record the filter wants, from the files it needs.
+/// Every record of `table` the filter wants, from its `/proc/net` file.
 ///
 /// # Errors
-/// The errno of opening or reading a file that should be there.
-pub fn load(filter: &Filter) -> Result<Vec<SockRecord>> {
-    let mut records = Vec::new();
-    for (proto, version, path) in [
-        (InetProto::Tcp, IpVersion::V4, c"/proc/net/tcp"),
-        (InetProto::Tcp, IpVersion::V6, c"/proc/net/tcp6"),
-        (InetProto::Udp, IpVersion::V4, c"/proc/net/udp"),
-        (InetProto::Udp, IpVersion::V6, c"/proc/net/udp6"),
-    ] {
-        if !filter.wants_inet(proto, version) {
-            continue;
+/// The errno of opening or reading the file.
+pub fn load(table: Table, filter: &Filter) -> Result<Vec<SockRecord>> {
+    let path = match table {
+        Table::Inet(InetProto::Tcp, IpVersion::V4) => c"/proc/net/tcp",
+        Table::Inet(InetProto::Tcp, IpVersion::V6) => c"/proc/net/tcp6",
+        Table::Inet(InetProto::Udp, IpVersion::V4) => c"/proc/net/udp",
+        Table::Inet(InetProto::Udp, IpVersion::V6) => c"/proc/net/udp6",
+        Table::Unix => c"/proc/net/unix",
+    };
+    let text = match read_file(path, 64 * 1024) {
+        Ok(text) => text,
+        // No IPv6 in this kernel: nothing to list, not a failure.
+        Err(rustix::io::Errno::NOENT) if matches!(table, Table::Inet(_, IpVersion::V6)) => {
+            return Ok(Vec::new());
         }
-        match read_file(path, 64 * 1024) {
-            Ok(text) => records
-                .extend(parse_inet(&text, proto, version).filter(|record| filter.matches(record))),
-            // No IPv6 in this kernel: nothing to list, not a failure.
-            Err(rustix::io::Errno::NOENT) if version == IpVersion::V6 => {}
-            Err(errno) => return Err(Error::on("read", path.to_string_lossy(), errno)),
-        }
-    }
-    if filter.wants_unix() {
-        let path = c"/proc/net/unix";
-        let text = read_file(path, 64 * 1024)
-            .map_err(|errno| Error::on("read", path.to_string_lossy(), errno))?;
-        records.extend(parse_unix(&text).filter(|record| filter.matches(record)));
-    }
+        Err(errno) => return Err(Error::on("read", path.to_string_lossy(), errno)),
+    };
+    let records = match table {
+        Table::Inet(proto, version) => parse_inet(&text, proto, version)
+            .filter(|record| filter.matches(record))
+            .collect(),
+        Table::Unix => parse_unix(&text)
+            .filter(|record| filter.matches(record))
+            .collect(),
+    };
     Ok(records)
 }
 

@@ -105,3 +105,35 @@ pub struct SockRecord {
     /// The uid the socket was created under, when known.
     pub uid: Option<u32>,
 }
+
+/// One kind of socket table a source lists: one netlink dump, one
+/// `/proc/net` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// TCP or UDP sockets of one IP version.
+    Inet(InetProto, IpVersion),
+    /// Unix sockets.
+    Unix,
+}
+
+impl Table {
+    /// Every table, in the order they are read.
+    pub const ALL: [Self; 5] = [
+        Self::Inet(InetProto::Tcp, IpVersion::V4),
+        Self::Inet(InetProto::Tcp, IpVersion::V6),
+        Self::Inet(InetProto::Udp, IpVersion::V4),
+        Self::Inet(InetProto::Udp, IpVersion::V6),
+        Self::Unix,
+    ];
+
+    /// Its name in messages (`tcp4`, `unix`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Inet(InetProto::Tcp, IpVersion::V4) => "tcp4",
+            Self::Inet(InetProto::Tcp, IpVersion::V6) => "tcp6",
+            Self::Inet(InetProto::Udp, IpVersion::V4) => "udp4",
+            Self::Inet(InetProto::Udp, IpVersion::V6) => "udp6",
+            Self::Unix => "unix",
+        }
+    }
+}

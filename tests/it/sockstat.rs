@@ -688,3 +688,14 @@ fn a_reader_that_goes_away_is_not_an_error() {
     );
     assert!(out.stderr.is_empty(), "{}", describe(&["-a", "-e"], &out));
 }
+
+#[test]
+fn comm_selects_processes_by_name() {
+    let (a, _b) = unix_pair();
+    let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
+    let comm = comm.trim_end_matches('\n');
+    let rows = table(&["--pid", &me(), "--comm", comm]);
+    assert_eq!(cell(&rows, &a, "COMMAND"), comm);
+    let rows = table(&["--pid", &me(), "--comm", "no-such-command"]);
+    assert!(rows.is_empty(), "{rows:#?}");
+}
