@@ -7,9 +7,11 @@
 #
 # Env: HOLDERS (processes, default 8), TCP_PAIRS (per holder, default 1250:
 # 2 sockets each), UNIX_PAIRS (per holder, default 250).
-# Prints each command's median wall time, its ratio to sockstat, and
-# sockstat's peak RSS. Everything it starts is stopped on exit.
+# Prints each command's median wall time over RUNS interleaved runs, its
+# ratio to sockstat, and sockstat's peak RSS. Everything it starts is
+# stopped on exit.
 set -euo pipefail
+export LC_ALL=C
 
 RUNS=${1:-15}
 HOLDERS=${HOLDERS:-8}
@@ -80,27 +82,29 @@ add "ss -tan" ss
 add "lsof -nP -i" lsof
 add "netstat -tanp" netstat
 
-declare -A MEDIAN
-if command -v hyperfine >/dev/null; then
-    "${IN_NS[@]}" hyperfine --style none --warmup 2 --runs "$RUNS" -i \
-        --export-json "$WORK/times.json" "${CMDS[@]}" >/dev/null
+# Round-robin timing inside the namespace: run i of every command, then run
+# i+1 of every command, so a change in machine load between commands
+# (hyperfine times one command's runs back to back) does not skew the
+# ratios. $EPOCHREALTIME costs no fork.
+cat >"$WORK/rr.sh" <<'RR'
+runs=$1; out=$2; shift 2
+for warm in 1 2; do for cmd in "$@"; do eval "$cmd" >/dev/null 2>&1 || true; done; done
+for ((r = 0; r < runs; r++)); do
     i=0
-    while read -r median; do
-        MEDIAN[${NAMES[$i]}]=$median
+    for cmd in "$@"; do
+        t0=$EPOCHREALTIME
+        eval "$cmd" >/dev/null 2>&1 || true
+        t1=$EPOCHREALTIME
+        echo "${t0/./} ${t1/./}" | awk '{ print ($2 - $1) / 1e6 }' >>"$out.$i"
         i=$((i + 1))
-    done < <(grep -o '"median": [0-9.e+-]*' "$WORK/times.json" | awk '{print $2}')
-else
-    for i in "${!CMDS[@]}"; do
-        : >"$WORK/t"
-        for _ in $(seq 1 "$RUNS"); do
-            start=$(date +%s%N)
-            "${IN_NS[@]}" bash -c "${CMDS[$i]}" >/dev/null 2>&1 || true
-            end=$(date +%s%N)
-            echo $(((end - start) / 1000)) >>"$WORK/t"
-        done
-        MEDIAN[${NAMES[$i]}]=$(sort -n "$WORK/t" | awk '{a[NR]=$1} END {printf "%.6f", a[int((NR+1)/2)]/1e6}')
     done
-fi
+done
+RR
+"${IN_NS[@]}" bash "$WORK/rr.sh" "$RUNS" "$WORK/times" "${CMDS[@]}"
+declare -A MEDIAN
+for i in "${!CMDS[@]}"; do
+    MEDIAN[${NAMES[$i]}]=$(sort -g "$WORK/times.$i" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+done
 
 base=${MEDIAN[sockstat]}
 printf '\n%-16s %12s %10s\n' "command" "median ms" "ratio"

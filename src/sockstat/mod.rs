@@ -86,9 +86,15 @@ pub fn run(opts: &Options) -> Result<()> {
         comm: opts.comm.as_deref().map(str::as_bytes),
         threads,
     };
+    let started = std::time::Instant::now();
     let (walk, records) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| load_records(opts, &filter));
+        let source = scope.spawn(|| {
+            let records = load_records(opts, &filter);
+            log::debug!("socket records read in {:?}", started.elapsed());
+            records
+        });
         let walk = procfs::walk(selection);
+        log::debug!("fd walk done in {:?}", started.elapsed());
         let records = source
             .join()
             .unwrap_or_else(|_| Err(Error::on("thread", "socket source", Errno::IO)));
@@ -113,11 +119,13 @@ pub fn run(opts: &Options) -> Result<()> {
         users::Users::load()
     };
     let rows = rows::join(&walk, &records, &filter, &users);
+    log::debug!("{} rows joined at {:?}", rows.len(), started.elapsed());
     let text = if opts.json {
         json::render(&rows, opts.extended)
     } else {
         table::render(&rows, opts.extended, opts.no_header)
     };
+    log::debug!("rendered at {:?}", started.elapsed());
     crate::io::write_stdout(text.as_bytes())
 }
 

@@ -5,6 +5,7 @@ use super::filter::Filter;
 use super::procfs::{Holder, Process, Walk};
 use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
 use super::users::Users;
+use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, SocketAddr};
 use std::collections::HashMap;
 
@@ -57,9 +58,39 @@ pub struct Row {
     pub uid: Option<u32>,
 }
 
+/// A `HashMap` keyed by inodes and pids: SipHash's defence against chosen
+/// keys buys nothing for kernel-assigned numbers, and the join hashes tens
+/// of thousands of them.
+type NumberMap<K, V> = HashMap<K, V, BuildHasherDefault<NumberHasher>>;
+
+/// FxHash's multiply-rotate, for integer keys.
+#[derive(Default)]
+struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Joins the walk and the records into sorted rows.
 pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Vec<Row> {
-    let mut by_inode: HashMap<u64, &SockRecord> = HashMap::with_capacity(records.len());
+    let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
+    by_inode.reserve(records.len());
     for record in records {
         if record.inode != 0 {
             by_inode.insert(record.inode, record);
@@ -68,23 +99,32 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
     // The first (lowest pid, then fd) holder of each inode names a unix peer.
     let mut holders: Vec<&Holder> = walk.holders.iter().collect();
     holders.sort_unstable_by_key(|h| (h.pid, h.fd));
-    let mut first_holder: HashMap<u64, (u32, u32)> = HashMap::with_capacity(holders.len());
+    let mut first_holder: NumberMap<u64, (u32, u32)> = NumberMap::default();
+    first_holder.reserve(holders.len());
     for holder in &holders {
         first_holder
             .entry(holder.inode)
             .or_insert((holder.pid, holder.fd));
     }
-    let processes: HashMap<u32, &Process> = walk.processes.iter().map(|p| (p.pid, p)).collect();
+    // User and command once per process, not once per fd.
+    let processes: NumberMap<u32, (User, String)> = walk
+        .processes
+        .iter()
+        .map(|p: &Process| {
+            let user = match p.uid {
+                Some(uid) => users.user(uid),
+                None => User::Name("?".to_string()),
+            };
+            (p.pid, (user, shown(&p.comm)))
+        })
+        .collect();
 
     let mut rows = Vec::with_capacity(holders.len());
     for holder in holders {
         let process = processes.get(&holder.pid);
         let owner = |mut row: Row| {
-            row.user = Some(match process.and_then(|p| p.uid) {
-                Some(uid) => users.user(uid),
-                None => User::Name("?".to_string()),
-            });
-            row.command = Some(process.map(|p| shown(&p.comm)).unwrap_or_default());
+            row.user = Some(process.map_or(User::Name("?".to_string()), |p| p.0.clone()));
+            row.command = Some(process.map(|p| p.1.clone()).unwrap_or_default());
             row.pid = Some(holder.pid);
             row.fd = Some(holder.fd);
             row
@@ -146,7 +186,7 @@ impl Addr {
     }
 }
 
-fn record_row(record: &SockRecord, first_holder: &HashMap<u64, (u32, u32)>) -> Row {
+fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) -> Row {
     let (proto, local, foreign) = match &record.kind {
         Kind::Inet {
             proto,
