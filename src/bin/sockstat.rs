@@ -59,8 +59,8 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// where socket records come from
-    #[arg(long, value_enum, default_value = "netlink")]
-    source: SourceArg,
+    #[arg(long, value_enum, default_value_t = Source::Netlink)]
+    source: Source,
     /// diagnostics: -v info (skipped processes), -vv debug
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -69,12 +69,6 @@ struct Args {
 /// One `--pid` value holding the whole list: an alias, because clap's derive
 /// reads a literal `Vec<T>` as "repeat the flag, one T each".
 type PidList = Vec<u32>;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum SourceArg {
-    Netlink,
-    Proc,
-}
 
 fn main() -> ExitCode {
     let args = match cli::parse_args::<Args>("sockstat") {
@@ -98,10 +92,7 @@ fn main() -> ExitCode {
         extended: args.extended,
         all: args.all,
         json: args.json,
-        source: match args.source {
-            SourceArg::Netlink => Source::Netlink,
-            SourceArg::Proc => Source::Proc,
-        },
+        source: args.source,
     };
     cli::report("sockstat", sockkit::sockstat::run(&opts))
 }

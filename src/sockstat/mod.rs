@@ -24,12 +24,13 @@ use record::SockRecord;
 use rustix::io::Errno;
 
 /// Where socket records come from (`--source`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
-    /// `NETLINK_SOCK_DIAG`, falling back to [`Source::Proc`] if it fails.
+    /// NETLINK_SOCK_DIAG dumps; a table whose dump fails is read from /proc/net
+    /// instead.
     #[default]
     Netlink,
-    /// `/proc/net/{tcp,tcp6,udp,udp6,unix}` only.
+    /// /proc/net/{tcp,tcp6,udp,udp6,unix} only (no unix peers or queues).
     Proc,
 }
 
