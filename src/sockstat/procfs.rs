@@ -325,19 +325,16 @@ pub fn read_file_at(
     };
     let mut data = Vec::with_capacity(hint.max(64));
     loop {
-        if data.len() == data.capacity() {
-            data.reserve(data.capacity());
+        // Reads land in the spare capacity, unzeroed: procfs hands out a
+        // page or so per read, and zeroing the whole spare tail every time
+        // made a 5 MB /proc/net/tcp quadratic.
+        if data.capacity() - data.len() < 4096 {
+            data.reserve(data.capacity().max(4096));
         }
-        let spare = data.capacity() - data.len();
-        let start = data.len();
-        data.resize(start + spare, 0);
-        let got = crate::io::read_some(&file, &mut data[start..]);
-        match got {
-            Ok(0) => {
-                data.truncate(start);
-                return Ok(data);
-            }
-            Ok(n) => data.truncate(start + n),
+        match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut data)) {
+            Ok(0) => return Ok(data),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
             Err(errno) => return Err(errno),
         }
     }

@@ -552,15 +552,10 @@ fn as_nobody_lists_its_own_and_stays_quiet() {
         return;
     }
     let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
-    // A socket held by a process that runs as nobody: `sleep` inherits one
-    // end of a socketpair made without CLOEXEC.
-    let (held, _ours) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::empty(),
-        None,
-    )
-    .or_die("socketpair");
+    // A socket held by a process that runs as nobody: `sleep` inherits the
+    // one end of a socketpair that has CLOEXEC cleared.
+    let (held, ours) = unix_pair();
+    rustix::io::fcntl_setfd(&held, rustix::io::FdFlags::empty()).or_die("fcntl");
     let inode = inode_of(&held);
     let child = Child(
         Command::new("setpriv")
@@ -595,6 +590,25 @@ fn as_nobody_lists_its_own_and_stays_quiet() {
         if let Some(row) = rows.iter().find(|r| r["PID"] == pid && r["INODE"] == inode) {
             assert!(row["USER"] == "nobody" || row["USER"] == "65534", "{row:?}");
             assert_eq!(row["PROTO"], "unix");
+            assert_eq!(row["FOREIGN ADDRESS"], format!("-> {}", inode_of(&ours)));
+            let fd = row["FD"].clone();
+            // -a: our (root's) end is a socket nobody sees no holder of.
+            let args = ["-a", "-u", "--inode", &inode_of(&ours)];
+            let out = Command::new("setpriv")
+                .args(nobody)
+                .arg(BIN)
+                .args(args)
+                .env_remove("RUST_LOG")
+                .output()
+                .or_die("spawn sockstat -a as nobody");
+            assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+            assert!(out.stderr.is_empty(), "{}", describe(&args, &out));
+            let rows = parse_table(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(rows.len(), 1, "{}", describe(&args, &out));
+            for title in ["USER", "COMMAND", "PID", "FD"] {
+                assert_eq!(rows[0][title], "?", "{}", describe(&args, &out));
+            }
+            assert_eq!(rows[0]["FOREIGN ADDRESS"], format!("-> [{pid} {fd}]"));
             return;
         }
         last = describe(&["(nobody)"], &out);
@@ -698,4 +712,81 @@ fn comm_selects_processes_by_name() {
     assert_eq!(cell(&rows, &a, "COMMAND"), comm);
     let rows = table(&["--pid", &me(), "--comm", "no-such-command"]);
     assert!(rows.is_empty(), "{rows:#?}");
+}
+
+/// Runs sockstat until `done` accepts its rows (the kernel finishes a TCP
+/// close or delivers loopback data on its own schedule), with a deadline.
+fn table_until(
+    args: &[&str],
+    done: impl Fn(&[BTreeMap<String, String>]) -> bool,
+) -> Vec<BTreeMap<String, String>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rows = table(args);
+        if done(&rows) || std::time::Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn all_adds_time_wait_sockets_with_no_owner() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let client_port = sockkit::socket::local_addr(&tcp.client)
+        .or_die("getsockname")
+        .port();
+    // The side that closes first ends in TIME_WAIT (normally the client).
+    drop(tcp.client);
+    drop(tcp.server);
+    let local = format!("127.0.0.1:{client_port}");
+    let foreign = format!("127.0.0.1:{}", tcp.port);
+    let port = client_port.to_string();
+    for source in ["netlink", "proc"] {
+        let args = ["-a", "-P", "tcp", "-p", &port, "--source", source];
+        // Other TIME_WAIT sockets on this host may share the port (with
+        // another foreign address): match both ends. Either end may be the
+        // one in TIME_WAIT: a child another test is spawning can hold a
+        // copy of the client fd between its fork and exec, so the server's
+        // FIN may go first.
+        let ours = |r: &BTreeMap<String, String>| {
+            let ends = (r["LOCAL ADDRESS"].as_str(), r["FOREIGN ADDRESS"].as_str());
+            ends == (local.as_str(), foreign.as_str()) || ends == (foreign.as_str(), local.as_str())
+        };
+        let rows = table_until(&args, |rows| {
+            rows.iter().any(|r| ours(r) && r["STATE"] == "TIME_WAIT")
+        });
+        let row = rows
+            .iter()
+            .find(|r| ours(r) && r["STATE"] == "TIME_WAIT")
+            .unwrap_or_else(|| panic!("no TIME_WAIT for {local} in {rows:#?}"));
+        for title in ["USER", "COMMAND", "PID", "FD"] {
+            assert_eq!(row[title], "?", "{row:?}");
+        }
+        assert_eq!(row["INODE"], "0");
+        // Without -a, no fd holds it, so it is not listed.
+        let rows = table(&["-P", "tcp", "-p", &port, "--source", source]);
+        assert!(rows.iter().all(|r| r["STATE"] != "TIME_WAIT"), "{rows:#?}");
+    }
+    drop(tcp.listener);
+}
+
+#[test]
+fn extended_shows_queues_and_socket_uid() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    sockkit::io::send_all(&tcp.client, b"hello").or_die("send");
+    let uid = rustix::process::getuid().as_raw().to_string();
+    for source in ["netlink", "proc"] {
+        let args = ["--pid", &me(), "-e", "--source", source];
+        let rows = table_until(&args, |rows| {
+            row_for(rows, &tcp.server).is_some_and(|r| r["RECV-Q"] == "5")
+        });
+        assert_eq!(cell(&rows, &tcp.server, "RECV-Q"), "5", "{source}");
+        assert_eq!(cell(&rows, &tcp.server, "UID"), uid, "{source}");
+        assert_eq!(cell(&rows, &tcp.listener, "SEND-Q"), "0", "{source}");
+    }
 }
