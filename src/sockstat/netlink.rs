@@ -263,14 +263,14 @@ pub fn parse_batch(
         match kind {
             NLMSG_DONE => {
                 return match i32_at(payload, 0) {
-                    Some(status) if status < 0 => Err(Errno::from_raw_os_error(-status)),
+                    Some(status) if status < 0 => Err(kernel_errno(status)),
                     _ => Ok(Batch::Done),
                 };
             }
             NLMSG_ERROR => {
                 let status = i32_at(payload, 0).ok_or(Errno::BADMSG)?;
                 if status < 0 {
-                    return Err(Errno::from_raw_os_error(status.saturating_neg()));
+                    return Err(kernel_errno(status));
                 }
             }
             NLMSG_NOOP => {}
@@ -279,6 +279,15 @@ pub fn parse_batch(
         }
     }
     Ok(Batch::More)
+}
+
+/// A negative status from `NLMSG_ERROR`/`NLMSG_DONE` as an errno; a value
+/// no kernel sends (rustix only takes 1–4095) is a malformed reply.
+fn kernel_errno(status: i32) -> Errno {
+    match status.checked_neg() {
+        Some(raw @ 1..=4095) => Errno::from_raw_os_error(raw),
+        _ => Errno::BADMSG,
+    }
 }
 
 /// An `inet_diag_msg` as a record, or `None` when it is too short or of a
@@ -397,7 +406,7 @@ fn unix_name(path: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sockstat::testing::garbage;
+    use crate::sockstat::testing::{garbage, mutate};
 
     fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = NLMSG_HDRLEN + payload.len();
@@ -501,6 +510,10 @@ mod tests {
         assert_eq!(seen, 1);
         let err = nlmsg(NLMSG_ERROR, 3, &(-22i32).to_ne_bytes());
         assert_eq!(parse_batch(&err, 3, &mut |_| {}), Err(Errno::INVAL));
+        let odd = nlmsg(NLMSG_ERROR, 3, &(-100_000i32).to_ne_bytes());
+        assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
+        let odd = nlmsg(NLMSG_DONE, 3, &i32::MIN.to_ne_bytes());
+        assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
         let more = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
         assert_eq!(parse_batch(&more, 3, &mut |_| {}), Ok(Batch::More));
     }
@@ -533,6 +546,11 @@ mod tests {
         let mut huge = inet_msg();
         huge.extend(std::iter::repeat_n(0xAB, 200_000));
         assert!(parse_inet(&huge, InetProto::Tcp).is_some());
+        for seed in 0..20_000 {
+            let _ = parse_batch(&mutate(seed, &bytes), 1, &mut each);
+            let _ = parse_unix(&mutate(seed, &unix_msg()));
+            let _ = parse_inet(&mutate(seed, &inet_msg()), InetProto::Tcp);
+        }
         for seed in 0..5000 {
             let mut noise = garbage(seed, &[0, 1, 2, 3, 4, 16, 20, 255]);
             let _ = parse_batch(&noise, 0, &mut each);

@@ -191,7 +191,7 @@ fn parse_unix_line(line: &[u8]) -> Option<SockRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sockstat::testing::garbage;
+    use crate::sockstat::testing::{garbage, mutate};
 
     const TCP: &[u8] = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 2983311 1 0000000000000000 100 0 0 10 0
@@ -282,6 +282,11 @@ mod tests {
         long.extend_from_slice(b" 99999999999999999999999999 :::: \n");
         let _ = parse_inet(&long, InetProto::Tcp, IpVersion::V4).count();
         let _ = parse_unix(&long).count();
+        for seed in 0..20_000 {
+            let _ = parse_inet(&mutate(seed, TCP), InetProto::Tcp, IpVersion::V4).count();
+            let _ = parse_inet(&mutate(seed, TCP6), InetProto::Tcp, IpVersion::V6).count();
+            let _ = parse_unix(&mutate(seed, UNIX)).count();
+        }
         for seed in 0..2000 {
             let bytes = garbage(seed, b"0123456789ABCDEF: \n@/x");
             let _ = parse_inet(&bytes, InetProto::Tcp, IpVersion::V4).count();
