@@ -1,30 +1,37 @@
 //! `--json`: an array of objects with the table's fields; numbers as
 //! numbers, absent or unknown values as null.
 
-use super::rows::{Addr, Row, User};
+use super::rows::{Addr, Listing, Row, User};
 use serde_json::{Map, Value};
 
 /// One row as a JSON object.
-pub fn object(row: &Row, extended: bool) -> Value {
+pub fn object(listing: &Listing, row: &Row, extended: bool) -> Value {
     let addr = |addr: &Addr| match addr {
-        Addr::Text(text) => Value::from(text.as_str()),
         Addr::Absent | Addr::Unknown => Value::Null,
+        other => Value::from(other.to_string()),
     };
+    let process = row.owner.as_ref().and_then(|owner| listing.process(owner));
     let mut map = Map::new();
     map.insert(
         "user".into(),
-        match &row.user {
-            Some(User::Name(name)) if name != "?" => Value::from(name.as_str()),
+        match process.map(|p| &p.user) {
+            Some(User::Name(name)) => Value::from(name.as_str()),
             Some(User::Id(uid)) => Value::from(*uid),
-            _ => Value::Null,
+            Some(User::Unknown) | None => Value::Null,
         },
     );
     map.insert(
         "command".into(),
-        row.command.as_deref().map_or(Value::Null, Value::from),
+        process.map_or(Value::Null, |p| Value::from(p.command.as_str())),
     );
-    map.insert("pid".into(), row.pid.map_or(Value::Null, Value::from));
-    map.insert("fd".into(), row.fd.map_or(Value::Null, Value::from));
+    map.insert(
+        "pid".into(),
+        row.owner.map_or(Value::Null, |o| Value::from(o.pid)),
+    );
+    map.insert(
+        "fd".into(),
+        row.owner.map_or(Value::Null, |o| Value::from(o.fd)),
+    );
     map.insert(
         "proto".into(),
         if row.proto == "?" {
@@ -46,13 +53,17 @@ pub fn object(row: &Row, extended: bool) -> Value {
 }
 
 /// The rows as a JSON array, one object per line.
-pub fn render(rows: &[Row], extended: bool) -> String {
-    let mut out = String::with_capacity(rows.len() * 160 + 4);
+pub fn render(listing: &Listing, extended: bool) -> String {
+    let mut out = String::with_capacity(listing.rows.len() * 160 + 4);
     out.push('[');
-    for (i, row) in rows.iter().enumerate() {
+    for (i, row) in listing.rows.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(&object(row, extended).to_string());
+        out.push_str(&object(listing, row, extended).to_string());
     }
-    out.push_str(if rows.is_empty() { "]\n" } else { "\n]\n" });
+    out.push_str(if listing.rows.is_empty() {
+        "]\n"
+    } else {
+        "\n]\n"
+    });
     out
 }

@@ -119,12 +119,16 @@ pub fn run(opts: &Options) -> Result<()> {
     } else {
         users::Users::load()
     };
-    let rows = rows::join(&walk, &records, &filter, &users);
-    log::debug!("{} rows joined at {:?}", rows.len(), started.elapsed());
+    let listing = rows::join(&walk, &records, &filter, &users);
+    log::debug!(
+        "{} rows joined at {:?}",
+        listing.rows.len(),
+        started.elapsed()
+    );
     let text = if opts.json {
-        json::render(&rows, opts.extended)
+        json::render(&listing, opts.extended)
     } else {
-        table::render(&rows, opts.extended, opts.no_header)
+        table::render(&listing, opts.extended, opts.no_header)
     };
     log::debug!("rendered at {:?}", started.elapsed());
     crate::io::write_stdout(text.as_bytes())

@@ -5,6 +5,7 @@ use super::filter::Filter;
 use super::procfs::{Holder, Process, Walk};
 use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
 use super::users::Users;
+use core::fmt;
 use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, SocketAddr};
 use std::collections::HashMap;
@@ -16,37 +17,78 @@ pub enum User {
     Name(String),
     /// A uid (`-n`, or one `/etc/passwd` does not name).
     Id(u32),
+    /// The process went away before its owner could be read.
+    Unknown,
 }
 
-/// An address cell.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An address cell. Kept as data, not text, until it is printed: a listing
+/// can have tens of thousands of rows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Addr {
     /// There is none (an unnamed unix socket, no peer): `*`, JSON null.
     Absent,
     /// The source cannot say: `?`, JSON null.
     Unknown,
-    /// The address as shown.
-    Text(String),
+    /// An IP endpoint: `127.0.0.1:7777`, `[::1]:80`, `*:22`, `*:*`.
+    Inet(SocketAddr),
+    /// A unix path or `@abstract` name, escaped for a table cell.
+    Name(String),
+    /// A unix peer whose holder is visible: `-> [PID FD]`.
+    Peer {
+        /// The holder's pid.
+        pid: u32,
+        /// The fd in that process.
+        fd: u32,
+    },
+    /// A unix peer nobody visible holds: `-> INODE`.
+    PeerInode(u64),
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Absent => f.write_str("*"),
+            Self::Unknown => f.write_str("?"),
+            Self::Inet(addr) => write_endpoint(f, addr),
+            Self::Name(name) => f.write_str(name),
+            Self::Peer { pid, fd } => write!(f, "-> [{pid} {fd}]"),
+            Self::PeerInode(inode) => write!(f, "-> {inode}"),
+        }
+    }
+}
+
+/// Which fd holds a row's socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Index into [`Listing::processes`].
+    pub process: usize,
+    /// The process.
+    pub pid: u32,
+    /// The fd in that process.
+    pub fd: u32,
+}
+
+/// What is shown of a process, worked out once however many fds it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessCells {
+    /// Its owner.
+    pub user: User,
+    /// Its comm, escaped for a table cell.
+    pub command: String,
 }
 
 /// One line of output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
-    /// The process owner; `None` when no visible fd holds the socket.
-    pub user: Option<User>,
-    /// The process's comm.
-    pub command: Option<String>,
-    /// The process.
-    pub pid: Option<u32>,
-    /// The fd in that process.
-    pub fd: Option<u32>,
+    /// The fd holding the socket; `None` when no visible fd does (`-a`).
+    pub owner: Option<Owner>,
     /// `tcp4`, `tcp6`, `udp4`, `udp6`, `unix` or `?`.
     pub proto: &'static str,
     /// The socket inode.
     pub inode: u64,
     /// Local address, unix path or abstract name.
     pub local: Addr,
-    /// Foreign address, or unix peer (`-> [PID FD]`, `-> INODE`).
+    /// Foreign address, or unix peer.
     pub foreign: Addr,
     /// State name; `None` for sockets no source described.
     pub state: Option<&'static str>,
@@ -56,6 +98,23 @@ pub struct Row {
     pub send_q: Option<u64>,
     /// The socket's uid (`-e`).
     pub uid: Option<u32>,
+}
+
+/// The rows, sorted by pid then fd (sockets with no holder last), and the
+/// processes they refer to.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The processes holding sockets.
+    pub processes: Vec<ProcessCells>,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Listing {
+    /// The process cells of a row's owner.
+    pub fn process(&self, owner: &Owner) -> Option<&ProcessCells> {
+        self.processes.get(owner.process)
+    }
 }
 
 /// A `HashMap` keyed by inodes and pids: SipHash's defence against chosen
@@ -88,7 +147,7 @@ impl Hasher for NumberHasher {
 }
 
 /// Joins the walk and the records into sorted rows.
-pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Vec<Row> {
+pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Listing {
     let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
     by_inode.reserve(records.len());
     for record in records {
@@ -107,35 +166,37 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
             .or_insert((holder.pid, holder.fd));
     }
     // User and command once per process, not once per fd.
-    let processes: NumberMap<u32, (User, String)> = walk
-        .processes
-        .iter()
-        .map(|p: &Process| {
-            let user = match p.uid {
-                Some(uid) => users.user(uid),
-                None => User::Name("?".to_string()),
-            };
-            (p.pid, (user, shown(&p.comm)))
-        })
-        .collect();
+    let mut listing = Listing::default();
+    let mut process_index: NumberMap<u32, usize> = NumberMap::default();
+    for (index, process) in walk.processes.iter().enumerate() {
+        let Process { pid, uid, comm } = process;
+        listing.processes.push(ProcessCells {
+            user: uid.map_or(User::Unknown, |uid| users.user(uid)),
+            command: shown(comm),
+        });
+        process_index.insert(*pid, index);
+    }
 
-    let mut rows = Vec::with_capacity(holders.len());
+    let rows = &mut listing.rows;
+    rows.reserve(holders.len());
     for holder in holders {
-        let process = processes.get(&holder.pid);
-        let owner = |mut row: Row| {
-            row.user = Some(process.map_or(User::Name("?".to_string()), |p| p.0.clone()));
-            row.command = Some(process.map(|p| p.1.clone()).unwrap_or_default());
-            row.pid = Some(holder.pid);
-            row.fd = Some(holder.fd);
-            row
-        };
+        let owner = Some(Owner {
+            // Every holder's process is in the walk's list; a miss would
+            // only blank the USER and COMMAND cells.
+            process: process_index
+                .get(&holder.pid)
+                .copied()
+                .unwrap_or(usize::MAX),
+            pid: holder.pid,
+            fd: holder.fd,
+        });
         match by_inode.get(&holder.inode) {
-            Some(record) => rows.push(owner(record_row(record, &first_holder))),
-            None if filter.matches_unknown(holder.inode) => rows.push(owner(Row {
-                user: None,
-                command: None,
-                pid: None,
-                fd: None,
+            Some(record) => rows.push(Row {
+                owner,
+                ..record_row(record, &first_holder)
+            }),
+            None if filter.matches_unknown(holder.inode) => rows.push(Row {
+                owner,
                 proto: "?",
                 inode: holder.inode,
                 local: Addr::Unknown,
@@ -144,7 +205,7 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
                 recv_q: None,
                 send_q: None,
                 uid: None,
-            })),
+            }),
             None => {}
         }
     }
@@ -156,34 +217,14 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
                 .filter(|r| r.inode == 0 || !first_holder.contains_key(&r.inode))
                 .map(|r| record_row(r, &first_holder)),
         );
-        rows.get_mut(held..).unwrap_or_default().sort_by(|a, b| {
-            (a.proto, a.inode, &a.local, &a.foreign).cmp(&(b.proto, b.inode, &b.local, &b.foreign))
-        });
+        rows.get_mut(held..)
+            .unwrap_or_default()
+            .sort_unstable_by(|a, b| {
+                (a.proto, a.inode, &a.local, &a.foreign)
+                    .cmp(&(b.proto, b.inode, &b.local, &b.foreign))
+            });
     }
-    rows
-}
-
-impl PartialOrd for Addr {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Addr {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.text().cmp(other.text())
-    }
-}
-
-impl Addr {
-    /// The table cell.
-    pub fn text(&self) -> &str {
-        match self {
-            Self::Absent => "*",
-            Self::Unknown => "?",
-            Self::Text(text) => text,
-        }
-    }
+    listing
 }
 
 fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) -> Row {
@@ -200,33 +241,26 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
                 (InetProto::Udp, IpVersion::V4) => "udp4",
                 (InetProto::Udp, IpVersion::V6) => "udp6",
             };
-            (
-                name,
-                Addr::Text(endpoint(local)),
-                Addr::Text(endpoint(remote)),
-            )
+            (name, Addr::Inet(*local), Addr::Inet(*remote))
         }
         Kind::Unix { name, peer } => {
             let local = match name {
-                Some(name) => Addr::Text(shown(name)),
+                Some(name) => Addr::Name(shown(name)),
                 None => Addr::Absent,
             };
             let foreign = match peer {
                 Peer::None => Addr::Absent,
                 Peer::Unknown => Addr::Unknown,
                 Peer::Inode(inode) => match first_holder.get(inode) {
-                    Some((pid, fd)) => Addr::Text(format!("-> [{pid} {fd}]")),
-                    None => Addr::Text(format!("-> {inode}")),
+                    Some(&(pid, fd)) => Addr::Peer { pid, fd },
+                    None => Addr::PeerInode(*inode),
                 },
             };
             ("unix", local, foreign)
         }
     };
     Row {
-        user: None,
-        command: None,
-        pid: None,
-        fd: None,
+        owner: None,
         proto,
         inode: record.inode,
         local,
@@ -240,14 +274,18 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
 
 /// `127.0.0.1:7777`, `[::1]:80`, `*:22` (any address), `*:*` (none).
 pub fn endpoint(addr: &SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() => "*".to_string(),
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-    };
+    Addr::Inet(*addr).to_string()
+}
+
+fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr) -> fmt::Result {
+    match addr.ip() {
+        ip if ip.is_unspecified() => f.write_str("*")?,
+        IpAddr::V4(ip) => write!(f, "{ip}")?,
+        IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+    }
     match addr.port() {
-        0 => format!("{ip}:*"),
-        port => format!("{ip}:{port}"),
+        0 => f.write_str(":*"),
+        port => write!(f, ":{port}"),
     }
 }
 

@@ -1,49 +1,17 @@
 //! The aligned table: columns as wide as their widest cell, two spaces
 //! apart, no trailing blanks.
 //!
-//! Rendered in two passes over the rows (widths, then text) with one
-//! reused cell buffer: with tens of thousands of rows, holding every cell
-//! as its own `String` would cost more memory than everything else.
+//! Every cell is written once, into one text arena with its end offset
+//! recorded; widths come from that pass, and the output copies slices. With
+//! tens of thousands of rows, a `String` per cell would cost more memory
+//! and time than the rest of the program's user-space work.
 
-use super::rows::{Row, User};
+use super::rows::{Listing, Row, User};
 use core::fmt::Write as _;
 
-/// Fills `cells` with the row's cells, in column order, reusing the
-/// strings already there.
-pub fn cells(row: &Row, extended: bool, cells: &mut Vec<String>) {
-    cells.resize(if extended { 12 } else { 9 }, String::new());
-    cells.iter_mut().for_each(String::clear);
-    let num = |cell: &mut String, n: Option<u64>| match n {
-        Some(n) => {
-            let _ = write!(cell, "{n}");
-        }
-        None => cell.push('?'),
-    };
-    for (column, cell) in cells.iter_mut().enumerate() {
-        match column {
-            0 => match &row.user {
-                Some(User::Name(name)) => cell.push_str(name),
-                Some(User::Id(uid)) => num(cell, Some(u64::from(*uid))),
-                None => cell.push('?'),
-            },
-            1 => cell.push_str(row.command.as_deref().unwrap_or("?")),
-            2 => num(cell, row.pid.map(u64::from)),
-            3 => num(cell, row.fd.map(u64::from)),
-            4 => cell.push_str(row.proto),
-            5 => num(cell, Some(row.inode)),
-            6 => cell.push_str(row.local.text()),
-            7 => cell.push_str(row.foreign.text()),
-            8 => cell.push_str(row.state.unwrap_or("?")),
-            9 => num(cell, row.recv_q),
-            10 => num(cell, row.send_q),
-            _ => num(cell, row.uid.map(u64::from)),
-        }
-    }
-}
-
 /// The column titles.
-pub fn header(extended: bool) -> Vec<&'static str> {
-    let mut titles = vec![
+pub fn header(extended: bool) -> &'static [&'static str] {
+    const TITLES: [&str; 12] = [
         "USER",
         "COMMAND",
         "PID",
@@ -53,32 +21,66 @@ pub fn header(extended: bool) -> Vec<&'static str> {
         "LOCAL ADDRESS",
         "FOREIGN ADDRESS",
         "STATE",
+        "RECV-Q",
+        "SEND-Q",
+        "UID",
     ];
-    if extended {
-        titles.extend(["RECV-Q", "SEND-Q", "UID"]);
+    if extended { &TITLES } else { &TITLES[..9] }
+}
+
+/// Appends one cell of `row` (column `column` of [`header`]) to `out`.
+pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: usize) {
+    let process = row.owner.as_ref().and_then(|owner| listing.process(owner));
+    let mut num = |n: Option<u64>| match n {
+        Some(n) => {
+            let _ = write!(out, "{n}");
+        }
+        None => out.push('?'),
+    };
+    match column {
+        0 => match process.map(|p| &p.user) {
+            Some(User::Name(name)) => out.push_str(name),
+            Some(User::Id(uid)) => num(Some(u64::from(*uid))),
+            Some(User::Unknown) | None => out.push('?'),
+        },
+        1 => out.push_str(process.map_or("?", |p| p.command.as_str())),
+        2 => num(row.owner.map(|o| u64::from(o.pid))),
+        3 => num(row.owner.map(|o| u64::from(o.fd))),
+        4 => out.push_str(row.proto),
+        5 => num(Some(row.inode)),
+        6 => {
+            let _ = write!(out, "{}", row.local);
+        }
+        7 => {
+            let _ = write!(out, "{}", row.foreign);
+        }
+        8 => out.push_str(row.state.unwrap_or("?")),
+        9 => num(row.recv_q),
+        10 => num(row.send_q),
+        _ => num(row.uid.map(u64::from)),
     }
-    titles
 }
 
 /// The whole table as text, header first unless `no_header` (`-q`).
-pub fn render(rows: &[Row], extended: bool, no_header: bool) -> String {
+pub fn render(listing: &Listing, extended: bool, no_header: bool) -> String {
     let titles = header(extended);
+    let columns = titles.len();
     let mut widths: Vec<usize> = titles
         .iter()
-        .map(|t| if no_header { 0 } else { t.chars().count() })
+        .map(|t| if no_header { 0 } else { t.len() })
         .collect();
-    let mut buf = Vec::new();
-    let mut total = 0;
-    for row in rows {
-        cells(row, extended, &mut buf);
-        for (width, cell) in widths.iter_mut().zip(&buf) {
-            let len = cell.chars().count();
-            *width = (*width).max(len);
-            total += len + 2;
+    let mut arena = String::with_capacity(listing.rows.len() * 80);
+    let mut ends = Vec::with_capacity(listing.rows.len() * columns);
+    for row in &listing.rows {
+        for (column, width) in widths.iter_mut().enumerate() {
+            let start = arena.len();
+            write_cell(&mut arena, listing, row, column);
+            let cell = arena.get(start..).unwrap_or_default();
+            *width = (*width).max(cell.chars().count());
+            ends.push(arena.len());
         }
-        total += 1;
     }
-    let mut out = String::with_capacity(total + 256);
+    let mut out = String::with_capacity(arena.len() * 2 + 256);
     let push_line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let mut pending = None;
         for (cell, width) in cells.zip(&widths) {
@@ -93,9 +95,14 @@ pub fn render(rows: &[Row], extended: bool, no_header: bool) -> String {
     if !no_header {
         push_line(&mut out, &mut titles.iter().copied());
     }
-    for row in rows {
-        cells(row, extended, &mut buf);
-        push_line(&mut out, &mut buf.iter().map(String::as_str));
+    let mut start = 0;
+    for line in ends.chunks(columns.max(1)) {
+        let mut cells = line.iter().map(|&end| {
+            let cell = arena.get(start..end).unwrap_or_default();
+            start = end;
+            cell
+        });
+        push_line(&mut out, &mut cells);
     }
     out
 }
