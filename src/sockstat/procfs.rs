@@ -223,10 +223,8 @@ fn walk_process(
     dirents: &mut [MaybeUninit<u8>],
     link: &mut [u8],
 ) {
-    let mut name_buf = itoa_buf(pid);
-    let name = name_buf.as_cstr();
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let pid_dir = match openat(proc_dir, name, flags, Mode::empty()) {
+    let pid_dir = match openat(proc_dir, pid.to_string().as_str(), flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
     };
@@ -348,36 +346,6 @@ pub fn read_file(path: &core::ffi::CStr, hint: usize) -> core::result::Result<Ve
     read_file_at(rustix::fs::CWD, path, hint)
 }
 
-/// A pid rendered as a NUL-terminated decimal name, without allocating.
-struct PidName {
-    buf: [u8; 12],
-    len: usize,
-}
-
-impl PidName {
-    fn as_cstr(&mut self) -> &core::ffi::CStr {
-        core::ffi::CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"0")
-    }
-}
-
-fn itoa_buf(mut value: u32) -> PidName {
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (value % 10) as u8;
-        n += 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    let mut buf = [0u8; 12];
-    for i in 0..n {
-        buf[i] = digits[n - 1 - i];
-    }
-    PidName { buf, len: n }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,14 +383,6 @@ mod tests {
         assert!(comm_matches(b"hold_sockets_lo", b"hold_sockets_long_name"));
         assert!(!comm_matches(b"hold_sockets_lo", b"hold_sockets_lx_more"));
         assert!(!comm_matches(b"short", b"short_but_longer_than_15"));
-    }
-
-    #[test]
-    fn pid_names() {
-        for pid in [0, 1, 9, 10, 4121, u32::MAX] {
-            let mut name = itoa_buf(pid);
-            assert_eq!(name.as_cstr().to_str().ok(), Some(pid.to_string().as_str()));
-        }
     }
 
     #[test]
