@@ -106,6 +106,7 @@ for i in "${!CMDS[@]}"; do
     MEDIAN[${NAMES[$i]}]=$(sort -g "$WORK/times.$i" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
 done
 
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) after the runs"
 base=${MEDIAN[sockstat]}
 printf '\n%-16s %12s %10s\n' "command" "median ms" "ratio"
 for name in "${NAMES[@]}"; do

@@ -25,8 +25,10 @@ pub struct Holder {
 pub struct Process {
     /// Its pid.
     pub pid: u32,
-    /// The owner of `/proc/PID` (the effective uid, as `ps` shows it), if
-    /// the process was still there to ask.
+    /// The owner of `/proc/PID`: the effective uid, as `ps` shows it (one
+    /// `fstat` on a directory fd we hold anyway, where `status` would be a
+    /// file to open, have the kernel format and parse). For a non-dumpable
+    /// process the kernel reports root here. `None` if it exited first.
     pub uid: Option<u32>,
     /// `/proc/PID/comm`, without its newline.
     pub comm: Vec<u8>,
