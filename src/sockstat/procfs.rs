@@ -3,11 +3,12 @@
 //! worker threads. This is where `ss -p` spends its time.
 
 use crate::error::{Error, Result};
+use core::fmt::Write as _;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, RawDir, openat};
 use rustix::io::Errno;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// An fd that holds a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,27 +93,18 @@ pub fn walk(selection: Selection<'_>) -> Result<Walk> {
     pids.sort_unstable();
     pids.dedup();
 
-    let threads = selection.threads.clamp(1, pids.len().max(1));
-    let next = AtomicUsize::new(0);
-    let work = |out: &mut Walk| {
-        let mut dirents = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
-        let mut link = [0u8; 64];
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&pid) = pids.get(index) else { break };
-            walk_process(
-                proc_dir.as_fd(),
-                pid,
-                selection.comm,
-                out,
-                &mut dirents,
-                &mut link,
-            );
-        }
+    let threads = selection.threads.max(1);
+    let queue = Queue {
+        proc_dir: proc_dir.as_fd(),
+        pids: &pids,
+        comm: selection.comm,
+        split: threads > 1,
+        state: Mutex::new(QueueState::default()),
+        changed: Condvar::new(),
     };
     let mut result = Walk::default();
-    if threads == 1 {
-        work(&mut result);
+    if threads == 1 || pids.is_empty() {
+        queue.work(&mut result);
         return Ok(result);
     }
     let parts: Vec<Walk> = std::thread::scope(|scope| {
@@ -120,12 +112,12 @@ pub fn walk(selection: Selection<'_>) -> Result<Walk> {
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Walk::default();
-                    work(&mut out);
+                    queue.work(&mut out);
                     out
                 })
             })
             .collect();
-        work(&mut result);
+        queue.work(&mut result);
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     for part in parts {
@@ -137,6 +129,210 @@ pub fn walk(selection: Selection<'_>) -> Result<Walk> {
         result.stats.vanished += part.stats.vanished;
     }
     Ok(result)
+}
+
+/// Processes with more fds than this have their `readlinkat`s shared out
+/// in chunks of [`CHUNK`], so one process holding most of the sockets (a
+/// server with 20,000 connections) still keeps every worker busy.
+const SPLIT_ABOVE: usize = 1024;
+/// fds per shared chunk.
+const CHUNK: usize = 512;
+
+/// fds of one process for any worker to read.
+struct Chunk {
+    pid: u32,
+    dir: Arc<OwnedFd>,
+    fds: Vec<u32>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Index of the next pid to list.
+    next_pid: usize,
+    /// Chunks waiting for a worker.
+    chunks: Vec<Chunk>,
+    /// Workers listing a process right now, who may yet add chunks.
+    listing: usize,
+}
+
+/// The work the walkers share: pids to list, then chunks of big processes.
+struct Queue<'a> {
+    proc_dir: BorrowedFd<'a>,
+    pids: &'a [u32],
+    comm: Option<&'a [u8]>,
+    split: bool,
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+enum Task {
+    Chunk(Chunk),
+    Pid(u32),
+    Done,
+}
+
+/// Buffers one worker reuses for every process.
+struct Scratch {
+    dirents: Vec<MaybeUninit<u8>>,
+    fds: Vec<u32>,
+    link: [u8; 64],
+    name: String,
+}
+
+impl Queue<'_> {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Nothing panics while holding the lock; a poisoned one is as good.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn next_task(&self) -> Task {
+        let mut state = self.lock();
+        loop {
+            if let Some(chunk) = state.chunks.pop() {
+                return Task::Chunk(chunk);
+            }
+            if let Some(&pid) = self.pids.get(state.next_pid) {
+                state.next_pid += 1;
+                state.listing += 1;
+                return Task::Pid(pid);
+            }
+            if state.listing == 0 {
+                return Task::Done;
+            }
+            // Another worker is listing a process and may share its fds.
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn work(&self, out: &mut Walk) {
+        let mut scratch = Scratch {
+            dirents: vec![MaybeUninit::<u8>::uninit(); 32 * 1024],
+            fds: Vec::new(),
+            link: [0u8; 64],
+            name: String::new(),
+        };
+        loop {
+            match self.next_task() {
+                Task::Chunk(chunk) => {
+                    read_links(chunk.dir.as_fd(), chunk.pid, &chunk.fds, out, &mut scratch);
+                }
+                Task::Pid(pid) => {
+                    self.walk_process(pid, out, &mut scratch);
+                    self.lock().listing -= 1;
+                    self.changed.notify_all();
+                }
+                Task::Done => return,
+            }
+        }
+    }
+
+    fn share(&self, chunks: impl Iterator<Item = Chunk>) {
+        self.lock().chunks.extend(chunks);
+        self.changed.notify_all();
+    }
+
+    fn walk_process(&self, pid: u32, out: &mut Walk, scratch: &mut Scratch) {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let pid_dir = match openat(
+            self.proc_dir,
+            pid.to_string().as_str(),
+            flags,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+        };
+        out.stats.processes += 1;
+        let mut comm = None;
+        if let Some(want) = self.comm {
+            let Ok(got) = read_comm(pid_dir.as_fd()) else {
+                out.stats.vanished += 1;
+                return;
+            };
+            if !comm_matches(&got, want) {
+                return;
+            }
+            comm = Some(got);
+        }
+        let fd_dir = match open_dir(Some(pid_dir.as_fd()), c"fd") {
+            Ok(fd) => fd,
+            Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+        };
+        let mut fds = core::mem::take(&mut scratch.fds);
+        fds.clear();
+        let mut dir = RawDir::new(fd_dir.as_fd(), &mut scratch.dirents);
+        while let Some(entry) = dir.next() {
+            match entry {
+                Ok(entry) => fds.extend(parse_decimal(entry.file_name().to_bytes())),
+                Err(errno) => {
+                    count(&mut out.stats, pid, classify(errno), errno);
+                    break;
+                }
+            }
+        }
+        let process = |comm: Option<Vec<u8>>| Process {
+            pid,
+            uid: rustix::fs::fstat(&pid_dir).ok().map(|stat| stat.st_uid),
+            comm: comm
+                .or_else(|| read_comm(pid_dir.as_fd()).ok())
+                .unwrap_or_default(),
+        };
+        if self.split && fds.len() > SPLIT_ABOVE {
+            // Several workers will find its sockets: record the process now
+            // rather than after whichever chunk ends last.
+            out.processes.push(process(comm));
+            let dir = Arc::new(fd_dir);
+            let (mine, rest) = fds.split_at(CHUNK.min(fds.len()));
+            self.share(rest.chunks(CHUNK).map(|part| Chunk {
+                pid,
+                dir: Arc::clone(&dir),
+                fds: part.to_vec(),
+            }));
+            read_links(dir.as_fd(), pid, mine, out, scratch);
+        } else if read_links(fd_dir.as_fd(), pid, &fds, out, scratch) {
+            out.processes.push(process(comm));
+        }
+        scratch.fds = fds;
+    }
+}
+
+/// `readlinkat(dir, "FD")` for each fd; sockets go to `out.holders`.
+/// Returns whether any fd was a socket.
+fn read_links(
+    dir: BorrowedFd<'_>,
+    pid: u32,
+    fds: &[u32],
+    out: &mut Walk,
+    scratch: &mut Scratch,
+) -> bool {
+    let before = out.holders.len();
+    for &fd in fds {
+        out.stats.fds += 1;
+        scratch.name.clear();
+        let _ = write!(scratch.name, "{fd}");
+        match rustix::fs::readlinkat_raw(dir, scratch.name.as_str(), &mut scratch.link[..]) {
+            Ok(len) => {
+                if let Some(inode) = scratch.link.get(..len).and_then(parse_socket_link) {
+                    out.holders.push(Holder { pid, fd, inode });
+                }
+            }
+            // A process whose fd links we may list but not read (an LSM or
+            // ptrace rule): none of its fds will read either.
+            Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
+                count(&mut out.stats, pid, Skip::Denied, errno);
+                break;
+            }
+            // The fd was closed between getdents and readlinkat.
+            Err(errno) => {
+                out.stats.vanished += 1;
+                log::trace!("pid {pid} fd {fd}: {}", crate::error::describe_errno(errno));
+            }
+        }
+    }
+    out.holders.len() > before
 }
 
 fn open_dir(
@@ -215,79 +411,6 @@ fn count(stats: &mut WalkStats, pid: u32, skip: Skip, errno: Errno) {
         "skipping pid {pid}: {}",
         crate::error::describe_errno(errno)
     );
-}
-
-fn walk_process(
-    proc_dir: BorrowedFd<'_>,
-    pid: u32,
-    comm_filter: Option<&[u8]>,
-    out: &mut Walk,
-    dirents: &mut [MaybeUninit<u8>],
-    link: &mut [u8],
-) {
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let pid_dir = match openat(proc_dir, pid.to_string().as_str(), flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
-    };
-    out.stats.processes += 1;
-    let mut comm = None;
-    if let Some(want) = comm_filter {
-        let Ok(got) = read_comm(pid_dir.as_fd()) else {
-            out.stats.vanished += 1;
-            return;
-        };
-        if !comm_matches(&got, want) {
-            return;
-        }
-        comm = Some(got);
-    }
-    let fd_dir = match open_dir(Some(pid_dir.as_fd()), c"fd") {
-        Ok(fd) => fd,
-        Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
-    };
-    let before = out.holders.len();
-    let mut dir = RawDir::new(fd_dir.as_fd(), dirents);
-    while let Some(entry) = dir.next() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(errno) => {
-                count(&mut out.stats, pid, classify(errno), errno);
-                break;
-            }
-        };
-        let Some(fd) = parse_decimal(entry.file_name().to_bytes()) else {
-            continue;
-        };
-        out.stats.fds += 1;
-        match rustix::fs::readlinkat_raw(fd_dir.as_fd(), entry.file_name(), &mut *link) {
-            Ok(len) => {
-                if let Some(inode) = link.get(..len).and_then(parse_socket_link) {
-                    out.holders.push(Holder { pid, fd, inode });
-                }
-            }
-            // A process whose fd links we may list but not read (an LSM or
-            // ptrace rule): none of its fds will read either.
-            Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
-                count(&mut out.stats, pid, Skip::Denied, errno);
-                break;
-            }
-            // The fd was closed between getdents and readlinkat.
-            Err(errno) => {
-                out.stats.vanished += 1;
-                log::trace!("pid {pid} fd {fd}: {}", crate::error::describe_errno(errno));
-            }
-        }
-    }
-    if out.holders.len() == before {
-        return;
-    }
-    let comm = match comm {
-        Some(comm) => comm,
-        None => read_comm(pid_dir.as_fd()).unwrap_or_default(),
-    };
-    let uid = rustix::fs::fstat(&pid_dir).ok().map(|stat| stat.st_uid);
-    out.processes.push(Process { pid, uid, comm });
 }
 
 /// Whether a process's comm is the `--comm` name: the kernel keeps only

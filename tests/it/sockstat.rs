@@ -792,3 +792,40 @@ fn extended_shows_queues_and_socket_uid() {
         assert_eq!(cell(&rows, &tcp.listener, "SEND-Q"), "0", "{source}");
     }
 }
+
+#[test]
+fn a_process_with_thousands_of_fds_is_walked_whole() {
+    // Over 1024 fds, the walk shares one process's fds among its workers;
+    // every socket must still come out exactly once.
+    let want = 1600;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if let Some(max) = limit.maximum
+        && limit.current.is_some_and(|cur| cur < max)
+    {
+        let raised = rustix::process::Rlimit {
+            current: Some(max),
+            maximum: Some(max),
+        };
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
+    }
+    let current = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if current.is_some_and(|cur| cur < 4096) {
+        eprintln!("skipping: RLIMIT_NOFILE {current:?} is too low for {want} more fds");
+        return;
+    }
+    let pairs: Vec<(OwnedFd, OwnedFd)> = (0..want / 2).map(|_| unix_pair()).collect();
+    let rows = table(&["--pid", &me(), "-u"]);
+    let mut seen = BTreeMap::new();
+    for row in &rows {
+        *seen.entry(row["FD"].clone()).or_insert(0) += 1;
+    }
+    for (a, b) in &pairs {
+        for fd in [a, b] {
+            assert_eq!(seen.get(&fd_text(fd)), Some(&1), "fd {}", fd_text(fd));
+        }
+        assert_eq!(
+            cell(&rows, a, "FOREIGN ADDRESS"),
+            format!("-> [{} {}]", me(), fd_text(b))
+        );
+    }
+}
