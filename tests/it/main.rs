@@ -12,3 +12,4 @@ mod lesson;
 mod lifecycle;
 mod netns;
 mod props;
+mod sockstat;
