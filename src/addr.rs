@@ -69,11 +69,14 @@ pub fn parse_ip(ip: &str, port: u16) -> Result<SocketAddr> {
     Ok(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope_id)))
 }
 
-/// The interface index of an IPv6 zone: a number, or an interface name
-/// looked up in sysfs (no socket needed, unlike `if_nametoindex`).
+/// The interface index of an IPv6 zone: the decimal index of an existing
+/// interface, or an interface name, both looked up in sysfs (no socket
+/// needed, unlike `if_nametoindex`). Index 0 ("no zone"), `+1` and indexes
+/// no interface has are refused here rather than as a later `EINVAL`/`ENODEV`.
 fn zone_index(zone: &str) -> Option<u32> {
-    if let Ok(index) = zone.parse::<u32>() {
-        return Some(index);
+    if !zone.is_empty() && zone.bytes().all(|b| b.is_ascii_digit()) {
+        let index = zone.parse::<u32>().ok().filter(|&index| index > 0)?;
+        return interface_index_exists(index).then_some(index);
     }
     let plausible_name = !zone.is_empty()
         && zone.len() <= 15
@@ -85,6 +88,18 @@ fn zone_index(zone: &str) -> Option<u32> {
     }
     let text = std::fs::read_to_string(format!("/sys/class/net/{zone}/ifindex")).ok()?;
     text.trim().parse().ok()
+}
+
+/// Whether some interface has `index`; when sysfs cannot be read at all the
+/// number is taken on trust (the kernel still checks it).
+fn interface_index_exists(index: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return true;
+    };
+    entries.filter_map(|entry| entry.ok()).any(|entry| {
+        std::fs::read_to_string(entry.path().join("ifindex"))
+            .is_ok_and(|text| text.trim().parse() == Ok(index))
+    })
 }
 
 /// The IP as the lesson prints it (`127.0.0.1`, `::1`; no port, no
@@ -139,6 +154,10 @@ mod tests {
             "fe80::1%",
             "fe80::1%nosuchif0",
             "fe80::1%../x",
+            "fe80::1%0",
+            "fe80::1%+1",
+            "fe80::1%4294967295",
+            "fe80::1%4294967296",
             "::1%lo%lo",
             "127.0.0.1\0",
             "[]",

@@ -41,13 +41,17 @@ fn one_line_usage_error(rendered: &str) -> String {
     format!("{first} (try --help)")
 }
 
-/// Parses a duration in seconds (`10`, `0.5`): positive, finite, at most a
-/// year. A clap value parser, so a bad value is a usage error.
+/// Parses a duration in seconds (`10`, `0.5`): positive, finite, at least a
+/// nanosecond (`1e-10` would round to a zero timeout), at most a year. A clap
+/// value parser, so a bad value is a usage error.
 pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
     const YEAR: f64 = 365.0 * 24.0 * 3600.0;
     match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= YEAR => {
-            Ok(std::time::Duration::from_secs_f64(secs))
+            match std::time::Duration::try_from_secs_f64(secs) {
+                Ok(duration) if !duration.is_zero() => Ok(duration),
+                _ => Err("expected at least a nanosecond".to_string()),
+            }
         }
         _ => Err("expected a number of seconds greater than 0".to_string()),
     }
@@ -95,7 +99,9 @@ mod tests {
     fn seconds_are_positive_and_finite() {
         use super::parse_secs;
         assert_eq!(parse_secs("0.5"), Ok(std::time::Duration::from_millis(500)));
-        for bad in ["0", "-1", "nan", "inf", "", "1e300", "ten"] {
+        for bad in [
+            "0", "-1", "nan", "inf", "", "1e300", "ten", "1e-10", "5e-324",
+        ] {
             assert!(parse_secs(bad).is_err(), "{bad}");
         }
     }

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod io;
 pub mod server;
 pub mod socket;
+pub mod sockstat;
 pub mod transcript;
 
 pub use error::{Error, Result};

@@ -25,7 +25,8 @@ struct Args {
     /// Accept at most N concurrent connections
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_conns: Option<u32>,
-    /// Close clients silent for SECS
+    /// Close clients silent for SECS; at --max-conns with clients waiting,
+    /// also those that moved under 1 KiB in the last SECS (slowloris)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     idle_timeout: Option<std::time::Duration>,
     /// Exit 0 after N connections have closed

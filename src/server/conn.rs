@@ -17,6 +17,11 @@ pub struct Conn {
     pub pending: Vec<u8>,
     /// Last time the client sent or took bytes, for `--idle-timeout`.
     pub last_active: Instant,
+    /// Start of the current `--idle-timeout` period ("lease") of the slot.
+    pub lease_start: Instant,
+    /// Bytes received and sent since `lease_start`: a trickle (slowloris)
+    /// loses its slot when others wait at `--max-conns`.
+    pub moved: u64,
     /// The current transcript message, when the transcript is on.
     pub transcript: Option<Box<MessageSplitter>>,
 }
@@ -51,15 +56,6 @@ impl Slab {
         let (index, generation) = split(token);
         match self.slots.get_mut(index as usize) {
             Some((live, conn)) if *live == generation => conn.as_mut(),
-            _ => None,
-        }
-    }
-
-    /// The connection a token names, read-only.
-    pub fn get(&self, token: u64) -> Option<&Conn> {
-        let (index, generation) = split(token);
-        match self.slots.get(index as usize) {
-            Some((live, conn)) if *live == generation => conn.as_ref(),
             _ => None,
         }
     }
@@ -111,6 +107,8 @@ mod tests {
             peer: IpAddr::from([127, 0, 0, 1]),
             pending: Vec::new(),
             last_active: Instant::now(),
+            lease_start: Instant::now(),
+            moved: 0,
             transcript: None,
         })
     }

@@ -4,6 +4,12 @@
 //! `send` of what came in. Only what a short send leaves over is kept, and
 //! while it is, the connection is watched for `EPOLLOUT` instead of read:
 //! a client that does not read stalls itself, never the loop.
+//!
+//! `--idle-timeout` closes silent clients. With `--max-conns` as well, it is
+//! also the length of a slot's lease while others wait in the backlog: a
+//! connection that moved fewer than [`TRICKLE_BYTES`] in its last lease is
+//! closed to make room, so trickling clients (slowloris) cannot hold every
+//! slot forever.
 
 use super::conn::{Conn, Slab};
 use super::shared::Shared;
@@ -31,6 +37,11 @@ const EVENT_BATCH: usize = 256;
 /// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to spin
 /// on a backlog we cannot take, short enough to notice freed fds quickly.
 const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Under `--max-conns` pressure, the least traffic (bytes in plus bytes
+/// out) that keeps a slot for another `--idle-timeout`: 1 KiB, far above a
+/// byte a second, far below any transfer worth keeping.
+pub const TRICKLE_BYTES: u64 = 1024;
 
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
@@ -232,6 +243,8 @@ impl Worker<'_> {
             peer: peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             pending: Vec::new(),
             last_active: Instant::now(),
+            lease_start: Instant::now(),
+            moved: 0,
             transcript: self
                 .options
                 .transcript
@@ -288,6 +301,7 @@ impl Worker<'_> {
         };
         let data = &self.scratch[..received];
         self.stats.bytes += received as u64;
+        conn.moved += received as u64;
         if self.options.idle_timeout.is_some() {
             conn.last_active = Instant::now();
         }
@@ -329,6 +343,7 @@ impl Worker<'_> {
         if self.options.idle_timeout.is_some() && sent > 0 {
             conn.last_active = Instant::now();
         }
+        conn.moved += sent as u64;
         conn.pending.drain(..sent);
         if !conn.pending.is_empty() {
             return true;
@@ -357,21 +372,42 @@ impl Worker<'_> {
         self.shared.connection_closed();
     }
 
+    /// Closes silent clients; under `--max-conns` pressure, also those whose
+    /// lease ran out with less than [`TRICKLE_BYTES`] moved. Other leases
+    /// that ran out start again.
     fn close_idle(&mut self, now: Instant) {
         let Some(idle) = self.options.idle_timeout else {
             return;
         };
-        let silent: Vec<u64> = self
-            .conns
-            .tokens()
-            .filter(|&token| {
-                self.conns
-                    .get(token)
-                    .is_some_and(|conn| now.saturating_duration_since(conn.last_active) >= idle)
-            })
-            .collect();
-        for token in silent {
-            log::info!("closing a client silent for {idle:?}");
+        let pressed = self.shared.at_capacity() && self.shared.clients_waiting();
+        let tokens: Vec<u64> = self.conns.tokens().collect();
+        let (mut silent, mut trickling) = (Vec::new(), Vec::new());
+        for token in tokens {
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
+            if now.saturating_duration_since(conn.last_active) >= idle {
+                silent.push(token);
+            } else if now.saturating_duration_since(conn.lease_start) >= idle {
+                if pressed && conn.moved < TRICKLE_BYTES {
+                    trickling.push(token);
+                } else {
+                    conn.lease_start = now;
+                    conn.moved = 0;
+                }
+            }
+        }
+        if !silent.is_empty() {
+            log::info!("closing {} clients silent for {idle:?}", silent.len());
+        }
+        if !trickling.is_empty() {
+            log::info!(
+                "at --max-conns with clients waiting: closing {} clients that moved under \
+                 {TRICKLE_BYTES} bytes in {idle:?}",
+                trickling.len()
+            );
+        }
+        for token in silent.into_iter().chain(trickling) {
             self.close(token);
         }
         self.flush_transcript();

@@ -67,6 +67,23 @@ impl Shared {
             .is_ok()
     }
 
+    /// Whether every `--max-conns` slot is taken.
+    pub fn at_capacity(&self) -> bool {
+        self.max_conns
+            .is_some_and(|max| self.active.load(Ordering::Acquire) >= max)
+    }
+
+    /// Whether clients wait in the listen backlog (the listener is readable).
+    pub fn clients_waiting(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.listener, PollFlags::IN)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+    }
+
     /// Gives back a slot that `accept` did not fill.
     pub fn unreserve_slot(&self) {
         self.free_slot();

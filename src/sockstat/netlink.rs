@@ -1,0 +1,571 @@
+//! The default source: `NETLINK_SOCK_DIAG` dumps (`inet_diag`, `unix_diag`)
+//! over a rustix netlink socket, requests built and replies parsed as bytes
+//! with bounds checks (the layouts are in `linux/inet_diag.h`,
+//! `linux/unix_diag.h` and `linux/netlink.h`).
+
+use super::filter::Filter;
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use crate::error::{Error, Result};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_DUMP: u16 = 0x300;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+
+const AF_UNIX: u8 = 1;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+
+/// `sizeof(struct inet_diag_req_v2)`
+const INET_REQ_LEN: usize = 56;
+/// `sizeof(struct inet_diag_msg)`
+const INET_MSG_LEN: usize = 72;
+/// `sizeof(struct unix_diag_req)`
+const UNIX_REQ_LEN: usize = 24;
+/// `sizeof(struct unix_diag_msg)`
+const UNIX_MSG_LEN: usize = 16;
+
+const UDIAG_SHOW_NAME: u32 = 0x01;
+const UDIAG_SHOW_PEER: u32 = 0x04;
+const UDIAG_SHOW_RQLEN: u32 = 0x10;
+const UDIAG_SHOW_UID: u32 = 0x40;
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_RQLEN: u16 = 4;
+const UNIX_DIAG_UID: u16 = 7;
+/// `NLA_TYPE_MASK`: the attribute type without the nested/byte-order flags.
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// The kernel packs at most 32 KiB into one dump reply; room for that.
+const RECV_BUF: usize = 64 * 1024;
+
+/// A `NETLINK_SOCK_DIAG` socket and the buffer its replies land in.
+pub struct Diag {
+    sock: OwnedFd,
+    buf: Vec<u8>,
+    seq: u32,
+}
+
+impl Diag {
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)`.
+    ///
+    /// # Errors
+    /// The errno of `socket` (`EAFNOSUPPORT`, `EPROTONOSUPPORT` in a kernel
+    /// without sock_diag, `EMFILE`).
+    pub fn open() -> Result<Self> {
+        let sock = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            Some(netlink::SOCK_DIAG),
+        )
+        .map_err(|errno| Error::on("socket", "NETLINK_SOCK_DIAG", errno))?;
+        Ok(Self {
+            sock,
+            buf: vec![0u8; RECV_BUF],
+            seq: 0,
+        })
+    }
+
+    /// Every record of `table` the filter wants, dumped by the kernel with
+    /// the filter's family, protocol and states in the request. `extended`
+    /// asks unix sockets for their queues and uid as well.
+    ///
+    /// # Errors
+    /// The errno of the socket, of a dump the kernel refused (`NLMSG_ERROR`:
+    /// `ENOENT` when the diag module for the protocol is missing), or
+    /// `EBADMSG` for a reply that does not parse.
+    pub fn dump(
+        &mut self,
+        table: Table,
+        filter: &Filter,
+        extended: bool,
+    ) -> Result<Vec<SockRecord>> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut records = Vec::new();
+        let result = match table {
+            Table::Inet(proto, version) => {
+                let request = inet_request(seq, version, proto, filter.state_mask(Some(proto)));
+                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
+                    if let Some(record) = parse_inet(payload, proto)
+                        && filter.matches(&record)
+                    {
+                        records.push(record);
+                    }
+                })
+            }
+            Table::Unix => {
+                let mut show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+                if extended {
+                    show |= UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+                }
+                let request = unix_request(seq, filter.state_mask(None), show);
+                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
+                    if let Some(record) = parse_unix(payload)
+                        && filter.matches(&record)
+                    {
+                        records.push(record);
+                    }
+                })
+            }
+        };
+        result.map_err(|errno| Error::on("sock_diag dump", table.name(), errno))?;
+        Ok(records)
+    }
+}
+
+fn header(out: &mut Vec<u8>, len: usize, seq: u32) {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    out.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+}
+
+/// `nlmsghdr` + `inet_diag_req_v2` asking for every socket of `proto` over
+/// `version` in the `states` bit mask.
+pub fn inet_request(seq: u32, version: IpVersion, proto: InetProto, states: u32) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + INET_REQ_LEN;
+    let mut out = Vec::with_capacity(len);
+    header(&mut out, len, seq);
+    out.push(match version {
+        IpVersion::V4 => AF_INET,
+        IpVersion::V6 => AF_INET6,
+    });
+    out.push(match proto {
+        InetProto::Tcp => IPPROTO_TCP,
+        InetProto::Udp => IPPROTO_UDP,
+    });
+    out.push(0); // idiag_ext: the base message carries all we show
+    out.push(0);
+    out.extend_from_slice(&states.to_ne_bytes());
+    out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
+    out
+}
+
+/// `nlmsghdr` + `unix_diag_req` asking for every unix socket in `states`,
+/// with the `show` attributes.
+pub fn unix_request(seq: u32, states: u32, show: u32) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + UNIX_REQ_LEN;
+    let mut out = Vec::with_capacity(len);
+    header(&mut out, len, seq);
+    out.push(AF_UNIX);
+    out.push(0);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&states.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes()); // udiag_ino: any
+    out.extend_from_slice(&show.to_ne_bytes());
+    out.resize(len, 0); // udiag_cookie
+    out
+}
+
+/// Sends `request` and feeds each `SOCK_DIAG_BY_FAMILY` payload of the
+/// multi-part reply to `each`, until `NLMSG_DONE`.
+fn dump(
+    sock: &OwnedFd,
+    request: &[u8],
+    seq: u32,
+    buf: &mut [u8],
+    mut each: impl FnMut(&[u8]),
+) -> core::result::Result<(), Errno> {
+    let kernel = SocketAddrNetlink::new(0, 0);
+    loop {
+        match rustix::net::sendto(sock.as_fd(), request, SendFlags::empty(), &kernel) {
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(errno),
+            Ok(_) => break,
+        }
+    }
+    loop {
+        let len = match rustix::net::recv(sock.as_fd(), &mut *buf, RecvFlags::empty()) {
+            Ok((_, full)) if full > buf.len() => return Err(Errno::MSGSIZE),
+            Ok((len, _)) => len,
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(errno),
+        };
+        if len == 0 {
+            return Err(Errno::BADMSG);
+        }
+        if let Batch::Done = parse_batch(buf.get(..len).unwrap_or_default(), seq, &mut each)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether a dump goes on after one `recv`'s worth of messages.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// More replies follow.
+    More,
+    /// `NLMSG_DONE` was seen.
+    Done,
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn i32_at(bytes: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn align4(len: usize) -> usize {
+    len.saturating_add(3) & !3
+}
+
+/// Walks the netlink messages in one datagram: payloads of ours go to
+/// `each`; `NLMSG_ERROR` with an errno and a negative `NLMSG_DONE` status
+/// end the dump with that errno; a header that does not fit is `EBADMSG`.
+///
+/// # Errors
+/// The errno the kernel reported, or `EBADMSG`.
+pub fn parse_batch(
+    mut bytes: &[u8],
+    seq: u32,
+    each: &mut impl FnMut(&[u8]),
+) -> core::result::Result<Batch, Errno> {
+    while !bytes.is_empty() {
+        let len = u32_at(bytes, 0).ok_or(Errno::BADMSG)? as usize;
+        let kind = u16_at(bytes, 4).ok_or(Errno::BADMSG)?;
+        let flags = u16_at(bytes, 6).ok_or(Errno::BADMSG)?;
+        let msg_seq = u32_at(bytes, 8).ok_or(Errno::BADMSG)?;
+        if len < NLMSG_HDRLEN || len > bytes.len() {
+            return Err(Errno::BADMSG);
+        }
+        let payload = bytes.get(NLMSG_HDRLEN..len).ok_or(Errno::BADMSG)?;
+        bytes = bytes
+            .get(align4(len).min(bytes.len())..)
+            .unwrap_or_default();
+        if msg_seq != seq {
+            // A late reply to an earlier request; not ours to read.
+            continue;
+        }
+        if flags & NLM_F_DUMP_INTR != 0 {
+            log::debug!("netlink dump interrupted by a change; rows may be stale");
+        }
+        match kind {
+            NLMSG_DONE => {
+                return match i32_at(payload, 0) {
+                    Some(status) if status < 0 => Err(kernel_errno(status)),
+                    _ => Ok(Batch::Done),
+                };
+            }
+            NLMSG_ERROR => {
+                let status = i32_at(payload, 0).ok_or(Errno::BADMSG)?;
+                if status < 0 {
+                    return Err(kernel_errno(status));
+                }
+            }
+            NLMSG_NOOP => {}
+            SOCK_DIAG_BY_FAMILY => each(payload),
+            _ => {}
+        }
+    }
+    Ok(Batch::More)
+}
+
+/// A negative status from `NLMSG_ERROR`/`NLMSG_DONE` as an errno; a value
+/// no kernel sends (rustix only takes 1–4095) is a malformed reply.
+fn kernel_errno(status: i32) -> Errno {
+    match status.checked_neg() {
+        Some(raw @ 1..=4095) => Errno::from_raw_os_error(raw),
+        _ => Errno::BADMSG,
+    }
+}
+
+/// An `inet_diag_msg` as a record, or `None` when it is too short or of a
+/// family we did not ask for.
+pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
+    if msg.len() < INET_MSG_LEN {
+        return None;
+    }
+    let family = *msg.first()?;
+    let st = *msg.get(1)?;
+    // inet_diag_sockid: ports and addresses in network byte order.
+    let sport = u16::from_be_bytes(msg.get(4..6)?.try_into().ok()?);
+    let dport = u16::from_be_bytes(msg.get(6..8)?.try_into().ok()?);
+    let src = msg.get(8..24)?;
+    let dst = msg.get(24..40)?;
+    let (version, local, remote) = match family {
+        AF_INET => (
+            IpVersion::V4,
+            IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(src.get(..4)?).ok()?)),
+            IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(dst.get(..4)?).ok()?)),
+        ),
+        AF_INET6 => (
+            IpVersion::V6,
+            IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(src).ok()?)),
+            IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(dst).ok()?)),
+        ),
+        _ => return None,
+    };
+    let rqueue = u32_at(msg, 56)?;
+    let wqueue = u32_at(msg, 60)?;
+    let uid = u32_at(msg, 64)?;
+    let inode = u32_at(msg, 68)?;
+    Some(SockRecord {
+        inode: u64::from(inode),
+        kind: Kind::Inet {
+            proto,
+            version,
+            local: SocketAddr::new(local, sport),
+            remote: SocketAddr::new(remote, dport),
+        },
+        state: st,
+        recv_q: Some(u64::from(rqueue)),
+        // For a listener the kernel puts the backlog limit here; that is not
+        // a queue of bytes, and /proc/net says 0, so say 0 too.
+        send_q: Some(if st == state::LISTEN {
+            0
+        } else {
+            u64::from(wqueue)
+        }),
+        uid: Some(uid),
+    })
+}
+
+/// A `unix_diag_msg` and its attributes as a record, or `None` when it is
+/// too short, of another family, or its attributes overrun it.
+pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
+    if msg.len() < UNIX_MSG_LEN || *msg.first()? != AF_UNIX {
+        return None;
+    }
+    let st = *msg.get(2)?;
+    let inode = u32_at(msg, 4)?;
+    let mut name = None;
+    let mut peer = Peer::None;
+    let mut queues = None;
+    let mut uid = None;
+    let mut attrs = msg.get(UNIX_MSG_LEN..)?;
+    while attrs.len() >= 4 {
+        let len = usize::from(u16_at(attrs, 0)?);
+        let kind = u16_at(attrs, 2)? & NLA_TYPE_MASK;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        let value = attrs.get(4..len)?;
+        match kind {
+            UNIX_DIAG_NAME => name = unix_name(value),
+            UNIX_DIAG_PEER => {
+                let inode = u32_at(value, 0)?;
+                if inode != 0 {
+                    peer = Peer::Inode(u64::from(inode));
+                }
+            }
+            UNIX_DIAG_RQLEN => queues = Some((u32_at(value, 0)?, u32_at(value, 4)?)),
+            UNIX_DIAG_UID => uid = Some(u32_at(value, 0)?),
+            _ => {}
+        }
+        attrs = attrs.get(align4(len).min(attrs.len())..)?;
+    }
+    Some(SockRecord {
+        inode: u64::from(inode),
+        kind: Kind::Unix { name, peer },
+        state: st,
+        recv_q: queues.map(|(r, _)| u64::from(r)),
+        send_q: queues.map(|(_, w)| if st == state::LISTEN { 0 } else { u64::from(w) }),
+        uid,
+    })
+}
+
+/// `sun_path` as `/proc/net/unix` shows it: a path up to its NUL, or an
+/// abstract name as `@` followed by the name with its NULs shown as `@`.
+fn unix_name(path: &[u8]) -> Option<Vec<u8>> {
+    match path.split_first() {
+        None => None,
+        Some((0, abstract_name)) => {
+            let mut shown = Vec::with_capacity(path.len());
+            shown.push(b'@');
+            shown.extend(abstract_name.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            Some(shown)
+        }
+        Some(_) => {
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            path.get(..end).map(<[u8]>::to_vec)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sockstat::testing::{garbage, mutate};
+
+    fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = NLMSG_HDRLEN + payload.len();
+        let mut out = Vec::new();
+        out.extend_from_slice(&(len as u32).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(&2u16.to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out.resize(align4(out.len()), 0);
+        out
+    }
+
+    fn inet_msg() -> Vec<u8> {
+        let mut m = vec![0u8; INET_MSG_LEN];
+        m[0] = AF_INET;
+        m[1] = state::ESTABLISHED;
+        m[4..6].copy_from_slice(&51234u16.to_be_bytes());
+        m[6..8].copy_from_slice(&7777u16.to_be_bytes());
+        m[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        m[24..28].copy_from_slice(&[127, 0, 0, 2]);
+        m[56..60].copy_from_slice(&5u32.to_ne_bytes());
+        m[60..64].copy_from_slice(&6u32.to_ne_bytes());
+        m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+        m[68..72].copy_from_slice(&2983339u32.to_ne_bytes());
+        m
+    }
+
+    fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(value);
+        out.resize(align4(out.len()), 0);
+        out
+    }
+
+    fn unix_msg() -> Vec<u8> {
+        let mut m = vec![0u8; UNIX_MSG_LEN];
+        m[0] = AF_UNIX;
+        m[1] = 1;
+        m[2] = state::ESTABLISHED;
+        m[4..8].copy_from_slice(&2983400u32.to_ne_bytes());
+        m.extend(attr(UNIX_DIAG_NAME, b"/run/app.sock\0"));
+        m.extend(attr(UNIX_DIAG_PEER, &2983401u32.to_ne_bytes()));
+        m.extend(attr(UNIX_DIAG_RQLEN, &[1, 0, 0, 0, 2, 0, 0, 0]));
+        m
+    }
+
+    #[test]
+    fn requests_have_the_kernel_layout() {
+        let req = inet_request(7, IpVersion::V6, InetProto::Udp, 0xff);
+        assert_eq!(req.len(), 72);
+        assert_eq!(u32_at(&req, 0), Some(72));
+        assert_eq!(u16_at(&req, 4), Some(SOCK_DIAG_BY_FAMILY));
+        assert_eq!(u32_at(&req, 8), Some(7));
+        assert_eq!(&req[16..18], &[AF_INET6, IPPROTO_UDP]);
+        assert_eq!(u32_at(&req, 20), Some(0xff));
+        let req = unix_request(1, 0x400, UDIAG_SHOW_NAME);
+        assert_eq!(req.len(), 40);
+        assert_eq!(u32_at(&req, 20), Some(0x400));
+        assert_eq!(u32_at(&req, 28), Some(UDIAG_SHOW_NAME));
+    }
+
+    #[test]
+    fn inet_and_unix_messages() {
+        let rec = parse_inet(&inet_msg(), InetProto::Tcp);
+        let Some(rec) = rec else { panic!("no record") };
+        assert_eq!(rec.inode, 2983339);
+        assert_eq!(rec.uid, Some(1000));
+        assert_eq!((rec.recv_q, rec.send_q), (Some(5), Some(6)));
+        let Kind::Inet { local, remote, .. } = rec.kind else {
+            panic!("not inet")
+        };
+        assert_eq!(local.to_string(), "127.0.0.1:51234");
+        assert_eq!(remote.to_string(), "127.0.0.2:7777");
+
+        let Some(rec) = parse_unix(&unix_msg()) else {
+            panic!("no record")
+        };
+        assert_eq!(
+            rec.kind,
+            Kind::Unix {
+                name: Some(b"/run/app.sock".to_vec()),
+                peer: Peer::Inode(2983401)
+            }
+        );
+        assert_eq!((rec.recv_q, rec.send_q), (Some(1), Some(2)));
+        assert_eq!(unix_name(b"\0ab\0c"), Some(b"@ab@c".to_vec()));
+    }
+
+    #[test]
+    fn batches_end_with_done_or_error() {
+        let mut bytes = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
+        bytes.extend(nlmsg(SOCK_DIAG_BY_FAMILY, 2, &inet_msg())); // stale
+        bytes.extend(nlmsg(NLMSG_DONE, 3, &0i32.to_ne_bytes()));
+        let mut seen = 0;
+        let got = parse_batch(&bytes, 3, &mut |_| seen += 1);
+        assert_eq!(got, Ok(Batch::Done));
+        assert_eq!(seen, 1);
+        let err = nlmsg(NLMSG_ERROR, 3, &(-22i32).to_ne_bytes());
+        assert_eq!(parse_batch(&err, 3, &mut |_| {}), Err(Errno::INVAL));
+        let odd = nlmsg(NLMSG_ERROR, 3, &(-100_000i32).to_ne_bytes());
+        assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
+        let odd = nlmsg(NLMSG_DONE, 3, &i32::MIN.to_ne_bytes());
+        assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
+        let more = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
+        assert_eq!(parse_batch(&more, 3, &mut |_| {}), Ok(Batch::More));
+    }
+
+    #[test]
+    fn truncated_oversized_and_garbage_input_never_panics() {
+        let mut bytes = nlmsg(SOCK_DIAG_BY_FAMILY, 1, &inet_msg());
+        bytes.extend(nlmsg(SOCK_DIAG_BY_FAMILY, 1, &unix_msg()));
+        bytes.extend(nlmsg(NLMSG_DONE, 1, &0i32.to_ne_bytes()));
+        let mut each = |payload: &[u8]| {
+            let _ = parse_inet(payload, InetProto::Tcp);
+            let _ = parse_unix(payload);
+        };
+        for cut in 0..bytes.len() {
+            let _ = parse_batch(&bytes[..cut], 1, &mut each);
+        }
+        for msg in [inet_msg(), unix_msg()] {
+            for cut in 0..msg.len() {
+                let _ = parse_inet(&msg[..cut], InetProto::Udp);
+                let _ = parse_unix(&msg[..cut]);
+            }
+        }
+        // Lengths that claim more than is there, or wrap.
+        let mut lying = nlmsg(SOCK_DIAG_BY_FAMILY, 1, &unix_msg());
+        lying[0..4].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert_eq!(parse_batch(&lying, 1, &mut each), Err(Errno::BADMSG));
+        let mut attr_lie = unix_msg();
+        attr_lie[UNIX_MSG_LEN..UNIX_MSG_LEN + 2].copy_from_slice(&u16::MAX.to_ne_bytes());
+        assert_eq!(parse_unix(&attr_lie), None);
+        let mut huge = inet_msg();
+        huge.extend(std::iter::repeat_n(0xAB, 200_000));
+        assert!(parse_inet(&huge, InetProto::Tcp).is_some());
+        for seed in 0..20_000 {
+            let _ = parse_batch(&mutate(seed, &bytes), 1, &mut each);
+            let _ = parse_unix(&mutate(seed, &unix_msg()));
+            let _ = parse_inet(&mutate(seed, &inet_msg()), InetProto::Tcp);
+        }
+        for seed in 0..5000 {
+            let mut noise = garbage(seed, &[0, 1, 2, 3, 4, 16, 20, 255]);
+            let _ = parse_batch(&noise, 0, &mut each);
+            let _ = parse_inet(&noise, InetProto::Tcp);
+            let _ = parse_unix(&noise);
+            if noise.len() >= 16 {
+                let len = noise.len() as u32;
+                noise[0..4].copy_from_slice(&len.to_ne_bytes());
+                noise[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+                noise[8..12].copy_from_slice(&0u32.to_ne_bytes());
+                let _ = parse_batch(&noise, 0, &mut each);
+            }
+            let mut framed = unix_msg();
+            framed.extend(&noise);
+            let _ = parse_unix(&framed);
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The fd walk: `/proc` → `/proc/PID/fd` → `socket:[INODE]`, on directory
+//! fds, one `getdents` per directory and one `readlinkat` per fd, spread over
+//! worker threads. This is where `ss -p` spends its time.
+
+use crate::error::{Error, Result};
+use core::fmt::Write as _;
+use core::mem::MaybeUninit;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, RawDir, openat};
+use rustix::io::Errno;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// An fd that holds a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Holder {
+    /// The process.
+    pub pid: u32,
+    /// The fd number in that process.
+    pub fd: u32,
+    /// The socket's inode, from `socket:[INODE]`.
+    pub inode: u64,
+}
+
+/// A process that holds at least one socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: u32,
+    /// The owner of `/proc/PID`: the effective uid, as `ps` shows it (one
+    /// `fstat` on a directory fd we hold anyway, where `status` would be a
+    /// file to open, have the kernel format and parse). For a non-dumpable
+    /// process the kernel reports root here. `None` if it exited first.
+    pub uid: Option<u32>,
+    /// `/proc/PID/comm`, without its newline.
+    pub comm: Vec<u8>,
+}
+
+/// What the walk skipped, for `-v`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Processes looked at.
+    pub processes: usize,
+    /// fds read.
+    pub fds: usize,
+    /// Processes whose fds we may not read (`EACCES`, `EPERM`).
+    pub denied: usize,
+    /// Processes or fds gone before we got to them.
+    pub vanished: usize,
+}
+
+/// The walk's result: every socket fd seen and its process.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Socket fds, in no particular order.
+    pub holders: Vec<Holder>,
+    /// The processes that hold them.
+    pub processes: Vec<Process>,
+    /// What was skipped.
+    pub stats: WalkStats,
+}
+
+/// Which processes to walk.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection<'a> {
+    /// Only these pids (`--pid`), or every process in `/proc`.
+    pub pids: Option<&'a [u32]>,
+    /// Only processes whose comm is this (`--comm`).
+    pub comm: Option<&'a [u8]>,
+    /// Worker threads to spread the processes over.
+    pub threads: usize,
+}
+
+/// Walks the selected processes' fd tables.
+///
+/// # Errors
+/// Only when `/proc` itself cannot be opened or listed; anything that goes
+/// wrong for one process or fd skips that process or fd.
+pub fn walk(selection: Selection<'_>) -> Result<Walk> {
+    let proc_dir = open_dir(None, c"/proc").map_err(|errno| Error::on("open", "/proc", errno))?;
+    let own = rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs();
+    let mut pids = match selection.pids {
+        Some(pids) => pids.to_vec(),
+        None => {
+            list_pids(proc_dir.as_fd()).map_err(|errno| Error::on("getdents", "/proc", errno))?
+        }
+    };
+    // sockstat's own fds (its netlink socket, /proc directories) are not
+    // what anyone asked about, and change from run to run.
+    pids.retain(|&pid| pid != own);
+    pids.sort_unstable();
+    pids.dedup();
+
+    let threads = selection.threads.max(1);
+    let queue = Queue {
+        proc_dir: proc_dir.as_fd(),
+        pids: &pids,
+        comm: selection.comm,
+        split: threads > 1,
+        state: Mutex::new(QueueState::default()),
+        changed: Condvar::new(),
+    };
+    let mut result = Walk::default();
+    if threads == 1 || pids.is_empty() {
+        queue.work(&mut result);
+        return Ok(result);
+    }
+    let parts: Vec<Walk> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Walk::default();
+                    queue.work(&mut out);
+                    out
+                })
+            })
+            .collect();
+        queue.work(&mut result);
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    for part in parts {
+        result.holders.extend(part.holders);
+        result.processes.extend(part.processes);
+        result.stats.processes += part.stats.processes;
+        result.stats.fds += part.stats.fds;
+        result.stats.denied += part.stats.denied;
+        result.stats.vanished += part.stats.vanished;
+    }
+    Ok(result)
+}
+
+/// Processes with more fds than this have their `readlinkat`s shared out
+/// in chunks of [`CHUNK`], so one process holding most of the sockets (a
+/// server with 20,000 connections) still keeps every worker busy.
+const SPLIT_ABOVE: usize = 1024;
+/// fds per shared chunk.
+const CHUNK: usize = 512;
+
+/// fds of one process for any worker to read.
+struct Chunk {
+    pid: u32,
+    dir: Arc<OwnedFd>,
+    fds: Vec<u32>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    /// Index of the next pid to list.
+    next_pid: usize,
+    /// Chunks waiting for a worker.
+    chunks: Vec<Chunk>,
+    /// Workers listing a process right now, who may yet add chunks.
+    listing: usize,
+}
+
+/// The work the walkers share: pids to list, then chunks of big processes.
+struct Queue<'a> {
+    proc_dir: BorrowedFd<'a>,
+    pids: &'a [u32],
+    comm: Option<&'a [u8]>,
+    split: bool,
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+enum Task {
+    Chunk(Chunk),
+    Pid(u32),
+    Done,
+}
+
+/// Buffers one worker reuses for every process.
+struct Scratch {
+    dirents: Vec<MaybeUninit<u8>>,
+    fds: Vec<u32>,
+    link: [u8; 64],
+    name: String,
+}
+
+impl Queue<'_> {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Nothing panics while holding the lock; a poisoned one is as good.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn next_task(&self) -> Task {
+        let mut state = self.lock();
+        loop {
+            if let Some(chunk) = state.chunks.pop() {
+                return Task::Chunk(chunk);
+            }
+            if let Some(&pid) = self.pids.get(state.next_pid) {
+                state.next_pid += 1;
+                state.listing += 1;
+                return Task::Pid(pid);
+            }
+            if state.listing == 0 {
+                return Task::Done;
+            }
+            // Another worker is listing a process and may share its fds.
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn work(&self, out: &mut Walk) {
+        let mut scratch = Scratch {
+            dirents: vec![MaybeUninit::<u8>::uninit(); 32 * 1024],
+            fds: Vec::new(),
+            link: [0u8; 64],
+            name: String::new(),
+        };
+        loop {
+            match self.next_task() {
+                Task::Chunk(chunk) => {
+                    read_links(chunk.dir.as_fd(), chunk.pid, &chunk.fds, out, &mut scratch);
+                }
+                Task::Pid(pid) => {
+                    self.walk_process(pid, out, &mut scratch);
+                    self.lock().listing -= 1;
+                    self.changed.notify_all();
+                }
+                Task::Done => return,
+            }
+        }
+    }
+
+    fn share(&self, chunks: impl Iterator<Item = Chunk>) {
+        self.lock().chunks.extend(chunks);
+        self.changed.notify_all();
+    }
+
+    fn walk_process(&self, pid: u32, out: &mut Walk, scratch: &mut Scratch) {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let pid_dir = match openat(
+            self.proc_dir,
+            pid.to_string().as_str(),
+            flags,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+        };
+        out.stats.processes += 1;
+        let mut comm = None;
+        if let Some(want) = self.comm {
+            let Ok(got) = read_comm(pid_dir.as_fd()) else {
+                out.stats.vanished += 1;
+                return;
+            };
+            if !comm_matches(&got, want) {
+                return;
+            }
+            comm = Some(got);
+        }
+        let fd_dir = match open_dir(Some(pid_dir.as_fd()), c"fd") {
+            Ok(fd) => fd,
+            Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
+        };
+        let mut fds = core::mem::take(&mut scratch.fds);
+        fds.clear();
+        let mut dir = RawDir::new(fd_dir.as_fd(), &mut scratch.dirents);
+        while let Some(entry) = dir.next() {
+            match entry {
+                Ok(entry) => fds.extend(parse_decimal(entry.file_name().to_bytes())),
+                Err(errno) => {
+                    count(&mut out.stats, pid, classify(errno), errno);
+                    break;
+                }
+            }
+        }
+        let process = |comm: Option<Vec<u8>>| Process {
+            pid,
+            uid: rustix::fs::fstat(&pid_dir).ok().map(|stat| stat.st_uid),
+            comm: comm
+                .or_else(|| read_comm(pid_dir.as_fd()).ok())
+                .unwrap_or_default(),
+        };
+        if self.split && fds.len() > SPLIT_ABOVE {
+            // Several workers will find its sockets: record the process now
+            // rather than after whichever chunk ends last.
+            out.processes.push(process(comm));
+            let dir = Arc::new(fd_dir);
+            let (mine, rest) = fds.split_at(CHUNK.min(fds.len()));
+            self.share(rest.chunks(CHUNK).map(|part| Chunk {
+                pid,
+                dir: Arc::clone(&dir),
+                fds: part.to_vec(),
+            }));
+            read_links(dir.as_fd(), pid, mine, out, scratch);
+        } else if read_links(fd_dir.as_fd(), pid, &fds, out, scratch) {
+            out.processes.push(process(comm));
+        }
+        scratch.fds = fds;
+    }
+}
+
+/// `readlinkat(dir, "FD")` for each fd; sockets go to `out.holders`.
+/// Returns whether any fd was a socket.
+fn read_links(
+    dir: BorrowedFd<'_>,
+    pid: u32,
+    fds: &[u32],
+    out: &mut Walk,
+    scratch: &mut Scratch,
+) -> bool {
+    let before = out.holders.len();
+    for &fd in fds {
+        out.stats.fds += 1;
+        scratch.name.clear();
+        let _ = write!(scratch.name, "{fd}");
+        match rustix::fs::readlinkat_raw(dir, scratch.name.as_str(), &mut scratch.link[..]) {
+            Ok(len) => {
+                if let Some(inode) = scratch.link.get(..len).and_then(parse_socket_link) {
+                    out.holders.push(Holder { pid, fd, inode });
+                }
+            }
+            // A process whose fd links we may list but not read (an LSM or
+            // ptrace rule): none of its fds will read either.
+            Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
+                count(&mut out.stats, pid, Skip::Denied, errno);
+                break;
+            }
+            // The fd was closed between getdents and readlinkat.
+            Err(errno) => {
+                out.stats.vanished += 1;
+                log::trace!("pid {pid} fd {fd}: {}", crate::error::describe_errno(errno));
+            }
+        }
+    }
+    out.holders.len() > before
+}
+
+fn open_dir(
+    at: Option<BorrowedFd<'_>>,
+    path: &core::ffi::CStr,
+) -> core::result::Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    loop {
+        let opened = match at {
+            Some(dir) => openat(dir, path, flags, Mode::empty()),
+            None => openat(rustix::fs::CWD, path, flags, Mode::empty()),
+        };
+        match opened {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+fn list_pids(proc_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u32>, Errno> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut dir = RawDir::new(proc_dir, &mut buf);
+    let mut pids = Vec::new();
+    while let Some(entry) = dir.next() {
+        if let Some(pid) = parse_decimal(entry?.file_name().to_bytes()) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+/// A non-empty all-digit name as a number (`/proc` entries, fd names).
+pub fn parse_decimal(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    Some(value)
+}
+
+/// The inode in a `socket:[INODE]` link target.
+pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
+    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+enum Skip {
+    Denied,
+    Vanished,
+}
+
+fn classify(errno: Errno) -> Skip {
+    match errno {
+        Errno::ACCESS | Errno::PERM => Skip::Denied,
+        // ENOENT/ESRCH: the process exited; anything else odd about one
+        // process is not worth failing the whole listing for either.
+        _ => Skip::Vanished,
+    }
+}
+
+fn count(stats: &mut WalkStats, pid: u32, skip: Skip, errno: Errno) {
+    match skip {
+        Skip::Denied => stats.denied += 1,
+        Skip::Vanished => stats.vanished += 1,
+    }
+    log::trace!(
+        "skipping pid {pid}: {}",
+        crate::error::describe_errno(errno)
+    );
+}
+
+/// Whether a process's comm is the `--comm` name: the kernel keeps only
+/// the first 15 bytes (`TASK_COMM_LEN - 1`), so a longer name matches its
+/// truncation.
+pub fn comm_matches(comm: &[u8], want: &[u8]) -> bool {
+    const TASK_COMM_MAX: usize = 15;
+    comm == want
+        || (comm.len() == TASK_COMM_MAX && want.len() > TASK_COMM_MAX && want.starts_with(comm))
+}
+
+fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
+    let mut comm = read_file_at(pid_dir, c"comm", 64)?;
+    while comm.last() == Some(&b'\n') {
+        comm.pop();
+    }
+    Ok(comm)
+}
+
+/// Reads a whole (procfs) file relative to `dir`, starting with room for
+/// `hint` bytes.
+///
+/// # Errors
+/// The errno of `openat` or `read`.
+pub fn read_file_at(
+    dir: BorrowedFd<'_>,
+    path: &core::ffi::CStr,
+    hint: usize,
+) -> core::result::Result<Vec<u8>, Errno> {
+    let file = loop {
+        match openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Err(Errno::INTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut data = Vec::with_capacity(hint.max(64));
+    loop {
+        // Reads land in the spare capacity, unzeroed: procfs hands out a
+        // page or so per read, and zeroing the whole spare tail every time
+        // made a 5 MB /proc/net/tcp quadratic.
+        if data.capacity() - data.len() < 4096 {
+            data.reserve(data.capacity().max(4096));
+        }
+        match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut data)) {
+            Ok(0) => return Ok(data),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// Reads a whole file by absolute path.
+///
+/// # Errors
+/// The errno of `open` or `read`.
+pub fn read_file(path: &core::ffi::CStr, hint: usize) -> core::result::Result<Vec<u8>, Errno> {
+    read_file_at(rustix::fs::CWD, path, hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_links() {
+        assert_eq!(parse_socket_link(b"socket:[2983311]"), Some(2_983_311));
+        for bad in [
+            &b"socket:[]"[..],
+            b"socket:[12",
+            b"socket:[1x]",
+            b"pipe:[12]",
+            b"/dev/null",
+            b"socket:[99999999999999999999999]",
+            b"",
+        ] {
+            assert_eq!(parse_socket_link(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal(b"4121"), Some(4121));
+        assert_eq!(parse_decimal(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_decimal(b"4294967296"), None);
+        assert_eq!(parse_decimal(b"self"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"."), None);
+    }
+
+    #[test]
+    fn comm_names_match_their_truncation() {
+        assert!(comm_matches(b"sockd", b"sockd"));
+        assert!(!comm_matches(b"sockd", b"sock"));
+        assert!(comm_matches(b"hold_sockets_lo", b"hold_sockets_long_name"));
+        assert!(!comm_matches(b"hold_sockets_lo", b"hold_sockets_lx_more"));
+        assert!(!comm_matches(b"short", b"short_but_longer_than_15"));
+    }
+
+    #[test]
+    fn an_absent_pid_is_skipped_quietly() {
+        let walk = walk(Selection {
+            pids: Some(&[u32::MAX]),
+            comm: None,
+            threads: 2,
+        });
+        let walk = walk.unwrap_or_default();
+        assert!(walk.holders.is_empty());
+        assert_eq!(walk.stats.vanished, 1);
+    }
+}

@@ -1,0 +1,139 @@
+//! What a source (netlink or `/proc/net`) knows about one socket, before it
+//! is tied to the fds that hold it.
+
+use core::net::SocketAddr;
+
+/// The kernel's TCP state numbers (`include/net/tcp_states.h`); UDP and unix
+/// sockets reuse them (`ESTABLISHED` = connected, `CLOSE` = not connected).
+pub mod state {
+    /// `TCP_ESTABLISHED`
+    pub const ESTABLISHED: u8 = 1;
+    /// `TCP_SYN_SENT`
+    pub const SYN_SENT: u8 = 2;
+    /// `TCP_SYN_RECV`
+    pub const SYN_RECV: u8 = 3;
+    /// `TCP_FIN_WAIT1`
+    pub const FIN_WAIT1: u8 = 4;
+    /// `TCP_FIN_WAIT2`
+    pub const FIN_WAIT2: u8 = 5;
+    /// `TCP_TIME_WAIT`
+    pub const TIME_WAIT: u8 = 6;
+    /// `TCP_CLOSE`
+    pub const CLOSE: u8 = 7;
+    /// `TCP_CLOSE_WAIT`
+    pub const CLOSE_WAIT: u8 = 8;
+    /// `TCP_LAST_ACK`
+    pub const LAST_ACK: u8 = 9;
+    /// `TCP_LISTEN`
+    pub const LISTEN: u8 = 10;
+    /// `TCP_CLOSING`
+    pub const CLOSING: u8 = 11;
+    /// `TCP_NEW_SYN_RECV`: a request socket; no fd ever holds one.
+    pub const NEW_SYN_RECV: u8 = 12;
+    /// One past the highest state a dump may be asked for.
+    pub const END: u8 = 14;
+}
+
+/// IP protocol of an inet socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InetProto {
+    /// `IPPROTO_TCP`
+    Tcp,
+    /// `IPPROTO_UDP`
+    Udp,
+}
+
+/// The address family of an inet record, as the dump asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpVersion {
+    /// `AF_INET`
+    V4,
+    /// `AF_INET6`
+    V6,
+}
+
+/// A unix socket's peer, as far as the source can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Not connected to anything.
+    None,
+    /// Connected, to the socket with this inode.
+    Inode(u64),
+    /// Connected, but the source does not say to what (`/proc/net/unix`
+    /// carries no peer).
+    Unknown,
+}
+
+/// What kind of socket a record describes, with its addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// TCP or UDP over IPv4 or IPv6.
+    Inet {
+        /// TCP or UDP.
+        proto: InetProto,
+        /// IPv4 or IPv6 (an IPv6 socket may carry a v4-mapped address).
+        version: IpVersion,
+        /// The bound address (`0.0.0.0:0` when unbound).
+        local: SocketAddr,
+        /// The connected address (`0.0.0.0:0` when none).
+        remote: SocketAddr,
+    },
+    /// An `AF_UNIX` socket.
+    Unix {
+        /// The bound name, as shown: a path, or `@name` for an abstract name
+        /// (NUL bytes inside it shown as `@`, as `/proc/net/unix` does).
+        name: Option<Vec<u8>>,
+        /// The peer.
+        peer: Peer,
+    },
+}
+
+/// One socket as the kernel describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SockRecord {
+    /// The socket's inode: what `/proc/PID/fd/N` names as `socket:[INODE]`.
+    /// Zero for sockets no fd can hold (TIME_WAIT, request sockets).
+    pub inode: u64,
+    /// Protocol, family and addresses.
+    pub kind: Kind,
+    /// Kernel state number (see [`state`]).
+    pub state: u8,
+    /// Bytes (or, for a listener, connections) waiting to be read, when known.
+    pub recv_q: Option<u64>,
+    /// Bytes not yet acknowledged or sent, when known (0 for listeners).
+    pub send_q: Option<u64>,
+    /// The uid the socket was created under, when known.
+    pub uid: Option<u32>,
+}
+
+/// One kind of socket table a source lists: one netlink dump, one
+/// `/proc/net` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// TCP or UDP sockets of one IP version.
+    Inet(InetProto, IpVersion),
+    /// Unix sockets.
+    Unix,
+}
+
+impl Table {
+    /// Every table, in the order they are read.
+    pub const ALL: [Self; 5] = [
+        Self::Inet(InetProto::Tcp, IpVersion::V4),
+        Self::Inet(InetProto::Tcp, IpVersion::V6),
+        Self::Inet(InetProto::Udp, IpVersion::V4),
+        Self::Inet(InetProto::Udp, IpVersion::V6),
+        Self::Unix,
+    ];
+
+    /// Its name in messages (`tcp4`, `unix`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Inet(InetProto::Tcp, IpVersion::V4) => "tcp4",
+            Self::Inet(InetProto::Tcp, IpVersion::V6) => "tcp6",
+            Self::Inet(InetProto::Udp, IpVersion::V4) => "udp4",
+            Self::Inet(InetProto::Udp, IpVersion::V6) => "udp6",
+            Self::Unix => "unix",
+        }
+    }
+}

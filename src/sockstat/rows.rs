@@ -1,0 +1,366 @@
+//! The join: each socket fd the walk found, with the record of its inode,
+//! as one output row; plus, with `-a`, the records no fd holds.
+
+use super::filter::Filter;
+use super::procfs::{Holder, Process, Walk};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use super::users::Users;
+use core::fmt;
+use core::hash::{BuildHasherDefault, Hasher};
+use core::net::{IpAddr, SocketAddr};
+use std::collections::HashMap;
+
+/// Who owns a process, as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum User {
+    /// A name from `/etc/passwd`.
+    Name(String),
+    /// A uid (`-n`, or one `/etc/passwd` does not name).
+    Id(u32),
+    /// The process went away before its owner could be read.
+    Unknown,
+}
+
+/// An address cell. Kept as data, not text, until it is printed: a listing
+/// can have tens of thousands of rows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Addr {
+    /// There is none (an unnamed unix socket, no peer): `*`, JSON null.
+    Absent,
+    /// The source cannot say: `?`, JSON null.
+    Unknown,
+    /// An IP endpoint: `127.0.0.1:7777`, `[::1]:80`, `*:22`, `*:*`.
+    Inet(SocketAddr),
+    /// A unix path or `@abstract` name, escaped for a table cell.
+    Name(String),
+    /// A unix peer whose holder is visible: `-> [PID FD]`.
+    Peer {
+        /// The holder's pid.
+        pid: u32,
+        /// The fd in that process.
+        fd: u32,
+    },
+    /// A unix peer nobody visible holds: `-> INODE`.
+    PeerInode(u64),
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Absent => f.write_str("*"),
+            Self::Unknown => f.write_str("?"),
+            Self::Inet(addr) => write_endpoint(f, addr),
+            Self::Name(name) => f.write_str(name),
+            Self::Peer { pid, fd } => write!(f, "-> [{pid} {fd}]"),
+            Self::PeerInode(inode) => write!(f, "-> {inode}"),
+        }
+    }
+}
+
+/// Which fd holds a row's socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Index into [`Listing::processes`].
+    pub process: usize,
+    /// The process.
+    pub pid: u32,
+    /// The fd in that process.
+    pub fd: u32,
+}
+
+/// What is shown of a process, worked out once however many fds it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessCells {
+    /// Its owner.
+    pub user: User,
+    /// Its comm, escaped for a table cell.
+    pub command: String,
+}
+
+/// One line of output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The fd holding the socket; `None` when no visible fd does (`-a`).
+    pub owner: Option<Owner>,
+    /// `tcp4`, `tcp6`, `udp4`, `udp6`, `unix` or `?`.
+    pub proto: &'static str,
+    /// The socket inode.
+    pub inode: u64,
+    /// Local address, unix path or abstract name.
+    pub local: Addr,
+    /// Foreign address, or unix peer.
+    pub foreign: Addr,
+    /// State name; `None` for sockets no source described.
+    pub state: Option<&'static str>,
+    /// Receive queue (`-e`).
+    pub recv_q: Option<u64>,
+    /// Send queue (`-e`).
+    pub send_q: Option<u64>,
+    /// The socket's uid (`-e`).
+    pub uid: Option<u32>,
+}
+
+/// The rows, sorted by pid then fd (sockets with no holder last), and the
+/// processes they refer to.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The processes holding sockets.
+    pub processes: Vec<ProcessCells>,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Listing {
+    /// The process cells of a row's owner.
+    pub fn process(&self, owner: &Owner) -> Option<&ProcessCells> {
+        self.processes.get(owner.process)
+    }
+}
+
+/// A `HashMap` keyed by inodes and pids: SipHash's defence against chosen
+/// keys buys nothing for kernel-assigned numbers, and the join hashes tens
+/// of thousands of them.
+type NumberMap<K, V> = HashMap<K, V, BuildHasherDefault<NumberHasher>>;
+
+/// FxHash's multiply-rotate, for integer keys.
+#[derive(Default)]
+struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Joins the walk and the records into sorted rows.
+pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Listing {
+    let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
+    by_inode.reserve(records.len());
+    for record in records {
+        if record.inode != 0 {
+            by_inode.insert(record.inode, record);
+        }
+    }
+    // The first (lowest pid, then fd) holder of each inode names a unix peer.
+    let mut holders: Vec<&Holder> = walk.holders.iter().collect();
+    holders.sort_unstable_by_key(|h| (h.pid, h.fd));
+    let mut first_holder: NumberMap<u64, (u32, u32)> = NumberMap::default();
+    first_holder.reserve(holders.len());
+    for holder in &holders {
+        first_holder
+            .entry(holder.inode)
+            .or_insert((holder.pid, holder.fd));
+    }
+    // User and command once per process, not once per fd.
+    let mut listing = Listing::default();
+    let mut process_index: NumberMap<u32, usize> = NumberMap::default();
+    for (index, process) in walk.processes.iter().enumerate() {
+        let Process { pid, uid, comm } = process;
+        listing.processes.push(ProcessCells {
+            user: uid.map_or(User::Unknown, |uid| users.user(uid)),
+            command: shown(comm),
+        });
+        process_index.insert(*pid, index);
+    }
+
+    let rows = &mut listing.rows;
+    rows.reserve(holders.len());
+    for holder in holders {
+        let owner = Some(Owner {
+            // Every holder's process is in the walk's list; a miss would
+            // only blank the USER and COMMAND cells.
+            process: process_index
+                .get(&holder.pid)
+                .copied()
+                .unwrap_or(usize::MAX),
+            pid: holder.pid,
+            fd: holder.fd,
+        });
+        match by_inode.get(&holder.inode) {
+            Some(record) => rows.push(Row {
+                owner,
+                ..record_row(record, &first_holder)
+            }),
+            None if filter.matches_unknown(holder.inode) => rows.push(Row {
+                owner,
+                proto: "?",
+                inode: holder.inode,
+                local: Addr::Unknown,
+                foreign: Addr::Unknown,
+                state: None,
+                recv_q: None,
+                send_q: None,
+                uid: None,
+            }),
+            None => {}
+        }
+    }
+    if filter.shows_holderless() {
+        let held = rows.len();
+        rows.extend(
+            records
+                .iter()
+                .filter(|r| r.inode == 0 || !first_holder.contains_key(&r.inode))
+                .map(|r| record_row(r, &first_holder)),
+        );
+        rows.get_mut(held..)
+            .unwrap_or_default()
+            .sort_unstable_by(|a, b| {
+                (a.proto, a.inode, &a.local, &a.foreign)
+                    .cmp(&(b.proto, b.inode, &b.local, &b.foreign))
+            });
+    }
+    listing
+}
+
+fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) -> Row {
+    let (proto, local, foreign) = match &record.kind {
+        Kind::Inet {
+            proto,
+            version,
+            local,
+            remote,
+        } => {
+            let name = match (proto, version) {
+                (InetProto::Tcp, IpVersion::V4) => "tcp4",
+                (InetProto::Tcp, IpVersion::V6) => "tcp6",
+                (InetProto::Udp, IpVersion::V4) => "udp4",
+                (InetProto::Udp, IpVersion::V6) => "udp6",
+            };
+            (name, Addr::Inet(*local), Addr::Inet(*remote))
+        }
+        Kind::Unix { name, peer } => {
+            let local = match name {
+                Some(name) => Addr::Name(shown(name)),
+                None => Addr::Absent,
+            };
+            let foreign = match peer {
+                Peer::None => Addr::Absent,
+                Peer::Unknown => Addr::Unknown,
+                Peer::Inode(inode) => match first_holder.get(inode) {
+                    Some(&(pid, fd)) => Addr::Peer { pid, fd },
+                    None => Addr::PeerInode(*inode),
+                },
+            };
+            ("unix", local, foreign)
+        }
+    };
+    Row {
+        owner: None,
+        proto,
+        inode: record.inode,
+        local,
+        foreign,
+        state: Some(state_name(&record.kind, record.state)),
+        recv_q: record.recv_q,
+        send_q: record.send_q,
+        uid: record.uid,
+    }
+}
+
+/// `127.0.0.1:7777`, `[::1]:80`, `*:22` (any address), `*:*` (none).
+pub fn endpoint(addr: &SocketAddr) -> String {
+    Addr::Inet(*addr).to_string()
+}
+
+fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr) -> fmt::Result {
+    match addr.ip() {
+        ip if ip.is_unspecified() => f.write_str("*")?,
+        IpAddr::V4(ip) => write!(f, "{ip}")?,
+        IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+    }
+    match addr.port() {
+        0 => f.write_str(":*"),
+        port => write!(f, ":{port}"),
+    }
+}
+
+/// The state as `ss` and FreeBSD name it; UDP and unix sockets are only
+/// ever listening, connected or not.
+pub fn state_name(kind: &Kind, st: u8) -> &'static str {
+    let datagramish = matches!(
+        kind,
+        Kind::Unix { .. }
+            | Kind::Inet {
+                proto: InetProto::Udp,
+                ..
+            }
+    );
+    match st {
+        state::ESTABLISHED if datagramish => "CONNECTED",
+        state::CLOSE if datagramish => "UNCONN",
+        state::ESTABLISHED => "ESTABLISHED",
+        state::SYN_SENT => "SYN_SENT",
+        state::SYN_RECV => "SYN_RECV",
+        state::FIN_WAIT1 => "FIN_WAIT1",
+        state::FIN_WAIT2 => "FIN_WAIT2",
+        state::TIME_WAIT => "TIME_WAIT",
+        state::CLOSE => "CLOSE",
+        state::CLOSE_WAIT => "CLOSE_WAIT",
+        state::LAST_ACK => "LAST_ACK",
+        state::LISTEN => "LISTEN",
+        state::CLOSING => "CLOSING",
+        state::NEW_SYN_RECV => "NEW_SYN_RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Bytes from the kernel (comm, unix paths) as one printable cell: UTF-8
+/// kept, anything else and control or blank bytes escaped as `\xNN`, so a
+/// name cannot break a line or a column.
+pub fn shown(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c.is_whitespace() || c == '\\' {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = |s: &str| endpoint(&s.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))));
+        assert_eq!(e("127.0.0.1:7777"), "127.0.0.1:7777");
+        assert_eq!(e("0.0.0.0:0"), "*:*");
+        assert_eq!(e("0.0.0.0:22"), "*:22");
+        assert_eq!(e("[::]:22"), "*:22");
+        assert_eq!(e("[::1]:80"), "[::1]:80");
+    }
+
+    #[test]
+    fn shown_escapes_what_would_break_a_table() {
+        assert_eq!(shown(b"sockd"), "sockd");
+        assert_eq!(shown(b"a b\n"), "a\\x20b\\x0a");
+        assert_eq!(shown(b"\xff\\"), "\\xff\\x5c");
+        assert_eq!(shown("é".as_bytes()), "é");
+    }
+}

@@ -1,0 +1,831 @@
+//! `sockstat` against sockets this test process (or a child it starts) holds:
+//! the real binary, port 0 only, loopback only, no sleeps for readiness.
+
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use std::collections::BTreeMap;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockstat");
+
+trait OrDie<T> {
+    fn or_die(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Debug> OrDie<T> for Result<T, E> {
+    fn or_die(self, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("{what}: {e:?}"))
+    }
+}
+
+fn sockstat(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .or_die("spawn sockstat")
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "sockstat {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs sockstat, insists on exit 0 and a quiet stderr, returns the rows.
+fn table(args: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let out = sockstat(args);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        describe(args, &out)
+    );
+    parse_table(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Splits the table at the header's column starts (cells may hold spaces:
+/// `-> [PID FD]`, `LOCAL ADDRESS`).
+fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let titles = [
+        "USER",
+        "COMMAND",
+        "PID",
+        "FD",
+        "PROTO",
+        "INODE",
+        "LOCAL ADDRESS",
+        "FOREIGN ADDRESS",
+        "STATE",
+        "RECV-Q",
+        "SEND-Q",
+        "UID",
+    ];
+    let mut starts: Vec<(usize, &str)> = titles
+        .iter()
+        .filter_map(|t| header.find(t).map(|at| (at, *t)))
+        .collect();
+    starts.sort();
+    lines
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, &(at, title))| {
+                    let end = starts.get(i + 1).map_or(chars.len(), |&(next, _)| next);
+                    let cell: String = chars
+                        .get(at.min(chars.len())..end.min(chars.len()))
+                        .unwrap_or_default()
+                        .iter()
+                        .collect();
+                    (title.to_string(), cell.trim().to_string())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn me() -> String {
+    std::process::id().to_string()
+}
+
+fn inode_of(fd: &impl AsFd) -> String {
+    let fd = fd.as_fd().as_raw_fd();
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).or_die("readlink");
+    let link = link.to_string_lossy().to_string();
+    link.strip_prefix("socket:[")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not a socket: {link}"))
+        .to_string()
+}
+
+fn fd_text(fd: &impl AsFd) -> String {
+    fd.as_fd().as_raw_fd().to_string()
+}
+
+fn row_for<'a>(
+    rows: &'a [BTreeMap<String, String>],
+    fd: &impl AsFd,
+) -> Option<&'a BTreeMap<String, String>> {
+    let (fd, inode) = (fd_text(fd), inode_of(fd));
+    rows.iter()
+        .find(|row| row["PID"] == me() && row["FD"] == fd && row["INODE"] == inode)
+}
+
+fn cell<'a>(rows: &'a [BTreeMap<String, String>], fd: &impl AsFd, title: &str) -> &'a str {
+    match row_for(rows, fd) {
+        Some(row) => &row[title],
+        None => panic!("no row for fd {} in {rows:#?}", fd_text(fd)),
+    }
+}
+
+struct Tcp {
+    listener: OwnedFd,
+    client: OwnedFd,
+    server: OwnedFd,
+    port: u16,
+}
+
+fn tcp_pair(ip: &str) -> Option<Tcp> {
+    let (listener, bound) = match sockkit::bind_socket(ip, "0") {
+        Ok(pair) => pair,
+        Err(err) => {
+            eprintln!("skipping {ip}: {err}");
+            return None;
+        }
+    };
+    sockkit::socket::listen(&listener, bound, 16).or_die("listen");
+    let (client, _) = sockkit::connect_socket(ip, &bound.port().to_string()).or_die("connect");
+    let (server, _) = sockkit::socket::accept(&listener, SocketFlags::CLOEXEC).or_die("accept");
+    Some(Tcp {
+        listener,
+        client,
+        server,
+        port: bound.port(),
+    })
+}
+
+fn udp_socket() -> (OwnedFd, u16) {
+    let fd = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .or_die("socket");
+    let any: core::net::SocketAddr = "127.0.0.1:0".parse().or_die("addr");
+    rustix::net::bind(&fd, &any).or_die("bind");
+    let port = sockkit::socket::local_addr(&fd)
+        .or_die("getsockname")
+        .port();
+    (fd, port)
+}
+
+fn unix_pair() -> (OwnedFd, OwnedFd) {
+    rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .or_die("socketpair")
+}
+
+struct UnixListener {
+    path: std::path::PathBuf,
+    listener: OwnedFd,
+    client: OwnedFd,
+    server: OwnedFd,
+}
+
+impl Drop for UnixListener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn unix_listener(tag: &str) -> UnixListener {
+    let path = std::env::temp_dir().join(format!("sockstat-it-{}-{tag}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let addr = SocketAddrUnix::new(path.as_path()).or_die("unix addr");
+    let new = || {
+        rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .or_die("socket")
+    };
+    let listener = new();
+    rustix::net::bind(&listener, &addr).or_die("bind unix");
+    rustix::net::listen(&listener, 8).or_die("listen unix");
+    let client = new();
+    rustix::net::connect(&client, &addr).or_die("connect unix");
+    let (server, _) = sockkit::socket::accept(&listener, SocketFlags::CLOEXEC).or_die("accept");
+    UnixListener {
+        path,
+        listener,
+        client,
+        server,
+    }
+}
+
+#[test]
+fn listener_row_carries_the_fds_inode_and_address() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let rows = table(&["--pid", &me()]);
+    let local = format!("127.0.0.1:{}", tcp.port);
+    assert_eq!(cell(&rows, &tcp.listener, "INODE"), inode_of(&tcp.listener));
+    assert_eq!(cell(&rows, &tcp.listener, "PROTO"), "tcp4");
+    assert_eq!(cell(&rows, &tcp.listener, "LOCAL ADDRESS"), local);
+    assert_eq!(cell(&rows, &tcp.listener, "FOREIGN ADDRESS"), "*:*");
+    assert_eq!(cell(&rows, &tcp.listener, "STATE"), "LISTEN");
+    assert_eq!(cell(&rows, &tcp.listener, "PID"), me());
+
+    let port = tcp.port.to_string();
+    let listening = table(&["--pid", &me(), "-l"]);
+    assert!(row_for(&listening, &tcp.listener).is_some());
+    assert!(row_for(&listening, &tcp.client).is_none());
+    let connected = table(&["--pid", &me(), "-c"]);
+    assert!(row_for(&connected, &tcp.listener).is_none());
+    assert!(row_for(&connected, &tcp.client).is_some());
+    let by_port = table(&["--pid", &me(), "-p", &port]);
+    assert!(row_for(&by_port, &tcp.listener).is_some());
+    assert!(row_for(&by_port, &tcp.server).is_some());
+    let other = if tcp.port == 65535 { 1 } else { tcp.port + 1 };
+    let by_other = table(&["--pid", &me(), "-p", &other.to_string()]);
+    assert!(row_for(&by_other, &tcp.listener).is_none());
+    let range = format!("1,{}-{}", tcp.port.saturating_sub(1), tcp.port);
+    assert!(row_for(&table(&["--pid", &me(), "-p", &range]), &tcp.listener).is_some());
+    // With --pid: a child another test is spawning holds copies of all our
+    // fds between its fork and its exec, and a full walk may catch it there.
+    let by_inode = table(&["--pid", &me(), "--inode", &inode_of(&tcp.listener)]);
+    assert_eq!(by_inode.len(), 1, "{by_inode:#?}");
+    assert!(row_for(&table(&["--pid", &me(), "-P", "udp,unix"]), &tcp.listener).is_none());
+    assert!(row_for(&table(&["--pid", &me(), "-P", "tcp"]), &tcp.listener).is_some());
+    assert!(row_for(&table(&["--pid", &me(), "-6"]), &tcp.listener).is_none());
+    assert!(row_for(&table(&["--pid", &me(), "-4"]), &tcp.listener).is_some());
+}
+
+#[test]
+fn connected_ends_mirror_each_other() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let rows = table(&["--pid", &me()]);
+    for fd in [&tcp.client, &tcp.server] {
+        assert_eq!(cell(&rows, fd, "STATE"), "ESTABLISHED");
+        assert_eq!(cell(&rows, fd, "PROTO"), "tcp4");
+    }
+    assert_eq!(
+        cell(&rows, &tcp.client, "LOCAL ADDRESS"),
+        cell(&rows, &tcp.server, "FOREIGN ADDRESS")
+    );
+    assert_eq!(
+        cell(&rows, &tcp.server, "LOCAL ADDRESS"),
+        cell(&rows, &tcp.client, "FOREIGN ADDRESS")
+    );
+    assert_eq!(
+        cell(&rows, &tcp.server, "LOCAL ADDRESS"),
+        format!("127.0.0.1:{}", tcp.port)
+    );
+}
+
+#[test]
+fn unix_sockets_show_path_and_peer_holder() {
+    let (a, b) = unix_pair();
+    let named = unix_listener("peer");
+    let rows = table(&["--pid", &me(), "-u"]);
+    let peer = |fd: &OwnedFd| format!("-> [{} {}]", me(), fd_text(fd));
+    assert_eq!(cell(&rows, &a, "PROTO"), "unix");
+    assert_eq!(cell(&rows, &a, "FOREIGN ADDRESS"), peer(&b));
+    assert_eq!(cell(&rows, &b, "FOREIGN ADDRESS"), peer(&a));
+    assert_eq!(cell(&rows, &a, "STATE"), "CONNECTED");
+    assert_eq!(cell(&rows, &a, "LOCAL ADDRESS"), "*");
+    let path = named.path.to_string_lossy().to_string();
+    assert_eq!(cell(&rows, &named.listener, "LOCAL ADDRESS"), path);
+    assert_eq!(cell(&rows, &named.listener, "STATE"), "LISTEN");
+    assert_eq!(cell(&rows, &named.server, "LOCAL ADDRESS"), path);
+    assert_eq!(
+        cell(&rows, &named.server, "FOREIGN ADDRESS"),
+        peer(&named.client)
+    );
+    assert_eq!(
+        cell(&rows, &named.client, "FOREIGN ADDRESS"),
+        peer(&named.server)
+    );
+    let listening = table(&["--pid", &me(), "-u", "-l"]);
+    assert!(row_for(&listening, &named.listener).is_some());
+    assert!(row_for(&listening, &a).is_none());
+    // No unix socket has a port.
+    assert!(row_for(&table(&["--pid", &me(), "-p", "0-65535"]), &a).is_none());
+}
+
+#[test]
+fn ipv6_and_udp_have_their_proto() {
+    let (udp, port) = udp_socket();
+    let rows = table(&["--pid", &me()]);
+    assert_eq!(cell(&rows, &udp, "PROTO"), "udp4");
+    assert_eq!(
+        cell(&rows, &udp, "LOCAL ADDRESS"),
+        format!("127.0.0.1:{port}")
+    );
+    assert_eq!(cell(&rows, &udp, "STATE"), "UNCONN");
+    assert!(row_for(&table(&["--pid", &me(), "-l"]), &udp).is_some());
+    assert!(row_for(&table(&["--pid", &me(), "-P", "tcp"]), &udp).is_none());
+    let Some(tcp6) = tcp_pair("::1") else {
+        return;
+    };
+    let rows = table(&["--pid", &me(), "-6"]);
+    assert_eq!(cell(&rows, &tcp6.listener, "PROTO"), "tcp6");
+    assert_eq!(
+        cell(&rows, &tcp6.listener, "LOCAL ADDRESS"),
+        format!("[::1]:{}", tcp6.port)
+    );
+    assert_eq!(
+        cell(&rows, &tcp6.client, "FOREIGN ADDRESS"),
+        format!("[::1]:{}", tcp6.port)
+    );
+    assert!(row_for(&rows, &udp).is_none());
+}
+
+/// The rows of `rows` for the given fds (those that have one), keyed by fd.
+fn mine(
+    rows: &[BTreeMap<String, String>],
+    fds: &[&OwnedFd],
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    fds.iter()
+        .filter_map(|fd| row_for(rows, *fd).map(|row| (fd_text(*fd), row.clone())))
+        .collect()
+}
+
+#[test]
+fn proc_and_netlink_sources_agree() {
+    let tcp = tcp_pair("127.0.0.1");
+    let tcp6 = tcp_pair("::1");
+    let (udp, _) = udp_socket();
+    let (a, b) = unix_pair();
+    let named = unix_listener("sources");
+    let mut fds = vec![&udp, &a, &b, &named.listener, &named.client, &named.server];
+    for pair in [&tcp, &tcp6].into_iter().flatten() {
+        fds.extend([&pair.listener, &pair.client, &pair.server]);
+    }
+    let flag_sets: [&[&str]; 9] = [
+        &[],
+        &["-e"],
+        &["-n", "-e"],
+        &["-l"],
+        &["-c"],
+        &["-u", "-e"],
+        &["-4", "-P", "udp"],
+        &["-6"],
+        &["-a", "-e"],
+    ];
+    for extra in flag_sets {
+        let mut args = vec!["--pid".to_string(), me()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let netlink = mine(
+            &table(&[&args[..], &["--source", "netlink"]].concat()),
+            &fds,
+        );
+        let proc = mine(&table(&[&args[..], &["--source", "proc"]].concat()), &fds);
+        assert_eq!(
+            netlink.keys().collect::<Vec<_>>(),
+            proc.keys().collect::<Vec<_>>(),
+            "fds listed with {args:?}"
+        );
+        if extra.is_empty() {
+            assert_eq!(proc.len(), fds.len(), "{proc:#?}");
+        }
+        for (fd, proc_row) in &proc {
+            let mut netlink_row = netlink[fd].clone();
+            if netlink_row["PROTO"] == "unix" {
+                // /proc/net/unix has no peers, queues or socket uids: the
+                // proc source says `?` where netlink knows.
+                for title in ["FOREIGN ADDRESS", "RECV-Q", "SEND-Q", "UID"] {
+                    if proc_row.get(title).map(String::as_str) == Some("?") {
+                        netlink_row.insert(title.to_string(), "?".to_string());
+                    }
+                }
+            }
+            assert_eq!(&netlink_row, proc_row, "fd {fd} with {args:?}");
+        }
+    }
+}
+
+#[test]
+fn json_carries_the_table_rows() {
+    let tcp = tcp_pair("127.0.0.1");
+    let (udp, _) = udp_socket();
+    let (a, b) = unix_pair();
+    let mut fds = vec![&udp, &a, &b];
+    if let Some(tcp) = &tcp {
+        fds.extend([&tcp.listener, &tcp.client, &tcp.server]);
+    }
+    for extended in [false, true] {
+        let mut args = vec!["--pid".to_string(), me()];
+        if extended {
+            args.push("-e".to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let rows = mine(&table(&args), &fds);
+        assert_eq!(rows.len(), fds.len(), "{rows:#?}");
+        let json_args = [&args[..], &["--json"]].concat();
+        let out = sockstat(&json_args);
+        assert!(out.status.success(), "{}", describe(&json_args, &out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
+        let objects = value
+            .as_array()
+            .unwrap_or_else(|| panic!("not an array: {value}"));
+        for (fd, row) in rows {
+            let object = objects
+                .iter()
+                .find(|o| {
+                    o["fd"] == fd.parse::<u64>().unwrap_or(u64::MAX)
+                        && o["pid"] == std::process::id()
+                })
+                .unwrap_or_else(|| panic!("fd {fd} missing from {value}"));
+            assert!(object["pid"].is_u64() && object["fd"].is_u64() && object["inode"].is_u64());
+            for (key, title) in [
+                ("user", "USER"),
+                ("command", "COMMAND"),
+                ("pid", "PID"),
+                ("fd", "FD"),
+                ("proto", "PROTO"),
+                ("inode", "INODE"),
+                ("local", "LOCAL ADDRESS"),
+                ("foreign", "FOREIGN ADDRESS"),
+                ("state", "STATE"),
+                ("recv_q", "RECV-Q"),
+                ("send_q", "SEND-Q"),
+                ("uid", "UID"),
+            ] {
+                let Some(text) = row.get(title) else {
+                    assert!(object.get(key).is_none(), "{key} without -e");
+                    continue;
+                };
+                let got = match &object[key] {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => {
+                        assert!(text == "*" || text == "?", "{key}: null vs {text}");
+                        text.clone()
+                    }
+                    other => other.to_string(),
+                };
+                assert_eq!(&got, text, "{key} of fd {fd}");
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_selection_exits_zero_with_a_header() {
+    let out = sockstat(&["--pid", "4294967295"]);
+    assert!(out.status.success(), "{}", describe(&[], &out));
+    assert_eq!(parse_table(&String::from_utf8_lossy(&out.stdout)).len(), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("USER"));
+    let out = sockstat(&["--pid", "4294967295", "-q"]);
+    assert!(out.stdout.is_empty() && out.status.success());
+    let out = sockstat(&["--pid", "4294967295", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
+    assert_eq!(value, serde_json::json!([]));
+}
+
+#[test]
+fn no_header_with_q_and_numeric_users_with_n() {
+    let (a, _b) = unix_pair();
+    let out = sockstat(&["--pid", &me(), "-q", "-n"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("USER"), "{text}");
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(5) == Some(inode_of(&a).as_str()))
+        .unwrap_or_else(|| panic!("no line for fd {} in {text}", fd_text(&a)));
+    assert_eq!(line.split_whitespace().next(), Some(uid.as_str()), "{line}");
+}
+
+#[test]
+fn bad_flag_values_exit_64_with_one_line() {
+    for args in [
+        &["-p", "70000"][..],
+        &["-p", "x"],
+        &["-p", "9-3"],
+        &["-P", "sctp"],
+        &["--pid", "abc"],
+        &["--pid", "0"],
+        &["--inode", "-1"],
+        &["--source", "kernel"],
+        &["--nope"],
+    ] {
+        let out = sockstat(args);
+        assert_eq!(out.status.code(), Some(64), "{}", describe(args, &out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{}", describe(args, &out));
+        assert!(stderr.starts_with("sockstat: "), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    for args in [&["--help"][..], &["--version"]] {
+        assert_eq!(sockstat(args).status.code(), Some(0));
+    }
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn as_nobody_lists_its_own_and_stays_quiet() {
+    if !rustix::process::getuid().is_root() {
+        eprintln!("skipping: not root, cannot become nobody");
+        return;
+    }
+    if !have("setpriv") {
+        eprintln!("skipping: setpriv not installed");
+        return;
+    }
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+    // A socket held by a process that runs as nobody: `sleep` inherits the
+    // one end of a socketpair that has CLOEXEC cleared.
+    let (held, ours) = unix_pair();
+    rustix::io::fcntl_setfd(&held, rustix::io::FdFlags::empty()).or_die("fcntl");
+    let inode = inode_of(&held);
+    let child = Child(
+        Command::new("setpriv")
+            .args(nobody)
+            .args(["sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .or_die("spawn setpriv sleep"),
+    );
+    drop(held);
+    let pid = child.0.id().to_string();
+    // setpriv execs sleep in the same process; until then the fd table is
+    // root's. Retry until the exec has happened (it is one exec away).
+    let mut last = String::new();
+    for _ in 0..500 {
+        let out = Command::new("setpriv")
+            .args(nobody)
+            .arg(BIN)
+            .env_remove("RUST_LOG")
+            .output()
+            .or_die("spawn sockstat as nobody");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            describe(&["(nobody)"], &out)
+        );
+        assert!(out.stderr.is_empty(), "{}", describe(&["(nobody)"], &out));
+        let rows = parse_table(&String::from_utf8_lossy(&out.stdout));
+        // Only nobody's processes are visible: the test process (root) is not.
+        assert!(rows.iter().all(|r| r["PID"] != me()), "{rows:#?}");
+        if let Some(row) = rows.iter().find(|r| r["PID"] == pid && r["INODE"] == inode) {
+            assert!(row["USER"] == "nobody" || row["USER"] == "65534", "{row:?}");
+            assert_eq!(row["PROTO"], "unix");
+            assert_eq!(row["FOREIGN ADDRESS"], format!("-> {}", inode_of(&ours)));
+            let fd = row["FD"].clone();
+            // -a: our (root's) end is a socket nobody sees no holder of.
+            let args = ["-a", "-u", "--inode", &inode_of(&ours)];
+            let out = Command::new("setpriv")
+                .args(nobody)
+                .arg(BIN)
+                .args(args)
+                .env_remove("RUST_LOG")
+                .output()
+                .or_die("spawn sockstat -a as nobody");
+            assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+            assert!(out.stderr.is_empty(), "{}", describe(&args, &out));
+            let rows = parse_table(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(rows.len(), 1, "{}", describe(&args, &out));
+            for title in ["USER", "COMMAND", "PID", "FD"] {
+                assert_eq!(rows[0][title], "?", "{}", describe(&args, &out));
+            }
+            assert_eq!(rows[0]["FOREIGN ADDRESS"], format!("-> [{pid} {fd}]"));
+            return;
+        }
+        last = describe(&["(nobody)"], &out);
+        std::thread::yield_now();
+    }
+    panic!("nobody's sleep {pid} never showed its socket {inode}:\n{last}");
+}
+
+#[test]
+fn churning_processes_never_fail_a_run() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut started = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut batch: Vec<Child> = (0..8)
+                    .filter_map(|_| {
+                        Command::new("sleep")
+                            .arg("30")
+                            .stdin(Stdio::null())
+                            .spawn()
+                            .ok()
+                            .map(Child)
+                    })
+                    .collect();
+                started += u32::try_from(batch.len()).unwrap_or(0);
+                batch.clear();
+            }
+            started
+        })
+    };
+    for run in 0..50 {
+        // Full walks, and walks of the churning `sleep`s alone (their comm
+        // read and fd directory race the kills); -a -e now and then.
+        let args: &[&str] = match run % 10 {
+            0 => &["-q", "-a", "-e"],
+            n if n % 2 == 0 => &["-q"],
+            _ => &["-q", "--comm", "sleep", "-e"],
+        };
+        let out = sockstat(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {run}: {}",
+            describe(args, &out)
+        );
+        assert!(out.stderr.is_empty(), "run {run}: {}", describe(args, &out));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = churn.join().unwrap_or(0);
+    assert!(started > 0, "the churn thread started nothing");
+}
+
+#[test]
+fn other_socket_kinds_get_a_row_with_unknown_proto() {
+    let netlink = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        Some(rustix::net::netlink::GENERIC),
+    )
+    .or_die("netlink socket");
+    let rows = table(&["--pid", &me()]);
+    assert_eq!(cell(&rows, &netlink, "PROTO"), "?");
+    assert_eq!(cell(&rows, &netlink, "STATE"), "?");
+    assert_eq!(cell(&rows, &netlink, "INODE"), inode_of(&netlink));
+    // Asking for a protocol, family or state says nothing about it.
+    for narrowed in ["-4", "-u", "-l", "-c"] {
+        assert!(row_for(&table(&["--pid", &me(), narrowed]), &netlink).is_none());
+    }
+    let by_inode = table(&["--pid", &me(), "--inode", &inode_of(&netlink)]);
+    assert_eq!(by_inode.len(), 1, "{by_inode:#?}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let mut child = Command::new(BIN)
+        .args(["-a", "-e"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .or_die("spawn sockstat");
+    // Close the read end before sockstat writes (it still has its walk to do).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().or_die("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        describe(&["-a", "-e"], &out)
+    );
+    assert!(out.stderr.is_empty(), "{}", describe(&["-a", "-e"], &out));
+}
+
+#[test]
+fn comm_selects_processes_by_name() {
+    let (a, _b) = unix_pair();
+    let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
+    let comm = comm.trim_end_matches('\n');
+    let rows = table(&["--pid", &me(), "--comm", comm]);
+    assert_eq!(cell(&rows, &a, "COMMAND"), comm);
+    let rows = table(&["--pid", &me(), "--comm", "no-such-command"]);
+    assert!(rows.is_empty(), "{rows:#?}");
+}
+
+/// Runs sockstat until `done` accepts its rows (the kernel finishes a TCP
+/// close or delivers loopback data on its own schedule), with a deadline.
+fn table_until(
+    args: &[&str],
+    done: impl Fn(&[BTreeMap<String, String>]) -> bool,
+) -> Vec<BTreeMap<String, String>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rows = table(args);
+        if done(&rows) || std::time::Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn all_adds_time_wait_sockets_with_no_owner() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let client_port = sockkit::socket::local_addr(&tcp.client)
+        .or_die("getsockname")
+        .port();
+    // The side that closes first ends in TIME_WAIT (normally the client).
+    drop(tcp.client);
+    drop(tcp.server);
+    let local = format!("127.0.0.1:{client_port}");
+    let foreign = format!("127.0.0.1:{}", tcp.port);
+    let port = client_port.to_string();
+    for source in ["netlink", "proc"] {
+        let args = ["-a", "-P", "tcp", "-p", &port, "--source", source];
+        // Other TIME_WAIT sockets on this host may share the port (with
+        // another foreign address): match both ends. Either end may be the
+        // one in TIME_WAIT: a child another test is spawning can hold a
+        // copy of the client fd between its fork and exec, so the server's
+        // FIN may go first.
+        let ours = |r: &BTreeMap<String, String>| {
+            let ends = (r["LOCAL ADDRESS"].as_str(), r["FOREIGN ADDRESS"].as_str());
+            ends == (local.as_str(), foreign.as_str()) || ends == (foreign.as_str(), local.as_str())
+        };
+        let rows = table_until(&args, |rows| {
+            rows.iter().any(|r| ours(r) && r["STATE"] == "TIME_WAIT")
+        });
+        let row = rows
+            .iter()
+            .find(|r| ours(r) && r["STATE"] == "TIME_WAIT")
+            .unwrap_or_else(|| panic!("no TIME_WAIT for {local} in {rows:#?}"));
+        for title in ["USER", "COMMAND", "PID", "FD"] {
+            assert_eq!(row[title], "?", "{row:?}");
+        }
+        assert_eq!(row["INODE"], "0");
+        // Without -a, no fd holds it, so it is not listed.
+        let rows = table(&["-P", "tcp", "-p", &port, "--source", source]);
+        assert!(rows.iter().all(|r| r["STATE"] != "TIME_WAIT"), "{rows:#?}");
+    }
+    drop(tcp.listener);
+}
+
+#[test]
+fn extended_shows_queues_and_socket_uid() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    sockkit::io::send_all(&tcp.client, b"hello").or_die("send");
+    let uid = rustix::process::getuid().as_raw().to_string();
+    for source in ["netlink", "proc"] {
+        let args = ["--pid", &me(), "-e", "--source", source];
+        let rows = table_until(&args, |rows| {
+            row_for(rows, &tcp.server).is_some_and(|r| r["RECV-Q"] == "5")
+        });
+        assert_eq!(cell(&rows, &tcp.server, "RECV-Q"), "5", "{source}");
+        assert_eq!(cell(&rows, &tcp.server, "UID"), uid, "{source}");
+        assert_eq!(cell(&rows, &tcp.listener, "SEND-Q"), "0", "{source}");
+    }
+}
+
+#[test]
+fn a_process_with_thousands_of_fds_is_walked_whole() {
+    // Over 1024 fds, the walk shares one process's fds among its workers;
+    // every socket must still come out exactly once.
+    let want = 1600;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if let Some(max) = limit.maximum
+        && limit.current.is_some_and(|cur| cur < max)
+    {
+        let raised = rustix::process::Rlimit {
+            current: Some(max),
+            maximum: Some(max),
+        };
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
+    }
+    let current = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    if current.is_some_and(|cur| cur < 4096) {
+        eprintln!("skipping: RLIMIT_NOFILE {current:?} is too low for {want} more fds");
+        return;
+    }
+    let pairs: Vec<(OwnedFd, OwnedFd)> = (0..want / 2).map(|_| unix_pair()).collect();
+    let rows = table(&["--pid", &me(), "-u"]);
+    let mut seen = BTreeMap::new();
+    for row in &rows {
+        *seen.entry(row["FD"].clone()).or_insert(0) += 1;
+    }
+    for (a, b) in &pairs {
+        for fd in [a, b] {
+            assert_eq!(seen.get(&fd_text(fd)), Some(&1), "fd {}", fd_text(fd));
+        }
+        assert_eq!(
+            cell(&rows, a, "FOREIGN ADDRESS"),
+            format!("-> [{} {}]", me(), fd_text(b))
+        );
+    }
+}
