@@ -26,6 +26,8 @@
 #   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk"
 #   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
+#   BENCH_GEN_THREADS=1  sockbench load threads for pingpong and churn (on a
+#                      2-CPU machine more threads compete with the server)
 #   BENCH_CPU=auto     auto | proc | cgroup
 #   BENCH_RAW=FILE     keep every run's numbers (TSV) in FILE
 # Then, for sockd and tokio only (the others fork a process per connection),
@@ -38,6 +40,7 @@ cd "$(dirname "$0")/.."
 
 secs=${BENCH_SECS:-3}
 hold=${BENCH_HOLD:-10000}
+gen_threads=${BENCH_GEN_THREADS:-1}
 rounds=${BENCH_ROUNDS:-3}
 servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver"}
 loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk"}
@@ -229,8 +232,8 @@ done
 load_args() {
   case $1 in
     pingpong1) echo "pingpong -c 1 -s 64" ;;
-    pingpong50) echo "pingpong -c 50 -s 64" ;;
-    churn8) echo "churn -c 8 -s 64" ;;
+    pingpong50) echo "pingpong -c 50 -s 64 --threads $gen_threads" ;;
+    churn8) echo "churn -c 8 -s 64 --threads $gen_threads" ;;
     bulk) echo "bulk" ;;
     *) return 1 ;;
   esac
@@ -280,7 +283,7 @@ if [ -t 2 ]; then printf '\r%60s\r' '' >&2; fi
 
 # --- table ------------------------------------------------------------------
 
-echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run; medians; CPU from $cpu_source"
+echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run, $gen_threads load thread(s); medians; CPU from $cpu_source"
 echo "+-: half the range of the rounds' rates, relative to the median (noise); load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "x sockd: ratio to sockd (rate: higher is better; CPU: lower is better); gen CPU: sockbench's own, % of one core"
 echo "servers:"

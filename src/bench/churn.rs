@@ -58,7 +58,12 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs().wrapping_mul(7919))
         .unwrap_or(0);
-    let mut sources = Sources::new(options.target, first_pair);
+    // Threads start far apart in the cycle of source pairs.
+    let first = options.first_connection;
+    let mut sources = Sources::new(
+        options.target,
+        first_pair.wrapping_add((first as u64).wrapping_mul(40_009)),
+    );
     let mut scratch = vec![0u8; SCRATCH];
     let mut slots: Vec<Slot> = (0..options.connections).map(|_| Slot::default()).collect();
     let start = Instant::now();
@@ -85,10 +90,10 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
             let Some(conn) = slot.conn.as_mut() else {
                 continue;
             };
-            let want = pattern.request(index, conn.exchange.request);
+            let want = pattern.request(first + index, conn.exchange.request);
             match conn
                 .exchange
-                .drive(&conn.fd, want, &mut scratch, index, &mut tally)
+                .drive(&conn.fd, want, &mut scratch, first + index, &mut tally)
             {
                 Step::Blocked => {}
                 Step::Done | Step::Failed => {

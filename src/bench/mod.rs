@@ -16,6 +16,7 @@
 //! | `mode` | `"pingpong"`, `"churn"`, `"bulk"` or `"hold"` |
 //! | `target` | the server, `127.0.0.1:7777` |
 //! | `connections` | pingpong, hold: connections; churn: concurrency; bulk: 1 |
+//! | `threads` | load threads (`--threads`), each with its own epoll loop |
 //! | `size` | bytes per request (bulk: `null`) |
 //! | `seconds` | how long the load ran (hold: including connection set-up and both echo rounds) |
 //! | `requests` | requests whose whole echo came back (bulk: `null`) |
@@ -62,6 +63,8 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const SCRATCH: usize = 64 * 1024;
 /// The largest request `-s` accepts.
 pub const MAX_SIZE: usize = 16 * 1024 * 1024;
+/// The most load threads `--threads` accepts.
+pub const MAX_THREADS: usize = 256;
 /// The longest run `-d` accepts.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
@@ -108,6 +111,12 @@ pub struct Options {
     /// How long to retry a refused first connection (a server still
     /// starting); zero: fail at once.
     pub wait: Duration,
+    /// Load threads, each with its own epoll loop and a share of the
+    /// connections (pingpong and churn only; 1 otherwise).
+    pub threads: usize,
+    /// The number of this share's first connection (set by [`run`] for each
+    /// thread, so patterns and reports number connections across threads).
+    pub first_connection: usize,
 }
 
 /// What a run measured.
@@ -165,6 +174,16 @@ pub fn validate(options: &Options) -> Result<()> {
             "-s must be from 1 to {MAX_SIZE} bytes"
         )));
     }
+    if options.threads == 0 || options.threads > MAX_THREADS {
+        return Err(Error::Usage(format!(
+            "--threads must be from 1 to {MAX_THREADS}"
+        )));
+    }
+    if options.threads > 1 && !matches!(options.mode, Mode::PingPong | Mode::Churn) {
+        return Err(Error::Usage(
+            "--threads is for pingpong and churn only".to_string(),
+        ));
+    }
     if options.wait > MAX_DURATION {
         return Err(Error::Usage(
             "--wait must be at most 86400 seconds".to_string(),
@@ -188,16 +207,12 @@ pub fn run(options: &Options) -> Result<Outcome> {
     if !options.wait.is_zero() {
         wait_for_server(options.target, options.wait)?;
     }
-    let mut progress = report::Progress::new(options.mode, options.progress);
     let cpu_before = cpu::process_cpu();
-    let result = match options.mode {
-        Mode::PingPong => pingpong::run(options, &mut progress),
-        Mode::Churn => churn::run(options, &mut progress),
-        Mode::Bulk => bulk::run(options, &mut progress),
-        Mode::Hold => hold::run(options, &mut progress),
+    let (tally, elapsed) = if options.threads > 1 && options.connections > 1 {
+        run_threads(options)?
+    } else {
+        run_one(options, options.progress)?
     };
-    progress.finish();
-    let (tally, elapsed) = result?;
     let client_cpu = match (cpu_before, cpu::process_cpu()) {
         (Some(before), Some(after)) => after.checked_sub(before),
         _ => None,
@@ -208,6 +223,60 @@ pub fn run(options: &Options) -> Result<Outcome> {
         tally,
         client_cpu,
     })
+}
+
+/// The load on this thread, with a progress line when `progress`.
+fn run_one(options: &Options, progress: bool) -> Result<(Tally, Duration)> {
+    let mut progress = report::Progress::new(options.mode, progress);
+    let result = match options.mode {
+        Mode::PingPong => pingpong::run(options, &mut progress),
+        Mode::Churn => churn::run(options, &mut progress),
+        Mode::Bulk => bulk::run(options, &mut progress),
+        Mode::Hold => hold::run(options, &mut progress),
+    };
+    progress.finish();
+    result
+}
+
+/// The connections split over `options.threads` threads (no more threads
+/// than connections), each its own [`run_one`] without a progress line;
+/// their tallies merged, the longest elapsed time kept.
+fn run_threads(options: &Options) -> Result<(Tally, Duration)> {
+    let threads = options.threads.min(options.connections);
+    let shares: Vec<Options> = (0..threads)
+        .map(|thread| {
+            let first = options.connections * thread / threads;
+            let end = options.connections * (thread + 1) / threads;
+            Options {
+                connections: end - first,
+                first_connection: options.first_connection + first,
+                threads: 1,
+                ..options.clone()
+            }
+        })
+        .collect();
+    let results: Vec<Result<(Tally, Duration)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|share| scope.spawn(move || run_one(share, false)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::on("thread", "load", rustix::io::Errno::IO)))
+            })
+            .collect()
+    });
+    let mut total = Tally::default();
+    let mut longest = Duration::ZERO;
+    for result in results {
+        let (tally, elapsed) = result?;
+        total.merge(&tally);
+        longest = longest.max(elapsed);
+    }
+    Ok((total, longest))
 }
 
 /// Retries `connect` while it is refused, for at most `limit` (a server
@@ -255,6 +324,8 @@ mod tests {
             duration: Duration::from_secs(1),
             progress: false,
             wait: Duration::ZERO,
+            threads: 1,
+            first_connection: 0,
         }
     }
 
@@ -292,6 +363,13 @@ mod tests {
         assert!(validate(&o).is_err());
         o.duration = Duration::from_secs(1);
         o.connections = 0;
+        assert!(validate(&o).is_err());
+        o.connections = 1;
+        o.threads = 0;
+        assert!(validate(&o).is_err());
+        o.threads = 2;
+        assert!(validate(&o).is_ok());
+        o.mode = Mode::Bulk;
         assert!(validate(&o).is_err());
     }
 

@@ -45,13 +45,14 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
         }));
     }
     let mut scratch = vec![0u8; SCRATCH];
+    let first = options.first_connection;
     let start = Instant::now();
     let until = start + options.duration;
     let mut live = conns.len();
     for (index, slot) in conns.iter_mut().enumerate() {
         if let Some(conn) = slot {
             conn.exchange = Exchange::new(0, Instant::now());
-            if !advance(conn, index, &pattern, &mut scratch, &mut tally) {
+            if !advance(conn, first + index, &pattern, &mut scratch, &mut tally) {
                 *slot = None;
                 live -= 1;
             }
@@ -70,7 +71,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
             let Some(conn) = slot else {
                 continue;
             };
-            if !advance(conn, index, &pattern, &mut scratch, &mut tally) {
+            if !advance(conn, first + index, &pattern, &mut scratch, &mut tally) {
                 *slot = None;
                 live -= 1;
             }
@@ -87,10 +88,11 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
     Ok((tally, elapsed))
 }
 
-/// Drives a connection until it waits on the socket; `false` once it failed.
+/// Drives connection number `id` until it waits on the socket; `false`
+/// once it failed.
 fn advance(
     conn: &mut Conn,
-    index: usize,
+    id: usize,
     pattern: &Pattern,
     scratch: &mut [u8],
     tally: &mut Tally,
@@ -99,8 +101,8 @@ fn advance(
     // next (which then blocks): two passes per event at most in practice,
     // and never unbounded.
     for _ in 0..4 {
-        let want = pattern.request(index, conn.exchange.request);
-        match conn.exchange.drive(&conn.fd, want, scratch, index, tally) {
+        let want = pattern.request(id, conn.exchange.request);
+        match conn.exchange.drive(&conn.fd, want, scratch, id, tally) {
             Step::Blocked => return true,
             Step::Failed => return false,
             Step::Done => conn.exchange = Exchange::new(conn.exchange.request + 1, Instant::now()),

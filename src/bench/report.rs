@@ -116,6 +116,7 @@ pub fn json(outcome: &Outcome) -> Value {
         "mode": options.mode.name(),
         "target": options.target.to_string(),
         "connections": if bulk { 1 } else { options.connections },
+        "threads": options.threads.min(options.connections).max(1),
         "size": if bulk { Value::Null } else { json!(options.size) },
         "seconds": (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "requests": if bulk { Value::Null } else { json!(tally.requests) },

@@ -47,6 +47,10 @@ struct Requests {
     /// Bytes per request.
     #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 64)]
     size: usize,
+    /// Load threads, each with its own epoll loop and a share of the
+    /// connections (pingpong and churn; no progress line when above 1).
+    #[arg(long = "threads", value_name = "N", default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -79,11 +83,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let (mode, common, connections, size) = match cli.load {
-        Load::Pingpong(r) => (Mode::PingPong, r.common, r.connections, r.size),
-        Load::Churn(r) => (Mode::Churn, r.common, r.connections, r.size),
-        Load::Bulk(common) => (Mode::Bulk, common, 1, 64),
-        Load::Hold(r) => (Mode::Hold, r.common, r.connections, r.size),
+    let (mode, common, shape) = match cli.load {
+        Load::Pingpong(r) => Shape::split(Mode::PingPong, r),
+        Load::Churn(r) => Shape::split(Mode::Churn, r),
+        Load::Bulk(common) => (Mode::Bulk, common, Shape::default()),
+        Load::Hold(r) => Shape::split(Mode::Hold, r),
         Load::FreePort => {
             return cli::report(
                 "sockbench",
@@ -92,13 +96,41 @@ fn main() -> ExitCode {
         }
     };
     cli::init_logging("sockbench", common.verbose, false);
-    match run(mode, &common, connections, size) {
+    match run(mode, &common, &shape) {
         Ok(exit) => exit.into(),
         Err(err) => cli::report("sockbench", Err(err)),
     }
 }
 
-fn run(mode: Mode, common: &Common, connections: u32, size: usize) -> Result<Exit, Error> {
+/// Connections, request size and threads of a request load.
+struct Shape {
+    connections: u32,
+    size: usize,
+    threads: usize,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            connections: 1,
+            size: 64,
+            threads: 1,
+        }
+    }
+}
+
+impl Shape {
+    fn split(mode: Mode, requests: Requests) -> (Mode, Common, Self) {
+        let shape = Self {
+            connections: requests.connections,
+            size: requests.size,
+            threads: requests.threads,
+        };
+        (mode, requests.common, shape)
+    }
+}
+
+fn run(mode: Mode, common: &Common, shape: &Shape) -> Result<Exit, Error> {
     let seconds = |flag: &str, value: f64| {
         Duration::try_from_secs_f64(value)
             .map_err(|_| Error::Usage(format!("invalid {flag} {value}: expected seconds")))
@@ -108,11 +140,13 @@ fn run(mode: Mode, common: &Common, connections: u32, size: usize) -> Result<Exi
     let options = Options {
         mode,
         target: sockkit::addr::parse_socket_addr(&common.ip, &common.port)?,
-        connections: connections as usize,
-        size,
+        connections: shape.connections as usize,
+        size: shape.size,
         duration,
         progress: rustix::termios::isatty(rustix::stdio::stderr()),
         wait,
+        threads: shape.threads,
+        first_connection: 0,
     };
     let outcome = bench::run(&options)?;
     let printed = if common.json {

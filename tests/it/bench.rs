@@ -338,3 +338,45 @@ fn hold_echoes_twice_on_every_connection() {
     assert_eq!(object["requests"], 40, "{object}");
     assert_eq!(object["bytes"], 40 * 64, "{object}");
 }
+
+#[test]
+fn threads_share_the_connections_and_merge_their_counts() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    for load in ["pingpong", "churn"] {
+        let args = [
+            load,
+            "127.0.0.1",
+            &port,
+            "-c",
+            "5",
+            "-d",
+            "1",
+            "--threads",
+            "2",
+        ];
+        let object = json_run(&args, 0);
+        check_common(&object, load, server.port);
+        check_requests(&object);
+        assert_eq!(object["threads"], 2, "{object}");
+        assert_eq!(object["connections"], 5, "{object}");
+    }
+    // A wrong byte is still caught, and numbered across the threads.
+    let flipping = EchoServer::start(Echo::FlipAt(0));
+    let port = flipping.port.to_string();
+    let out = sockbench(&[
+        "pingpong",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "4",
+        "-d",
+        "1",
+        "--threads",
+        "2",
+    ]);
+    out.fails_with(71, "differed from what was sent");
+    // bulk and hold are one loop each.
+    sockbench(&["bulk", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
+    sockbench(&["hold", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
+}
