@@ -285,7 +285,8 @@ if [ -t 2 ]; then printf '\r%60s\r' '' >&2; fi
 
 echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run, $gen_threads load thread(s); medians; CPU from $cpu_source"
 echo "+-: half the range of the rounds' rates, relative to the median (noise); load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "x sockd: ratio to sockd (rate: higher is better; CPU: lower is better); gen CPU: sockbench's own, % of one core"
+echo "x sockd: ratio to sockd within each round, median over the rounds (rate: higher is better; CPU: lower is better)"
+echo "gen CPU: sockbench's own, % of one core"
 echo "servers:"
 for name in "${servers[@]}"; do
   case $name in
@@ -315,8 +316,9 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
   NR > 1 {
     k = $2 SUBSEP $3
     rate[k] = rate[k] " " $4
+    round_rate[$1, $2, $3] = $4; rounds[$1] = 1
     if ($5 != "null") p99[k] = p99[k] " " $5
-    if ($7 + 0 > 0) cpu[k] = cpu[k] " " ($6 / $7)
+    if ($7 + 0 > 0) { cpu[k] = cpu[k] " " ($6 / $7); round_cpu[$1, $2, $3] = $6 / $7 }
     if ($8 != "") errs[k] = errs[k] (errs[k] == "" ? "" : "; ") $8
     if ($9 != "null") gen[k] = gen[k] " " $9
   }
@@ -325,12 +327,20 @@ awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
     printf "%-11s %-10s %15s %5s %8s %10s %15s %8s %8s  %s\n", "load", "server", "median", "+-", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU", "errors"
     for (i = 1; i <= nl; i++) {
       unit = l[i] == "bulk" ? "MB/s" : "req/s"; cunit = l[i] == "bulk" ? "us/MB" : "us/req"
-      base = median(rate[l[i], "sockd"]); cbase = median(cpu[l[i], "sockd"])
       for (j = 1; j <= ns; j++) {
         k = l[i] SUBSEP s[j]
         r = median(rate[k]); c = median(cpu[k]); p = median(p99[k]); g = median(gen[k])
-        ratio = (base > 0) ? sprintf("%.2f", r / base) : "-"
-        cratio = (cbase > 0 && c != "") ? sprintf("%.2f", c / cbase) : "-"
+        # Ratios are taken within each round (the servers ran back to back
+        # there), then the median of those: drift between rounds cancels.
+        ratios = ""; cratios = ""
+        for (n in rounds) {
+          b = round_rate[n, l[i], "sockd"]
+          if ((n, l[i], s[j]) in round_rate && b > 0) ratios = ratios " " (round_rate[n, l[i], s[j]] / b)
+          cb = round_cpu[n, l[i], "sockd"]
+          if ((n, l[i], s[j]) in round_cpu && cb > 0) cratios = cratios " " (round_cpu[n, l[i], s[j]] / cb)
+        }
+        ratio = ratios == "" ? "-" : sprintf("%.2f", median(ratios))
+        cratio = cratios == "" ? "-" : sprintf("%.2f", median(cratios))
         printf "%-11s %-10s %9.1f %-5s %5s %8s %10s %8.2f %-6s %8s %7s%%  %s\n", l[i], s[j], r, unit, spread(rate[k]), ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (g == "" ? "-" : sprintf("%.0f", g)), (errs[k] == "" ? "-" : errs[k])
       }
     }
