@@ -239,10 +239,7 @@ impl<'a> Draw<'a> {
 fn assert_subsequence(small: &[SockRecord], big: &[SockRecord]) {
     let mut rest = big.iter();
     for want in small {
-        assert!(
-            rest.any(|got| got == want),
-            "{want:?} lost among {big:#?}"
-        );
+        assert!(rest.any(|got| got == want), "{want:?} lost among {big:#?}");
     }
 }
 
@@ -532,7 +529,10 @@ fn inet_record_sane(record: &SockRecord, want_proto: InetProto, want_version: Ip
     let v4 = want_version == IpVersion::V4;
     assert_eq!(local.is_ipv4(), v4, "{record:?}");
     assert_eq!(remote.is_ipv4(), v4, "{record:?}");
-    assert!(record.recv_q.is_some() && record.uid.is_some(), "{record:?}");
+    assert!(
+        record.recv_q.is_some() && record.uid.is_some(),
+        "{record:?}"
+    );
     if record.state == state::LISTEN {
         assert_eq!(record.send_q, Some(0), "{record:?}");
     }
@@ -599,7 +599,7 @@ const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -944,7 +944,11 @@ pub fn netlink_round_trip(seq: u32, replies: &[Reply], end: i32, extras: &[u8]) 
             bytes.len()
         );
         assert!(payloads.len() <= want_payloads.len());
-        assert_eq!(payloads[..], want_payloads[..payloads.len()], "cut at {cut}");
+        assert_eq!(
+            payloads[..],
+            want_payloads[..payloads.len()],
+            "cut at {cut}"
+        );
     }
 
     if let [at_hi, at_lo, value, ..] = *extras.get(replies.len() + 1..).unwrap_or_default() {
@@ -967,7 +971,11 @@ pub fn netlink_bytes(bytes: &[u8], seq: u32) {
         assert!((1..=4095).contains(&raw), "errno {raw}");
     }
     let total: usize = payloads.iter().map(|p| p.len() + NLMSG_HDRLEN).sum();
-    assert!(total <= bytes.len(), "{total} payload bytes from {}", bytes.len());
+    assert!(
+        total <= bytes.len(),
+        "{total} payload bytes from {}",
+        bytes.len()
+    );
     for payload in &payloads {
         netlink_payload(payload);
     }

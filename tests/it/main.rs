@@ -13,3 +13,4 @@ mod lifecycle;
 mod netns;
 mod props;
 mod sockstat;
+mod sockstat_live;

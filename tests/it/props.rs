@@ -141,9 +141,21 @@ fn garbage_lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
 
 fn inet_msg() -> impl Strategy<Value = InetMsg> {
     (
-        (any::<bool>(), any::<bool>(), tcp_state(), any::<u16>(), any::<u16>()),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            tcp_state(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
         (any::<[u8; 16]>(), any::<[u8; 16]>()),
-        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u8>()),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u8>(),
+        ),
     )
         .prop_map(
             |((v6, tcp, state, sport, dport), (src, dst), (rqueue, wqueue, uid, inode, noise))| {
@@ -176,7 +188,12 @@ fn unix_msg() -> impl Strategy<Value = UnixMsg> {
         prop::collection::vec(any::<u8>(), 0..40),
     );
     (
-        (any::<u8>(), tcp_state(), any::<u32>(), prop::option::of(name)),
+        (
+            any::<u8>(),
+            tcp_state(),
+            any::<u32>(),
+            prop::option::of(name),
+        ),
         (
             prop::option::of(any::<u32>()),
             prop::option::of((any::<u32>(), any::<u32>())),
@@ -200,7 +217,10 @@ fn unix_msg() -> impl Strategy<Value = UnixMsg> {
 }
 
 fn reply() -> impl Strategy<Value = Reply> {
-    prop_oneof![inet_msg().prop_map(Reply::Inet), unix_msg().prop_map(Reply::Unix)]
+    prop_oneof![
+        inet_msg().prop_map(Reply::Inet),
+        unix_msg().prop_map(Reply::Unix)
+    ]
 }
 
 proptest! {
