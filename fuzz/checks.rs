@@ -415,7 +415,9 @@ impl UnixLine {
     }
 }
 
-const TCP_HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when \
+/// The tcp files' header (the udp files have a few more titles; a header is
+/// skipped like any line that does not parse).
+const INET_HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when \
                           retrnsmt   uid  timeout inode";
 const UNIX_HEADER: &str = "Num       RefCount Protocol Flags    Type St Inode Path";
 
@@ -452,7 +454,7 @@ pub fn procnet_inet_round_trip(
 ) {
     let texts: Vec<Vec<u8>> = lines.iter().map(|l| l.text(version).into_bytes()).collect();
     let want: Vec<SockRecord> = lines.iter().map(|l| l.record(proto, version)).collect();
-    let clean = file_text(TCP_HEADER, &texts, &[]);
+    let clean = file_text(INET_HEADER, &texts, &[]);
     let got: Vec<SockRecord> = procnet::parse_inet(&clean, proto, version).collect();
     assert_eq!(got, want, "{}", String::from_utf8_lossy(&clean));
     let other = match version {
@@ -460,7 +462,7 @@ pub fn procnet_inet_round_trip(
         IpVersion::V6 => IpVersion::V4,
     };
     assert_eq!(procnet::parse_inet(&clean, proto, other).count(), 0);
-    let noisy = file_text(TCP_HEADER, &texts, garbage);
+    let noisy = file_text(INET_HEADER, &texts, garbage);
     let got: Vec<SockRecord> = procnet::parse_inet(&noisy, proto, version).collect();
     for record in &got {
         inet_record_sane(record, proto, version);
