@@ -930,6 +930,7 @@ pub fn netlink_round_trip(seq: u32, replies: &[Reply], end: i32, extras: &[u8]) 
     for (reply, payload) in replies.iter().zip(&payloads) {
         assert_eq!(reply.parse(payload), Some(reply.record()), "{reply:?}");
     }
+    netlink_bytes(&bytes, seq);
 
     let (result, payloads) = batch(&bytes[..body_len], seq);
     assert_eq!(result, Ok(netlink::Batch::More));
