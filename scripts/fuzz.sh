@@ -11,13 +11,14 @@
 # then keep the input in fuzz/regressions/TARGET/ (replayed by `cargo test`).
 #
 # Targets: addr (sockkit::addr::parse_socket_addr), transcript
-# (sockkit::transcript splitter and escaper). The /proc/net line parser and
-# the netlink reply parser get targets when src/sockstat/ is in this tree.
+# (sockkit::transcript splitter and escaper), procnet (sockstat's
+# /proc/net/{tcp,tcp6,udp,udp6,unix} parsers), netlink (sockstat's
+# sock_diag reply parser: framing, inet_diag_msg, unix_diag_msg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=${FUZZ_SECS:-60}
-all_targets=(addr transcript)
+all_targets=(addr transcript procnet netlink)
 targets=("${@:-${all_targets[@]}}")
 
 if [ "${FUZZ_ENGINE:-}" != proptest ] &&

@@ -14,3 +14,4 @@ mod lifecycle;
 mod netns;
 mod props;
 mod sockstat;
+mod sockstat_live;

@@ -293,6 +293,21 @@ impl Background {
         String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
     }
 
+    /// Blocks until the captured stdout shows `needle`, or fails the test.
+    #[track_caller]
+    pub fn wait_stdout(&self, needle: &str) {
+        assert!(
+            self.stdout.wait_for(needle, DEADLINE),
+            "{} stdout never showed {needle:?}: {}",
+            self.command,
+            String::from_utf8_lossy(&self.stdout.bytes())
+        );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Blocks until stderr shows `needle`, or fails the test.
     #[track_caller]
     pub fn wait_stderr(&self, needle: &str) {

@@ -1,4 +1,5 @@
-//! Property tests of the parsers that face hostile input, sharing their
+//! Property tests of the parsers that face hostile input (addresses, the
+//! transcript, sockstat's `/proc/net` and sock_diag parsers), sharing their
 //! properties with the fuzz targets (`fuzz/checks.rs`). `cargo test` runs a
 //! few hundred cases each; `scripts/fuzz.sh` runs many more
 //! (`PROPTEST_CASES`) when `cargo fuzz` cannot run.
@@ -9,7 +10,9 @@
 #[path = "../../fuzz/checks.rs"]
 mod checks;
 
+use checks::{InetLine, InetMsg, Reply, UnixLine, UnixMsg, UnixName};
 use proptest::prelude::*;
+use sockkit::sockstat::record::{InetProto, IpVersion};
 
 /// Text that looks like addresses often enough to get past the first check.
 fn address_like() -> impl Strategy<Value = String> {
@@ -71,6 +74,217 @@ proptest! {
     }
 }
 
+/// A state number: mostly the ones that change what is shown.
+fn tcp_state() -> impl Strategy<Value = u8> {
+    prop_oneof![Just(10u8), Just(1), Just(6), Just(7), any::<u8>()]
+}
+
+fn inet_table() -> impl Strategy<Value = (InetProto, IpVersion)> {
+    prop::sample::select(checks::INET_TABLES.to_vec())
+}
+
+fn inet_line() -> impl Strategy<Value = InetLine> {
+    (
+        (any::<u16>(), any::<[u8; 16]>(), any::<u16>()),
+        (any::<[u8; 16]>(), any::<u16>(), tcp_state()),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()),
+    )
+        .prop_map(
+            |((slot, lip, lport), (rip, rport, state), (tx_queue, rx_queue, uid, inode))| {
+                InetLine {
+                    slot: u32::from(slot),
+                    local: (lip, lport),
+                    remote: (rip, rport),
+                    state,
+                    tx_queue,
+                    rx_queue,
+                    uid,
+                    inode,
+                }
+            },
+        )
+}
+
+fn unix_line() -> impl Strategy<Value = UnixLine> {
+    let name = prop::collection::vec(any::<u8>().prop_filter("one line", |&b| b != b'\n'), 1..120);
+    (
+        any::<u32>(),
+        prop_oneof![Just(0u32), Just(checks::SO_ACCEPTCON), any::<u32>()],
+        any::<u16>(),
+        0u8..6,
+        any::<u64>(),
+        prop::option::of(prop_oneof![
+            "/[a-z ./]{0,40}".prop_map(String::into_bytes),
+            "@[a-z0-9@]{0,20}".prop_map(String::into_bytes),
+            name,
+        ]),
+    )
+        .prop_map(|(refs, flags, kind, st, inode, name)| UnixLine {
+            refs,
+            flags,
+            kind,
+            st,
+            inode,
+            name,
+        })
+}
+
+/// Lines that nearly parse (the files' own alphabet) and lines of anything.
+fn garbage_lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let line = prop_oneof![
+        "[0-9A-Fa-f: @/x-]{0,120}".prop_map(String::into_bytes),
+        " *[0-9]{1,4}: [0-9A-F:]{0,40}( [0-9A-F:]{1,20}){0,14}".prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..300),
+    ];
+    prop::collection::vec(line, 0..8)
+}
+
+fn inet_msg() -> impl Strategy<Value = InetMsg> {
+    (
+        (
+            any::<bool>(),
+            any::<bool>(),
+            tcp_state(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
+        (any::<[u8; 16]>(), any::<[u8; 16]>()),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u8>(),
+        ),
+    )
+        .prop_map(
+            |((v6, tcp, state, sport, dport), (src, dst), (rqueue, wqueue, uid, inode, noise))| {
+                InetMsg {
+                    v6,
+                    proto: if tcp { InetProto::Tcp } else { InetProto::Udp },
+                    state,
+                    sport,
+                    dport,
+                    src,
+                    dst,
+                    rqueue,
+                    wqueue,
+                    uid,
+                    inode,
+                    noise,
+                }
+            },
+        )
+}
+
+fn unix_msg() -> impl Strategy<Value = UnixMsg> {
+    let name = prop_oneof![
+        (prop::collection::vec(1u8..=255, 1..108), any::<bool>())
+            .prop_map(|(path, nul)| UnixName::Path(path, nul)),
+        prop::collection::vec(any::<u8>(), 0..107).prop_map(UnixName::Abstract),
+    ];
+    let other = (
+        prop::sample::select(vec![1u16, 3, 5, 6, 8, 9, 200]),
+        prop::collection::vec(any::<u8>(), 0..40),
+    );
+    (
+        (
+            any::<u8>(),
+            tcp_state(),
+            any::<u32>(),
+            prop::option::of(name),
+        ),
+        (
+            prop::option::of(any::<u32>()),
+            prop::option::of((any::<u32>(), any::<u32>())),
+            prop::option::of(any::<u32>()),
+        ),
+        (prop::collection::vec(other, 0..4), any::<u32>()),
+    )
+        .prop_map(
+            |((kind, state, inode, name), (peer, queues, uid), (others, order))| UnixMsg {
+                kind,
+                state,
+                inode,
+                name,
+                peer,
+                queues,
+                uid,
+                others,
+                order,
+            },
+        )
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        inet_msg().prop_map(Reply::Inet),
+        unix_msg().prop_map(Reply::Unix)
+    ]
+}
+
+proptest! {
+    #[test]
+    fn procnet_inet_files_parse_back_and_skip_garbage(
+        (proto, version) in inet_table(),
+        lines in prop::collection::vec(inet_line(), 0..12),
+        garbage in garbage_lines(),
+    ) {
+        let garbage: Vec<&[u8]> = garbage.iter().map(Vec::as_slice).collect();
+        checks::procnet_inet_round_trip(proto, version, &lines, &garbage);
+    }
+
+    #[test]
+    fn procnet_unix_files_parse_back_and_skip_garbage(
+        lines in prop::collection::vec(unix_line(), 0..12),
+        garbage in garbage_lines(),
+    ) {
+        let garbage: Vec<&[u8]> = garbage.iter().map(Vec::as_slice).collect();
+        checks::procnet_unix_round_trip(&lines, &garbage);
+    }
+
+    #[test]
+    fn procnet_parsers_take_any_bytes(text in prop::collection::vec(any::<u8>(), 0..4000)) {
+        checks::procnet_text(&text);
+    }
+
+    #[test]
+    fn netlink_dumps_parse_back_and_never_finish_early(
+        seq: u32,
+        replies in prop::collection::vec(reply(), 0..8),
+        end in prop_oneof![Just(0i32), -200i32..0, any::<i32>()],
+        extras in prop::collection::vec(any::<u8>(), 0..16),
+    ) {
+        checks::netlink_round_trip(seq, &replies, end, &extras);
+    }
+
+    #[test]
+    fn netlink_parser_takes_any_bytes(seq in 0u32..4, bytes in prop::collection::vec(any::<u8>(), 0..4000)) {
+        checks::netlink_bytes(&bytes, seq);
+        checks::netlink_payload(&bytes);
+    }
+
+    #[test]
+    fn netlink_frames_of_any_payload_parse_safely(
+        seq: u32,
+        payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..6),
+    ) {
+        // Well-framed messages of ours whose payloads are anything: the
+        // framing holds, each payload is handed on, none panics.
+        let mut bytes = Vec::new();
+        for payload in &payloads {
+            bytes.extend(checks::nlmsg(20, seq, payload));
+        }
+        checks::netlink_bytes(&bytes, seq);
+    }
+
+    #[test]
+    fn fuzz_target_inputs(data in prop::collection::vec(any::<u8>(), 0..2000)) {
+        checks::procnet_input(&data);
+        checks::netlink_input(&data);
+    }
+}
+
 /// Bytes with line ends, NULs, CRs, ESCs and UTF-8 lead bytes made common
 /// (a quarter of the bytes), so messages are short and many.
 fn with_separators(mut data: Vec<u8>) -> Vec<u8> {
@@ -92,6 +306,8 @@ fn fuzz_regressions_replay() {
     for (target, check) in [
         ("addr", replay_addr as fn(&[u8])),
         ("transcript", replay_transcript),
+        ("procnet", checks::procnet_input),
+        ("netlink", checks::netlink_input),
     ] {
         let Ok(entries) = std::fs::read_dir(root.join(target)) else {
             continue;

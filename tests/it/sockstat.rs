@@ -6,7 +6,7 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sockstat");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_sockstat");
 
 trait OrDie<T> {
     fn or_die(self, what: &str) -> T;
@@ -18,7 +18,7 @@ impl<T, E: std::fmt::Debug> OrDie<T> for Result<T, E> {
     }
 }
 
-fn sockstat(args: &[&str]) -> Output {
+pub(crate) fn sockstat(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("RUST_LOG")
@@ -26,7 +26,7 @@ fn sockstat(args: &[&str]) -> Output {
         .or_die("spawn sockstat")
 }
 
-fn describe(args: &[&str], out: &Output) -> String {
+pub(crate) fn describe(args: &[&str], out: &Output) -> String {
     format!(
         "sockstat {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
         args.join(" "),
@@ -37,7 +37,7 @@ fn describe(args: &[&str], out: &Output) -> String {
 }
 
 /// Runs sockstat, insists on exit 0 and a quiet stderr, returns the rows.
-fn table(args: &[&str]) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn table(args: &[&str]) -> Vec<BTreeMap<String, String>> {
     let out = sockstat(args);
     assert!(
         out.status.success() && out.stderr.is_empty(),
@@ -49,7 +49,7 @@ fn table(args: &[&str]) -> Vec<BTreeMap<String, String>> {
 
 /// Splits the table at the header's column starts (cells may hold spaces:
 /// `-> [PID FD]`, `LOCAL ADDRESS`).
-fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
     let mut lines = text.lines();
     let Some(header) = lines.next() else {
         return Vec::new();

@@ -432,7 +432,6 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
         fd_targets(pid)
     );
     let sockets = socket_fds(pid);
-    // `sockstat --pid` is not on this branch yet: /proc/PID/fd is the witness.
     eprintln!(
         "churn: 20000 connections echoed in {took:?}; afterwards {} fds, {sockets} socket \
          (the listener): {baseline:?}",
@@ -443,6 +442,40 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
         sockets, 1,
         "sockd holds a socket it did not make (inherited?)"
     );
+    // sockstat agrees with /proc/PID/fd: one row, the listener, on the fd
+    // and inode the fd table names. Nothing else: a leaked connection
+    // (CLOSE_WAIT, ESTABLISHED) would be a second row.
+    let (fd, link) = fd_targets(pid)
+        .into_iter()
+        .find(|(_, target)| target.starts_with("socket:["))
+        .unwrap_or_else(|| panic!("no socket fd left in sockd {pid}"));
+    let pid_arg = pid.to_string();
+    for source in ["netlink", "proc"] {
+        let rows = crate::sockstat::table(&["--pid", &pid_arg, "--source", source]);
+        assert_eq!(
+            rows.len(),
+            1,
+            "sockstat --source {source} after churn: {rows:#?}"
+        );
+        let row = &rows[0];
+        let shown = (
+            row["FD"].as_str(),
+            format!("socket:[{}]", row["INODE"]),
+            row["STATE"].as_str(),
+            row["LOCAL ADDRESS"].as_str(),
+        );
+        let local = format!("127.0.0.1:{}", server.port);
+        assert_eq!(
+            shown,
+            (
+                fd.to_string().as_str(),
+                link.clone(),
+                "LISTEN",
+                local.as_str()
+            ),
+            "--source {source}: {row:?}"
+        );
+    }
     stops_cleanly(server);
 }
 

@@ -1,0 +1,13 @@
+//! `sockkit::sockstat::netlink`: the sock_diag reply parser (message
+//! framing, `inet_diag_msg`, `unix_diag_msg` and its attributes) on raw
+//! bytes (no panic, an errno or sensible records) and on dumps built from
+//! drawn fields (the same records back; cut short, never `Done`). The input
+//! layout is `checks::netlink_input`'s.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| checks::netlink_input(data));
