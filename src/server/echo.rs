@@ -28,7 +28,10 @@ use rustix::net::SocketFlags;
 use std::time::Instant;
 
 /// Bytes read per `recv`; also the most a connection can have pending.
-const SCRATCH_BYTES: usize = 64 * 1024;
+/// One per worker, not per connection: 256 KiB keeps bulk streams at the
+/// syscall rate of `cat` with 128 KiB reads (64 KiB measured 0.86× of
+/// `tcpserver … cat` in `scripts/bench.sh`, 256 KiB 1.10×).
+const SCRATCH_BYTES: usize = 256 * 1024;
 /// Transcript bytes buffered before a write to stdout: a flood of one-byte
 /// messages expands ~16× into lines, so the buffer is flushed early.
 const TRANSCRIPT_FLUSH_BYTES: usize = 64 * 1024;
