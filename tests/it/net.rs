@@ -4,16 +4,15 @@
 //! waits, and a background process whose output can be waited on.
 #![allow(dead_code)]
 
-use crate::util::{DEADLINE, Outcome};
+use crate::util::{Captured, DEADLINE, Outcome, wait_child};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{Shutdown, shutdown, sockopt};
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A blocking client socket connected to `ip:port`.
 #[track_caller]
@@ -168,86 +167,14 @@ pub fn summary(stderr: &str) -> (u64, u64) {
     }
 }
 
-/// Output a background process wrote, shared with the thread reading it.
-#[derive(Default)]
-struct Capture {
-    text: Mutex<(Vec<u8>, bool)>,
-    changed: Condvar,
-}
-
-impl Capture {
-    fn read_from(self: &Arc<Self>, mut source: impl Read + Send + 'static) {
-        let capture = Arc::clone(self);
-        thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                let n = source.read(&mut buf).unwrap_or(0);
-                let mut guard = capture.text.lock().unwrap_or_else(|p| p.into_inner());
-                if n == 0 {
-                    guard.1 = true;
-                } else {
-                    guard.0.extend_from_slice(&buf[..n]);
-                }
-                capture.changed.notify_all();
-                if n == 0 {
-                    return;
-                }
-            }
-        });
-    }
-
-    fn wait_for(&self, needle: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        let mut guard = self.text.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if String::from_utf8_lossy(&guard.0).contains(needle) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if guard.1 || left.is_zero() {
-                return false;
-            }
-            guard = self
-                .changed
-                .wait_timeout(guard, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-
-    fn wait_closed(&self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        let mut guard = self.text.lock().unwrap_or_else(|p| p.into_inner());
-        while !guard.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            guard = self
-                .changed
-                .wait_timeout(guard, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        self.text
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
-    }
-}
-
 /// A process running beside the test (a client under `--wait`, socat),
 /// its stderr (and, unless taken, stdout) captured; killed and reaped on
 /// drop.
 pub struct Background {
     child: Child,
     command: String,
-    stdout: Arc<Capture>,
-    stderr: Arc<Capture>,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
 }
 
 impl Background {
@@ -263,16 +190,16 @@ impl Background {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
-        let stdout = Arc::new(Capture::default());
-        let stderr = Arc::new(Capture::default());
+        let stdout = Arc::new(Captured::default());
+        let stderr = Arc::new(Captured::default());
         if !capture_stdout {
             // Nothing will be read into it: it counts as closed.
-            stdout.text.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+            stdout.mark_closed();
         } else if let Some(out) = child.stdout.take() {
-            stdout.read_from(out);
+            stdout.spawn_reader(out);
         }
         if let Some(err) = child.stderr.take() {
-            stderr.read_from(err);
+            stderr.spawn_reader(err);
         }
         Self {
             child,
@@ -322,15 +249,8 @@ impl Background {
     /// Waits (bounded by `limit`) for the process to exit; its outcome.
     #[track_caller]
     pub fn wait_exit(mut self, limit: Duration) -> Outcome {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => wait_readable_pidfd(&self.child, deadline),
-                Ok(None) => panic!("{} did not exit within {limit:?}", self.command),
-                Err(e) => panic!("wait {}: {e}", self.command),
-            }
-        };
+        let status = wait_child(&mut self.child, limit)
+            .unwrap_or_else(|| panic!("{} did not exit within {limit:?}", self.command));
         self.stdout.wait_closed(DEADLINE);
         self.stderr.wait_closed(DEADLINE);
         Outcome {
@@ -340,22 +260,6 @@ impl Background {
             stderr: self.stderr_text(),
         }
     }
-}
-
-/// Blocks until the child exits or `deadline` passes (poll on a pidfd: no
-/// sleeping).
-fn wait_readable_pidfd(child: &Child, deadline: Instant) {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) else {
-        return;
-    };
-    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
-        return;
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    let timeout = sockkit::socket::timespec(left);
-    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-    let _ = poll(&mut fds, Some(&timeout));
 }
 
 impl Drop for Background {

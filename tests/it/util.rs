@@ -214,13 +214,13 @@ pub fn kill(pid: u32, signal: rustix::process::Signal) {
 
 /// Text a background process wrote, shared with the thread that reads it.
 #[derive(Default)]
-struct Captured {
+pub struct Captured {
     text: Mutex<(Vec<u8>, bool)>,
     changed: Condvar,
 }
 
 impl Captured {
-    fn spawn_reader(self: &Arc<Self>, mut source: impl Read + Send + 'static) {
+    pub fn spawn_reader(self: &Arc<Self>, mut source: impl Read + Send + 'static) {
         let captured = Arc::clone(self);
         thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -241,7 +241,7 @@ impl Captured {
     }
 
     /// Blocks until `needle` appears, the stream ends, or `limit` passes.
-    fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let mut guard = self.text.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -261,7 +261,7 @@ impl Captured {
     }
 
     /// Blocks until the stream ends (the process closed it).
-    fn wait_closed(&self, limit: Duration) -> bool {
+    pub fn wait_closed(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let mut guard = self.text.lock().unwrap_or_else(|p| p.into_inner());
         while !guard.1 {
@@ -278,7 +278,12 @@ impl Captured {
         true
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    /// A stream nothing will be read from counts as closed.
+    pub fn mark_closed(&self) {
+        self.text.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
         self.text
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -443,23 +448,24 @@ impl Server {
     }
 }
 
-/// `waitpid` with a deadline, without sleeping: a thread blocks in `wait`
-/// on a duplicate handle of the pid… which `Child` does not give us, so a
-/// pidfd is polled instead.
-fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+/// `waitpid` with a deadline and no sleeping: the child's pidfd becomes
+/// readable when it exits.
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     use rustix::event::{PollFd, PollFlags, poll};
+    let deadline = Instant::now() + limit;
     let pid = rustix::process::Pid::from_raw(child.id() as i32)?;
-    if let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        let timeout = rustix::event::Timespec {
-            tv_sec: limit.as_secs() as i64,
-            tv_nsec: 0,
-        };
-        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        let _ = poll(&mut fds, Some(&timeout));
-    }
-    match child.try_wait() {
-        Ok(Some(status)) => Some(status),
-        _ => None,
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let Some(pidfd) = &pidfd else { return None };
+        let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+        let _ = poll(&mut fds, Some(&sockkit::socket::timespec(left)));
     }
 }
 
