@@ -40,11 +40,35 @@ pub fn load(table: Table, filter: &Filter) -> Result<Vec<SockRecord>> {
         Table::Inet(proto, version) => parse_inet(&text, proto, version)
             .filter(|record| filter.matches(record))
             .collect(),
-        Table::Unix => parse_unix(&text)
+        Table::Unix => without_forged_unix_rows(parse_unix(&text).collect())
+            .into_iter()
             .filter(|record| filter.matches(record))
             .collect(),
     };
     Ok(records)
+}
+
+/// `/proc/net/unix` prints socket paths raw, so any user can bind a path
+/// holding `\n` and a fake line for another socket's inode. Each inode is
+/// listed once by the kernel; an inode seen twice is ambiguous, and neither
+/// of its rows is believed (netlink, the default source, has no such hole).
+fn without_forged_unix_rows(records: Vec<SockRecord>) -> Vec<SockRecord> {
+    let mut seen = std::collections::HashMap::with_capacity(records.len());
+    for record in &records {
+        *seen.entry(record.inode).or_insert(0u32) += 1;
+    }
+    let before = records.len();
+    let kept: Vec<SockRecord> = records
+        .into_iter()
+        .filter(|record| seen.get(&record.inode) == Some(&1))
+        .collect();
+    if kept.len() < before {
+        log::warn!(
+            "/proc/net/unix: {} rows share an inode (a path with a newline?); left out",
+            before - kept.len()
+        );
+    }
+    kept
 }
 
 /// The records in a `/proc/net/{tcp,tcp6,udp,udp6}` text; lines that do not
@@ -265,6 +289,20 @@ mod tests {
                 peer: Peer::None
             }
         );
+    }
+
+    #[test]
+    fn a_path_with_a_newline_cannot_forge_another_sockets_row() {
+        let text = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/real.sock\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 5000 /tmp/evil\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/fake.sock\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 6000 /run/other.sock\n";
+        let inodes: Vec<u64> = without_forged_unix_rows(parse_unix(text).collect())
+            .iter()
+            .map(|record| record.inode)
+            .collect();
+        assert_eq!(inodes, vec![5000, 6000]);
     }
 
     #[test]
