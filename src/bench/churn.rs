@@ -45,9 +45,12 @@ fn token(slot: usize, generation: u32) -> u64 {
 /// # Errors
 /// The first connection's failure, or an `epoll` failure, as
 /// [`crate::Error::Os`].
-pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duration)> {
+pub fn run(
+    options: &Options,
+    pattern: &Pattern,
+    progress: &mut Progress,
+) -> Result<(Tally, Duration)> {
     drop(connect_timeout(options.target, CONNECT_TIMEOUT)?);
-    let pattern = Pattern::new(options.size);
     let mut poller = Poller::new()?;
     let mut tally = Tally {
         connects: 1,

@@ -45,9 +45,10 @@ impl Exchange {
     }
 
     /// Moves the request on as far as the socket allows: sends what is left
-    /// (then waits: the echo of what was just sent is bound to raise another
-    /// edge), or reads the echo into `scratch`, comparing it with `want`,
-    /// until the socket is drained (a short read) or the echo is complete.
+    /// (once all is sent, waits: the echo is bound to raise another edge),
+    /// and reads the echo into `scratch`, comparing it with `want`, until the
+    /// socket is drained (a short read) or the echo is complete. A request
+    /// the socket could not take whole has its echo read meanwhile.
     ///
     /// Errors and wrong bytes are counted in `tally`, the latter once per
     /// request, at the first differing byte; `connection` names it there.
@@ -61,17 +62,20 @@ impl Exchange {
     ) -> Step {
         let fd = fd.as_fd();
         if self.sent < want.len() {
-            return match send_some(fd, want.get(self.sent..).unwrap_or_default()) {
-                Ok(n) => {
-                    self.sent += n;
-                    Step::Blocked
-                }
-                Err(Errno::AGAIN) => Step::Blocked,
+            match send_some(fd, want.get(self.sent..).unwrap_or_default()) {
+                Ok(n) => self.sent += n,
+                Err(Errno::AGAIN) => {}
                 Err(errno) => {
                     tally.error(errno);
-                    Step::Failed
+                    return Step::Failed;
                 }
-            };
+            }
+            if self.sent == want.len() {
+                return Step::Blocked;
+            }
+            // A request larger than the socket buffers: the echo of its
+            // first part must be read, or the server stops reading the rest
+            // and no edge ever comes again.
         }
         loop {
             let expected = want.get(self.received..).unwrap_or_default();

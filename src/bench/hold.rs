@@ -36,8 +36,11 @@ struct Conn {
 ///
 /// # Errors
 /// The first failed `connect`, or an `epoll` failure, as [`Error::Os`].
-pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duration)> {
-    let pattern = Pattern::new(options.size);
+pub fn run(
+    options: &Options,
+    pattern: &Pattern,
+    progress: &mut Progress,
+) -> Result<(Tally, Duration)> {
     let mut poller = Poller::new()?;
     let mut tally = Tally::default();
     let mut scratch = vec![0u8; SCRATCH];
@@ -59,7 +62,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
             index..index + 1,
             &mut conns,
             &mut poller,
-            &pattern,
+            pattern,
             &mut scratch,
             &mut tally,
             progress,
@@ -95,7 +98,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
         all,
         &mut conns,
         &mut poller,
-        &pattern,
+        pattern,
         &mut scratch,
         &mut tally,
         progress,

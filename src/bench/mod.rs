@@ -138,7 +138,7 @@ impl Outcome {
     pub fn exit(&self) -> Exit {
         if self.tally.corrupt > 0 {
             Exit::OsError
-        } else if self.tally.bytes == 0 && self.tally.error_count() > 0 {
+        } else if self.tally.bytes == 0 {
             Exit::Unavailable
         } else {
             Exit::Success
@@ -208,10 +208,13 @@ pub fn run(options: &Options) -> Result<Outcome> {
         wait_for_server(options.target, options.wait)?;
     }
     let cpu_before = cpu::process_cpu();
+    // One pattern for every thread: with large requests it is the biggest
+    // allocation sockbench makes.
+    let pattern = pattern::Pattern::new(options.size);
     let (tally, elapsed) = if options.threads > 1 && options.connections > 1 {
-        run_threads(options)?
+        run_threads(options, &pattern)?
     } else {
-        run_one(options, options.progress)?
+        run_one(options, &pattern, options.progress)?
     };
     let client_cpu = match (cpu_before, cpu::process_cpu()) {
         (Some(before), Some(after)) => after.checked_sub(before),
@@ -226,13 +229,17 @@ pub fn run(options: &Options) -> Result<Outcome> {
 }
 
 /// The load on this thread, with a progress line when `progress`.
-fn run_one(options: &Options, progress: bool) -> Result<(Tally, Duration)> {
+fn run_one(
+    options: &Options,
+    pattern: &pattern::Pattern,
+    progress: bool,
+) -> Result<(Tally, Duration)> {
     let mut progress = report::Progress::new(options.mode, progress);
     let result = match options.mode {
-        Mode::PingPong => pingpong::run(options, &mut progress),
-        Mode::Churn => churn::run(options, &mut progress),
+        Mode::PingPong => pingpong::run(options, pattern, &mut progress),
+        Mode::Churn => churn::run(options, pattern, &mut progress),
         Mode::Bulk => bulk::run(options, &mut progress),
-        Mode::Hold => hold::run(options, &mut progress),
+        Mode::Hold => hold::run(options, pattern, &mut progress),
     };
     progress.finish();
     result
@@ -241,7 +248,7 @@ fn run_one(options: &Options, progress: bool) -> Result<(Tally, Duration)> {
 /// The connections split over `options.threads` threads (no more threads
 /// than connections), each its own [`run_one`] without a progress line;
 /// their tallies merged, the longest elapsed time kept.
-fn run_threads(options: &Options) -> Result<(Tally, Duration)> {
+fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, Duration)> {
     let threads = options.threads.min(options.connections);
     let shares: Vec<Options> = (0..threads)
         .map(|thread| {
@@ -258,7 +265,7 @@ fn run_threads(options: &Options) -> Result<(Tally, Duration)> {
     let results: Vec<Result<(Tally, Duration)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(move || run_one(share, false)))
+            .map(|share| scope.spawn(move || run_one(share, pattern, false)))
             .collect();
         handles
             .into_iter()
@@ -280,24 +287,12 @@ fn run_threads(options: &Options) -> Result<(Tally, Duration)> {
 }
 
 /// Retries `connect` while it is refused, for at most `limit` (a server
-/// still starting up); the connection is closed again.
+/// still starting up), as `sockc --wait` does; the connection is closed again.
 ///
 /// # Errors
 /// The last refusal once `limit` has passed, or any other connect error.
 pub fn wait_for_server(target: SocketAddr, limit: Duration) -> Result<()> {
-    let until = std::time::Instant::now() + limit;
-    loop {
-        match crate::socket::connect_timeout(target, CONNECT_TIMEOUT) {
-            Ok(_) => return Ok(()),
-            Err(err)
-                if err.errno() == Some(rustix::io::Errno::CONNREFUSED)
-                    && std::time::Instant::now() < until =>
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    crate::client::connect_retrying(target, CONNECT_TIMEOUT, Some(limit)).map(drop)
 }
 
 /// A loopback port that was free a moment ago: bind `127.0.0.1:0`, read the

@@ -26,8 +26,11 @@ struct Conn {
 ///
 /// # Errors
 /// The first failed `connect` (or `epoll` failure), as [`Error::Os`].
-pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duration)> {
-    let pattern = Pattern::new(options.size);
+pub fn run(
+    options: &Options,
+    pattern: &Pattern,
+    progress: &mut Progress,
+) -> Result<(Tally, Duration)> {
     let mut poller = Poller::new()?;
     let mut tally = Tally::default();
     let mut conns: Vec<Option<Conn>> = Vec::with_capacity(options.connections);
@@ -52,7 +55,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
     for (index, slot) in conns.iter_mut().enumerate() {
         if let Some(conn) = slot {
             conn.exchange = Exchange::new(0, Instant::now());
-            if !advance(conn, first + index, &pattern, &mut scratch, &mut tally) {
+            if !advance(conn, first + index, pattern, &mut scratch, &mut tally) {
                 *slot = None;
                 live -= 1;
             }
@@ -71,7 +74,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
             let Some(conn) = slot else {
                 continue;
             };
-            if !advance(conn, first + index, &pattern, &mut scratch, &mut tally) {
+            if !advance(conn, first + index, pattern, &mut scratch, &mut tally) {
                 *slot = None;
                 live -= 1;
             }

@@ -91,7 +91,8 @@ fn main() -> ExitCode {
         Load::FreePort => {
             return cli::report(
                 "sockbench",
-                bench::free_port().map(|port| println!("{port}")),
+                bench::free_port()
+                    .and_then(|port| sockkit::io::write_stdout(format!("{port}\n").as_bytes())),
             );
         }
     };

@@ -380,3 +380,41 @@ fn threads_share_the_connections_and_merge_their_counts() {
     sockbench(&["bulk", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
     sockbench(&["hold", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
 }
+
+#[test]
+fn requests_larger_than_the_socket_buffers_complete() {
+    // The echo of a request's first part must be read while the rest is
+    // still being sent, or client and server wait on each other forever.
+    let server = Server::sockd(&["-q", "127.0.0.1", "0"]);
+    let port = server.port.to_string();
+    let size = (16 << 20).to_string();
+    let object = json_run(
+        &[
+            "pingpong",
+            "127.0.0.1",
+            &port,
+            "-c",
+            "1",
+            "-s",
+            &size,
+            "-d",
+            "1",
+        ],
+        0,
+    );
+    assert!(number(&object, "requests") >= 1.0, "{object}");
+    assert_eq!(number(&object, "corrupt"), 0.0, "{object}");
+}
+
+#[test]
+fn a_server_that_never_echoes_exits_69() {
+    // Accepted (by the kernel's backlog) but never answered: no request
+    // completes, and that is not a success.
+    let (listener, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+    listen(&listener, bound, 16).unwrap_or_else(|e| panic!("{e}"));
+    let port = bound.port().to_string();
+    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-c", "2", "-d", "1"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(69), "{}: {}", out.command, out.stderr);
+    assert!(out.stderr.contains("no echo came back"), "{}", out.stderr);
+}
