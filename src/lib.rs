@@ -1,6 +1,7 @@
 //! sockkit: the classic C `utils.h` socket lesson (`init_socket`,
 //! `bind_socket`, `connect_socket`) on rustix raw fds, with every syscall
-//! checked, and the programs built on it: `sockd`, `sockc`, `sockstat`.
+//! checked, and the programs built on it: `sockd`, `sockc`, `sockstat`,
+//! `sockbench`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

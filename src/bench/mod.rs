@@ -68,7 +68,7 @@ pub const MAX_THREADS: usize = 256;
 /// The longest run `-d` accepts.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// The three loads.
+/// The four loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Persistent connections, one request in flight on each.

@@ -1,5 +1,5 @@
 //! One epoll instance, edge-triggered, and the run's clock: waits never
-//! outlast the deadline, and wake once a second for the progress line.
+//! outlast the deadline, and wake every `TICK` for the progress line.
 
 use crate::error::{Error, Result};
 use crate::socket::timespec;

@@ -1,4 +1,4 @@
-//! `sockbench pingpong|churn|bulk IP PORT ...`: load any TCP echo server on
+//! `sockbench pingpong|churn|bulk|hold IP PORT ...`: load any TCP echo server on
 //! loopback, compare every echoed byte, report rate and latency.
 #![forbid(unsafe_code)]
 

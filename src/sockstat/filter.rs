@@ -56,14 +56,11 @@ pub fn parse_ports(text: &str) -> Result<PortSet> {
 }
 
 fn port_number(text: &str, item: &str) -> Result<u16> {
-    let text = text.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Usage(format!(
+    crate::addr::parse_port(text.trim()).map_err(|_| {
+        Error::Usage(format!(
             "bad port '{item}': expected a number 0-65535 or a range LO-HI"
-        )));
-    }
-    text.parse::<u16>()
-        .map_err(|_| Error::Usage(format!("bad port '{item}': not in 0-65535")))
+        ))
+    })
 }
 
 /// Parses `-P`: a comma-separated list of `tcp`, `udp`, `unix`.

@@ -323,20 +323,21 @@ pub fn state_name(kind: &Kind, st: u8) -> &'static str {
 /// kept, anything else and control or blank bytes escaped as `\xNN`, so a
 /// name cannot break a line or a column.
 pub fn shown(bytes: &[u8]) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if c.is_control() || c.is_whitespace() || c == '\\' {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{b:02x}"));
+                    let _ = write!(out, "\\x{b:02x}");
                 }
             } else {
                 out.push(c);
             }
         }
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
     out
