@@ -190,7 +190,7 @@ fn dump(
         }
     }
     loop {
-        let len = match rustix::net::recv(sock.as_fd(), &mut *buf, RecvFlags::empty()) {
+        let len = match rustix::net::recv(sock.as_fd(), &mut *buf, RecvFlags::TRUNC) {
             Ok((_, full)) if full > buf.len() => return Err(Errno::MSGSIZE),
             Ok((len, _)) => len,
             Err(Errno::INTR) => continue,

@@ -423,11 +423,25 @@ pub fn comm_matches(comm: &[u8], want: &[u8]) -> bool {
 }
 
 fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
-    let mut comm = read_file_at(pid_dir, c"comm", 64)?;
-    while comm.last() == Some(&b'\n') {
-        comm.pop();
+    // TASK_COMM_LEN is 16: one read into a stack buffer holds it all.
+    let file = loop {
+        match openat(
+            pid_dir,
+            c"comm",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Err(Errno::INTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut buf = [0u8; 64];
+    let len = crate::io::read_some(&file, &mut buf)?;
+    let mut comm = buf.get(..len).unwrap_or_default();
+    while let [rest @ .., b'\n'] = comm {
+        comm = rest;
     }
-    Ok(comm)
+    Ok(comm.to_vec())
 }
 
 /// Reads a whole (procfs) file relative to `dir`, starting with room for
