@@ -62,6 +62,7 @@ impl Exchange {
     ) -> Step {
         let fd = fd.as_fd();
         if self.sent < want.len() {
+            let sent_before = self.sent;
             match send_some(fd, want.get(self.sent..).unwrap_or_default()) {
                 Ok(n) => self.sent += n,
                 Err(Errno::AGAIN) => {}
@@ -70,12 +71,14 @@ impl Exchange {
                     return Step::Failed;
                 }
             }
-            if self.sent == want.len() {
+            // Sent whole in one go: no echo can be waiting yet, and its
+            // arrival raises the next edge. A request the socket took in
+            // parts may have echo waiting that must be read now — a full
+            // receive buffer would otherwise stop the server, and with it
+            // every edge.
+            if sent_before == 0 && self.sent == want.len() {
                 return Step::Blocked;
             }
-            // A request larger than the socket buffers: the echo of its
-            // first part must be read, or the server stops reading the rest
-            // and no edge ever comes again.
         }
         loop {
             let expected = want.get(self.received..).unwrap_or_default();
