@@ -9,7 +9,8 @@
 use core::net::SocketAddr;
 use sockkit::Error;
 use sockkit::addr::parse_socket_addr;
-use sockkit::transcript::{MESSAGE_LIMIT, MessageSplitter, push_escaped, push_say_line};
+use sockkit::escape::push_escaped;
+use sockkit::transcript::{MESSAGE_LIMIT, MessageSplitter, push_say_line};
 
 /// `parse_socket_addr` on any text: a one-line usage error, or an address
 /// that the same parser reads back from its canonical form.

@@ -4,9 +4,32 @@
 //! interrupted call is handled in one place.
 
 use crate::error::{Error, Result};
-use rustix::fd::{AsFd, BorrowedFd};
+use core::time::Duration;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
+use std::time::Instant;
+
+/// Calls `f` again for as long as it fails with `EINTR`: for syscalls that
+/// may simply be restarted (`accept4`, `openat`, `sendto`, `recv`).
+///
+/// Not for `connect` (see [`start_connect`]) nor for calls with a timeout
+/// (see [`poll`]), where a restart would change what the call means.
+///
+/// # Errors
+/// The first errno other than `EINTR`.
+pub fn retry<T>(
+    mut f: impl FnMut() -> core::result::Result<T, Errno>,
+) -> core::result::Result<T, Errno> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
 
 /// `write(2)` until all of `bytes` is written, across partial writes and `EINTR`.
 ///
@@ -75,6 +98,156 @@ pub fn read_some(fd: impl AsFd, buf: &mut [u8]) -> core::result::Result<usize, E
         match rustix::io::read(fd.as_fd(), &mut *buf) {
             Err(Errno::INTR) => continue,
             other => return other,
+        }
+    }
+}
+
+/// `recv(2)` with `flags`, retried on `EINTR`: the received length and, with
+/// `MSG_TRUNC`, the datagram's full length.
+///
+/// # Errors
+/// `EAGAIN` on an empty non-blocking socket, `ECONNRESET`, `ECONNREFUSED`
+/// (an ICMP error on a connected datagram socket).
+pub fn recv_with(
+    fd: impl AsFd,
+    buf: &mut [u8],
+    flags: RecvFlags,
+) -> core::result::Result<(usize, usize), Errno> {
+    retry(|| rustix::net::recv(fd.as_fd(), &mut *buf, flags))
+}
+
+/// Where a `connect(2)` on a socket stands after the call returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connecting {
+    /// The connection is made.
+    Done,
+    /// The handshake goes on in the kernel (`EINPROGRESS` on a non-blocking
+    /// socket, or `EINTR`): wait for writability, then read `SO_ERROR`.
+    InProgress,
+}
+
+/// One `connect(2)`. An interrupted connect is not restarted (a second call
+/// would say `EALREADY`): like `EINPROGRESS` it means "wait for it".
+///
+/// # Errors
+/// `ECONNREFUSED`, `ENETUNREACH`, `EHOSTUNREACH`, `ENOENT` (a unix path), …
+pub fn start_connect(
+    fd: impl AsFd,
+    addr: &impl rustix::net::addr::SocketAddrArg,
+) -> core::result::Result<Connecting, Errno> {
+    match rustix::net::connect(fd, addr) {
+        Ok(()) => Ok(Connecting::Done),
+        Err(Errno::INPROGRESS | Errno::INTR) => Ok(Connecting::InProgress),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// `poll(2)` on `fds` for up to `timeout` (`None`: no limit); an `EINTR` is
+/// retried with what is left of the timeout, so a storm of signals can
+/// neither end a wait early nor stretch it. `Ok(0)` means the time ran out.
+///
+/// # Errors
+/// `ENOMEM`, `EINVAL` (too many fds).
+pub fn poll(
+    fds: &mut [PollFd<'_>],
+    timeout: Option<Duration>,
+) -> core::result::Result<usize, Errno> {
+    let deadline = timeout.map(|t| Instant::now().checked_add(t));
+    loop {
+        let left = match deadline {
+            None => None,
+            // Too far away to represent: as good as no limit.
+            Some(None) => None,
+            Some(Some(at)) => Some(timespec(at.saturating_duration_since(Instant::now()))),
+        };
+        match rustix::event::poll(fds, left.as_ref()) {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Whether `fd` becomes readable (or hung up, or in error) within `timeout`;
+/// `Some(Duration::ZERO)` asks without waiting.
+///
+/// # Errors
+/// As [`poll`].
+pub fn poll_readable(
+    fd: impl AsFd,
+    timeout: Option<Duration>,
+) -> core::result::Result<bool, Errno> {
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    Ok(poll(&mut fds, timeout)? > 0)
+}
+
+/// `epoll_wait(2)` into the spare capacity of `events` (cleared first). An
+/// `EINTR` returns with no events: every caller loops and recomputes its
+/// timeout anyway.
+///
+/// # Errors
+/// `EBADF`, `EINVAL` (not an epoll fd).
+pub fn epoll_wait(
+    epoll: impl AsFd,
+    events: &mut Vec<rustix::event::epoll::Event>,
+    timeout: Option<Duration>,
+) -> core::result::Result<(), Errno> {
+    events.clear();
+    let timeout = timeout.map(timespec);
+    match rustix::event::epoll::wait(
+        epoll,
+        rustix::buffer::spare_capacity(events),
+        timeout.as_ref(),
+    ) {
+        Ok(_) | Err(Errno::INTR) => Ok(()),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// A `Duration` as the `Timespec` that `poll` and `epoll_wait` take
+/// (saturating: a timeout beyond `i64` seconds is as good as none).
+pub fn timespec(duration: Duration) -> Timespec {
+    Timespec {
+        tv_sec: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(duration.subsec_nanos()),
+    }
+}
+
+/// `openat(dir, path, flags | O_CLOEXEC)`, retried on `EINTR` (`dir`:
+/// [`rustix::fs::CWD`] for a path relative to the working directory).
+///
+/// # Errors
+/// `ENOENT`, `EACCES`, `ESRCH` (a `/proc/PID` whose process is gone), …
+pub fn open_at(
+    dir: impl AsFd,
+    path: &core::ffi::CStr,
+    flags: OFlags,
+) -> core::result::Result<OwnedFd, Errno> {
+    retry(|| rustix::fs::openat(dir.as_fd(), path, flags | OFlags::CLOEXEC, Mode::empty()))
+}
+
+/// Reads a whole file relative to `dir` (procfs, `/etc/passwd`), starting
+/// with room for `hint` bytes.
+///
+/// # Errors
+/// The errno of `openat` or `read`.
+pub fn read_to_end_at(
+    dir: impl AsFd,
+    path: &core::ffi::CStr,
+    hint: usize,
+) -> core::result::Result<Vec<u8>, Errno> {
+    let file = open_at(dir, path, OFlags::RDONLY)?;
+    let mut data = Vec::with_capacity(hint.max(64));
+    loop {
+        // Reads land in the spare capacity, unzeroed: procfs hands out a
+        // page or so per read, and zeroing the whole spare tail every time
+        // made a 5 MB /proc/net/tcp quadratic.
+        if data.capacity() - data.len() < 4096 {
+            data.reserve(data.capacity().max(4096));
+        }
+        match retry(|| rustix::io::read(&file, rustix::buffer::spare_capacity(&mut data))) {
+            Ok(0) => return Ok(data),
+            Ok(_) => {}
+            Err(errno) => return Err(errno),
         }
     }
 }

@@ -74,7 +74,7 @@ pub fn push_say_line(
     // Writing into a Vec cannot fail.
     let _ = write!(out, "{ip} say: ");
     let (shown, split_char) = cut_at_char_boundary(message, dropped > 0);
-    push_escaped(out, shown);
+    crate::escape::push_escaped(out, shown);
     let dropped = dropped + split_char;
     if dropped > 0 {
         let _ = write!(out, "…(+{dropped} bytes)");
@@ -95,40 +95,6 @@ fn cut_at_char_boundary(message: &[u8], was_cut: bool) -> (&[u8], usize) {
         }
         _ => (message, 0),
     }
-}
-
-/// Appends `bytes` with everything a terminal would act on escaped: C0 and C1
-/// controls and DEL as `\xNN`/`\u{NN}`, bidi overrides as `\u{…}`, invalid
-/// UTF-8 as `\xNN`, and `\` itself as `\\` so the escapes are unambiguous.
-pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    use std::io::Write;
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                c if (c as u32) < 0x80 && c.is_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c if c.is_control() || is_bidi_control(c) => {
-                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
-                }
-                c => {
-                    let mut utf8 = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                }
-            }
-        }
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
-        }
-    }
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
         let Process { pid, uid, comm } = process;
         listing.processes.push(ProcessCells {
             user: uid.map_or(User::Unknown, |uid| users.user(uid)),
-            command: shown(comm),
+            command: crate::escape::field(comm),
         });
         process_index.insert(*pid, index);
     }
@@ -245,7 +245,7 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
         }
         Kind::Unix { name, peer } => {
             let local = match name {
-                Some(name) => Addr::Name(shown(name)),
+                Some(name) => Addr::Name(crate::escape::field(name)),
                 None => Addr::Absent,
             };
             let foreign = match peer {
@@ -319,30 +319,6 @@ pub fn state_name(kind: &Kind, st: u8) -> &'static str {
     }
 }
 
-/// Bytes from the kernel (comm, unix paths) as one printable cell: UTF-8
-/// kept, anything else and control or blank bytes escaped as `\xNN`, so a
-/// name cannot break a line or a column.
-pub fn shown(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() || c.is_whitespace() || c == '\\' {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,13 +331,5 @@ mod tests {
         assert_eq!(e("0.0.0.0:22"), "*:22");
         assert_eq!(e("[::]:22"), "*:22");
         assert_eq!(e("[::1]:80"), "[::1]:80");
-    }
-
-    #[test]
-    fn shown_escapes_what_would_break_a_table() {
-        assert_eq!(shown(b"sockd"), "sockd");
-        assert_eq!(shown(b"a b\n"), "a\\x20b\\x0a");
-        assert_eq!(shown(b"\xff\\"), "\\xff\\x5c");
-        assert_eq!(shown("é".as_bytes()), "é");
     }
 }

@@ -58,7 +58,9 @@ pub fn parse_passwd(text: &[u8]) -> HashMap<u32, String> {
         if name.is_empty() || name.starts_with(b"#") {
             continue;
         }
-        names.entry(uid).or_insert_with(|| super::rows::shown(name));
+        names
+            .entry(uid)
+            .or_insert_with(|| crate::escape::field(name));
     }
     names
 }
