@@ -3,6 +3,7 @@
 //! The lesson's `inet_addr` turns anything it cannot read into
 //! 255.255.255.255; here anything but a literal is a usage error.
 
+use crate::decimal;
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
@@ -23,13 +24,11 @@ pub fn parse_socket_addr(ip: &str, port: &str) -> Result<SocketAddr> {
 /// # Errors
 /// [`Error::Usage`] for anything that is not a decimal number in range.
 pub fn parse_port(port: &str) -> Result<u16> {
-    let digits_only = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    match port.parse::<u16>() {
-        Ok(number) if digits_only => Ok(number),
-        _ => Err(Error::Usage(format!(
+    decimal::parse_str(port).ok_or_else(|| {
+        Error::Usage(format!(
             "invalid port {port:?}: expected a number from 0 to 65535"
-        ))),
-    }
+        ))
+    })
 }
 
 /// Parses an IP literal (see [`parse_socket_addr`]) and pairs it with `port`.
@@ -74,20 +73,18 @@ pub fn parse_ip(ip: &str, port: u16) -> Result<SocketAddr> {
 /// needed, unlike `if_nametoindex`). Index 0 ("no zone"), `+1` and indexes
 /// no interface has are refused here rather than as a later `EINVAL`/`ENODEV`.
 fn zone_index(zone: &str) -> Option<u32> {
-    if !zone.is_empty() && zone.bytes().all(|b| b.is_ascii_digit()) {
-        let index = zone.parse::<u32>().ok().filter(|&index| index > 0)?;
+    if zone.bytes().all(|b| b.is_ascii_digit()) {
+        let index = decimal::parse_str::<u32>(zone).filter(|&index| index > 0)?;
         return interface_index_exists(index).then_some(index);
     }
-    let plausible_name = !zone.is_empty()
-        && zone.len() <= 15
+    let plausible_name = zone.len() <= 15
         && zone.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
         && zone != "."
         && zone != "..";
     if !plausible_name {
         return None;
     }
-    let text = std::fs::read_to_string(format!("/sys/class/net/{zone}/ifindex")).ok()?;
-    text.trim().parse().ok()
+    sysfs_ifindex(&format!("/sys/class/net/{zone}/ifindex"))
 }
 
 /// Whether some interface has `index`; when sysfs cannot be read at all the
@@ -97,9 +94,16 @@ fn interface_index_exists(index: u32) -> bool {
         return true;
     };
     entries.filter_map(|entry| entry.ok()).any(|entry| {
-        std::fs::read_to_string(entry.path().join("ifindex"))
-            .is_ok_and(|text| text.trim().parse() == Ok(index))
+        let path = entry.path().join("ifindex");
+        path.to_str().and_then(sysfs_ifindex) == Some(index)
     })
+}
+
+/// The number in a sysfs `ifindex` file (`"1\n"`).
+fn sysfs_ifindex(path: &str) -> Option<u32> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let text = crate::io::read_to_end_at(rustix::fs::CWD, &path, 16).ok()?;
+    decimal::parse(text.strip_suffix(b"\n").unwrap_or(&text))
 }
 
 /// The IP as the lesson prints it (`127.0.0.1`, `::1`; no port, no

@@ -1,5 +1,5 @@
 //! What every binary does around its one library call: parse arguments with
-//! SPEC.md's exit codes, set up diagnostics, print an error once.
+//! the shared exit codes, set up diagnostics, print an error once.
 
 use crate::error::Error;
 use crate::exit::Exit;
@@ -77,7 +77,7 @@ pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
 }
 
 /// Prints a failure once (`PROGRAM: OP ADDR: description (ENAME)` and its
-/// hint) and returns the exit code SPEC.md assigns to it.
+/// hint) and returns the exit code it maps to.
 pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
     match result {
         Ok(()) | Err(Error::StdoutClosed) => Exit::Success.into(),

@@ -20,6 +20,18 @@ pub enum Error {
         /// What the kernel answered (our own timeouts use `ETIMEDOUT`).
         errno: Errno,
     },
+    /// An `std::io` operation failed without an errno: std's own checks (a
+    /// NUL inside a path, a write that wrote nothing) or a library's refusal.
+    /// Not a syscall failure, so it names no errno rather than borrow one
+    /// (exit 71, as any other failure of the OS layer).
+    Io {
+        /// The operation, as for [`Error::Os`].
+        op: &'static str,
+        /// What it was applied to.
+        target: Target,
+        /// What std (or the library) said.
+        message: String,
+    },
     /// stdout was closed by its reader (`| head`): a clean end, not a failure.
     StdoutClosed,
 }
@@ -55,6 +67,20 @@ impl Error {
         }
     }
 
+    /// A failed `std::io` operation: [`Error::Os`] with the errno when the
+    /// `io::Error` carries one (every failed syscall does), else
+    /// [`Error::Io`] with std's message.
+    pub fn from_io(op: &'static str, target: impl fmt::Display, err: &std::io::Error) -> Self {
+        match Errno::from_io_error(err) {
+            Some(errno) => Self::on(op, target, errno),
+            None => Self::Io {
+                op,
+                target: Target::Other(target.to_string()),
+                message: err.to_string(),
+            },
+        }
+    }
+
     /// The errno, when the failure came from the kernel (or a timeout).
     pub fn errno(&self) -> Option<Errno> {
         match self {
@@ -63,11 +89,12 @@ impl Error {
         }
     }
 
-    /// The exit code SPEC.md assigns to this failure.
+    /// The exit code this failure ends a program with (the README's table).
     pub fn exit(&self) -> Exit {
         match self {
             Self::Usage(_) => Exit::Usage,
             Self::Os { errno, .. } => Exit::from_errno(*errno),
+            Self::Io { .. } => Exit::OsError,
             Self::StdoutClosed => Exit::Success,
         }
     }
@@ -132,6 +159,11 @@ impl fmt::Display for Error {
             Self::Os { op, target, errno } => {
                 write!(f, "{op} {target}: {}", describe_errno(*errno))
             }
+            Self::Io {
+                op,
+                target,
+                message,
+            } => write!(f, "{op} {target}: {message}"),
             Self::StdoutClosed => f.write_str("stdout closed"),
         }
     }
@@ -189,6 +221,19 @@ mod tests {
         assert_eq!(err.hint(), None);
         assert_eq!(err.exit(), Exit::OsError);
         assert!(err.to_string().starts_with("read stdin: "), "{err}");
+    }
+
+    #[test]
+    fn io_errors_keep_their_errno_or_name_none() {
+        let os = std::io::Error::from_raw_os_error(Errno::ACCESS.raw_os_error());
+        let err = Error::from_io("open", "/x", &os);
+        assert_eq!(err.errno(), Some(Errno::ACCESS));
+        assert_eq!(err.exit(), Exit::NoPermission);
+        let std_only = std::io::Error::new(std::io::ErrorKind::InvalidInput, "nul in path");
+        let err = Error::from_io("open", "/x", &std_only);
+        assert_eq!(err.errno(), None);
+        assert_eq!(err.exit(), Exit::OsError);
+        assert_eq!(err.to_string(), "open /x: nul in path");
     }
 
     #[test]

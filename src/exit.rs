@@ -2,7 +2,7 @@
 
 use rustix::io::Errno;
 
-/// How a sockkit program ends; the numbers are the `sysexits.h` ones SPEC.md lists.
+/// How a sockkit program ends; the numbers are `sysexits.h`'s, as the README lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// 0: the work was done.

@@ -5,9 +5,10 @@
 
 use crate::addr::parse_socket_addr;
 use crate::error::{Error, Result};
+use crate::io::{self, Connecting};
 use core::net::SocketAddr;
 use core::time::Duration;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto, socket_with, sockopt};
@@ -28,10 +29,13 @@ pub fn init_socket(ip: &str, port: &str) -> Result<(OwnedFd, SocketAddr)> {
     Ok((fd, addr))
 }
 
-/// `socket(2)` for a TCP stream of `addr`'s family.
+/// `socket(family, SOCK_STREAM | flags, IPPROTO_TCP)` for `addr`'s family.
 ///
 /// # Errors
 /// `EMFILE`, `ENFILE`, `ENOBUFS`, `EAFNOSUPPORT` (no IPv6 in this kernel).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/socket.2.html)
 pub fn tcp_socket(addr: &SocketAddr, flags: SocketFlags) -> Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
@@ -85,13 +89,8 @@ pub fn accept(
     listener: impl AsFd,
     flags: SocketFlags,
 ) -> core::result::Result<(OwnedFd, Option<SocketAddr>), Errno> {
-    loop {
-        match rustix::net::acceptfrom_with(listener.as_fd(), flags) {
-            Ok((fd, peer)) => return Ok((fd, peer.and_then(|p| SocketAddr::try_from(p).ok()))),
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(errno),
-        }
-    }
+    let (fd, peer) = io::retry(|| rustix::net::acceptfrom_with(listener.as_fd(), flags))?;
+    Ok((fd, peer.and_then(|p| SocketAddr::try_from(p).ok())))
 }
 
 /// [`init_socket`] + `connect(2)`: `connect_socket` from `utils.h`.
@@ -104,13 +103,8 @@ pub fn accept(
 ///  - [Linux](https://man7.org/linux/man-pages/man2/connect.2.html)
 pub fn connect_socket(ip: &str, port: &str) -> Result<(OwnedFd, SocketAddr)> {
     let (fd, addr) = init_socket(ip, port)?;
-    match rustix::net::connect(&fd, &addr) {
-        Ok(()) => Ok((fd, addr)),
-        // An interrupted connect goes on in the kernel; wait for it instead
-        // of calling connect again (which would say EALREADY).
-        Err(Errno::INTR) => finish_connect(fd, addr, None),
-        Err(errno) => Err(Error::at("connect", addr, errno)),
-    }
+    let fd = connect_within(fd, addr, None)?;
+    Ok((fd, addr))
 }
 
 /// A `connect(2)` bounded by `timeout`: the socket is made non-blocking, the
@@ -119,45 +113,31 @@ pub fn connect_socket(ip: &str, port: &str) -> Result<(OwnedFd, SocketAddr)> {
 ///
 /// # Errors
 /// As [`connect_socket`]; `ETIMEDOUT` when `timeout` passes first.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/connect.2.html)
 pub fn connect_timeout(addr: SocketAddr, timeout: Duration) -> Result<OwnedFd> {
     let fd = tcp_socket(&addr, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK)?;
-    match rustix::net::connect(&fd, &addr) {
-        Ok(()) => Ok(fd),
-        Err(Errno::INPROGRESS) | Err(Errno::INTR) => {
-            finish_connect(fd, addr, Some(timeout)).map(|(fd, _)| fd)
-        }
-        Err(errno) => Err(Error::at("connect", addr, errno)),
-    }
+    connect_within(fd, addr, Some(timeout))
 }
 
-fn finish_connect(
-    fd: OwnedFd,
-    addr: SocketAddr,
-    timeout: Option<Duration>,
-) -> Result<(OwnedFd, SocketAddr)> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    loop {
-        let remaining = match deadline {
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    return Err(Error::at("connect", addr, Errno::TIMEDOUT));
-                }
-                Some(timespec(left))
-            }
-            None => None,
-        };
-        let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
-        match poll(&mut fds, remaining.as_ref()) {
-            Ok(0) => continue,
-            Ok(_) => break,
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(Error::at("poll", addr, errno)),
-        }
+/// `connect(2)`, then, if the handshake goes on in the kernel (a
+/// non-blocking socket, or an interrupted call), `poll` for writability
+/// within `timeout` and the result from `SO_ERROR`.
+fn connect_within(fd: OwnedFd, addr: SocketAddr, timeout: Option<Duration>) -> Result<OwnedFd> {
+    let fail = |errno| Error::at("connect", addr, errno);
+    if io::start_connect(&fd, &addr).map_err(fail)? == Connecting::Done {
+        return Ok(fd);
+    }
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+    match io::poll(&mut fds, timeout) {
+        Ok(0) => return Err(fail(Errno::TIMEDOUT)),
+        Ok(_) => {}
+        Err(errno) => return Err(Error::at("poll", addr, errno)),
     }
     match sockopt::socket_error(&fd) {
-        Ok(Ok(())) => Ok((fd, addr)),
-        Ok(Err(errno)) | Err(errno) => Err(Error::at("connect", addr, errno)),
+        Ok(Ok(())) => Ok(fd),
+        Ok(Err(errno)) | Err(errno) => Err(fail(errno)),
     }
 }
 
@@ -165,26 +145,29 @@ fn finish_connect(
 ///
 /// # Errors
 /// `EBADF`, `ENOTSOCK`; `EAFNOSUPPORT` if the socket is not IPv4 or IPv6.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/getsockname.2.html)
 pub fn local_addr(fd: impl AsFd) -> core::result::Result<SocketAddr, Errno> {
     let any = rustix::net::getsockname(fd)?;
     SocketAddr::try_from(any).map_err(|_| Errno::AFNOSUPPORT)
 }
 
-/// `ioctl(FIONBIO)`: make a socket non-blocking, for an epoll loop.
+/// `ioctl(fd, FIONBIO, &1)`: makes a socket non-blocking (the same flag as
+/// `fcntl(F_SETFL, O_NONBLOCK)`, in one call), for an epoll loop.
 ///
 /// # Errors
-/// `EBADF` only.
-pub fn set_nonblocking(fd: impl AsFd, addr: SocketAddr) -> Result<()> {
-    rustix::io::ioctl_fionbio(fd, true).map_err(|errno| Error::at("ioctl", addr, errno))
+/// `EBADF` only: the caller names the socket in its error.
+///
+/// # References
+///  - [Linux ioctl](https://man7.org/linux/man-pages/man2/ioctl.2.html)
+///  - [Linux fcntl](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+pub fn set_nonblocking(fd: impl AsFd) -> core::result::Result<(), Errno> {
+    rustix::io::ioctl_fionbio(fd, true)
 }
 
-/// A `Duration` as the `Timespec` that `poll` and `epoll_wait` take.
-pub fn timespec(duration: Duration) -> Timespec {
-    Timespec {
-        tv_sec: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
-        tv_nsec: i64::from(duration.subsec_nanos()),
-    }
-}
+/// Kept for the callers that have not moved to [`crate::io::timespec`].
+pub use crate::io::timespec;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use sockkit::cli::{self, parse_secs};
-use sockkit::server::{self, ServerOptions};
+use sockkit::server::{self, Mode, ServeOptions, ServerOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,17 +52,20 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     cli::init_logging("sockd", args.verbose, args.quiet);
-    let options = ServerOptions {
-        ip: args.ip,
-        port: args.port,
-        chat: args.chat,
+    let serve = ServeOptions {
+        mode: if args.chat { Mode::Chat } else { Mode::Echo },
         transcript: !args.quiet,
-        port_file: args.port_file,
         max_conns: args.max_conns.map(|n| n as usize),
         idle_timeout: args.idle_timeout,
         exit_after: args.exit_after,
         threads: args.threads.map(usize::from),
+    };
+    let options = ServerOptions {
+        ip: args.ip,
+        port: args.port,
         backlog: args.backlog,
+        port_file: args.port_file,
+        serve,
     };
     cli::report("sockd", server::run(&options))
 }

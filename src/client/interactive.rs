@@ -127,20 +127,20 @@ fn exchange_kept(
                 })
             }
         };
-        match send_all(&conn.sock, &framed)
-            .map_err(timed_out)
-            .and_then(|()| read_answer(conn))
-        {
+        let exchanged = send_all(&conn.sock, &framed)
+            .map_err(|errno| ("send", timed_out(errno)))
+            .and_then(|()| read_answer(conn).map_err(|errno| ("recv", errno)));
+        match exchanged {
             Ok(Some(answer)) => return Ok(vec![answer]),
             Ok(None) if !reconnected => *kept = None,
             Ok(None) => {
                 *kept = None;
                 return Ok(Vec::new());
             }
-            Err(Errno::PIPE | Errno::CONNRESET) if !reconnected => *kept = None,
-            Err(errno) => {
+            Err((_, Errno::PIPE | Errno::CONNRESET)) if !reconnected => *kept = None,
+            Err((op, errno)) => {
                 *kept = None;
-                return Err(Error::at("recv", options.addr, errno));
+                return Err(Error::at(op, options.addr, errno));
             }
         }
     }
@@ -171,5 +171,35 @@ fn timed_out(errno: Errno) -> Errno {
         Errno::TIMEDOUT
     } else {
         errno
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    #[test]
+    fn a_kept_send_that_times_out_is_named_send() {
+        // Listening, never accepting: the handshake completes in the backlog
+        // and nothing reads, so a line far larger than the socket buffers
+        // cannot be sent within the timeout.
+        let (listener, addr) =
+            crate::bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+        crate::socket::listen(&listener, addr, 8).unwrap_or_else(|e| panic!("{e}"));
+        let options = ClientOptions {
+            addr,
+            message: None,
+            keep: true,
+            wait: None,
+            timeout: Duration::from_millis(300),
+        };
+        let line = vec![b'a'; 64 << 20];
+        let err = exchange_kept(&options, &mut None, &line).err();
+        let shown = err.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            shown,
+            format!("send {addr}: connection timed out (ETIMEDOUT)")
+        );
     }
 }

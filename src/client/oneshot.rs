@@ -4,9 +4,8 @@
 
 use super::{ClientOptions, Message, connect_retrying};
 use crate::error::{Error, Result};
-use crate::io::{read_some, recv_some, send_some, stdin, write_stdout};
-use crate::socket::timespec;
-use rustix::event::{PollFd, PollFlags, poll};
+use crate::io::{poll, read_some, recv_some, send_some, stdin, write_stdout};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{Shutdown, shutdown};
 
@@ -68,7 +67,6 @@ pub fn run(options: &ClientOptions, message: &Message) -> Result<()> {
     let mut out = Outgoing::new(message);
     let mut reply = vec![0u8; CHUNK];
     let mut write_closed = false;
-    let timeout = timespec(options.timeout);
     loop {
         let has_pending = !out.pending().is_empty();
         if !has_pending && out.source_done && !write_closed {
@@ -87,14 +85,13 @@ pub fn run(options: &ClientOptions, message: &Message) -> Result<()> {
         ];
         let watched = if wants_stdin { 2 } else { 1 };
         // Waiting on a person typing into stdin is not the server's fault.
-        let limit = (!wants_stdin).then_some(&timeout);
+        let limit = (!wants_stdin).then_some(options.timeout);
         match poll(&mut fds[..watched], limit) {
             Ok(0) => {
                 let op = if has_pending { "send" } else { "recv" };
                 return Err(Error::at(op, addr, Errno::TIMEDOUT));
             }
             Ok(_) => {}
-            Err(Errno::INTR) => continue,
             Err(errno) => return Err(Error::at("poll", addr, errno)),
         }
         let sock_ready = fds[0].revents();

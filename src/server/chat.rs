@@ -5,16 +5,18 @@
 //! sends only the reply's bytes (not a fixed 1024), and ends cleanly on
 //! stdin EOF instead of crashing on a NULL `fgets`.
 
-use super::echo::WorkerStats;
+use super::WorkerStats;
 use super::stop::Stop;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{LineReader, recv_some, send_all, stdin, stdin_is_terminal, write_stdout};
-use crate::socket::{accept, timespec};
+use crate::io::{
+    LineReader, poll, poll_readable, recv_some, send_all, stdin, stdin_is_terminal, write_stdout,
+};
+use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::SocketAddr;
 use core::time::Duration;
-use rustix::event::{PollFd, PollFlags, poll};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -161,11 +163,7 @@ fn next_operator_line(operator: &mut LineReader, stop: &Stop) -> Result<Option<V
             PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
             PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
         ];
-        match poll(&mut fds, None) {
-            Ok(_) => {}
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(Error::on("poll", "stdin", errno)),
-        }
+        poll(&mut fds, None).map_err(|errno| Error::on("poll", "stdin", errno))?;
         if !fds[1].revents().is_empty() {
             return Ok(None);
         }
@@ -181,24 +179,19 @@ fn wait_readable(
     timeout: Option<Duration>,
     local: SocketAddr,
 ) -> Result<Ready> {
-    let timeout = timeout.map(timespec);
-    loop {
-        let mut fds = [
-            PollFd::new(fd, PollFlags::IN),
-            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
-        ];
-        match poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => return Ok(Ready::TimedOut),
-            Ok(_) if !fds[1].revents().is_empty() => return Ok(Ready::Stopped),
-            Ok(_) => return Ok(Ready::Fd),
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(Error::at("poll", local, errno)),
-        }
+    let mut fds = [
+        PollFd::new(fd, PollFlags::IN),
+        PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
+    ];
+    match poll(&mut fds, timeout) {
+        Ok(0) => Ok(Ready::TimedOut),
+        Ok(_) if !fds[1].revents().is_empty() => Ok(Ready::Stopped),
+        Ok(_) => Ok(Ready::Fd),
+        Err(errno) => Err(Error::at("poll", local, errno)),
     }
 }
 
 /// Waits up to `pause` for a stop; returns whether one came.
 fn wait_stop(stop: &Stop, pause: Duration) -> bool {
-    let mut fds = [PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN)];
-    matches!(poll(&mut fds, Some(&timespec(pause))), Ok(n) if n > 0)
+    poll_readable(stop.fd(), Some(pause)).unwrap_or(false)
 }

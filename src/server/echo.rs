@@ -11,16 +11,16 @@
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever.
 
+use super::WorkerStats;
 use super::conn::{Conn, Slab};
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{recv_some, send_some, write_stdout};
-use crate::socket::{accept, timespec};
+use crate::io::{epoll_wait, recv_some, send_some, write_stdout};
+use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
-use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -49,15 +49,6 @@ pub const TRICKLE_BYTES: u64 = 1024;
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 const RESUME: u64 = u64::MAX - 2;
-
-/// What one worker did, for the summary line.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WorkerStats {
-    /// Connections accepted.
-    pub accepted: u64,
-    /// Bytes received (and echoed).
-    pub bytes: u64,
-}
 
 /// Worker settings that are not shared state.
 #[derive(Debug, Clone, Copy)]
@@ -118,13 +109,8 @@ impl Worker<'_> {
             .map(|idle| (idle / 4).max(Duration::from_millis(10)));
         let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
         loop {
-            let timeout = self.wait_timeout(next_sweep);
-            events.clear();
-            match epoll::wait(&self.epoll, spare_capacity(&mut events), timeout.as_ref()) {
-                Ok(_) => {}
-                Err(Errno::INTR) => continue,
-                Err(errno) => return Err(Error::on("epoll_wait", "worker", errno)),
-            }
+            epoll_wait(&self.epoll, &mut events, self.wait_timeout(next_sweep))
+                .map_err(|errno| Error::on("epoll_wait", "worker", errno))?;
             for event in &events {
                 let (flags, token) = (event.flags, event.data.u64());
                 match token {
@@ -149,12 +135,12 @@ impl Worker<'_> {
         }
     }
 
-    fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<rustix::event::Timespec> {
+    fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<Duration> {
         let next = match (self.paused_until, next_sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }?;
-        Some(timespec(next.saturating_duration_since(Instant::now())))
+        Some(next.saturating_duration_since(Instant::now()))
     }
 
     fn watch(&self, fd: impl AsFd, token: u64, flags: EventFlags) -> Result<()> {

@@ -1,8 +1,8 @@
-//! `sockd`: bind, listen, then serve — echo on one epoll loop per worker, or
-//! the lesson's chat.
+//! `sockd`: bind, listen, announce, then [`serve`] — echo on one epoll loop
+//! per worker, or the lesson's chat.
 //!
-//! The serving loops take an already-listening socket and a stop signal, so
-//! tests, `--threads` workers and `--chat` all drive the same code.
+//! [`serve`] takes an already-listening socket and a [`Stop`], so a Rust
+//! test harness, `--threads` workers and `--chat` all drive the same code.
 
 mod chat;
 mod conn;
@@ -12,16 +12,44 @@ mod port_file;
 mod shared;
 mod stop;
 
-pub use chat::ChatOptions;
-pub use echo::{EchoOptions, WorkerStats};
 pub use stop::Stop;
 
 use crate::error::{Error, Result};
 use crate::socket::{bind_socket, listen, set_nonblocking};
+use core::net::SocketAddr;
 use core::time::Duration;
 use rustix::event::{EventfdFlags, eventfd};
+use rustix::fd::OwnedFd;
 use shared::Shared;
 use std::path::PathBuf;
+
+/// What [`serve`] does with each client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Every byte comes back unchanged; many clients at once.
+    #[default]
+    Echo,
+    /// The lesson's server: one client at a time, the reply read from stdin.
+    Chat,
+}
+
+/// How [`serve`] serves; the default is a silent echo on every usable CPU.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Echo or chat.
+    pub mode: Mode,
+    /// Print `<peer-ip> say: <msg>` lines on stdout (echo mode; chat always
+    /// prints them).
+    pub transcript: bool,
+    /// Most connections open at once (echo mode).
+    pub max_conns: Option<usize>,
+    /// Close clients silent this long.
+    pub idle_timeout: Option<Duration>,
+    /// Stop once this many connections have closed.
+    pub exit_after: Option<u64>,
+    /// Echo workers; `None`: the CPUs this process may run on.
+    pub threads: Option<usize>,
+}
 
 /// Everything `sockd` was asked to do.
 #[derive(Debug, Clone)]
@@ -30,26 +58,35 @@ pub struct ServerOptions {
     pub ip: String,
     /// Port to bind (`"0"`: the kernel chooses).
     pub port: String,
-    /// The lesson's interactive server instead of echo.
-    pub chat: bool,
-    /// Print `<peer-ip> say: <msg>` lines (echo mode).
-    pub transcript: bool,
-    /// Where to write the port once listening.
-    pub port_file: Option<PathBuf>,
-    /// Most connections open at once.
-    pub max_conns: Option<usize>,
-    /// Close clients silent this long.
-    pub idle_timeout: Option<Duration>,
-    /// Exit 0 once this many connections have closed.
-    pub exit_after: Option<u64>,
-    /// Echo workers; `None`: the CPUs this process may run on.
-    pub threads: Option<usize>,
     /// `listen` backlog (the kernel caps it at `net.core.somaxconn`).
     pub backlog: i32,
+    /// Where to write the port once listening.
+    pub port_file: Option<PathBuf>,
+    /// How to serve once listening.
+    pub serve: ServeOptions,
 }
 
-/// Binds, listens, announces the address, and serves until stopped; then
-/// prints a one-line summary on stderr.
+/// What a server did, for the summary line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Bytes received (and echoed).
+    pub bytes: u64,
+}
+
+impl WorkerStats {
+    fn add(self, other: Self) -> Self {
+        Self {
+            accepted: self.accepted + other.accepted,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+}
+
+/// Binds, listens, announces the address (stderr, `--port-file`), and
+/// [`serve`]s until SIGINT/SIGTERM or `--exit-after`; then prints a one-line
+/// summary on stderr.
 ///
 /// # Errors
 /// Failures to bind or listen (`EADDRINUSE` → 75, `EACCES` → 77, …), to write
@@ -59,38 +96,12 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     limits::raise_fd_limit();
     let (listener, local) = bind_socket(&options.ip, &options.port)?;
     listen(&listener, local, options.backlog)?;
-    set_nonblocking(&listener, local)?;
     let stop = Stop::on_signals()?;
     if let Some(path) = &options.port_file {
         port_file::write(path, local.port())?;
     }
     eprintln!("sockd: listening on {local}");
-
-    let stats = if options.chat {
-        let chat = ChatOptions {
-            idle_timeout: options.idle_timeout,
-            exit_after: options.exit_after,
-        };
-        chat::run_chat(&listener, local, &stop, chat)?
-    } else {
-        let resume = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-            .map_err(|errno| Error::on("eventfd", "workers", errno))?;
-        let shared = Shared::new(
-            listener,
-            local,
-            stop,
-            resume,
-            options.max_conns,
-            options.exit_after,
-        );
-        let echo = EchoOptions {
-            transcript: options.transcript,
-            idle_timeout: options.idle_timeout,
-        };
-        let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
-        log::info!("{threads} echo workers");
-        serve_echo(&shared, echo, threads)?
-    };
+    let stats = serve((listener, local), stop, &options.serve)?;
     eprintln!(
         "sockd: stopped: {} connections, {} bytes received",
         stats.accepted, stats.bytes
@@ -98,37 +109,120 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     Ok(())
 }
 
-fn serve_echo(shared: &Shared, echo: EchoOptions, threads: usize) -> Result<WorkerStats> {
+/// Serves clients of `listener` (a listening socket and its address) until
+/// `stop` is triggered (or `exit_after` connections have closed), then
+/// closes every connection and returns the totals. The listener is made
+/// non-blocking (`ioctl(FIONBIO)`); nothing is printed but the transcript.
+///
+/// # Errors
+/// Failures of the server's own fds: `ioctl` on the listener, `eventfd`,
+/// `epoll_create`/`epoll_ctl`/`epoll_wait`, `poll`; in chat mode a stdin
+/// that cannot be read or a stdout that cannot be written. A client's
+/// failure only closes that client. A worker that panics re-raises the panic.
+///
+/// # Example
+/// An echo peer in-process, as an integration test would start one:
+///
+/// ```
+/// use sockkit::io::{recv_some, send_all};
+/// use sockkit::server::{ServeOptions, Stop, serve};
+///
+/// # fn main() -> sockkit::Result<()> {
+/// let (listener, addr) = sockkit::bind_socket("127.0.0.1", "0")?;
+/// sockkit::socket::listen(&listener, addr, 128)?;
+/// let stop = Stop::new()?;
+/// let options = ServeOptions { threads: Some(1), ..ServeOptions::default() };
+/// let server = std::thread::spawn({
+///     let stop = stop.clone();
+///     move || serve((listener, addr), stop, &options)
+/// });
+///
+/// let (client, _) = sockkit::connect_socket("127.0.0.1", &addr.port().to_string())?;
+/// send_all(&client, b"ping").map_err(|e| sockkit::Error::at("send", addr, e))?;
+/// rustix::net::shutdown(&client, rustix::net::Shutdown::Write)
+///     .map_err(|e| sockkit::Error::at("shutdown", addr, e))?;
+/// let mut reply = Vec::new();
+/// let mut buf = [0u8; 64];
+/// loop {
+///     match recv_some(&client, &mut buf).map_err(|e| sockkit::Error::at("recv", addr, e))? {
+///         0 => break,
+///         n => reply.extend_from_slice(&buf[..n]),
+///     }
+/// }
+/// assert_eq!(reply, b"ping");
+///
+/// stop.trigger();
+/// let stats = server.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+/// assert_eq!((stats.accepted, stats.bytes), (1, 4));
+/// # Ok(())
+/// # }
+/// ```
+pub fn serve(
+    listener: (OwnedFd, SocketAddr),
+    stop: Stop,
+    options: &ServeOptions,
+) -> Result<WorkerStats> {
+    let (listener, local) = listener;
+    set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", local, errno))?;
+    if options.mode == Mode::Chat {
+        let chat = chat::ChatOptions {
+            idle_timeout: options.idle_timeout,
+            exit_after: options.exit_after,
+        };
+        return chat::run_chat(&listener, local, &stop, chat);
+    }
+    let resume = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+        .map_err(|errno| Error::on("eventfd", "workers", errno))?;
+    let shared = Shared::new(
+        listener,
+        local,
+        stop,
+        resume,
+        options.max_conns,
+        options.exit_after,
+    );
+    let echo = echo::EchoOptions {
+        transcript: options.transcript,
+        idle_timeout: options.idle_timeout,
+    };
+    let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
+    log::info!("{threads} echo workers");
+    serve_echo(&shared, echo, threads)
+}
+
+struct StopOnExit<'a>(&'a Stop);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.trigger();
+    }
+}
+
+fn serve_echo(shared: &Shared, echo: echo::EchoOptions, threads: usize) -> Result<WorkerStats> {
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(move || {
-                    let result = echo::run_worker(shared, echo);
-                    // One worker failing stops the rest rather than leaving
-                    // a server that silently accepts less.
-                    if result.is_err() {
-                        shared.stop.trigger();
-                    }
-                    result
+                    // A worker that ends (stopped, failed or panicking) stops
+                    // the rest rather than leaving a server that silently
+                    // accepts less, or a scope that never joins.
+                    let _stop_all = StopOnExit(&shared.stop);
+                    echo::run_worker(shared, echo)
                 })
             })
             .collect();
         workers
             .into_iter()
             .map(|worker| {
-                worker.join().unwrap_or(Err(Error::on(
-                    "thread",
-                    "echo worker",
-                    rustix::io::Errno::INVAL,
-                )))
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     });
-    let mut total = WorkerStats::default();
-    for result in results {
-        let stats = result?;
-        total.accepted += stats.accepted;
-        total.bytes += stats.bytes;
-    }
-    Ok(total)
+    results
+        .into_iter()
+        .try_fold(WorkerStats::default(), |total, result| {
+            Ok(total.add(result?))
+        })
 }

@@ -5,6 +5,7 @@
 use super::stop::Stop;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
 use rustix::fd::OwnedFd;
 use std::sync::Mutex;
 
@@ -75,13 +76,7 @@ impl Shared {
 
     /// Whether clients wait in the listen backlog (the listener is readable).
     pub fn clients_waiting(&self) -> bool {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        let mut fds = [PollFd::new(&self.listener, PollFlags::IN)];
-        let now = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+        crate::io::poll_readable(&self.listener, Some(Duration::ZERO)).unwrap_or(false)
     }
 
     /// Gives back a slot that `accept` did not fill.

@@ -1,64 +1,99 @@
-//! One "stop now" fd that every event loop watches: SIGINT, SIGTERM and
-//! `--exit-after` all end the server the same way.
+//! One "stop now" fd that every event loop watches: SIGINT, SIGTERM,
+//! `--exit-after` and a library caller all end the server the same way.
 //!
 //! A pipe whose read end is never drained stays readable (level-triggered),
 //! so every worker's epoll sees it; signal-hook writes to it from the signal
 //! handler (its self-pipe pattern; rustix has no safe signal API).
 
 use crate::error::{Error, Result};
-use rustix::fd::{BorrowedFd, OwnedFd};
-use rustix::io::{Errno, fcntl_dupfd_cloexec};
+use core::time::Duration;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::fcntl_dupfd_cloexec;
 use rustix::pipe::{PipeFlags, pipe_with};
+use std::sync::Arc;
 
-/// The shared stop signal.
-#[derive(Debug)]
+/// The shared stop signal. Clones are handles to the same signal: keep one
+/// to [`trigger`](Stop::trigger) a server that [`super::serve`] runs.
+#[derive(Debug, Clone)]
 pub struct Stop {
+    pipe: Arc<Pipe>,
+}
+
+#[derive(Debug)]
+struct Pipe {
     read_end: OwnedFd,
     write_end: OwnedFd,
 }
 
 impl Stop {
-    /// A stop pipe, with SIGINT and SIGTERM routed to it.
+    /// `pipe2(O_CLOEXEC | O_NONBLOCK)`: a stop signal that only
+    /// [`trigger`](Stop::trigger) fires.
     ///
     /// # Errors
-    /// `EMFILE`/`ENFILE` from `pipe2`/`fcntl`; an error installing the handlers.
-    pub fn on_signals() -> Result<Self> {
+    /// `EMFILE`/`ENFILE` from `pipe2`.
+    ///
+    /// # References
+    ///  - [Linux](https://man7.org/linux/man-pages/man2/pipe.2.html)
+    pub fn new() -> Result<Self> {
         let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
             .map_err(|errno| Error::on("pipe", "stop signal", errno))?;
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let writer = fcntl_dupfd_cloexec(&write_end, 0)
-                .map_err(|errno| Error::on("fcntl", "stop signal", errno))?;
-            signal_hook::low_level::pipe::register(signal, writer).map_err(|err| {
-                let errno = Errno::from_io_error(&err).unwrap_or(Errno::INVAL);
-                Error::on("sigaction", "SIGINT/SIGTERM", errno)
-            })?;
-        }
         Ok(Self {
-            read_end,
-            write_end,
+            pipe: Arc::new(Pipe {
+                read_end,
+                write_end,
+            }),
         })
+    }
+
+    /// [`Stop::new`] with SIGINT and SIGTERM routed to it (`sigaction`
+    /// through signal-hook): for a program, not a library caller, since the
+    /// handlers stay installed for the life of the process.
+    ///
+    /// # Errors
+    /// As [`Stop::new`]; `EMFILE` from `fcntl(F_DUPFD_CLOEXEC)`; an error
+    /// installing the handlers.
+    ///
+    /// # References
+    ///  - [Linux](https://man7.org/linux/man-pages/man2/sigaction.2.html)
+    pub fn on_signals() -> Result<Self> {
+        let stop = Self::new()?;
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let writer = fcntl_dupfd_cloexec(&stop.pipe.write_end, 0)
+                .map_err(|errno| Error::on("fcntl", "stop signal", errno))?;
+            signal_hook::low_level::pipe::register(signal, writer)
+                .map_err(|err| Error::from_io("sigaction", "SIGINT/SIGTERM", &err))?;
+        }
+        Ok(stop)
     }
 
     /// The fd to watch for readability.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        use rustix::fd::AsFd;
-        self.read_end.as_fd()
+        self.pipe.read_end.as_fd()
     }
 
-    /// Ends the server from inside (`--exit-after`).
+    /// Ends the server from inside (`--exit-after`) or from its caller.
     pub fn trigger(&self) {
         // A full pipe already says "stop"; nothing else can fail here.
-        let _ = rustix::io::write(&self.write_end, b"x");
+        let _ = rustix::io::write(&self.pipe.write_end, b"x");
     }
 
     /// Whether stop was asked for, without blocking.
     pub fn requested(&self) -> bool {
-        use rustix::event::{PollFd, PollFlags, poll};
-        let mut fds = [PollFd::from_borrowed_fd(self.fd(), PollFlags::IN)];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+        crate::io::poll_readable(self.fd(), Some(Duration::ZERO)).unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stop;
+
+    #[test]
+    fn a_trigger_on_one_handle_is_seen_by_every_clone() {
+        let stop = Stop::new().unwrap_or_else(|e| panic!("{e}"));
+        let handle = stop.clone();
+        assert!(!stop.requested());
+        handle.trigger();
+        assert!(stop.requested());
+        assert!(handle.requested());
     }
 }
