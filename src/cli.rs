@@ -81,6 +81,7 @@ pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
 pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
     match result {
         Ok(()) | Err(Error::StdoutClosed) => Exit::Success.into(),
+        Err(Error::Reported(exit)) => exit.into(),
         Err(err) => {
             eprintln!("{program}: {err}");
             if let Some(hint) = err.hint() {

@@ -34,6 +34,10 @@ pub enum Error {
     },
     /// stdout was closed by its reader (`| head`): a clean end, not a failure.
     StdoutClosed,
+    /// A failure another process has already reported on the stderr we
+    /// share (the detached server under `--background`): nothing is left to
+    /// print, only its exit code to end with.
+    Reported(Exit),
 }
 
 /// What a failed operation was applied to.
@@ -96,6 +100,7 @@ impl Error {
             Self::Os { errno, .. } => Exit::from_errno(*errno),
             Self::Io { .. } => Exit::OsError,
             Self::StdoutClosed => Exit::Success,
+            Self::Reported(exit) => *exit,
         }
     }
 
@@ -165,6 +170,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "{op} {target}: {message}"),
             Self::StdoutClosed => f.write_str("stdout closed"),
+            Self::Reported(exit) => write!(f, "failed with exit code {}", exit.code()),
         }
     }
 }

@@ -30,6 +30,20 @@ impl Exit {
         }
     }
 
+    /// The exit code class of a process exit status, if it is one of ours.
+    pub fn from_code(code: i32) -> Option<Self> {
+        [
+            Self::Success,
+            Self::Usage,
+            Self::Unavailable,
+            Self::OsError,
+            Self::TempFail,
+            Self::NoPermission,
+        ]
+        .into_iter()
+        .find(|exit| i32::from(exit.code()) == code)
+    }
+
     /// The process exit status.
     pub fn code(self) -> u8 {
         match self {
@@ -62,6 +76,21 @@ mod tests {
         assert_eq!(Exit::OsError.code(), 71);
         assert_eq!(Exit::TempFail.code(), 75);
         assert_eq!(Exit::NoPermission.code(), 77);
+    }
+
+    #[test]
+    fn codes_map_back_to_their_class() {
+        for exit in [
+            Exit::Success,
+            Exit::Usage,
+            Exit::TempFail,
+            Exit::NoPermission,
+        ] {
+            assert_eq!(Exit::from_code(i32::from(exit.code())), Some(exit));
+        }
+        for foreign in [1, 2, 70, 101, 137, -1] {
+            assert_eq!(Exit::from_code(foreign), None, "{foreign}");
+        }
     }
 
     #[test]

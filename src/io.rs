@@ -47,6 +47,38 @@ pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> core::result::Result<(), Er
     Ok(())
 }
 
+/// `write(2)` until all of `bytes` is written to a fd that may be
+/// non-blocking: on `EAGAIN` it polls for room, or for `cancel` to become
+/// readable (a stop signal), so a reader that never reads cannot hold the
+/// caller. `Ok(false)`: `cancel` came first.
+///
+/// # Errors
+/// The first errno other than `EINTR` and `EAGAIN` (`EPIPE`, `EBADF`).
+pub fn write_all_unless(
+    fd: impl AsFd,
+    mut bytes: &[u8],
+    cancel: BorrowedFd<'_>,
+) -> core::result::Result<bool, Errno> {
+    while !bytes.is_empty() {
+        match retry(|| rustix::io::write(fd.as_fd(), bytes)) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::AGAIN) => {
+                let mut fds = [
+                    PollFd::new(&fd, PollFlags::OUT),
+                    PollFd::from_borrowed_fd(cancel, PollFlags::IN),
+                ];
+                poll(&mut fds, None)?;
+                if !fds[1].revents().is_empty() {
+                    return Ok(false);
+                }
+            }
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(true)
+}
+
 /// `send(2)` with `MSG_NOSIGNAL` until all of `bytes` is sent, across partial
 /// sends and `EINTR`: a peer that went away is an `EPIPE`, never a SIGPIPE.
 ///
@@ -225,6 +257,25 @@ pub fn open_at(
     retry(|| rustix::fs::openat(dir.as_fd(), path, flags | OFlags::CLOEXEC, Mode::empty()))
 }
 
+/// `openat(dir, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+/// mode)`, retried on `EINTR`: a file that did not exist, never an existing
+/// one nor what a symlink at `path` points to.
+///
+/// # Errors
+/// `EEXIST` (anything is at `path`, a dangling symlink included), `ENOENT`,
+/// `EACCES`, `ENAMETOOLONG`, …
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/open.2.html)
+pub fn create_new_at(
+    dir: impl AsFd,
+    path: &core::ffi::CStr,
+    mode: Mode,
+) -> core::result::Result<OwnedFd, Errno> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+    retry(|| rustix::fs::openat(dir.as_fd(), path, flags | OFlags::CLOEXEC, mode))
+}
+
 /// Reads a whole file relative to `dir` (procfs, `/etc/passwd`), starting
 /// with room for `hint` bytes.
 ///
@@ -250,6 +301,23 @@ pub fn read_to_end_at(
             Err(errno) => return Err(errno),
         }
     }
+}
+
+/// `getrandom(buf, 0)`, retried on `EINTR`, until `buf` is full: the
+/// kernel's CSPRNG, for names nobody may predict.
+///
+/// # Errors
+/// `ENOSYS` on a kernel older than 3.17.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/getrandom.2.html)
+pub fn random_bytes(mut buf: &mut [u8]) -> core::result::Result<(), Errno> {
+    use rustix::rand::{GetRandomFlags, getrandom};
+    while !buf.is_empty() {
+        let n = retry(|| getrandom(&mut *buf, GetRandomFlags::empty()))?;
+        buf = &mut buf[n..];
+    }
+    Ok(())
 }
 
 /// stdout as the programs' data channel: unbuffered writes of whole chunks,

@@ -5,8 +5,6 @@
 use clap::Parser;
 use sockkit::cli::{self, parse_secs};
 use sockkit::server::{self, Mode, ServeOptions, ServerOptions};
-use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// TCP echo server (default) or the lesson's chat server (--chat).
 #[derive(Parser)]
@@ -19,9 +17,17 @@ struct Args {
     /// The lesson's server: one client at a time, reply typed on stdin
     #[arg(long)]
     chat: bool,
-    /// Write the bound port to PATH once listening
+    /// Write the bound port to PATH once listening (atomically; removed at exit)
     #[arg(long, value_name = "PATH")]
-    port_file: Option<PathBuf>,
+    port_file: Option<std::path::PathBuf>,
+    /// Write sockd's pid to PATH once listening (as --port-file)
+    #[arg(long, value_name = "PATH")]
+    pid_file: Option<std::path::PathBuf>,
+    /// Detach once listening, after printing the port on stdout
+    #[arg(long, conflicts_with = "chat")]
+    background: bool,
+    #[arg(long = "detached", hide = true)]
+    detached: bool,
     /// Accept at most N concurrent connections
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_conns: Option<u32>,
@@ -46,26 +52,28 @@ struct Args {
     verbose: u8,
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let args = match cli::parse_args::<Args>("sockd") {
         Ok(args) => args,
         Err(code) => return code,
     };
     cli::init_logging("sockd", args.verbose, args.quiet);
-    let serve = ServeOptions {
-        mode: if args.chat { Mode::Chat } else { Mode::Echo },
-        transcript: !args.quiet,
-        max_conns: args.max_conns.map(|n| n as usize),
-        idle_timeout: args.idle_timeout,
-        exit_after: args.exit_after,
-        threads: args.threads.map(usize::from),
-    };
     let options = ServerOptions {
         ip: args.ip,
         port: args.port,
         backlog: args.backlog,
         port_file: args.port_file,
-        serve,
+        pid_file: args.pid_file,
+        background: args.background,
+        detached: args.detached,
+        serve: ServeOptions {
+            mode: if args.chat { Mode::Chat } else { Mode::Echo },
+            transcript: !args.quiet,
+            max_conns: args.max_conns.map(|n| n as usize),
+            idle_timeout: args.idle_timeout,
+            exit_after: args.exit_after,
+            threads: args.threads.map(usize::from),
+        },
     };
     cli::report("sockd", server::run(&options))
 }

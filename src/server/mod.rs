@@ -4,11 +4,12 @@
 //! [`serve`] takes an already-listening socket and a [`Stop`], so a Rust
 //! test harness, `--threads` workers and `--chat` all drive the same code.
 
+mod announce;
+pub mod background;
 mod chat;
 mod conn;
 mod echo;
 mod limits;
-mod port_file;
 mod shared;
 mod stop;
 
@@ -62,6 +63,13 @@ pub struct ServerOptions {
     pub backlog: i32,
     /// Where to write the port once listening.
     pub port_file: Option<PathBuf>,
+    /// Where to write the server's pid once listening.
+    pub pid_file: Option<PathBuf>,
+    /// `--background`: start the server detached and return once it listens.
+    pub background: bool,
+    /// This process is the server `--background` launched: detach once
+    /// listening (see [`background`]).
+    pub detached: bool,
     /// How to serve once listening.
     pub serve: ServeOptions,
 }
@@ -84,29 +92,52 @@ impl WorkerStats {
     }
 }
 
-/// Binds, listens, announces the address (stderr, `--port-file`), and
-/// [`serve`]s until SIGINT/SIGTERM or `--exit-after`; then prints a one-line
-/// summary on stderr.
+/// Binds, listens, announces the address (stderr, `--pid-file`,
+/// `--port-file`; detached, the launcher), and [`serve`]s until
+/// SIGINT/SIGTERM or `--exit-after`; then prints a one-line summary on
+/// stderr and removes the files it wrote, if they are still its own.
 ///
 /// # Errors
 /// Failures to bind or listen (`EADDRINUSE` → 75, `EACCES` → 77, …), to write
-/// the port file, or to set up the event loops. A client's failure only
-/// closes that client.
+/// the pid or port file, to detach, or to set up the event loops. A client's
+/// failure only closes that client. Under `--background`, the launcher's
+/// errors are [`background::launch`]'s.
 pub fn run(options: &ServerOptions) -> Result<()> {
+    if options.background && !options.detached {
+        return background::launch();
+    }
     limits::raise_fd_limit();
     let (listener, local) = bind_socket(&options.ip, &options.port)?;
     listen(&listener, local, options.backlog)?;
     let stop = Stop::on_signals()?;
-    if let Some(path) = &options.port_file {
-        port_file::write(path, local.port())?;
-    }
+    let port = format!("{}\n", local.port());
+    // The pid file first: once the port file (the readiness signal) is
+    // there, so is the pid to kill.
+    let pid = format!("{}\n", rustix::process::getpid().as_raw_nonzero());
+    let _pid_file = announce_to(options.pid_file.as_deref(), &pid, &stop)?;
+    let _port_file = announce_to(options.port_file.as_deref(), &port, &stop)?;
     eprintln!("sockd: listening on {local}");
-    let stats = serve((listener, local), stop, &options.serve)?;
+    let mut serving = options.serve.clone();
+    if options.detached {
+        background::detach(&port)?;
+        // stdout is /dev/null now: nobody could read a transcript.
+        serving.transcript = false;
+    }
+    let stats = serve((listener, local), stop, &serving)?;
     eprintln!(
         "sockd: stopped: {} connections, {} bytes received",
         stats.accepted, stats.bytes
     );
     Ok(())
+}
+
+fn announce_to(
+    path: Option<&std::path::Path>,
+    line: &str,
+    stop: &Stop,
+) -> Result<Option<announce::Announced>> {
+    path.map(|path| announce::write(path, line, stop))
+        .transpose()
 }
 
 /// Serves clients of `listener` (a listening socket and its address) until

@@ -1,0 +1,325 @@
+//! `--port-file` and `--pid-file`: one line announcing a running server,
+//! written so that a reader never sees half of it and no other local user
+//! can aim it at a file of their choosing.
+//!
+//! A regular file (or nothing, or a symlink) at PATH is replaced: the line
+//! goes to a new file beside it with an unpredictable name, created
+//! `O_CREAT | O_EXCL | O_NOFOLLOW` (so nothing planted there, not even a
+//! symlink, is ever opened), and is renamed over PATH (which replaces a
+//! symlink itself, never its target). A FIFO or a character device (a tty)
+//! at PATH is written in place, as is one of our own fds named as
+//! `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` or `/proc/self/fd/N`: those are
+//! links the kernel makes, not plantable ones, and replacing them would
+//! break them for everyone. A replaced file is removed when sockd exits, if
+//! it is still the file we wrote with the line we wrote.
+
+use super::stop::Stop;
+use crate::decimal;
+use crate::error::{Error, Result};
+use crate::io;
+use core::ffi::CStr;
+use core::time::Duration;
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How often a FIFO without a reader is tried again: `open(O_NONBLOCK)`
+/// says `ENXIO` until one comes, and nothing can be polled before that.
+const FIFO_RETRY: Duration = Duration::from_millis(20);
+
+/// Fresh temporary names tried when one exists already (64 random bits
+/// each: a second collision means something is very wrong).
+const NAME_ATTEMPTS: usize = 3;
+
+/// A written announcement; dropping it removes a replaced file that is
+/// still ours.
+#[derive(Debug)]
+pub struct Announced {
+    path: PathBuf,
+    ours: Option<Ours>,
+}
+
+/// A file we created: where, and how to recognise it at exit.
+#[derive(Debug)]
+struct Ours {
+    dir: OwnedFd,
+    name: CString,
+    line: Vec<u8>,
+    dev: u64,
+    ino: u64,
+}
+
+/// Writes `line` to `path` (see the module docs). A `stop` that comes while
+/// a FIFO waits for its reader, or a tty for room, ends the wait: the
+/// server then stops at once.
+///
+/// # Errors
+/// The errno of the step that failed (`ENOENT` for a missing directory,
+/// `EACCES`, `ENAMETOOLONG`, `EISDIR`, `EPIPE` from a FIFO whose reader left),
+/// as `write PATH`.
+pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
+    let fail = |errno| Error::on("write", path.display(), errno);
+    let line = line.as_bytes();
+    let announced = |ours| Announced {
+        path: path.to_path_buf(),
+        ours,
+    };
+    match own_fd(path) {
+        Some(OwnFd::Std(fd)) => {
+            io::write_all_unless(fd, line, stop.fd()).map_err(fail)?;
+            return Ok(announced(None));
+        }
+        Some(OwnFd::Numbered) => {
+            let fd = reopen(path).map_err(fail)?;
+            io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
+            return Ok(announced(None));
+        }
+        None => {}
+    }
+    let (dir, name) = split(path).map_err(fail)?;
+    let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY).map_err(fail)?;
+    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
+            if let Some(fd) = open_in_place(&dir, &name, stop).map_err(fail)? {
+                io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
+                return Ok(announced(None));
+            }
+            // It stopped being a FIFO or a device between the two looks:
+            // whatever it is now is replaced like a file.
+        }
+        Ok(_) | Err(Errno::NOENT) => {}
+        Err(errno) => return Err(fail(errno)),
+    }
+    let ours = replace(dir, name, line).map_err(fail)?;
+    Ok(announced(Some(ours)))
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        let Some(ours) = &self.ours else { return };
+        match ours.still_ours() {
+            Ok(true) => {
+                if let Err(errno) = rustix::fs::unlinkat(&ours.dir, &ours.name, AtFlags::empty()) {
+                    log::warn!(
+                        "remove {}: {}",
+                        self.path.display(),
+                        crate::error::describe_errno(errno)
+                    );
+                }
+            }
+            Ok(false) => log::info!(
+                "{} is no longer the file sockd wrote; left alone",
+                self.path.display()
+            ),
+            Err(Errno::NOENT) => {}
+            Err(errno) => log::warn!(
+                "stat {}: {}",
+                self.path.display(),
+                crate::error::describe_errno(errno)
+            ),
+        }
+    }
+}
+
+impl Ours {
+    /// Whether the name still leads to the file we created, holding what we
+    /// wrote: someone may have removed it, or replaced it with their own.
+    fn still_ours(&self) -> core::result::Result<bool, Errno> {
+        let stat = rustix::fs::statat(&self.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if (stat.st_dev, stat.st_ino) != (self.dev, self.ino) {
+            return Ok(false);
+        }
+        let file = io::open_at(&self.dir, &self.name, OFlags::RDONLY | OFlags::NOFOLLOW)?;
+        // One byte more than we wrote, to see an appended tail.
+        let mut held = vec![0u8; self.line.len() + 1];
+        let mut filled = 0;
+        while filled < held.len() {
+            match io::read_some(&file, &mut held[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        Ok(held[..filled] == self.line[..])
+    }
+}
+
+/// A path naming one of this process's fds.
+enum OwnFd {
+    /// stdout or stderr: written as they are (at their offset, even when
+    /// they are sockets, which cannot be reopened).
+    Std(BorrowedFd<'static>),
+    /// `/dev/fd/N`, `/proc/self/fd/N`: reopened through the kernel's link.
+    Numbered,
+}
+
+fn own_fd(path: &Path) -> Option<OwnFd> {
+    let bytes = path.as_os_str().as_bytes();
+    let number = [&b"/dev/fd/"[..], b"/proc/self/fd/"]
+        .iter()
+        .find_map(|prefix| bytes.strip_prefix(*prefix))
+        .and_then(decimal::parse::<u32>);
+    match (bytes, number) {
+        (b"/dev/stdout", _) | (_, Some(1)) => Some(OwnFd::Std(rustix::stdio::stdout())),
+        (b"/dev/stderr", _) | (_, Some(2)) => Some(OwnFd::Std(rustix::stdio::stderr())),
+        (_, Some(_)) => Some(OwnFd::Numbered),
+        _ => None,
+    }
+}
+
+/// Opens `/dev/fd/N` for writing, following the kernel's link (the only
+/// symlink ever followed here), never creating anything.
+fn reopen(path: &Path) -> core::result::Result<OwnedFd, Errno> {
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::INVAL)?;
+    io::open_at(
+        CWD,
+        &path,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+    )
+}
+
+fn writable_in_place(kind: FileType) -> bool {
+    matches!(kind, FileType::Fifo | FileType::CharacterDevice)
+}
+
+/// Opens the FIFO or device at `name` for writing, waiting for a FIFO's
+/// reader (or `stop`). `None`: what is there now is something else.
+fn open_in_place(
+    dir: &OwnedFd,
+    name: &CStr,
+    stop: &Stop,
+) -> core::result::Result<Option<OwnedFd>, Errno> {
+    let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+    let fd = loop {
+        match io::open_at(dir, name, flags) {
+            Ok(fd) => break fd,
+            Err(Errno::NXIO) => {
+                if io::poll_readable(stop.fd(), Some(FIFO_RETRY))? {
+                    return Ok(None);
+                }
+            }
+            Err(errno) => return Err(errno),
+        }
+    };
+    let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
+    Ok(writable_in_place(kind).then_some(fd))
+}
+
+/// The directory to work in and the name in it: `a/b/port` → (`a/b`,
+/// `port`), `port` → (`.`, `port`).
+fn split(path: &Path) -> core::result::Result<(CString, CString), Errno> {
+    let name = path.file_name().ok_or(Errno::ISDIR)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.as_os_str().as_bytes(),
+        _ => b".",
+    };
+    let c = |bytes: &[u8]| CString::new(bytes).map_err(|_| Errno::INVAL);
+    Ok((c(dir)?, c(name.as_bytes())?))
+}
+
+/// Writes `line` to a new file beside `name`, then renames it over `name`.
+fn replace(dir: OwnedFd, name: CString, line: &[u8]) -> core::result::Result<Ours, Errno> {
+    for _ in 0..NAME_ATTEMPTS {
+        let temporary = temporary_name()?;
+        let file = match io::create_new_at(&dir, &temporary, Mode::from_raw_mode(0o644)) {
+            Ok(file) => file,
+            Err(Errno::EXIST) => continue,
+            Err(errno) => return Err(errno),
+        };
+        let written = io::write_all(&file, line)
+            .and_then(|()| rustix::fs::fstat(&file))
+            .and_then(|stat| {
+                io::retry(|| rustix::fs::renameat(&dir, &temporary, &dir, &name))?;
+                Ok(stat)
+            });
+        match written {
+            Ok(stat) => {
+                return Ok(Ours {
+                    dir,
+                    name,
+                    line: line.to_vec(),
+                    dev: stat.st_dev,
+                    ino: stat.st_ino,
+                });
+            }
+            Err(errno) => {
+                let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
+                return Err(errno);
+            }
+        }
+    }
+    Err(Errno::EXIST)
+}
+
+/// `.sockd-<16 hex digits>.tmp`: 64 bits from the kernel's CSPRNG, so no
+/// other user can guess it and plant something there first.
+fn temporary_name() -> core::result::Result<CString, Errno> {
+    let mut random = [0u8; 8];
+    io::random_bytes(&mut random)?;
+    let name = format!(".sockd-{:016x}.tmp", u64::from_ne_bytes(random));
+    CString::new(name).map_err(|_| Errno::INVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_fresh_each_time() {
+        let names: std::collections::HashSet<CString> = (0..64)
+            .map(|_| temporary_name().unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert_eq!(names.len(), 64);
+        for name in &names {
+            let text = name.to_string_lossy();
+            assert!(
+                text.len() == ".sockd-.tmp".len() + 16 && text.starts_with(".sockd-"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn own_fds_are_recognised_by_their_exact_names() {
+        let kind = |p: &str| match own_fd(Path::new(p)) {
+            Some(OwnFd::Std(fd)) => Some(rustix::fd::AsRawFd::as_raw_fd(&fd)),
+            Some(OwnFd::Numbered) => Some(-1),
+            None => None,
+        };
+        assert_eq!(kind("/dev/stdout"), Some(1));
+        assert_eq!(kind("/dev/stderr"), Some(2));
+        assert_eq!(kind("/dev/fd/1"), Some(1));
+        assert_eq!(kind("/proc/self/fd/2"), Some(2));
+        assert_eq!(kind("/dev/fd/63"), Some(-1));
+        for other in [
+            "/dev/stdout2",
+            "/tmp/dev/stdout",
+            "dev/stdout",
+            "/dev/fd/",
+            "/dev/fd/+1",
+            "/dev/fd/1/x",
+            "/proc/1/fd/1",
+        ] {
+            assert_eq!(kind(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn paths_split_into_directory_and_name() {
+        let split = |p: &str| {
+            split(Path::new(p)).map(|(d, n)| {
+                (
+                    d.to_string_lossy().into_owned(),
+                    n.to_string_lossy().into_owned(),
+                )
+            })
+        };
+        assert_eq!(split("port"), Ok((".".into(), "port".into())));
+        assert_eq!(split("/tmp/port"), Ok(("/tmp".into(), "port".into())));
+        assert_eq!(split("a/b/port"), Ok(("a/b".into(), "port".into())));
+        assert_eq!(split("/"), Err(Errno::ISDIR));
+        assert_eq!(split("a/.."), Err(Errno::ISDIR));
+    }
+}
