@@ -116,7 +116,7 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let pid = format!("{}\n", rustix::process::getpid().as_raw_nonzero());
     let _pid_file = announce_to(options.pid_file.as_deref(), &pid, &stop)?;
     let _port_file = announce_to(options.port_file.as_deref(), &port, &stop)?;
-    eprintln!("sockd: listening on {local}");
+    crate::io::write_stderr(&format!("sockd: listening on {local}\n"));
     let mut serving = options.serve.clone();
     if options.detached {
         background::detach(&port)?;
@@ -124,10 +124,10 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         serving.transcript = false;
     }
     let stats = serve((listener, local), stop, &serving)?;
-    eprintln!(
-        "sockd: stopped: {} connections, {} bytes received",
+    crate::io::write_stderr(&format!(
+        "sockd: stopped: {} connections, {} bytes received\n",
         stats.accepted, stats.bytes
-    );
+    ));
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod interop;
 mod lesson;
 mod lifecycle;
 mod netns;
+mod port_file;
 mod props;
 mod sockstat;
 mod sockstat_live;

@@ -1,0 +1,401 @@
+//! `--port-file`, `--pid-file` and `--background` against the real sockd:
+//! plants by another local user in a shared sticky directory, the paths
+//! written in place (a FIFO, `/dev/stdout`), removal at exit, and the
+//! detached server a script gets from `port=$(sockd --background …)`.
+
+use crate::net::{Background, round_trip};
+use crate::skip_unless;
+use crate::util::{DEADLINE, SOCKD, TempDir, have, is_root, kill, run};
+use rustix::process::Signal;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// A directory anyone may create files in, as /tmp is (mode 1777).
+fn sticky_dir() -> TempDir {
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", dir.path().display()));
+    dir
+}
+
+/// Runs `command args...` as user nobody.
+#[track_caller]
+fn as_nobody(command: &str, args: &[&str]) {
+    let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", command];
+    all.extend_from_slice(args);
+    run("setpriv", &all).success();
+}
+
+#[track_caller]
+fn text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("{} is not UTF-8", path.display()))
+}
+
+/// `sockd -q ARGS... 127.0.0.1 0`, once it says it listens; its port.
+#[track_caller]
+fn start(args: &[&str]) -> (Background, u16) {
+    let mut all = vec!["-q"];
+    all.extend_from_slice(args);
+    all.extend(["127.0.0.1", "0"]);
+    let server = Background::spawn(SOCKD, &all, Stdio::null(), true);
+    server.wait_stderr("listening on");
+    let stderr = server.stderr_text();
+    let port = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("sockd: listening on 127.0.0.1:"))
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {stderr:?}"));
+    (server, port)
+}
+
+/// SIGTERM, then the clean exit sockd owes it.
+#[track_caller]
+fn stop(server: Background) {
+    kill(server.pid(), Signal::TERM);
+    server.wait_exit(DEADLINE).success();
+}
+
+#[test]
+fn a_symlink_planted_by_another_user_is_replaced_never_followed() {
+    skip_unless!(is_root(), "needs root to plant as nobody and write as root");
+    skip_unless!(have("setpriv"), "setpriv (util-linux) is not installed");
+    let private = TempDir::new();
+    let victim = private.join("victim");
+    std::fs::write(&victim, "root's secret\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shared = sticky_dir();
+    let path = shared.join("echo.port");
+    as_nobody("ln", &["-s", arg(&victim), arg(&path)]);
+
+    let (server, port) = start(&["--port-file", arg(&path)]);
+    assert_eq!(text(&victim), "root's secret\n", "the symlink was followed");
+    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_file(), "{:?}", meta.file_type());
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
+    assert_eq!(text(&path), format!("{port}\n"));
+    assert_eq!(round_trip("127.0.0.1", &port.to_string(), b"hi"), b"hi");
+    stop(server);
+    assert!(!path.exists(), "port file left behind");
+    assert_eq!(text(&victim), "root's secret\n");
+}
+
+#[test]
+fn a_file_planted_by_another_user_is_replaced_by_roots_own() {
+    skip_unless!(is_root(), "needs root to plant as nobody and write as root");
+    skip_unless!(have("setpriv"), "setpriv (util-linux) is not installed");
+    let shared = sticky_dir();
+    let path = shared.join("echo.port");
+    as_nobody("touch", &[arg(&path)]);
+    let planted = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(planted.uid(), 65534);
+
+    let (server, port) = start(&["--port-file", arg(&path)]);
+    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "the port file is still the planter's"
+    );
+    assert_ne!(meta.ino(), planted.ino(), "written into the planted file");
+    assert_eq!(text(&path), format!("{port}\n"));
+    stop(server);
+}
+
+/// The temporary file's creation and rename, as strace shows them: the
+/// flags that keep a plant from being opened, and a name nobody can guess.
+#[test]
+fn the_temporary_file_is_new_unguessable_and_renamed_over_the_path() {
+    skip_unless!(have("strace"), "strace is not installed");
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let dir = TempDir::new();
+        let path = dir.join("port");
+        let log = dir.join("strace.log");
+        let args = [
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat,rename,renameat,renameat2",
+            "-o",
+            arg(&log),
+            SOCKD,
+            "-q",
+            "--exit-after",
+            "1",
+            "--port-file",
+            arg(&path),
+            "127.0.0.1",
+            "0",
+        ];
+        let server = Background::spawn("strace", &args, Stdio::null(), true);
+        server.wait_stderr("listening on");
+        let port = text(&path);
+        drop(crate::net::connect("127.0.0.1", port.trim()));
+        server.wait_exit(DEADLINE).success();
+
+        let trace = text(&log);
+        let created: Vec<&str> = trace
+            .lines()
+            .filter(|line| line.contains("openat(") && line.contains("O_CREAT"))
+            .collect();
+        assert_eq!(created.len(), 1, "one file created:\n{trace}");
+        let line = created[0];
+        for flag in [
+            "O_WRONLY",
+            "O_CREAT",
+            "O_EXCL",
+            "O_NOFOLLOW",
+            "O_CLOEXEC",
+            "0644",
+        ] {
+            assert!(line.contains(flag), "no {flag}: {line}");
+        }
+        let name = line
+            .split('"')
+            .nth(1)
+            .unwrap_or_else(|| panic!("no name in {line}"));
+        let hex = name
+            .strip_prefix(".sockd-")
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .unwrap_or_else(|| panic!("unexpected temporary name {name}"));
+        assert!(
+            hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name} does not carry 64 random bits"
+        );
+        let renamed = trace
+            .lines()
+            .find(|line| line.contains("rename") && line.contains(name))
+            .unwrap_or_else(|| panic!("{name} never renamed:\n{trace}"));
+        assert!(renamed.contains("\"port\""), "{renamed}");
+        names.push(name.to_string());
+    }
+    assert_ne!(names[0], names[1], "two runs, one temporary name");
+}
+
+#[test]
+fn dev_stdout_is_written_in_place_and_stays_a_symlink() {
+    let dev_stdout = Path::new("/dev/stdout");
+    let is_link =
+        || std::fs::symlink_metadata(dev_stdout).is_ok_and(|meta| meta.file_type().is_symlink());
+    skip_unless!(is_link(), "/dev/stdout is not a symlink here");
+    let (server, port) = start(&["--port-file", "/dev/stdout"]);
+    server.wait_stdout(&format!("{port}\n"));
+    stop(server);
+    let still_link = is_link();
+    if !still_link {
+        // Put the machine's /dev/stdout back before failing.
+        let _ = std::fs::remove_file(dev_stdout);
+        let _ = std::os::unix::fs::symlink("/proc/self/fd/1", dev_stdout);
+    }
+    assert!(still_link, "sockd replaced the /dev/stdout symlink");
+}
+
+#[test]
+fn a_fifo_is_written_in_place_for_its_reader() {
+    let dir = TempDir::new();
+    let fifo = dir.join("port");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    let server = Background::spawn(
+        SOCKD,
+        &["-q", "--port-file", arg(&fifo), "127.0.0.1", "0"],
+        Stdio::null(),
+        true,
+    );
+    let (sender, read) = std::sync::mpsc::channel();
+    let reader = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(std::fs::read_to_string(&reader));
+    });
+    server.wait_stderr("listening on");
+    let meta = std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+    let got = read
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|e| panic!("reading the FIFO: {e}"))
+        .unwrap_or_else(|e| panic!("read FIFO: {e}"));
+    assert_eq!(
+        format!("sockd: listening on 127.0.0.1:{}", got.trim()),
+        server.stderr_text().trim_end(),
+        "the FIFO said {got:?}"
+    );
+    assert!(got.ends_with('\n'), "{got:?}");
+    stop(server);
+    let meta = std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced or removed"
+    );
+}
+
+#[test]
+fn the_port_file_is_removed_at_exit_only_while_it_is_ours() {
+    let dir = TempDir::new();
+    let path = dir.join("port");
+    let (server, _) = start(&["--port-file", arg(&path)]);
+    assert!(path.exists());
+    stop(server);
+    assert!(!path.exists(), "left behind after SIGTERM");
+
+    // Replaced meanwhile by another file, even one holding the same line.
+    let (server, port) = start(&["--port-file", arg(&path)]);
+    let theirs = dir.join("theirs");
+    std::fs::write(&theirs, format!("{port}\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&theirs, &path).unwrap_or_else(|e| panic!("{e}"));
+    stop(server);
+    assert_eq!(
+        text(&path),
+        format!("{port}\n"),
+        "someone else's file removed"
+    );
+
+    // Our file, rewritten with another line.
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (server, _) = start(&["--port-file", arg(&path)]);
+    std::fs::write(&path, "1\n").unwrap_or_else(|e| panic!("{e}"));
+    stop(server);
+    assert_eq!(text(&path), "1\n", "a rewritten file removed");
+}
+
+#[test]
+fn a_directory_at_the_path_is_eisdir_71() {
+    let dir = TempDir::new();
+    let path = dir.join("taken");
+    std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(SOCKD, &["-q", "--port-file", arg(&path), "127.0.0.1", "0"]);
+    out.fails_with(
+        71,
+        &format!("sockd: write {}: is a directory (EISDIR)", path.display()),
+    );
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|entry| entry != &path)
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// The detached server of one test, named by its pid file: killed by that
+/// pid if the test fails first (declared after the directory, so it runs
+/// before the directory is removed).
+struct KillOnDrop<'a>(&'a Path);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(pid) = std::fs::read_to_string(self.0)
+            .ok()
+            .and_then(|pid| pid.trim().parse().ok())
+        {
+            kill(pid, Signal::KILL);
+        }
+    }
+}
+
+/// Waits for a process that is not our child to end: its pidfd becomes
+/// readable.
+#[track_caller]
+fn wait_gone(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap_or_else(|| panic!("pid {pid}"));
+    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
+        return; // already gone
+    };
+    let ended = sockkit::io::poll_readable(&pidfd, Some(DEADLINE)).unwrap_or(false);
+    assert!(ended, "pid {pid:?} still running after {DEADLINE:?}");
+}
+
+#[test]
+fn background_prints_the_port_once_listening_and_detaches() {
+    let dir = TempDir::new();
+    let (pid_file, port_file) = (dir.join("pid"), dir.join("port"));
+    let _guard = KillOnDrop(&pid_file);
+    let out = run(
+        SOCKD,
+        &[
+            "-q",
+            "--background",
+            "--pid-file",
+            arg(&pid_file),
+            "--port-file",
+            arg(&port_file),
+            "127.0.0.1",
+            "0",
+        ],
+    );
+    out.success().no_panic();
+    let pid: u32 = text(&pid_file)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pid file: {e}"));
+    let port = out.stdout_text();
+    assert!(
+        port.ends_with('\n') && port.trim().parse::<u16>().is_ok(),
+        "{port:?}"
+    );
+    assert_eq!(text(&port_file), port, "stdout and the port file differ");
+    assert!(
+        out.stderr
+            .contains(&format!("listening on 127.0.0.1:{}", port.trim())),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(round_trip("127.0.0.1", port.trim(), b"ping"), b"ping");
+
+    let rustix_pid = rustix::process::Pid::from_raw(pid as i32);
+    let session = rustix::process::getsid(rustix_pid).unwrap_or_else(|e| panic!("getsid: {e}"));
+    assert_eq!(
+        session.as_raw_nonzero().get() as u32,
+        pid,
+        "not a session of its own"
+    );
+    for fd in 0..3 {
+        let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .unwrap_or_else(|e| panic!("fd {fd}: {e}"));
+        assert_eq!(link, Path::new("/dev/null"), "fd {fd}");
+    }
+
+    kill(pid, Signal::TERM);
+    wait_gone(pid);
+    assert!(!port_file.exists(), "port file left behind");
+    assert!(!pid_file.exists(), "pid file left behind");
+}
+
+#[test]
+fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
+    let (held, addr) = sockkit::bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+    sockkit::socket::listen(&held, addr, 8).unwrap_or_else(|e| panic!("{e}"));
+    let port = addr.port().to_string();
+    let out = run(SOCKD, &["-q", "--background", "127.0.0.1", &port]);
+    out.fails_with(
+        75,
+        &format!("sockd: bind 127.0.0.1:{port}: address already in use (EADDRINUSE)"),
+    );
+    out.stderr_has(&format!("hint: another socket holds 127.0.0.1:{port}"));
+    assert!(out.stdout.is_empty(), "{}", out.stdout_text());
+
+    let out = run(
+        SOCKD,
+        &[
+            "-q",
+            "--background",
+            "--port-file",
+            "/nonexistent-dir/port",
+            "127.0.0.1",
+            "0",
+        ],
+    );
+    out.fails_with(
+        71,
+        "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
+    );
+}
