@@ -201,12 +201,7 @@ fn dev_stdout_is_written_in_place_and_stays_a_symlink() {
 fn a_fifo_is_written_in_place_for_its_reader() {
     let dir = TempDir::new();
     let fifo = dir.join("port");
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    mkfifo(&fifo);
     let server = Background::spawn(
         SOCKD,
         &["-q", "--port-file", arg(&fifo), "127.0.0.1", "0"],
@@ -398,4 +393,102 @@ fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
         71,
         "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
     );
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
+/// The pid sockd writes into a FIFO `--pid-file`: once read, its signal
+/// handlers are installed and it waits on the port file, a FIFO nobody reads.
+#[track_caller]
+fn pid_from_fifo(path: &Path) -> u32 {
+    let reader = path.to_path_buf();
+    let text = crate::net::within(DEADLINE, "reading the pid FIFO", move || {
+        std::fs::read_to_string(&reader).unwrap_or_else(|e| panic!("read: {e}"))
+    });
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"))
+}
+
+#[test]
+fn sigterm_ends_a_wait_for_a_fifos_reader() {
+    let dir = TempDir::new();
+    let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
+    mkfifo(&pid_fifo);
+    mkfifo(&port_fifo);
+    let args = [
+        "-q",
+        "--pid-file",
+        arg(&pid_fifo),
+        "--port-file",
+        arg(&port_fifo),
+        "127.0.0.1",
+        "0",
+    ];
+    let server = Background::spawn(SOCKD, &args, Stdio::null(), true);
+    assert_eq!(pid_from_fifo(&pid_fifo), server.pid());
+    kill(server.pid(), Signal::TERM);
+    let out = server.wait_exit(DEADLINE);
+    out.success();
+    assert!(
+        out.stderr.contains("sockd: stopped: 0 connections"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn background_whose_server_dies_before_listening_says_so_71() {
+    let dir = TempDir::new();
+    let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
+    mkfifo(&pid_fifo);
+    mkfifo(&port_fifo);
+    let args = [
+        "-q",
+        "--background",
+        "--pid-file",
+        arg(&pid_fifo),
+        "--port-file",
+        arg(&port_fifo),
+        "127.0.0.1",
+        "0",
+    ];
+    let launcher = Background::spawn(SOCKD, &args, Stdio::null(), true);
+    let server = pid_from_fifo(&pid_fifo);
+    assert_ne!(server, launcher.pid(), "the launcher is not the server");
+    kill(server, Signal::KILL);
+    launcher.wait_exit(DEADLINE).fails_with(
+        71,
+        "sockd: start detached sockd: killed by signal 9 before it listened",
+    );
+}
+
+#[test]
+fn a_character_device_is_written_in_place() {
+    skip_unless!(is_root(), "needs root to make a device node");
+    let dir = TempDir::new();
+    let null = dir.join("null");
+    // A private /dev/null (char 1:3): a regression replaces this one, not
+    // the machine's.
+    let made = rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &null,
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        rustix::fs::makedev(1, 3),
+    );
+    skip_unless!(made.is_ok(), format!("mknod: {made:?} (no CAP_MKNOD?)"));
+    let (server, _) = start(&["--port-file", arg(&null)]);
+    stop(server);
+    let meta = std::fs::symlink_metadata(&null)
+        .unwrap_or_else(|e| panic!("the device node was replaced and removed: {e}"));
+    assert!(meta.file_type().is_char_device(), "{:?}", meta.file_type());
+    assert_eq!(meta.rdev(), rustix::fs::makedev(1, 3));
 }
