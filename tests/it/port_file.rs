@@ -404,37 +404,36 @@ fn mkfifo(path: &Path) {
     .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
-/// The pid sockd writes into a FIFO `--pid-file`: once read, its signal
-/// handlers are installed and it waits on the port file, a FIFO nobody reads.
+/// `sockd -q FLAGS... --pid-file DIR/pid --port-file DIR/port 127.0.0.1 0`
+/// with both paths FIFOs, and the pid it writes into the first: once that
+/// is read, its signal handlers are installed and it waits on the second,
+/// which nobody reads.
 #[track_caller]
-fn pid_from_fifo(path: &Path) -> u32 {
-    let reader = path.to_path_buf();
+fn stuck_on_a_fifo(dir: &TempDir, flags: &[&str]) -> (Background, u32) {
+    let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
+    mkfifo(&pid_fifo);
+    mkfifo(&port_fifo);
+    let mut args = vec!["-q"];
+    args.extend_from_slice(flags);
+    args.extend(["--pid-file", arg(&pid_fifo), "--port-file", arg(&port_fifo)]);
+    args.extend(["127.0.0.1", "0"]);
+    let process = Background::spawn(SOCKD, &args, Stdio::null(), true);
     let text = crate::net::within(DEADLINE, "reading the pid FIFO", move || {
-        std::fs::read_to_string(&reader).unwrap_or_else(|e| panic!("read: {e}"))
+        std::fs::read_to_string(&pid_fifo).unwrap_or_else(|e| panic!("read: {e}"))
     });
-    text.trim()
+    let pid = text
+        .trim()
         .parse()
-        .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"))
+        .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"));
+    (process, pid)
 }
 
 #[test]
 fn sigterm_ends_a_wait_for_a_fifos_reader() {
     let dir = TempDir::new();
-    let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
-    mkfifo(&pid_fifo);
-    mkfifo(&port_fifo);
-    let args = [
-        "-q",
-        "--pid-file",
-        arg(&pid_fifo),
-        "--port-file",
-        arg(&port_fifo),
-        "127.0.0.1",
-        "0",
-    ];
-    let server = Background::spawn(SOCKD, &args, Stdio::null(), true);
-    assert_eq!(pid_from_fifo(&pid_fifo), server.pid());
-    kill(server.pid(), Signal::TERM);
+    let (server, pid) = stuck_on_a_fifo(&dir, &[]);
+    assert_eq!(pid, server.pid());
+    kill(pid, Signal::TERM);
     let out = server.wait_exit(DEADLINE);
     out.success();
     assert!(
@@ -447,21 +446,7 @@ fn sigterm_ends_a_wait_for_a_fifos_reader() {
 #[test]
 fn background_whose_server_dies_before_listening_says_so_71() {
     let dir = TempDir::new();
-    let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
-    mkfifo(&pid_fifo);
-    mkfifo(&port_fifo);
-    let args = [
-        "-q",
-        "--background",
-        "--pid-file",
-        arg(&pid_fifo),
-        "--port-file",
-        arg(&port_fifo),
-        "127.0.0.1",
-        "0",
-    ];
-    let launcher = Background::spawn(SOCKD, &args, Stdio::null(), true);
-    let server = pid_from_fifo(&pid_fifo);
+    let (launcher, server) = stuck_on_a_fifo(&dir, &["--background"]);
     assert_ne!(server, launcher.pid(), "the launcher is not the server");
     kill(server, Signal::KILL);
     launcher.wait_exit(DEADLINE).fails_with(
