@@ -37,7 +37,9 @@ const READY_LIMIT: usize = 4096;
 /// # Errors
 /// [`Error::Reported`] with the server's exit code when it failed before it
 /// was ready (it printed why); [`Error::Io`] when it died without saying
-/// (a signal, a panic); failures to spawn (`EAGAIN`, `ENOMEM`) or wait.
+/// (a signal, a panic); failures to spawn (`EAGAIN`, `ENOMEM`) or wait; a
+/// stdout the port cannot be written to (`EBADF`; the server is then sent
+/// SIGTERM). A reader that closed stdout early is no failure.
 pub fn launch() -> Result<()> {
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_else(|| "sockd".into());
@@ -60,7 +62,14 @@ pub fn launch() -> Result<()> {
         }
     }
     if ready.ends_with(b"\n") {
-        return io::write_stdout(&ready);
+        let printed = io::write_stdout(&ready);
+        if let Err(Error::Os { .. }) = printed {
+            // Nobody learns the port from us: a server nobody knows of
+            // would only hold the port and run on.
+            let pid = rustix::process::Pid::from_child(&server);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        return printed;
     }
     let status = server
         .wait()

@@ -297,6 +297,15 @@ impl Drop for KillOnDrop<'_> {
     }
 }
 
+/// A detached server known by its pid: killed if the test fails first.
+struct Detached(u32);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        kill(self.0, Signal::KILL);
+    }
+}
+
 /// Waits for a process that is not our child to end: its pidfd becomes
 /// readable.
 #[track_caller]
@@ -476,4 +485,43 @@ fn a_character_device_is_written_in_place() {
         .unwrap_or_else(|e| panic!("the device node was replaced and removed: {e}"));
     assert!(meta.file_type().is_char_device(), "{:?}", meta.file_type());
     assert_eq!(meta.rdev(), rustix::fs::makedev(1, 3));
+}
+
+#[test]
+fn background_that_cannot_print_the_port_stops_the_server_71() {
+    let dir = TempDir::new();
+    // A FIFO: the pid is read before the server can go on, and stop.
+    let pid_fifo = dir.join("pid");
+    mkfifo(&pid_fifo);
+    // Read-only: the launcher's write of the port fails with EBADF.
+    let stdout = std::fs::File::open("/dev/null").unwrap_or_else(|e| panic!("{e}"));
+    let launcher = std::process::Command::new(SOCKD)
+        .args(["-q", "--background", "--pid-file", arg(&pid_fifo)])
+        .args(["127.0.0.1", "0"])
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn sockd: {e}"));
+    let text = crate::net::within(DEADLINE, "reading the pid FIFO", move || {
+        std::fs::read_to_string(&pid_fifo).unwrap_or_else(|e| panic!("read: {e}"))
+    });
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"));
+    let guard = Detached(pid);
+    let out = crate::net::within(DEADLINE, "the launcher", move || {
+        launcher.wait_with_output()
+    })
+    .unwrap_or_else(|e| panic!("wait: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(71), "{stderr}");
+    assert!(
+        stderr.contains("sockd: write stdout: bad file descriptor (EBADF)"),
+        "{stderr}"
+    );
+    wait_gone(pid);
+    // Gone: its pid may be someone else's now.
+    std::mem::forget(guard);
 }
