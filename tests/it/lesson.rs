@@ -18,18 +18,25 @@ you say: bye
 you say: q
 ";
 
+/// The lesson's client session (`hi`, `bye`, `q`) against `port`, and its
+/// transcript.
+#[track_caller]
+fn the_lessons_client(port: u16) {
+    sockc()
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin_bytes(b"hi\nbye\nq\n")
+        .run()
+        .success()
+        .stdout_is(CLIENT_TRANSCRIPT.as_bytes());
+}
+
 #[test]
 fn chat_server_and_client_print_the_lessons_transcripts() {
     let server = sockd()
         .args(["--chat", "127.0.0.1", "0", "--exit-after", "2"])
         .stdin_bytes(b"hi, i got you\nbyebye\n")
         .serve();
-    sockc()
-        .args(["127.0.0.1", &server.port_arg()])
-        .stdin_bytes(b"hi\nbye\nq\n")
-        .run()
-        .success()
-        .stdout_is(CLIENT_TRANSCRIPT.as_bytes());
+    the_lessons_client(server.port());
     let server = server.wait_exit();
     server.success().stdout_is(SERVER_TRANSCRIPT.as_bytes());
 }
@@ -110,12 +117,7 @@ fn lesson_c_server(
 #[test]
 fn client_talks_to_the_lessons_c_server() {
     let (server, port) = lesson_c_server(&[b"hi, i got you", b"byebye"]);
-    sockc()
-        .args(["127.0.0.1", &port.to_string()])
-        .stdin_bytes(b"hi\nbye\nq\n")
-        .run()
-        .success()
-        .stdout_is(CLIENT_TRANSCRIPT.as_bytes());
+    the_lessons_client(port);
     // The C server's one read must get the message alone: no newline, no padding.
     let heard = server.join().unwrap_or_default();
     assert_eq!(heard, vec![b"hi".to_vec(), b"bye".to_vec()]);

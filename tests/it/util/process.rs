@@ -121,10 +121,6 @@ impl Process {
         self.child.id()
     }
 
-    pub fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.bytes()).into_owned()
-    }
-
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
     }
@@ -132,22 +128,22 @@ impl Process {
     /// Blocks until stdout contains `needle` (or fails the test).
     #[track_caller]
     pub fn wait_stdout(&self, needle: &str) {
-        assert!(
-            self.stdout.wait_for(needle, DEADLINE),
-            "{} stdout never showed {needle:?}: {}",
-            self.command,
-            self.stdout_text()
-        );
+        self.wait_on(&self.stdout, "stdout", needle);
     }
 
     /// Blocks until stderr contains `needle` (or fails the test).
     #[track_caller]
     pub fn wait_stderr(&self, needle: &str) {
+        self.wait_on(&self.stderr, "stderr", needle);
+    }
+
+    #[track_caller]
+    fn wait_on(&self, stream: &Captured, name: &str, needle: &str) {
         assert!(
-            self.stderr.wait_for(needle, DEADLINE),
-            "{} stderr never showed {needle:?}: {}",
+            stream.wait_for(needle, DEADLINE),
+            "{} {name} never showed {needle:?}: {}",
             self.command,
-            self.stderr_text()
+            String::from_utf8_lossy(&stream.bytes())
         );
     }
 
