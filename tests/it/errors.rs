@@ -42,7 +42,7 @@ fn refused_in_transcript_mode_is_also_69() {
 }
 
 #[test]
-fn privileged_port_by_nobody_is_eacces_77() {
+fn privileged_port_as_nobody_is_eacces_77() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
     }

@@ -452,7 +452,7 @@ fn bad_flag_values_exit_64_with_one_line() {
 }
 
 #[test]
-fn by_nobody_lists_its_own_and_stays_quiet() {
+fn as_nobody_lists_its_own_and_stays_quiet() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
     }
