@@ -83,12 +83,17 @@ pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
     let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY).map_err(fail)?;
     match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
         Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
-            if let Some(fd) = open_in_place(&dir, &name, stop).map_err(fail)? {
-                io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
-                return Ok(announced(None));
+            match open_in_place(&dir, &name, stop).map_err(fail)? {
+                InPlace::Opened(fd) => {
+                    io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
+                    return Ok(announced(None));
+                }
+                // The server stops at once; nothing was announced.
+                InPlace::Stopped => return Ok(announced(None)),
+                // It stopped being a FIFO or a device between the two
+                // looks: whatever it is now is replaced like a file.
+                InPlace::Changed => {}
             }
-            // It stopped being a FIFO or a device between the two looks:
-            // whatever it is now is replaced like a file.
         }
         Ok(_) | Err(Errno::NOENT) => {}
         Err(errno) => return Err(fail(errno)),
@@ -184,27 +189,36 @@ fn writable_in_place(kind: FileType) -> bool {
     matches!(kind, FileType::Fifo | FileType::CharacterDevice)
 }
 
+/// What [`open_in_place`] found.
+enum InPlace {
+    Opened(OwnedFd),
+    /// Stop came while a FIFO waited for its reader.
+    Stopped,
+    /// What is at the name now is no FIFO or device.
+    Changed,
+}
+
 /// Opens the FIFO or device at `name` for writing, waiting for a FIFO's
-/// reader (or `stop`). `None`: what is there now is something else.
-fn open_in_place(
-    dir: &OwnedFd,
-    name: &CStr,
-    stop: &Stop,
-) -> core::result::Result<Option<OwnedFd>, Errno> {
+/// reader (or `stop`).
+fn open_in_place(dir: &OwnedFd, name: &CStr, stop: &Stop) -> core::result::Result<InPlace, Errno> {
     let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
     let fd = loop {
         match io::open_at(dir, name, flags) {
             Ok(fd) => break fd,
             Err(Errno::NXIO) => {
                 if io::poll_readable(stop.fd(), Some(FIFO_RETRY))? {
-                    return Ok(None);
+                    return Ok(InPlace::Stopped);
                 }
             }
             Err(errno) => return Err(errno),
         }
     };
     let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
-    Ok(writable_in_place(kind).then_some(fd))
+    Ok(if writable_in_place(kind) {
+        InPlace::Opened(fd)
+    } else {
+        InPlace::Changed
+    })
 }
 
 /// The directory to work in and the name in it: `a/b/port` → (`a/b`,

@@ -3,28 +3,25 @@
 //! written in place (a FIFO, `/dev/stdout`), removal at exit, and the
 //! detached server a script gets from `port=$(sockd --background …)`.
 
-use crate::net::{Background, round_trip};
-use crate::skip_unless;
-use crate::util::{DEADLINE, SOCKD, TempDir, have, is_root, kill, run};
+use crate::util::net::{connect, listener, round_trip};
+use crate::util::{Cmd, DEADLINE, Process, SOCKD, TempDir, kill, skip, sockd, within};
 use rustix::process::Signal;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// A directory anyone may create files in, as /tmp is (mode 1777).
 fn sticky_dir() -> TempDir {
     let dir = TempDir::new();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
-        .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", dir.path().display()));
+    let path = dir.join(".");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", path.display()));
     dir
 }
 
-/// Runs `command args...` as user nobody.
+/// Whether the test can plant files as nobody and write as root.
 #[track_caller]
-fn as_nobody(command: &str, args: &[&str]) {
-    let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups", command];
-    all.extend_from_slice(args);
-    run("setpriv", &all).success();
+fn can_plant_as_nobody() -> bool {
+    skip::require_root() && skip::require_tool("setpriv")
 }
 
 #[track_caller]
@@ -39,11 +36,12 @@ fn arg(path: &Path) -> &str {
 
 /// `sockd -q ARGS... 127.0.0.1 0`, once it says it listens; its port.
 #[track_caller]
-fn start(args: &[&str]) -> (Background, u16) {
-    let mut all = vec!["-q"];
-    all.extend_from_slice(args);
-    all.extend(["127.0.0.1", "0"]);
-    let server = Background::spawn(SOCKD, &all, Stdio::null(), true);
+fn start(args: &[&str]) -> (Process, u16) {
+    let server = sockd()
+        .arg("-q")
+        .args(args)
+        .args(["127.0.0.1", "0"])
+        .spawn();
     server.wait_stderr("listening on");
     let stderr = server.stderr_text();
     let port = stderr
@@ -56,15 +54,16 @@ fn start(args: &[&str]) -> (Background, u16) {
 
 /// SIGTERM, then the clean exit sockd owes it.
 #[track_caller]
-fn stop(server: Background) {
-    kill(server.pid(), Signal::TERM);
-    server.wait_exit(DEADLINE).success();
+fn stop(server: Process) {
+    server.signal(Signal::TERM);
+    server.wait_exit().success();
 }
 
 #[test]
 fn a_symlink_planted_by_another_user_is_replaced_never_followed() {
-    skip_unless!(is_root(), "needs root to plant as nobody and write as root");
-    skip_unless!(have("setpriv"), "setpriv (util-linux) is not installed");
+    if !can_plant_as_nobody() {
+        return;
+    }
     let private = TempDir::new();
     let victim = private.join("victim");
     std::fs::write(&victim, "root's secret\n").unwrap_or_else(|e| panic!("{e}"));
@@ -72,7 +71,11 @@ fn a_symlink_planted_by_another_user_is_replaced_never_followed() {
         .unwrap_or_else(|e| panic!("{e}"));
     let shared = sticky_dir();
     let path = shared.join("echo.port");
-    as_nobody("ln", &["-s", arg(&victim), arg(&path)]);
+    Cmd::new("ln")
+        .args(["-s", arg(&victim), arg(&path)])
+        .by_nobody()
+        .run()
+        .success();
 
     let (server, port) = start(&["--port-file", arg(&path)]);
     assert_eq!(text(&victim), "root's secret\n", "the symlink was followed");
@@ -80,7 +83,7 @@ fn a_symlink_planted_by_another_user_is_replaced_never_followed() {
     assert!(meta.file_type().is_file(), "{:?}", meta.file_type());
     assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
     assert_eq!(text(&path), format!("{port}\n"));
-    assert_eq!(round_trip("127.0.0.1", &port.to_string(), b"hi"), b"hi");
+    assert_eq!(round_trip(port, b"hi"), b"hi");
     stop(server);
     assert!(!path.exists(), "port file left behind");
     assert_eq!(text(&victim), "root's secret\n");
@@ -88,11 +91,12 @@ fn a_symlink_planted_by_another_user_is_replaced_never_followed() {
 
 #[test]
 fn a_file_planted_by_another_user_is_replaced_by_roots_own() {
-    skip_unless!(is_root(), "needs root to plant as nobody and write as root");
-    skip_unless!(have("setpriv"), "setpriv (util-linux) is not installed");
+    if !can_plant_as_nobody() {
+        return;
+    }
     let shared = sticky_dir();
     let path = shared.join("echo.port");
-    as_nobody("touch", &[arg(&path)]);
+    Cmd::new("touch").arg(&path).by_nobody().run().success();
     let planted = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(planted.uid(), 65534);
 
@@ -112,7 +116,9 @@ fn a_file_planted_by_another_user_is_replaced_by_roots_own() {
 /// flags that keep a plant from being opened, and a name nobody can guess.
 #[test]
 fn the_temporary_file_is_new_unguessable_and_renamed_over_the_path() {
-    skip_unless!(have("strace"), "strace is not installed");
+    if !skip::require_tool("strace") {
+        return;
+    }
     let mut names = Vec::new();
     for _ in 0..2 {
         let dir = TempDir::new();
@@ -134,11 +140,15 @@ fn the_temporary_file_is_new_unguessable_and_renamed_over_the_path() {
             "127.0.0.1",
             "0",
         ];
-        let server = Background::spawn("strace", &args, Stdio::null(), true);
+        let server = Cmd::new("strace").args(args).spawn();
         server.wait_stderr("listening on");
         let port = text(&path);
-        drop(crate::net::connect("127.0.0.1", port.trim()));
-        server.wait_exit(DEADLINE).success();
+        drop(connect(
+            port.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{port:?}: {e}")),
+        ));
+        server.wait_exit().success();
 
         let trace = text(&log);
         let created: Vec<&str> = trace
@@ -184,7 +194,9 @@ fn dev_stdout_is_written_in_place_and_stays_a_symlink() {
     let dev_stdout = Path::new("/dev/stdout");
     let is_link =
         || std::fs::symlink_metadata(dev_stdout).is_ok_and(|meta| meta.file_type().is_symlink());
-    skip_unless!(is_link(), "/dev/stdout is not a symlink here");
+    if !skip::require(is_link(), "/dev/stdout is not a symlink here") {
+        return;
+    }
     let (server, port) = start(&["--port-file", "/dev/stdout"]);
     server.wait_stdout(&format!("{port}\n"));
     stop(server);
@@ -202,12 +214,9 @@ fn a_fifo_is_written_in_place_for_its_reader() {
     let dir = TempDir::new();
     let fifo = dir.join("port");
     mkfifo(&fifo);
-    let server = Background::spawn(
-        SOCKD,
-        &["-q", "--port-file", arg(&fifo), "127.0.0.1", "0"],
-        Stdio::null(),
-        true,
-    );
+    let server = sockd()
+        .args(["-q", "--port-file", arg(&fifo), "127.0.0.1", "0"])
+        .spawn();
     let (sender, read) = std::sync::mpsc::channel();
     let reader = fifo.clone();
     std::thread::spawn(move || {
@@ -268,15 +277,17 @@ fn a_directory_at_the_path_is_eisdir_71() {
     let dir = TempDir::new();
     let path = dir.join("taken");
     std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
-    let out = run(SOCKD, &["-q", "--port-file", arg(&path), "127.0.0.1", "0"]);
+    let out = sockd()
+        .args(["-q", "--port-file", arg(&path), "127.0.0.1", "0"])
+        .run();
     out.fails_with(
         71,
         &format!("sockd: write {}: is a directory (EISDIR)", path.display()),
     );
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.join("."))
         .unwrap_or_else(|e| panic!("{e}"))
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|entry| entry != &path)
+        .filter(|entry| entry.file_name() != path.file_name())
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
@@ -323,19 +334,10 @@ fn background_prints_the_port_once_listening_and_detaches() {
     let dir = TempDir::new();
     let (pid_file, port_file) = (dir.join("pid"), dir.join("port"));
     let _guard = KillOnDrop(&pid_file);
-    let out = run(
-        SOCKD,
-        &[
-            "-q",
-            "--background",
-            "--pid-file",
-            arg(&pid_file),
-            "--port-file",
-            arg(&port_file),
-            "127.0.0.1",
-            "0",
-        ],
-    );
+    let out = sockd()
+        .args(["-q", "--background", "--pid-file", arg(&pid_file)])
+        .args(["--port-file", arg(&port_file), "127.0.0.1", "0"])
+        .run();
     out.success().no_panic();
     let pid: u32 = text(&pid_file)
         .trim()
@@ -353,7 +355,11 @@ fn background_prints_the_port_once_listening_and_detaches() {
         "{}",
         out.stderr
     );
-    assert_eq!(round_trip("127.0.0.1", port.trim(), b"ping"), b"ping");
+    let port_number = port
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{port:?}: {e}"));
+    assert_eq!(round_trip(port_number, b"ping"), b"ping");
 
     let rustix_pid = rustix::process::Pid::from_raw(pid as i32);
     let session = rustix::process::getsid(rustix_pid).unwrap_or_else(|e| panic!("getsid: {e}"));
@@ -376,10 +382,11 @@ fn background_prints_the_port_once_listening_and_detaches() {
 
 #[test]
 fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
-    let (held, addr) = sockkit::bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-    sockkit::socket::listen(&held, addr, 8).unwrap_or_else(|e| panic!("{e}"));
-    let port = addr.port().to_string();
-    let out = run(SOCKD, &["-q", "--background", "127.0.0.1", &port]);
+    let (_held, port) = listener();
+    let port = port.to_string();
+    let out = sockd()
+        .args(["-q", "--background", "127.0.0.1", &port])
+        .run();
     out.fails_with(
         75,
         &format!("sockd: bind 127.0.0.1:{port}: address already in use (EADDRINUSE)"),
@@ -387,17 +394,10 @@ fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
     out.stderr_has(&format!("hint: another socket holds 127.0.0.1:{port}"));
     assert!(out.stdout.is_empty(), "{}", out.stdout_text());
 
-    let out = run(
-        SOCKD,
-        &[
-            "-q",
-            "--background",
-            "--port-file",
-            "/nonexistent-dir/port",
-            "127.0.0.1",
-            "0",
-        ],
-    );
+    let out = sockd()
+        .args(["-q", "--background", "--port-file", "/nonexistent-dir/port"])
+        .args(["127.0.0.1", "0"])
+        .run();
     out.fails_with(
         71,
         "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
@@ -418,16 +418,17 @@ fn mkfifo(path: &Path) {
 /// is read, its signal handlers are installed and it waits on the second,
 /// which nobody reads.
 #[track_caller]
-fn stuck_on_a_fifo(dir: &TempDir, flags: &[&str]) -> (Background, u32) {
+fn stuck_on_a_fifo(dir: &TempDir, flags: &[&str]) -> (Process, u32) {
     let (pid_fifo, port_fifo) = (dir.join("pid"), dir.join("port"));
     mkfifo(&pid_fifo);
     mkfifo(&port_fifo);
-    let mut args = vec!["-q"];
-    args.extend_from_slice(flags);
-    args.extend(["--pid-file", arg(&pid_fifo), "--port-file", arg(&port_fifo)]);
-    args.extend(["127.0.0.1", "0"]);
-    let process = Background::spawn(SOCKD, &args, Stdio::null(), true);
-    let text = crate::net::within(DEADLINE, "reading the pid FIFO", move || {
+    let process = sockd()
+        .arg("-q")
+        .args(flags)
+        .args(["--pid-file", arg(&pid_fifo), "--port-file", arg(&port_fifo)])
+        .args(["127.0.0.1", "0"])
+        .spawn();
+    let text = within(DEADLINE, "reading the pid FIFO", move || {
         std::fs::read_to_string(&pid_fifo).unwrap_or_else(|e| panic!("read: {e}"))
     });
     let pid = text
@@ -442,14 +443,17 @@ fn sigterm_ends_a_wait_for_a_fifos_reader() {
     let dir = TempDir::new();
     let (server, pid) = stuck_on_a_fifo(&dir, &[]);
     assert_eq!(pid, server.pid());
-    kill(pid, Signal::TERM);
-    let out = server.wait_exit(DEADLINE);
+    server.signal(Signal::TERM);
+    let out = server.wait_exit();
     out.success();
     assert!(
         out.stderr.contains("sockd: stopped: 0 connections"),
         "{}",
         out.stderr
     );
+    let port_fifo = std::fs::symlink_metadata(dir.join("port"))
+        .unwrap_or_else(|e| panic!("the port FIFO is gone: {e}"));
+    assert!(port_fifo.file_type().is_fifo(), "the FIFO was replaced");
 }
 
 #[test]
@@ -458,7 +462,7 @@ fn background_whose_server_dies_before_listening_says_so_71() {
     let (launcher, server) = stuck_on_a_fifo(&dir, &["--background"]);
     assert_ne!(server, launcher.pid(), "the launcher is not the server");
     kill(server, Signal::KILL);
-    launcher.wait_exit(DEADLINE).fails_with(
+    launcher.wait_exit().fails_with(
         71,
         "sockd: start detached sockd: killed by signal 9 before it listened",
     );
@@ -466,7 +470,9 @@ fn background_whose_server_dies_before_listening_says_so_71() {
 
 #[test]
 fn a_character_device_is_written_in_place() {
-    skip_unless!(is_root(), "needs root to make a device node");
+    if !skip::require_root() {
+        return;
+    }
     let dir = TempDir::new();
     let null = dir.join("null");
     // A private /dev/null (char 1:3): a regression replaces this one, not
@@ -478,7 +484,9 @@ fn a_character_device_is_written_in_place() {
         rustix::fs::Mode::from_raw_mode(0o666),
         rustix::fs::makedev(1, 3),
     );
-    skip_unless!(made.is_ok(), format!("mknod: {made:?} (no CAP_MKNOD?)"));
+    if !skip::require(made.is_ok(), format!("mknod: {made:?} (no CAP_MKNOD?)")) {
+        return;
+    }
     let (server, _) = start(&["--port-file", arg(&null)]);
     stop(server);
     let meta = std::fs::symlink_metadata(&null)
@@ -495,15 +503,12 @@ fn background_that_cannot_print_the_port_stops_the_server_71() {
     mkfifo(&pid_fifo);
     // Read-only: the launcher's write of the port fails with EBADF.
     let stdout = std::fs::File::open("/dev/null").unwrap_or_else(|e| panic!("{e}"));
-    let launcher = std::process::Command::new(SOCKD)
+    let launcher = sockd()
         .args(["-q", "--background", "--pid-file", arg(&pid_fifo)])
         .args(["127.0.0.1", "0"])
-        .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn sockd: {e}"));
-    let text = crate::net::within(DEADLINE, "reading the pid FIFO", move || {
+        .spawn();
+    let text = within(DEADLINE, "reading the pid FIFO", move || {
         std::fs::read_to_string(&pid_fifo).unwrap_or_else(|e| panic!("read: {e}"))
     });
     let pid: u32 = text
@@ -511,16 +516,11 @@ fn background_that_cannot_print_the_port_stops_the_server_71() {
         .parse()
         .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"));
     let guard = Detached(pid);
-    let out = crate::net::within(DEADLINE, "the launcher", move || {
-        launcher.wait_with_output()
-    })
-    .unwrap_or_else(|e| panic!("wait: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(71), "{stderr}");
-    assert!(
-        stderr.contains("sockd: write stdout: bad file descriptor (EBADF)"),
-        "{stderr}"
-    );
+    // The server's "listening on" line comes first: it was listening.
+    let out = launcher.wait_exit();
+    assert_eq!(out.code, Some(71), "{out}");
+    out.stderr_has("sockd: write stdout: bad file descriptor (EBADF)")
+        .no_panic();
     wait_gone(pid);
     // Gone: its pid may be someone else's now.
     std::mem::forget(guard);
