@@ -11,11 +11,12 @@
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever.
 
-use super::conn::{Conn, Slab};
+use super::conn::Conn;
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
 use crate::io::{recv_some, send_some, write_stdout};
+use crate::slab::Slab;
 use crate::socket::{accept, timespec};
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::{IpAddr, Ipv4Addr};
@@ -100,7 +101,7 @@ struct Worker<'a> {
     shared: &'a Shared,
     options: EchoOptions,
     epoll: OwnedFd,
-    conns: Slab,
+    conns: Slab<Conn>,
     scratch: Box<[u8]>,
     transcript: Vec<u8>,
     accepting: bool,
