@@ -22,6 +22,11 @@ pub enum Error {
     },
     /// stdout was closed by its reader (`| head`): a clean end, not a failure.
     StdoutClosed,
+    /// An echo server sent back bytes that differ from what was sent, or
+    /// more than was sent (`sockbench`; exit 71). The message says where.
+    WrongEcho(String),
+    /// An echo server never sent a whole echo back (`sockbench`; exit 69).
+    NoEcho(String),
 }
 
 /// What a failed operation was applied to.
@@ -69,6 +74,8 @@ impl Error {
             Self::Usage(_) => Exit::Usage,
             Self::Os { errno, .. } => Exit::from_errno(*errno),
             Self::StdoutClosed => Exit::Success,
+            Self::WrongEcho(_) => Exit::OsError,
+            Self::NoEcho(_) => Exit::Unavailable,
         }
     }
 
@@ -128,7 +135,9 @@ impl fmt::Display for Target {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage(message) => f.write_str(message),
+            Self::Usage(message) | Self::WrongEcho(message) | Self::NoEcho(message) => {
+                f.write_str(message)
+            }
             Self::Os { op, target, errno } => {
                 write!(f, "{op} {target}: {}", describe_errno(*errno))
             }
@@ -189,6 +198,15 @@ mod tests {
         assert_eq!(err.hint(), None);
         assert_eq!(err.exit(), Exit::OsError);
         assert!(err.to_string().starts_with("read stdin: "), "{err}");
+    }
+
+    #[test]
+    fn echo_failures_have_their_own_codes() {
+        let wrong = Error::WrongEcho("echo differed".to_string());
+        assert_eq!((wrong.exit(), wrong.errno()), (Exit::OsError, None));
+        assert_eq!(wrong.to_string(), "echo differed");
+        let none = Error::NoEcho("no echo came back".to_string());
+        assert_eq!((none.exit(), none.errno()), (Exit::Unavailable, None));
     }
 
     #[test]
