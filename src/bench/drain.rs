@@ -27,13 +27,10 @@ pub fn drain(poller: &mut Poller, mut open: HashMap<u64, OwnedFd>, limit: Durati
     // Edges may have been consumed already: read each once before waiting.
     open.retain(|_, fd| !finished(fd, &mut scratch));
     while !open.is_empty() && Instant::now() < until {
-        let Ok(ready) = poller.wait(until, Duration::from_millis(100)) else {
+        if poller.wait(until, Duration::from_millis(100)).is_err() {
             return;
-        };
-        for event in 0..ready {
-            let Some((token, _)) = poller.event(event) else {
-                continue;
-            };
+        }
+        for (token, _) in poller.events() {
             if let Some(fd) = open.get(&token)
                 && finished(fd, &mut scratch)
             {

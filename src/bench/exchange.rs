@@ -30,6 +30,7 @@ pub struct Exchange {
     sent: usize,
     received: usize,
     corrupt: bool,
+    complete: bool,
 }
 
 impl Exchange {
@@ -41,7 +42,13 @@ impl Exchange {
             sent: 0,
             received: 0,
             corrupt: false,
+            complete: false,
         }
+    }
+
+    /// Whether the whole echo is in: the server owes nothing more.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// Moves the request on as far as the socket allows: sends what is left
@@ -109,6 +116,7 @@ impl Exchange {
                     self.received += n;
                     tally.bytes += n as u64;
                     if self.received == want.len() {
+                        self.complete = true;
                         tally.requests += 1;
                         tally.latency.record(self.started.elapsed());
                         return Step::Done;

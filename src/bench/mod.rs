@@ -36,10 +36,12 @@
 //! connection (or no request completed at all); 64 for a usage error,
 //! including a target that is not a loopback address.
 
+pub mod args;
 pub mod bulk;
 pub mod churn;
 pub mod cpu;
 pub mod drain;
+pub mod driver;
 pub mod exchange;
 pub mod hold;
 pub mod pattern;
@@ -48,6 +50,7 @@ pub mod poller;
 pub mod report;
 pub mod source;
 pub mod stats;
+pub mod summary;
 
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -109,8 +112,8 @@ pub struct Options {
     /// Draw a progress line on stderr.
     pub progress: bool,
     /// How long to retry a refused first connection (a server still
-    /// starting); zero: fail at once.
-    pub wait: Duration,
+    /// starting); `None`: fail at once.
+    pub wait: Option<Duration>,
     /// Load threads, each with its own epoll loop and a share of the
     /// connections (pingpong and churn only; 1 otherwise).
     pub threads: usize,
@@ -133,16 +136,29 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the echo was right: [`Error::WrongEcho`] if any echoed byte
+    /// differed, [`Error::NoEcho`] if nothing came back at all.
+    ///
+    /// # Errors
+    /// Those two, with the message a user sees.
+    pub fn verdict(&self) -> Result<()> {
+        if let Some(message) = report::corruption_message(self) {
+            Err(Error::WrongEcho(message))
+        } else if self.tally.bytes == 0 {
+            Err(Error::NoEcho(format!(
+                "no echo came back from {}",
+                self.options.target
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     /// How the program ends: 71 if any echoed byte was wrong, 69 if nothing
     /// came back at all but errors did, else 0.
     pub fn exit(&self) -> Exit {
-        if self.tally.corrupt > 0 {
-            Exit::OsError
-        } else if self.tally.bytes == 0 {
-            Exit::Unavailable
-        } else {
-            Exit::Success
-        }
+        self.verdict()
+            .map_or_else(|err| err.exit(), |()| Exit::Success)
     }
 }
 
@@ -184,7 +200,7 @@ pub fn validate(options: &Options) -> Result<()> {
             "--threads is for pingpong and churn only".to_string(),
         ));
     }
-    if options.wait > MAX_DURATION {
+    if options.wait.is_some_and(|wait| wait > MAX_DURATION) {
         return Err(Error::Usage(
             "--wait must be at most 86400 seconds".to_string(),
         ));
@@ -204,8 +220,8 @@ pub fn validate(options: &Options) -> Result<()> {
 /// (`ECONNREFUSED`: exit 69) or an `epoll` failure as [`Error::Os`].
 pub fn run(options: &Options) -> Result<Outcome> {
     validate(options)?;
-    if !options.wait.is_zero() {
-        wait_for_server(options.target, options.wait)?;
+    if let Some(wait) = options.wait {
+        wait_for_server(options.target, wait)?;
     }
     let cpu_before = cpu::process_cpu();
     // One pattern for every thread: with large requests it is the biggest
@@ -226,6 +242,24 @@ pub fn run(options: &Options) -> Result<Outcome> {
         tally,
         client_cpu,
     })
+}
+
+/// [`run`], then its report on stdout: the table, or with `json` one
+/// JSON object on one line.
+///
+/// # Errors
+/// As [`run`]; then [`Outcome::verdict`]'s (the report is printed first);
+/// then a failed write to stdout.
+pub fn load(options: &Options, json: bool) -> Result<()> {
+    let outcome = run(options)?;
+    let printed = if json {
+        format!("{}\n", report::json(&outcome))
+    } else {
+        report::text(&outcome)
+    };
+    let written = crate::io::write_stdout(printed.as_bytes());
+    outcome.verdict()?;
+    written
 }
 
 /// The load on this thread, with a progress line when `progress`.
@@ -267,14 +301,7 @@ fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, 
             .iter()
             .map(|share| scope.spawn(move || run_one(share, pattern, false)))
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::on("thread", "load", rustix::io::Errno::IO)))
-            })
-            .collect()
+        handles.into_iter().map(joined).collect()
     });
     let mut total = Tally::default();
     let mut longest = Duration::ZERO;
@@ -284,6 +311,14 @@ fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, 
         longest = longest.max(elapsed);
     }
     Ok((total, longest))
+}
+
+/// A scoped thread's result. A thread that panicked is a bug, not an
+/// errno: its panic goes on up, payload and all.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Retries `connect` while it is refused, for at most `limit` (a server
@@ -306,6 +341,14 @@ pub fn free_port() -> Result<u16> {
     Ok(bound.port())
 }
 
+/// [`free_port`], printed on a line of its own.
+///
+/// # Errors
+/// As [`free_port`]; a failed write to stdout.
+pub fn print_free_port() -> Result<()> {
+    crate::io::write_stdout(format!("{}\n", free_port()?).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +361,7 @@ mod tests {
             size: 64,
             duration: Duration::from_secs(1),
             progress: false,
-            wait: Duration::ZERO,
+            wait: None,
             threads: 1,
             first_connection: 0,
         }
@@ -366,6 +409,17 @@ mod tests {
         assert!(validate(&o).is_ok());
         o.mode = Mode::Bulk;
         assert!(validate(&o).is_err());
+    }
+
+    #[test]
+    fn a_panicked_load_thread_is_raised_again_not_made_an_errno() {
+        let caught = std::panic::catch_unwind(|| {
+            std::thread::scope(|scope| joined(scope.spawn(|| -> Result<()> { panic!("load bug") })))
+        });
+        let payload = caught
+            .err()
+            .unwrap_or_else(|| panic!("no panic came through"));
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"load bug"));
     }
 
     #[test]
