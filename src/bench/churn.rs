@@ -1,15 +1,17 @@
 //! `sockbench churn`: the lesson's client pattern under load — connect, send
 //! one request, read its echo, close, and again, with `connections` of these
-//! in flight at once.
+//! in flight at once. A connection whose echo is in is half-closed and read
+//! to the server's EOF while its lane starts the next one: a server that
+//! adds a byte after the echo is caught, and none of ours ends in a reset.
 
-use super::drain::DRAIN_LIMIT;
+use super::Options;
+use super::deadline::Deadline;
 use super::driver::{Conn, Driver, Stop, Verdict};
 use super::exchange::{Exchange, Step};
 use super::pattern::Pattern;
 use super::report::Progress;
 use super::source::Sources;
 use super::stats::Tally;
-use super::{CONNECT_TIMEOUT, Options};
 use crate::error::Result;
 use crate::socket::connect_timeout;
 use std::time::{Duration, Instant, SystemTime};
@@ -66,10 +68,11 @@ impl Lanes {
 pub fn run(
     options: &Options,
     pattern: &Pattern,
+    deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    drop(connect_timeout(options.target, CONNECT_TIMEOUT)?);
-    let mut driver = Driver::new()?;
+    drop(connect_timeout(options.target, deadline.connect_timeout())?);
+    let mut driver = Driver::new(options.connections)?;
     driver.tally().connects = 1;
     // Consecutive runs start at different source pairs.
     let first_pair = SystemTime::now()
@@ -88,7 +91,7 @@ pub fn run(
         empty: (0..options.connections).rev().collect(),
     };
     let start = Instant::now();
-    let until = start + options.duration;
+    let until = deadline.load;
     while Instant::now() < until {
         lanes.refill(&mut driver, &mut sources);
         let ended = &mut lanes.empty;
@@ -98,7 +101,11 @@ pub fn run(
             progress,
             &mut |conn, io| match conn.step(io, pattern) {
                 Step::Blocked => Verdict::Busy,
-                Step::Done | Step::Failed => {
+                Step::Done => {
+                    ended.push(conn.id - first);
+                    Verdict::Retire
+                }
+                Step::Failed => {
                     ended.push(conn.id - first);
                     Verdict::Close
                 }
@@ -106,5 +113,5 @@ pub fn run(
         )?;
     }
     let elapsed = start.elapsed();
-    Ok((driver.finish(DRAIN_LIMIT), elapsed))
+    Ok((driver.finish(deadline.drain_until()), elapsed))
 }

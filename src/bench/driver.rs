@@ -1,10 +1,12 @@
 //! The one load loop that pingpong, churn and hold share: connections in a
 //! generation-token [`Slab`], registered with one edge-triggered epoll; each
 //! pass waits once and hands every event to the load's handler, which says
-//! what became of the connection ([`Verdict`]); at the end every connection
-//! still open is drained ([`super::drain`]).
+//! what became of the connection ([`Verdict`]). A connection the load is
+//! done with is half-closed and read to the server's EOF ([`super::drain`]),
+//! so a byte the server adds after the echo is caught; at the end every
+//! connection still open is drained the same way.
 
-use super::drain::drain;
+use super::drain::{Closing, Place, drain};
 use super::exchange::{Exchange, Step};
 use super::pattern::Pattern;
 use super::poller::Poller;
@@ -15,7 +17,8 @@ use crate::error::Result;
 use crate::slab::Slab;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 /// One of the load's connections.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +37,15 @@ impl Conn {
         self.exchange
             .drive(io.fd, want, &mut *io.scratch, self.id, &mut *io.tally)
     }
+
+    /// Where a byte after its last request's echo is reported.
+    pub fn place(&self) -> Place {
+        Place {
+            connection: self.id,
+            request: self.exchange.request,
+            offset: self.exchange.received() as u64,
+        }
+    }
 }
 
 /// What a handler says became of its connection.
@@ -43,8 +55,11 @@ pub enum Verdict {
     Busy,
     /// Nothing is in flight; the connection stays.
     Idle,
-    /// It failed (counted already) or is done: close it.
+    /// It failed (counted already): close it.
     Close,
+    /// It is done and owed nothing: half-close it and read it to EOF, any
+    /// byte before that being a wrong echo.
+    Retire,
 }
 
 /// When [`Driver::run`] returns (besides at its deadline).
@@ -68,43 +83,87 @@ pub struct Io<'a> {
     pub tally: &'a mut Tally,
 }
 
+/// Where a connection stands.
+enum Phase {
+    Busy,
+    Idle,
+    Closing(Closing),
+}
+
 struct Entry {
     fd: OwnedFd,
     conn: Conn,
-    busy: bool,
+    phase: Phase,
 }
 
 /// The connections, the counts, and the receive buffer they share.
 struct Book {
     entries: Slab<Entry>,
     busy: usize,
+    /// Retired connections, oldest first (with tokens of those already
+    /// gone); at most `capacity` of them are kept waiting for their EOF, so
+    /// a server that never closes cannot make them pile up.
+    closing: VecDeque<u64>,
+    capacity: usize,
     scratch: Vec<u8>,
     tally: Tally,
 }
 
 impl Book {
     /// Runs `handler` on the connection `token` names, if it is still open,
-    /// and applies its verdict.
+    /// and applies its verdict; a closing connection is read instead.
     fn drive(&mut self, token: u64, handler: &mut impl FnMut(&mut Conn, &mut Io<'_>) -> Verdict) {
         let Some(entry) = self.entries.get_mut(token) else {
             return;
         };
+        if let Phase::Closing(closing) = &mut entry.phase {
+            if closing.read(&entry.fd, &mut self.scratch, &mut self.tally) {
+                self.entries.remove(token);
+            }
+            return;
+        }
         let mut io = Io {
             fd: entry.fd.as_fd(),
             scratch: &mut self.scratch,
             tally: &mut self.tally,
         };
         let verdict = handler(&mut entry.conn, &mut io);
-        let busy = verdict == Verdict::Busy;
-        match (entry.busy, busy) {
+        match (matches!(entry.phase, Phase::Busy), verdict == Verdict::Busy) {
             (false, true) => self.busy += 1,
             (true, false) => self.busy -= 1,
             _ => {}
         }
-        entry.busy = busy;
-        if verdict == Verdict::Close {
+        match verdict {
+            Verdict::Busy => entry.phase = Phase::Busy,
+            Verdict::Idle => entry.phase = Phase::Idle,
             // close(2): a normal FIN, never a reset.
+            Verdict::Close => drop(self.entries.remove(token)),
+            Verdict::Retire => self.retire(token),
+        }
+    }
+
+    /// Half-closes a connection the load is done with and reads what is
+    /// there already (its edge may have been consumed).
+    fn retire(&mut self, token: u64) {
+        let Some(entry) = self.entries.get_mut(token) else {
+            return;
+        };
+        let mut closing = Closing::start(&entry.fd, Some(entry.conn.place()));
+        if closing.read(&entry.fd, &mut self.scratch, &mut self.tally) {
             self.entries.remove(token);
+            return;
+        }
+        entry.phase = Phase::Closing(closing);
+        self.closing.push_back(token);
+        while self.closing.len() > self.capacity {
+            if let Some(oldest) = self.closing.pop_front() {
+                self.entries.remove(oldest);
+            }
+        }
+        while let Some(&oldest) = self.closing.front()
+            && self.entries.get_mut(oldest).is_none()
+        {
+            self.closing.pop_front();
         }
     }
 }
@@ -116,16 +175,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// An empty loop.
+    /// An empty loop for `connections` connections at a time (as many
+    /// retired ones may wait for their EOF besides).
     ///
     /// # Errors
     /// The failed `epoll_create`.
-    pub fn new() -> Result<Self> {
+    pub fn new(connections: usize) -> Result<Self> {
         Ok(Self {
             poller: Poller::new()?,
             book: Book {
                 entries: Slab::default(),
                 busy: 0,
+                closing: VecDeque::new(),
+                capacity: connections.max(1),
                 scratch: vec![0u8; SCRATCH],
                 tally: Tally::default(),
             },
@@ -152,7 +214,7 @@ impl Driver {
         let token = book.entries.insert(Entry {
             fd,
             conn,
-            busy: true,
+            phase: Phase::Busy,
         });
         let registered = match book.entries.get_mut(token) {
             Some(entry) => self.poller.add(&entry.fd, token),
@@ -210,18 +272,41 @@ impl Driver {
         Ok(())
     }
 
-    /// Ends the run: every open connection is drained for at most `limit`
-    /// and closed; returns the counts.
-    pub fn finish(mut self, limit: Duration) -> Tally {
-        let tokens: Vec<u64> = self.book.entries.tokens().collect();
-        let open = tokens
-            .into_iter()
-            .filter_map(|token| {
-                let entry = self.book.entries.remove(token)?;
-                Some((token, entry.fd))
-            })
-            .collect();
-        drain(&mut self.poller, open, limit);
+    /// Closes every connection whose request is still in flight, counting
+    /// each as `ETIMEDOUT` (its echo did not come back in time).
+    pub fn time_out_busy(&mut self) {
+        let book = &mut self.book;
+        let tokens: Vec<u64> = book.entries.tokens().collect();
+        for token in tokens {
+            if let Some(entry) = book.entries.get_mut(token)
+                && matches!(entry.phase, Phase::Busy)
+            {
+                book.tally.error(Errno::TIMEDOUT);
+                book.entries.remove(token);
+                book.busy -= 1;
+            }
+        }
+    }
+
+    /// Ends the run: every open connection is half-closed, read to its EOF
+    /// until `until`, and closed (those owed nothing must send nothing
+    /// more); returns the counts.
+    pub fn finish(mut self, until: Instant) -> Tally {
+        let book = &mut self.book;
+        let tokens: Vec<u64> = book.entries.tokens().collect();
+        let mut open = HashMap::new();
+        for token in tokens {
+            let Some(Entry { fd, conn, phase }) = book.entries.remove(token) else {
+                continue;
+            };
+            let closing = match phase {
+                Phase::Closing(closing) => closing,
+                Phase::Busy => Closing::start(&fd, None),
+                Phase::Idle => Closing::start(&fd, Some(conn.place())),
+            };
+            open.insert(token, (fd, closing));
+        }
+        drain(&mut self.poller, open, until, &mut book.tally);
         self.book.tally
     }
 }

@@ -51,6 +51,11 @@ impl Exchange {
         self.complete
     }
 
+    /// Echo bytes received so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
     /// Moves the request on as far as the socket allows: sends what is left
     /// (once all is sent, waits: the echo is bound to raise another edge),
     /// and reads the echo into `scratch`, comparing it with `want`, until the
@@ -109,7 +114,7 @@ impl Exchange {
                             connection,
                             request: self.request,
                             offset: (self.received + at) as u64,
-                            expected: want_now.get(at).copied().unwrap_or(0),
+                            expected: want_now.get(at).copied(),
                             got: got.get(at).copied().unwrap_or(0),
                         });
                     }
@@ -200,7 +205,7 @@ mod tests {
             .first_corruption
             .unwrap_or_else(|| panic!("no corruption"));
         assert_eq!((first.connection, first.request, first.offset), (7, 3, 1));
-        assert_eq!((first.expected, first.got), (b'e', b'e' ^ 0xff));
+        assert_eq!((first.expected, first.got), (Some(b'e'), b'e' ^ 0xff));
     }
 
     #[test]

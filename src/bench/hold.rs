@@ -3,73 +3,72 @@
 //! as soon as it is opened (so connections are opened at the pace the server
 //! serves them, never overflowing its accept queue), then stays silent until
 //! the deadline, then echoes one more (so every one of them is shown to
-//! still work), and closes.
+//! still work), and closes: half-closed and read to the server's EOF, so
+//! a byte it adds after the last echo is caught too.
 
-use super::drain::DRAIN_LIMIT;
+use super::Options;
+use super::deadline::Deadline;
 use super::driver::{Conn, Driver, Io, Stop, Verdict};
 use super::exchange::{Exchange, Step};
 use super::pattern::Pattern;
 use super::report::Progress;
 use super::stats::{Corruption, EARLY_EOF, Tally};
-use super::{CONNECT_TIMEOUT, Options};
 use crate::error::{Error, Result};
 use crate::io::recv_some;
 use crate::socket::connect_timeout;
 use rustix::io::Errno;
 use std::time::{Duration, Instant};
 
-/// How long each echo round (all connections) may take.
-const ROUND_LIMIT: Duration = Duration::from_secs(30);
-
-/// Opens `options.connections` connections (a failure to open one is the
-/// run's error), echoes one request on each, idles until the deadline, then
-/// echoes one more on each.
+/// Opens `options.connections` connections one after the other, each
+/// echoing one request before the next is opened (a failure to open one is
+/// the run's error), idles until the deadline, then echoes one more request
+/// on each. Set-up stops at the deadline; an echo that has not come back by
+/// the end of its round is counted as `ETIMEDOUT` and its connection closed.
 ///
 /// # Errors
 /// The first failed `connect`, or an `epoll` failure, as [`Error::Os`].
 pub fn run(
     options: &Options,
     pattern: &Pattern,
+    deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    let mut driver = Driver::new()?;
+    let mut driver = Driver::new(options.connections)?;
     let mut handler = |conn: &mut Conn, io: &mut Io<'_>| on_event(conn, io, pattern);
     let start = Instant::now();
-    for index in 0..options.connections {
-        let fd = connect_timeout(options.target, CONNECT_TIMEOUT)?;
+    let mut opened = 0;
+    while opened < options.connections && Instant::now() < deadline.load {
+        let fd = connect_timeout(options.target, deadline.connect_timeout())?;
         let conn = Conn {
-            id: options.first_connection + index,
+            id: options.first_connection + opened,
             exchange: Exchange::new(0, start),
         };
         let token = driver
             .open(fd, conn)
             .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
+        opened += 1;
         driver.start(token, |conn, io| begin(0, conn, io, pattern));
-        driver.run(
-            Instant::now() + ROUND_LIMIT,
-            Stop::Idle,
-            progress,
-            &mut handler,
-        )?;
+        driver.run(deadline.load, Stop::Idle, progress, &mut handler)?;
+    }
+    driver.time_out_busy();
+    if opened < options.connections {
+        log::warn!(
+            "-d ran out after {opened} of {} connections",
+            options.connections
+        );
     }
     log::info!(
-        "{} connections open and echoing after {:?}",
-        options.connections,
+        "{opened} connections open and echoing after {:?}",
         start.elapsed()
     );
     // Idle: nothing is sent; anything that happens is the server's doing.
-    let until = start + options.duration;
-    driver.run(until, Stop::Deadline, progress, &mut handler)?;
+    driver.run(deadline.load, Stop::Deadline, progress, &mut handler)?;
     driver.each(|conn, io| begin(1, conn, io, pattern));
-    driver.run(
-        Instant::now() + ROUND_LIMIT,
-        Stop::Idle,
-        progress,
-        &mut handler,
-    )?;
+    driver.run(deadline.last_round(), Stop::Idle, progress, &mut handler)?;
+    driver.time_out_busy();
     let elapsed = start.elapsed();
     log::info!("second echo round done after {elapsed:?}");
-    Ok((driver.finish(DRAIN_LIMIT), elapsed))
+    Ok((driver.finish(deadline.drain_until()), elapsed))
 }
 
 /// Starts the round's request `request` on a connection.
@@ -100,11 +99,12 @@ fn idle(conn: &Conn, io: &mut Io<'_>) -> Verdict {
             Verdict::Close
         }
         Ok(n) => {
+            let place = conn.place();
             io.tally.corrupted(Corruption {
-                connection: conn.id,
-                request: conn.exchange.request,
-                offset: 0,
-                expected: 0,
+                connection: place.connection,
+                request: place.request,
+                offset: place.offset,
+                expected: None,
                 got: io.scratch.first().copied().unwrap_or(0),
             });
             io.tally.bytes += n as u64;

@@ -28,18 +28,27 @@
 //! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete |
 //! | `corrupt` | requests (bulk: reads) whose echo differed |
 //! | `client_cpu_percent` | sockbench's own CPU use over the run, % of one core (near 100: the load generator was the limit); `null` if unknown |
-//! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null` |
+//! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null`; `expected` is `null` for a byte after the whole echo |
 //!
 //! # Exit codes
-//! 0 when every echo was right; 71 when any echoed byte differed (the
-//! results are still printed); 69 when the server refuses the first
-//! connection (or no request completed at all); 64 for a usage error,
-//! including a target that is not a loopback address.
+//! 0 when every echo was right; 71 when any echoed byte differed, or a
+//! byte came after a whole echo (the results are still printed); 69 when
+//! the server refuses the first connection, or no request's echo came back
+//! whole (bulk: no byte came back); 75 when a connect timed out; 64 for a
+//! usage error, including a target that is not a loopback address.
+//!
+//! # Time
+//! `-d` bounds the whole run: connection set-up and the load end at `-d`,
+//! hold's last echo round and the final drain (every connection is
+//! half-closed and read to the server's EOF) within
+//! [`deadline::GRACE`] (5 s) after it. `--wait` comes before and is
+//! bounded by itself.
 
 pub mod args;
 pub mod bulk;
 pub mod churn;
 pub mod cpu;
+pub mod deadline;
 pub mod drain;
 pub mod driver;
 pub mod exchange;
@@ -55,6 +64,7 @@ pub mod summary;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use core::net::{IpAddr, SocketAddr};
+use deadline::Deadline;
 use stats::Tally;
 use std::time::Duration;
 
@@ -137,25 +147,29 @@ pub struct Outcome {
 
 impl Outcome {
     /// Whether the echo was right: [`Error::WrongEcho`] if any echoed byte
-    /// differed, [`Error::NoEcho`] if nothing came back at all.
+    /// differed (or came after a whole echo), [`Error::NoEcho`] if no
+    /// request's echo came back whole (bulk: no byte came back).
     ///
     /// # Errors
     /// Those two, with the message a user sees.
     pub fn verdict(&self) -> Result<()> {
+        let (tally, target) = (&self.tally, self.options.target);
         if let Some(message) = report::corruption_message(self) {
             Err(Error::WrongEcho(message))
-        } else if self.tally.bytes == 0 {
+        } else if tally.bytes == 0 {
+            Err(Error::NoEcho(format!("no echo came back from {target}")))
+        } else if tally.requests == 0 && self.options.mode != Mode::Bulk {
             Err(Error::NoEcho(format!(
-                "no echo came back from {}",
-                self.options.target
+                "no request completed: {target} echoed {} bytes in all, but never a whole {}-byte request",
+                tally.bytes, self.options.size
             )))
         } else {
             Ok(())
         }
     }
 
-    /// How the program ends: 71 if any echoed byte was wrong, 69 if nothing
-    /// came back at all but errors did, else 0.
+    /// How the program ends: 71 if any echoed byte was wrong, 69 if no
+    /// request completed, else 0.
     pub fn exit(&self) -> Exit {
         self.verdict()
             .map_or_else(|err| err.exit(), |()| Exit::Success)
@@ -227,10 +241,11 @@ pub fn run(options: &Options) -> Result<Outcome> {
     // One pattern for every thread: with large requests it is the biggest
     // allocation sockbench makes.
     let pattern = pattern::Pattern::new(options.size);
+    let deadline = Deadline::after(options.duration);
     let (tally, elapsed) = if options.threads > 1 && options.connections > 1 {
-        run_threads(options, &pattern)?
+        run_threads(options, &pattern, deadline)?
     } else {
-        run_one(options, &pattern, options.progress)?
+        run_one(options, &pattern, deadline, options.progress)?
     };
     let client_cpu = match (cpu_before, cpu::process_cpu()) {
         (Some(before), Some(after)) => after.checked_sub(before),
@@ -266,14 +281,15 @@ pub fn load(options: &Options, json: bool) -> Result<()> {
 fn run_one(
     options: &Options,
     pattern: &pattern::Pattern,
+    deadline: Deadline,
     progress: bool,
 ) -> Result<(Tally, Duration)> {
     let mut progress = report::Progress::new(options.mode, progress);
     let result = match options.mode {
-        Mode::PingPong => pingpong::run(options, pattern, &mut progress),
-        Mode::Churn => churn::run(options, pattern, &mut progress),
-        Mode::Bulk => bulk::run(options, &mut progress),
-        Mode::Hold => hold::run(options, pattern, &mut progress),
+        Mode::PingPong => pingpong::run(options, pattern, deadline, &mut progress),
+        Mode::Churn => churn::run(options, pattern, deadline, &mut progress),
+        Mode::Bulk => bulk::run(options, deadline, &mut progress),
+        Mode::Hold => hold::run(options, pattern, deadline, &mut progress),
     };
     progress.finish();
     result
@@ -282,7 +298,11 @@ fn run_one(
 /// The connections split over `options.threads` threads (no more threads
 /// than connections), each its own [`run_one`] without a progress line;
 /// their tallies merged, the longest elapsed time kept.
-fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, Duration)> {
+fn run_threads(
+    options: &Options,
+    pattern: &pattern::Pattern,
+    deadline: Deadline,
+) -> Result<(Tally, Duration)> {
     let threads = options.threads.min(options.connections);
     let shares: Vec<Options> = (0..threads)
         .map(|thread| {
@@ -299,7 +319,7 @@ fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, 
     let results: Vec<Result<(Tally, Duration)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(move || run_one(share, pattern, false)))
+            .map(|share| scope.spawn(move || run_one(share, pattern, deadline, false)))
             .collect();
         handles.into_iter().map(joined).collect()
     });
@@ -431,6 +451,8 @@ mod tests {
             client_cpu: None,
         };
         outcome.tally.bytes = 10;
+        assert_eq!(outcome.exit(), Exit::Unavailable, "no request completed");
+        outcome.tally.requests = 1;
         assert_eq!(outcome.exit(), Exit::Success);
         outcome.tally.corrupt = 1;
         assert_eq!(outcome.exit(), Exit::OsError);

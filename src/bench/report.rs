@@ -237,10 +237,14 @@ pub fn corruption_message(outcome: &Outcome) -> Option<String> {
         outcome.options.target, tally.corrupt
     );
     if let Some(first) = tally.first_corruption {
+        let sent = first.expected.map_or_else(
+            || "nothing more".to_string(),
+            |byte| format!("0x{byte:02x}"),
+        );
         let _ = write!(
             message,
-            "; first at byte {} of request {} on connection {} (sent 0x{:02x}, got 0x{:02x})",
-            first.offset, first.request, first.connection, first.expected, first.got
+            "; first at byte {} of request {} on connection {} (sent {sent}, got 0x{:02x})",
+            first.offset, first.request, first.connection, first.got
         );
     }
     Some(message)
