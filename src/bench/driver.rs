@@ -199,9 +199,9 @@ impl Driver {
         &mut self.book.tally
     }
 
-    /// Connections with a request in flight.
-    pub fn busy(&self) -> usize {
-        self.book.busy
+    /// Connections in the loop, closing ones included.
+    pub fn connections(&self) -> usize {
+        self.book.entries.len()
     }
 
     /// Takes a connected (or connecting) socket into the loop, counted as a
@@ -308,5 +308,86 @@ impl Driver {
         }
         drain(&mut self.poller, open, until, &mut book.tally);
         self.book.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::exchange::tests::pair;
+    use super::*;
+    use std::time::Duration;
+
+    fn conn(id: usize) -> Conn {
+        Conn {
+            id,
+            exchange: Exchange::new(0, Instant::now()),
+        }
+    }
+
+    #[test]
+    fn a_byte_after_the_echo_is_wrong_and_an_eof_closes() {
+        let mut driver = Driver::new(4).unwrap_or_else(|e| panic!("{e}"));
+        let (ours, peer) = pair();
+        let (quiet, quiet_peer) = pair();
+        let token = driver.open(ours, conn(3)).unwrap_or_else(|e| panic!("{e}"));
+        let quiet_token = driver
+            .open(quiet, conn(4))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The server adds a byte, then sees our FIN and closes.
+        crate::io::send_all(&peer, b"!").unwrap_or_else(|e| panic!("{e}"));
+        drop(peer);
+        driver.start(token, |_, _| Verdict::Retire);
+        driver.start(quiet_token, |_, _| Verdict::Retire);
+        assert_eq!(driver.connections(), 1, "the closed one is gone");
+        let tally = driver.tally();
+        assert_eq!(tally.corrupt, 1);
+        let first = tally.first_corruption.unwrap_or_else(|| panic!("none"));
+        assert_eq!(
+            (first.connection, first.expected, first.got),
+            (3, None, b'!')
+        );
+        drop(quiet_peer);
+        let tally = driver.finish(Instant::now() + Duration::from_secs(1));
+        assert_eq!(tally.corrupt, 1);
+        assert_eq!(tally.connects, 2);
+    }
+
+    #[test]
+    fn retired_connections_are_bounded_when_the_server_never_closes() {
+        let mut driver = Driver::new(2).unwrap_or_else(|e| panic!("{e}"));
+        let mut peers = Vec::new();
+        for id in 0..5 {
+            let (ours, peer) = pair();
+            peers.push(peer);
+            let token = driver
+                .open(ours, conn(id))
+                .unwrap_or_else(|e| panic!("{e}"));
+            driver.start(token, |_, _| Verdict::Retire);
+            assert!(
+                driver.connections() <= 2,
+                "{} after {id}",
+                driver.connections()
+            );
+        }
+        assert_eq!(driver.tally().corrupt, 0);
+    }
+
+    #[test]
+    fn busy_connections_time_out_and_idle_ones_stay() {
+        let mut driver = Driver::new(2).unwrap_or_else(|e| panic!("{e}"));
+        let (busy, _busy_peer) = pair();
+        let (idle, _idle_peer) = pair();
+        driver.open(busy, conn(0)).unwrap_or_else(|e| panic!("{e}"));
+        let idle = driver.open(idle, conn(1)).unwrap_or_else(|e| panic!("{e}"));
+        driver.start(idle, |_, _| Verdict::Idle);
+        driver.time_out_busy();
+        assert_eq!(driver.connections(), 1);
+        assert_eq!(driver.tally().errors.get("ETIMEDOUT"), Some(&1));
+        let mut progress = Progress::new(super::super::Mode::Hold, false);
+        let later = Instant::now() + Duration::from_millis(50);
+        driver
+            .run(later, Stop::Idle, &mut progress, &mut |_, _| Verdict::Idle)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Instant::now() < later, "nothing busy: run returns at once");
     }
 }

@@ -141,11 +141,13 @@ impl Exchange {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 
-    fn pair() -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
+    /// A connected pair of non-blocking unix stream sockets: ours and the
+    /// "server's".
+    pub(in crate::bench) fn pair() -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
         socketpair(
             AddressFamily::UNIX,
             SocketType::STREAM,

@@ -52,7 +52,7 @@ pub fn run(
     }
     driver.time_out_busy();
     if opened < options.connections {
-        log::warn!(
+        log::info!(
             "-d ran out after {opened} of {} connections",
             options.connections
         );
