@@ -25,7 +25,7 @@
 //! | `bytes` | echoed bytes received and compared |
 //! | `mb_per_sec` | `bytes / seconds / 10^6` |
 //! | `latency_us` | `{"p50", "p99", "max", "mean"}` in µs, from a request's first byte (churn: from `connect`) to its last echoed byte; `null` for bulk |
-//! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete |
+//! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete; `"ETIMEDOUT"` a hold connection whose echo did not come back in its round |
 //! | `corrupt` | requests (bulk: reads) whose echo differed |
 //! | `client_cpu_percent` | sockbench's own CPU use over the run, % of one core (near 100: the load generator was the limit); `null` if unknown |
 //! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null`; `expected` is `null` for a byte after the whole echo |
@@ -36,6 +36,12 @@
 //! the server refuses the first connection, or no request's echo came back
 //! whole (bulk: no byte came back); 75 when a connect timed out; 64 for a
 //! usage error, including a target that is not a loopback address.
+//!
+//! # For scripts
+//! Three hidden subcommands serve `scripts/bench.sh`: `free-port` (a
+//! loopback port that was free a moment ago), `cpu PID` ([`cpu`]: a process
+//! tree's CPU time in µs) and `report [--hold] FILE` ([`summary`]: the
+//! tables, from the runs the script recorded as JSON lines).
 //!
 //! # Time
 //! `-d` bounds the whole run: connection set-up and the load end at `-d`,
