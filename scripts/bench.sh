@@ -278,7 +278,7 @@ if [ "$hold" -gt 0 ]; then
       "$sockbench" hold 127.0.0.1 "${port_of[$name]}" -c "$hold" -s 64 -d $((secs + 2)) --json \
         >"$work/hold.json" 2>"$work/hold.err" &
       holder=$!
-      # Bounded by sockbench's own: -d, plus at most 5 s for its last round and drain.
+      # Bounded by sockbench's own: -d, plus at most 10 s (set-up, last round, drain).
       while kill -0 "$holder" 2>/dev/null; do
         rss=$(rss_kib "$pid")
         [ "$rss" -gt "$peak" ] && peak=$rss

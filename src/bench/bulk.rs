@@ -64,7 +64,7 @@ pub fn run(
         failed: false,
     };
     let start = Instant::now();
-    let until = deadline.load;
+    let until = deadline.load_from(start);
     while !stream.failed && Instant::now() < until {
         if stream.send_blocked && stream.recv_blocked {
             let ready = poller.wait(until, TICK)?;

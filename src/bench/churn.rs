@@ -91,7 +91,7 @@ pub fn run(
         empty: (0..options.connections).rev().collect(),
     };
     let start = Instant::now();
-    let until = deadline.load;
+    let until = deadline.load_from(start);
     while Instant::now() < until {
         lanes.refill(&mut driver, &mut sources);
         let ended = &mut lanes.empty;

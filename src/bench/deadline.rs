@@ -1,34 +1,34 @@
-//! `-d` bounds a whole run: connection set-up and the load end at `-d`;
-//! hold's last echo round and the final drain get a grace period after it,
-//! and nothing waits past that.
+//! `-d` bounds a whole run. The load runs for `-d` once its connections are
+//! set up (hold: set-up counts within `-d`, as its idle time does); set-up,
+//! hold's last echo round and the final drain share a grace period, and
+//! nothing waits past `-d` + [`GRACE`].
 
 use super::CONNECT_TIMEOUT;
 use super::drain::DRAIN_LIMIT;
 use std::time::{Duration, Instant};
 
-/// How long after `-d` a run may go on: hold's last echo round, then the
-/// drain (every load). A run ends by `-d` + 5 s, whatever the server does.
-pub const GRACE: Duration = Duration::from_secs(5);
+/// How much longer than `-d` a run may take, whatever the server does:
+/// set-up (connects to a server whose accept queue overflows wait out SYN
+/// retransmits: 1 s, then 3 s), hold's last echo round, the drain.
+pub const GRACE: Duration = Duration::from_secs(10);
 /// How long after `-d` hold's last echo round may take: 10,000 echoes take
-/// well under a second here; the rest of [`GRACE`] is the drain's.
+/// well under a second here.
 pub const LAST_ROUND: Duration = Duration::from_secs(3);
 
-/// When a run's phases end.
+/// When a run must be over, and how long its load runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
-    /// `-d` from the start: the load stops.
-    pub load: Instant,
-    /// [`GRACE`] later: everything has stopped.
+    duration: Duration,
+    /// `-d` + [`GRACE`] from the start: everything has stopped.
     pub end: Instant,
 }
 
 impl Deadline {
     /// A run of `duration` starting now.
     pub fn after(duration: Duration) -> Self {
-        let load = Instant::now() + duration;
         Self {
-            load,
-            end: load + GRACE,
+            duration,
+            end: Instant::now() + duration + GRACE,
         }
     }
 
@@ -38,9 +38,16 @@ impl Deadline {
         CONNECT_TIMEOUT.min(self.end.saturating_duration_since(Instant::now()))
     }
 
-    /// When hold's last echo round must be done.
-    pub fn last_round(&self) -> Instant {
-        (self.load + LAST_ROUND).min(self.end)
+    /// When a load that starts at `start` stops: `-d` later, never past the
+    /// end.
+    pub fn load_from(&self, start: Instant) -> Instant {
+        (start + self.duration).min(self.end)
+    }
+
+    /// When hold's last echo round, after a load that stopped at `load`,
+    /// must be done.
+    pub fn last_round(&self, load: Instant) -> Instant {
+        (load + LAST_ROUND).min(self.end)
     }
 
     /// Until when the final drain may go: [`DRAIN_LIMIT`] from now, never
@@ -55,15 +62,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_phase_ends_within_the_grace() {
+    fn every_phase_ends_by_the_end() {
         let deadline = Deadline::after(Duration::from_secs(1));
-        assert_eq!(deadline.end - deadline.load, GRACE);
-        assert!(deadline.last_round() <= deadline.end);
+        let now = Instant::now();
+        assert!(deadline.load_from(now) <= now + Duration::from_secs(1));
+        let late = now + Duration::from_secs(30);
+        assert_eq!(deadline.load_from(late), deadline.end);
+        assert_eq!(deadline.last_round(late), deadline.end);
         assert!(deadline.drain_until() <= deadline.end);
         assert!(deadline.connect_timeout() <= CONNECT_TIMEOUT);
+        let over = Deadline::after(Duration::ZERO);
         let over = Deadline {
-            load: Instant::now(),
             end: Instant::now(),
+            ..over
         };
         assert_eq!(over.connect_timeout(), Duration::ZERO);
     }

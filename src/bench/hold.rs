@@ -36,8 +36,9 @@ pub fn run(
     let mut driver = Driver::new(options.connections)?;
     let mut handler = |conn: &mut Conn, io: &mut Io<'_>| on_event(conn, io, pattern);
     let start = Instant::now();
+    let load = deadline.load_from(start);
     let mut opened = 0;
-    while opened < options.connections && Instant::now() < deadline.load {
+    while opened < options.connections && Instant::now() < load {
         let fd = connect_timeout(options.target, deadline.connect_timeout())?;
         let conn = Conn {
             id: options.first_connection + opened,
@@ -48,7 +49,7 @@ pub fn run(
             .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
         opened += 1;
         driver.start(token, |conn, io| begin(0, conn, io, pattern));
-        driver.run(deadline.load, Stop::Idle, progress, &mut handler)?;
+        driver.run(load, Stop::Idle, progress, &mut handler)?;
     }
     driver.time_out_busy();
     if opened < options.connections {
@@ -62,9 +63,14 @@ pub fn run(
         start.elapsed()
     );
     // Idle: nothing is sent; anything that happens is the server's doing.
-    driver.run(deadline.load, Stop::Deadline, progress, &mut handler)?;
+    driver.run(load, Stop::Deadline, progress, &mut handler)?;
     driver.each(|conn, io| begin(1, conn, io, pattern));
-    driver.run(deadline.last_round(), Stop::Idle, progress, &mut handler)?;
+    driver.run(
+        deadline.last_round(load),
+        Stop::Idle,
+        progress,
+        &mut handler,
+    )?;
     driver.time_out_busy();
     let elapsed = start.elapsed();
     log::info!("second echo round done after {elapsed:?}");

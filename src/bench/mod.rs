@@ -44,11 +44,11 @@
 //! tables, from the runs the script recorded as JSON lines).
 //!
 //! # Time
-//! `-d` bounds the whole run: connection set-up and the load end at `-d`,
-//! hold's last echo round and the final drain (every connection is
-//! half-closed and read to the server's EOF) within
-//! [`deadline::GRACE`] (5 s) after it. `--wait` comes before and is
-//! bounded by itself.
+//! `-d` bounds the whole run: the load runs for `-d` once its connections
+//! are set up (hold: set-up counts within `-d`); set-up, hold's last echo
+//! round and the final drain (every connection is half-closed and read to
+//! the server's EOF) fit in [`deadline::GRACE`] (10 s) more. `--wait`
+//! comes before and is bounded by itself.
 
 pub mod args;
 pub mod bulk;

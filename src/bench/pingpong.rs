@@ -41,7 +41,7 @@ pub fn run(
             .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
     }
     let start = Instant::now();
-    let until = deadline.load;
+    let until = deadline.load_from(start);
     driver.each(|conn, io| {
         conn.exchange = Exchange::new(0, Instant::now());
         advance(conn, io, pattern)
