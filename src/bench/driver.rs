@@ -353,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn at_the_end_idle_connections_are_owed_nothing_and_busy_ones_are_not_judged() {
+        let mut driver = Driver::new(2).unwrap_or_else(|e| panic!("{e}"));
+        let (idle, idle_peer) = pair();
+        let (busy, busy_peer) = pair();
+        let idle = driver.open(idle, conn(7)).unwrap_or_else(|e| panic!("{e}"));
+        driver.open(busy, conn(8)).unwrap_or_else(|e| panic!("{e}"));
+        driver.start(idle, |_, _| Verdict::Idle);
+        for peer in [idle_peer, busy_peer] {
+            crate::io::send_all(&peer, b"late").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let tally = driver.finish(Instant::now() + Duration::from_millis(200));
+        assert_eq!(tally.corrupt, 1, "only the idle one's bytes are wrong");
+        let first = tally.first_corruption.unwrap_or_else(|| panic!("none"));
+        assert_eq!((first.connection, first.got), (7, b'l'));
+    }
+
+    #[test]
     fn retired_connections_are_bounded_when_the_server_never_closes() {
         let mut driver = Driver::new(2).unwrap_or_else(|e| panic!("{e}"));
         let mut peers = Vec::new();
