@@ -6,18 +6,16 @@
 # For every round, every load and every server (interleaved, so a slow drift
 # of the machine touches all servers alike), one sockbench run:
 #   pingpong -c 1 -s 64, pingpong -c 50 -s 64, churn -c 8 -s 64, bulk.
-# Printed: the median over the rounds of requests/s (bulk: MB/s) and of p99
-# latency, each server's ratio to sockd, and the server's CPU time per request
-# (bulk: per MB): user+system time of the server and of all its descendants,
-# from /proc/PID/stat, read before and after each run once the server is
-# idle again. A fork-per-connection server's children are counted twice
-# over nothing: live ones by their own utime+stime, reaped ones through the
-# parent's cutime+cstime; the "after" sample waits until no child is left, so
-# none is lost between the two. (A server that ignores SIGCHLD has its
-# children reaped by the kernel, and their time is lost to /proc: when the
-# cpuacct cgroup is writable (root), each server runs in a cgroup of its own
-# and its cpuacct.usage, which counts every process in it, is used instead;
-# the table says which.)
+# Printed (by `sockbench report`, from the runs recorded as JSON lines): the
+# median over the rounds of requests/s (bulk: MB/s) and of p99 latency, each
+# server's ratio to sockd, and the server's CPU time per request (bulk: per
+# MB): user+system time of the server and of all its descendants, read before
+# and after each run once the server is idle again (`sockbench cpu PID`, which
+# waits until no child is left, so none is lost between the two). (A server
+# that ignores SIGCHLD has its children reaped by the kernel, and their time
+# is lost to /proc: when the cpuacct cgroup is writable (root), each server
+# runs in a cgroup of its own and its cpuacct.usage, which counts every
+# process in it, is used instead; the table says which.)
 #
 # Knobs (environment):
 #   BENCH_SECS=3       seconds per run
@@ -29,7 +27,8 @@
 #   BENCH_GEN_THREADS=1  sockbench load threads for pingpong and churn (on a
 #                      2-CPU machine more threads compete with the server)
 #   BENCH_CPU=auto     auto | proc | cgroup
-#   BENCH_RAW=FILE     keep every run's numbers (TSV) in FILE
+#   BENCH_RAW=FILE     keep every run's record (JSON lines: round, load,
+#                      server, server_cpu_us and sockbench's --json object) in FILE
 # Then, for sockd and tokio only (the others fork a process per connection),
 # `sockbench hold`: BENCH_HOLD connections that each echo once, sit idle, and
 # echo once more; the server's peak VmRSS meanwhile is reported.
@@ -61,10 +60,10 @@ fi
 sockbench=$target/release/sockbench
 sockd=$target/release/sockd
 tokio_echo=$target/tokio-echo/release/tokio-echo
-ticks_per_sec=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 work=$(mktemp -d)
-raw=$work/runs.tsv
+raw=$work/runs.jsonl
+holds=$work/holds.jsonl
 declare -A pid_of=() port_of=() cgroup_of=()
 servers=()
 
@@ -106,41 +105,17 @@ if [ "$cpu_source" = auto ]; then
   fi
 fi
 
-# "TICKS CHILDREN": CPU clock ticks used by process $1 and all its
-# descendants (live: utime+stime; reaped: cutime+cstime), and how many
-# descendants are alive. One pass over /proc; the command name may hold
-# spaces or parentheses, so fields are counted after its last ") ".
-tree_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
-    {
-      pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
-      parent[pid] = f[2]; used[pid] = f[12] + f[13] + f[14] + f[15]
-    }
-    END {
-      total = 0; children = 0
-      for (pid in used) {
-        p = pid
-        for (depth = 0; depth < 64 && p != root && p > 1; depth++) p = parent[p]
-        if (p == root) { total += used[pid]; if (pid != root) children++ }
-      }
-      print total, children
-    }'
-}
-
-# Microseconds of CPU used so far by server $1 (tree or cgroup); first waits
-# (bounded) until the server has no child left, so that a fork server's
-# children from the last run are reaped and counted.
+# Microseconds of CPU used so far by server $1 (its process tree, or its
+# cgroup); `sockbench cpu` first waits (at most 3 s) until the server has no
+# child left, so that a fork server's children from the last run are reaped
+# and counted. A server that died counts 0 (its runs fail and say so).
 server_cpu_us() {
-  local name=$1 pid=${pid_of[$1]} ticks children
-  for _ in $(seq 1 300); do
-    read -r ticks children < <(tree_ticks "$pid")
-    [ "$children" = 0 ] && break
-    sleep 0.01
-  done
+  local name=$1 tree
+  tree=$("$sockbench" cpu "${pid_of[$name]}") || tree=0
   if [ -n "${cgroup_of[$name]:-}" ]; then
     echo $(($(cat "${cgroup_of[$name]}/cpuacct.usage") / 1000))
   else
-    echo $((ticks * 1000000 / ticks_per_sec))
+    echo "$tree"
   fi
 }
 
@@ -239,12 +214,8 @@ load_args() {
   esac
 }
 
-json_field() { # KEY JSON: a number (or null) from sockbench's flat JSON
-  sed -n "s/.*\"$1\":\([-0-9.e+]*\|null\).*/\1/p" <<<"$2"
-}
-
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-printf 'round\tload\tserver\trate\tp99_us\tcpu_us\twork\terrors\tclient_cpu_pct\n' >"$raw"
+: >"$raw"
 total_runs=$((rounds * $(wc -w <<<"$loads") * ${#servers[@]}))
 run=0
 failed=0
@@ -263,19 +234,9 @@ for round in $(seq 1 "$rounds"); do
         failed=$((failed + 1))
       fi
       after=$(server_cpu_us "$name")
-      if [ "$load" = bulk ]; then
-        rate=$(json_field mb_per_sec "$out")
-        work_done=$(json_field bytes "$out") # CPU per MB below
-        work_done=$(awk -v b="${work_done:-0}" 'BEGIN { printf "%.6f", b / 1e6 }')
-      else
-        rate=$(json_field requests_per_sec "$out")
-        work_done=$(json_field requests "$out")
-      fi
-      p99=$(json_field p99 "$out")
-      client=$(json_field client_cpu_percent "$out")
-      errors=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$out" | tr -d '"' | tr ',' ' ')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$load" "$name" "${rate:-0}" \
-        "${p99:-null}" "$((after - before))" "${work_done:-0}" "${errors:-}" "${client:-null}" >>"$raw"
+      # sockbench's --json is one object on one line, or nothing.
+      printf '{"round":%d,"load":"%s","server":"%s","server_cpu_us":%d,"run":%s}\n' \
+        "$round" "$load" "$name" "$((after - before))" "${out:-null}" >>"$raw"
     done
   done
 done
@@ -297,54 +258,7 @@ for name in "${servers[@]}"; do
     tcpserver) echo "  tcpserver  tcpserver -q -H -R -l 0 -c 100 127.0.0.1 P cat" ;;
   esac
 done
-awk -F'\t' -v servers="${servers[*]}" -v loads="$loads" '
-  function spread(list,   n, a, i, lo, hi, m) {
-    n = split(list, a, " ")
-    if (n < 2) return "-"
-    lo = hi = a[1] + 0
-    for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
-    m = median(list)
-    if (m <= 0 || 100 * (hi - lo) / 2 / m > 99) return ">99%"
-    return sprintf("%.0f%%", 100 * (hi - lo) / 2 / m)
-  }
-  function median(list,   n, a, i, j, t) {
-    n = split(list, a, " ")
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j > 0 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    if (n == 0) return ""
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  NR > 1 {
-    k = $2 SUBSEP $3
-    rate[k] = rate[k] " " $4
-    round_rate[$1, $2, $3] = $4; rounds[$1] = 1
-    if ($5 != "null") p99[k] = p99[k] " " $5
-    if ($7 + 0 > 0) { cpu[k] = cpu[k] " " ($6 / $7); round_cpu[$1, $2, $3] = $6 / $7 }
-    if ($8 != "") errs[k] = errs[k] (errs[k] == "" ? "" : "; ") $8
-    if ($9 != "null") gen[k] = gen[k] " " $9
-  }
-  END {
-    ns = split(servers, s, " "); nl = split(loads, l, " ")
-    printf "%-11s %-10s %15s %5s %8s %10s %15s %8s %8s  %s\n", "load", "server", "median", "+-", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU", "errors"
-    for (i = 1; i <= nl; i++) {
-      unit = l[i] == "bulk" ? "MB/s" : "req/s"; cunit = l[i] == "bulk" ? "us/MB" : "us/req"
-      for (j = 1; j <= ns; j++) {
-        k = l[i] SUBSEP s[j]
-        r = median(rate[k]); c = median(cpu[k]); p = median(p99[k]); g = median(gen[k])
-        # Ratios are taken within each round (the servers ran back to back
-        # there), then the median of those: drift between rounds cancels.
-        ratios = ""; cratios = ""
-        for (n in rounds) {
-          b = round_rate[n, l[i], "sockd"]
-          if ((n, l[i], s[j]) in round_rate && b > 0) ratios = ratios " " (round_rate[n, l[i], s[j]] / b)
-          cb = round_cpu[n, l[i], "sockd"]
-          if ((n, l[i], s[j]) in round_cpu && cb > 0) cratios = cratios " " (round_cpu[n, l[i], s[j]] / cb)
-        }
-        ratio = ratios == "" ? "-" : sprintf("%.2f", median(ratios))
-        cratio = cratios == "" ? "-" : sprintf("%.2f", median(cratios))
-        printf "%-11s %-10s %9.1f %-5s %5s %8s %10s %8.2f %-6s %8s %7s%%  %s\n", l[i], s[j], r, unit, spread(rate[k]), ratio, (p == "" ? "-" : sprintf("%.1f", p)), c, cunit, cratio, (g == "" ? "-" : sprintf("%.0f", g)), (errs[k] == "" ? "-" : errs[k])
-      }
-    }
-  }' "$raw"
+"$sockbench" report "$raw"
 # --- idle connections: memory --------------------------------------------------
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -352,7 +266,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 if [ "$hold" -gt 0 ]; then
   echo
   echo "idle connections: sockbench hold -c $hold -s 64 -d $((secs + 2)) (each echoes once, idles, echoes again); server RSS"
-  printf '%-10s %12s %10s %12s %12s %14s  %s\n' server connections requests "RSS before" "RSS peak" "bytes/conn" errors
+  : >"$holds"
   if [ $(($(ulimit -n) - 64)) -lt "$hold" ]; then
     note "hold: RLIMIT_NOFILE $(ulimit -n) is below $hold connections, skipped"
   else
@@ -364,7 +278,7 @@ if [ "$hold" -gt 0 ]; then
       "$sockbench" hold 127.0.0.1 "${port_of[$name]}" -c "$hold" -s 64 -d $((secs + 2)) --json \
         >"$work/hold.json" 2>"$work/hold.err" &
       holder=$!
-      # Bounded by sockbench's own deadline (and its 30 s echo-round limits).
+      # Bounded by sockbench's own: -d, plus at most 10 s (set-up, last round, drain).
       while kill -0 "$holder" 2>/dev/null; do
         rss=$(rss_kib "$pid")
         [ "$rss" -gt "$peak" ] && peak=$rss
@@ -372,12 +286,11 @@ if [ "$hold" -gt 0 ]; then
       done
       wait "$holder" || { note "$name hold: sockbench failed: $(head -c 300 "$work/hold.err")"; failed=$((failed + 1)); }
       out=$(cat "$work/hold.json")
-      requests=$(json_field requests "$out")
-      errors=$(sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' <<<"$out" | tr -d '"' | tr ',' ' ')
-      printf '%-10s %12s %10s %9s KiB %9s KiB %14s  %s\n' "$name" "$hold" "${requests:-0}" "$base" "$peak" \
-        "$(((peak - base) * 1024 / hold))" "${errors:--}"
+      printf '{"server":"%s","connections":%d,"rss_before_kib":%d,"rss_peak_kib":%d,"run":%s}\n' \
+        "$name" "$hold" "$base" "$peak" "${out:-null}" >>"$holds"
     done
   fi
+  "$sockbench" report --hold "$holds"
 fi
 
 if [ "$failed" -gt 0 ]; then

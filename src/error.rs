@@ -38,6 +38,11 @@ pub enum Error {
     /// share (the detached server under `--background`): nothing is left to
     /// print, only its exit code to end with.
     Reported(Exit),
+    /// An echo server sent back bytes that differ from what was sent, or
+    /// more than was sent (`sockbench`; exit 71). The message says where.
+    WrongEcho(String),
+    /// An echo server never sent a whole echo back (`sockbench`; exit 69).
+    NoEcho(String),
 }
 
 /// What a failed operation was applied to.
@@ -101,6 +106,8 @@ impl Error {
             Self::Io { .. } => Exit::OsError,
             Self::StdoutClosed => Exit::Success,
             Self::Reported(exit) => *exit,
+            Self::WrongEcho(_) => Exit::OsError,
+            Self::NoEcho(_) => Exit::Unavailable,
         }
     }
 
@@ -160,7 +167,9 @@ impl fmt::Display for Target {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage(message) => f.write_str(message),
+            Self::Usage(message) | Self::WrongEcho(message) | Self::NoEcho(message) => {
+                f.write_str(message)
+            }
             Self::Os { op, target, errno } => {
                 write!(f, "{op} {target}: {}", describe_errno(*errno))
             }
@@ -240,6 +249,15 @@ mod tests {
         assert_eq!(err.errno(), None);
         assert_eq!(err.exit(), Exit::OsError);
         assert_eq!(err.to_string(), "open /x: nul in path");
+    }
+
+    #[test]
+    fn echo_failures_have_their_own_codes() {
+        let wrong = Error::WrongEcho("echo differed".to_string());
+        assert_eq!((wrong.exit(), wrong.errno()), (Exit::OsError, None));
+        assert_eq!(wrong.to_string(), "echo differed");
+        let none = Error::NoEcho("no echo came back".to_string());
+        assert_eq!((none.exit(), none.errno()), (Exit::Unavailable, None));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod escape;
 pub mod exit;
 pub mod io;
 pub mod server;
+pub mod slab;
 pub mod socket;
 pub mod sockstat;
 pub mod transcript;

@@ -166,9 +166,6 @@ pub fn set_nonblocking(fd: impl AsFd) -> core::result::Result<(), Errno> {
     rustix::io::ioctl_fionbio(fd, true)
 }
 
-/// Kept for the callers that have not moved to [`crate::io::timespec`].
-pub use crate::io::timespec;
-
 #[cfg(test)]
 mod tests {
     use super::*;

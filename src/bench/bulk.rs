@@ -1,12 +1,13 @@
 //! `sockbench bulk`: one connection streaming both ways at once; what counts
 //! is the echoed bytes that came back right, per second.
 
-use super::drain::{DRAIN_LIMIT, drain};
+use super::deadline::Deadline;
+use super::drain::{Closing, drain};
 use super::pattern::{Pattern, first_difference};
 use super::poller::Poller;
 use super::report::Progress;
 use super::stats::{Corruption, EARLY_EOF, Tally};
-use super::{CONNECT_TIMEOUT, Options, TICK};
+use super::{Options, TICK};
 use crate::error::{Error, Result};
 use crate::io::{recv_some, send_some};
 use crate::socket::connect_timeout;
@@ -39,8 +40,12 @@ struct Stream {
 ///
 /// # Errors
 /// The failed `connect`, or an `epoll` failure, as [`Error::Os`].
-pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duration)> {
-    let fd = connect_timeout(options.target, CONNECT_TIMEOUT)?;
+pub fn run(
+    options: &Options,
+    deadline: Deadline,
+    progress: &mut Progress,
+) -> Result<(Tally, Duration)> {
+    let fd = connect_timeout(options.target, deadline.connect_timeout())?;
     let pattern = Pattern::new(CHUNK.max(READ));
     let mut poller = Poller::new()?;
     poller
@@ -59,7 +64,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
         failed: false,
     };
     let start = Instant::now();
-    let until = start + options.duration;
+    let until = deadline.load_from(start);
     while !stream.failed && Instant::now() < until {
         if stream.send_blocked && stream.recv_blocked {
             let ready = poller.wait(until, TICK)?;
@@ -84,7 +89,14 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<(Tally, Duratio
         progress.tick(&tally);
     }
     let elapsed = start.elapsed();
-    drain(&mut poller, HashMap::from([(0, fd)]), DRAIN_LIMIT);
+    // The stream's echo is still on its way: what comes is not looked at.
+    let closing = Closing::start(&fd, None);
+    drain(
+        &mut poller,
+        HashMap::from([(0, (fd, closing))]),
+        deadline.drain_until(),
+        &mut tally,
+    );
     Ok((tally, elapsed))
 }
 
@@ -127,7 +139,7 @@ fn receive(
                     connection: 0,
                     request: 0,
                     offset: stream.received + at as u64,
-                    expected: want.get(at).copied().unwrap_or(0),
+                    expected: want.get(at).copied(),
                     got: got.get(at).copied().unwrap_or(0),
                 });
             }

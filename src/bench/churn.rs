@@ -1,46 +1,66 @@
 //! `sockbench churn`: the lesson's client pattern under load — connect, send
 //! one request, read its echo, close, and again, with `connections` of these
-//! in flight at once.
+//! in flight at once. A connection whose echo is in is half-closed and read
+//! to the server's EOF while its lane starts the next one: a server that
+//! adds a byte after the echo is caught, and none of ours ends in a reset.
 
-use super::drain::{DRAIN_LIMIT, drain};
+use super::Options;
+use super::deadline::Deadline;
+use super::driver::{Conn, Driver, Stop, Verdict};
 use super::exchange::{Exchange, Step};
 use super::pattern::Pattern;
-use super::poller::Poller;
 use super::report::Progress;
 use super::source::Sources;
 use super::stats::Tally;
-use super::{CONNECT_TIMEOUT, Options, SCRATCH, TICK};
 use crate::error::Result;
 use crate::socket::connect_timeout;
-use rustix::fd::OwnedFd;
 use std::time::{Duration, Instant, SystemTime};
 
-/// One connection in flight.
-struct Conn {
-    fd: OwnedFd,
-    exchange: Exchange,
+/// The `connections` places a connection is kept in flight in; a lane's
+/// number (plus the thread's first connection) is what the pattern and a
+/// report of a wrong byte know the connection by.
+struct Lanes {
+    first: usize,
+    /// Requests started in each lane (the pattern varies with it).
+    requests: Vec<u64>,
+    /// Lanes with no connection: at the start, after a request ended, and
+    /// after a connect that failed at once.
+    empty: Vec<usize>,
 }
 
-/// A slot keeps one connection in flight at a time.
-#[derive(Default)]
-struct Slot {
-    conn: Option<Conn>,
-    /// Bumped per connection, and part of its epoll token.
-    generation: u32,
-    /// Requests started in this slot (the pattern varies with it).
-    requests: u64,
-}
-
-/// Tokens carry the slot and a generation, so an event for a connection
-/// closed earlier in the same batch is not taken for its successor's.
-fn token(slot: usize, generation: u32) -> u64 {
-    (u64::from(generation) << 32) | slot as u64
+impl Lanes {
+    /// Starts a connection in every empty lane; a failure that comes at once
+    /// is counted and leaves the lane empty until the next pass.
+    fn refill(&mut self, driver: &mut Driver, sources: &mut Sources) {
+        for lane in std::mem::take(&mut self.empty) {
+            let started = Instant::now();
+            let request = self.requests.get(lane).copied().unwrap_or(0);
+            let opened = sources.connect().and_then(|fd| {
+                let conn = Conn {
+                    id: self.first + lane,
+                    exchange: Exchange::new(request, started),
+                };
+                driver.open(fd, conn)
+            });
+            match opened {
+                Ok(_) => {
+                    if let Some(count) = self.requests.get_mut(lane) {
+                        *count += 1;
+                    }
+                }
+                Err(errno) => {
+                    driver.tally().error(errno);
+                    self.empty.push(lane);
+                }
+            }
+        }
+    }
 }
 
 /// Checks that the server is there (one plain connection first: a refused
 /// connect is the run's error, exit 69), then keeps `options.connections`
 /// connect-request-close cycles going until the deadline. Failures after
-/// that are counted by errno, and the slot starts a new connection.
+/// that are counted by errno, and the lane starts a new connection.
 ///
 /// # Errors
 /// The first connection's failure, or an `epoll` failure, as
@@ -48,14 +68,12 @@ fn token(slot: usize, generation: u32) -> u64 {
 pub fn run(
     options: &Options,
     pattern: &Pattern,
+    deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    drop(connect_timeout(options.target, CONNECT_TIMEOUT)?);
-    let mut poller = Poller::new()?;
-    let mut tally = Tally {
-        connects: 1,
-        ..Tally::default()
-    };
+    drop(connect_timeout(options.target, deadline.connect_timeout())?);
+    let mut driver = Driver::new(options.connections)?;
+    driver.tally().connects = 1;
     // Consecutive runs start at different source pairs.
     let first_pair = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -67,94 +85,33 @@ pub fn run(
         options.target,
         first_pair.wrapping_add((first as u64).wrapping_mul(40_009)),
     );
-    let mut scratch = vec![0u8; SCRATCH];
-    let mut slots: Vec<Slot> = (0..options.connections).map(|_| Slot::default()).collect();
+    let mut lanes = Lanes {
+        first,
+        requests: vec![0; options.connections],
+        empty: (0..options.connections).rev().collect(),
+    };
     let start = Instant::now();
-    let until = start + options.duration;
+    let until = deadline.load_from(start);
     while Instant::now() < until {
-        // Empty slots: at the start, and after a connect that failed at once.
-        for (index, slot) in slots.iter_mut().enumerate() {
-            if slot.conn.is_none() {
-                open(index, slot, &mut sources, &poller, &mut tally);
-            }
-        }
-        let ready = poller.wait(until, TICK)?;
-        for event in 0..ready {
-            let Some((value, _flags)) = poller.event(event) else {
-                continue;
-            };
-            let index = (value & u64::from(u32::MAX)) as usize;
-            let Some(slot) = slots.get_mut(index) else {
-                continue;
-            };
-            if slot.generation != (value >> 32) as u32 {
-                continue;
-            }
-            let Some(conn) = slot.conn.as_mut() else {
-                continue;
-            };
-            let want = pattern.request(first + index, conn.exchange.request);
-            match conn
-                .exchange
-                .drive(&conn.fd, want, &mut scratch, first + index, &mut tally)
-            {
-                Step::Blocked => {}
-                Step::Done | Step::Failed => {
-                    // close(2): a normal FIN, never a reset.
-                    slot.conn = None;
-                    if Instant::now() < until {
-                        open(index, slot, &mut sources, &poller, &mut tally);
-                    }
+        lanes.refill(&mut driver, &mut sources);
+        let ended = &mut lanes.empty;
+        driver.run(
+            until,
+            Stop::OnePass,
+            progress,
+            &mut |conn, io| match conn.step(io, pattern) {
+                Step::Blocked => Verdict::Busy,
+                Step::Done => {
+                    ended.push(conn.id - first);
+                    Verdict::Retire
                 }
-            }
-        }
-        progress.tick(&tally);
+                Step::Failed => {
+                    ended.push(conn.id - first);
+                    Verdict::Close
+                }
+            },
+        )?;
     }
     let elapsed = start.elapsed();
-    let open = slots
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, slot)| {
-            let generation = slot.generation;
-            slot.conn.map(|conn| (token(index, generation), conn.fd))
-        })
-        .collect();
-    drain(&mut poller, open, DRAIN_LIMIT);
-    Ok((tally, elapsed))
-}
-
-/// Starts the slot's next connection; a failure that comes at once is
-/// counted and leaves the slot empty until the next pass.
-fn open(index: usize, slot: &mut Slot, sources: &mut Sources, poller: &Poller, tally: &mut Tally) {
-    let started = Instant::now();
-    let fd = match sources.connect() {
-        Ok(fd) => fd,
-        Err(errno) => {
-            tally.error(errno);
-            return;
-        }
-    };
-    slot.generation = slot.generation.wrapping_add(1);
-    if let Err(errno) = poller.add(&fd, token(index, slot.generation)) {
-        tally.error(errno);
-        return;
-    }
-    tally.connects += 1;
-    slot.conn = Some(Conn {
-        fd,
-        exchange: Exchange::new(slot.requests, started),
-    });
-    slot.requests += 1;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::token;
-
-    #[test]
-    fn tokens_keep_slot_and_generation_apart() {
-        let t = token(5, 9);
-        assert_eq!(t & u64::from(u32::MAX), 5);
-        assert_eq!(t >> 32, 9);
-    }
+    Ok((driver.finish(deadline.drain_until()), elapsed))
 }

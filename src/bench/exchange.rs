@@ -30,6 +30,7 @@ pub struct Exchange {
     sent: usize,
     received: usize,
     corrupt: bool,
+    complete: bool,
 }
 
 impl Exchange {
@@ -41,7 +42,18 @@ impl Exchange {
             sent: 0,
             received: 0,
             corrupt: false,
+            complete: false,
         }
+    }
+
+    /// Whether the whole echo is in: the server owes nothing more.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Echo bytes received so far.
+    pub fn received(&self) -> usize {
+        self.received
     }
 
     /// Moves the request on as far as the socket allows: sends what is left
@@ -102,13 +114,14 @@ impl Exchange {
                             connection,
                             request: self.request,
                             offset: (self.received + at) as u64,
-                            expected: want_now.get(at).copied().unwrap_or(0),
+                            expected: want_now.get(at).copied(),
                             got: got.get(at).copied().unwrap_or(0),
                         });
                     }
                     self.received += n;
                     tally.bytes += n as u64;
                     if self.received == want.len() {
+                        self.complete = true;
                         tally.requests += 1;
                         tally.latency.record(self.started.elapsed());
                         return Step::Done;
@@ -128,11 +141,13 @@ impl Exchange {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 
-    fn pair() -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
+    /// A connected pair of non-blocking unix stream sockets: ours and the
+    /// "server's".
+    pub(in crate::bench) fn pair() -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
         socketpair(
             AddressFamily::UNIX,
             SocketType::STREAM,
@@ -192,7 +207,7 @@ mod tests {
             .first_corruption
             .unwrap_or_else(|| panic!("no corruption"));
         assert_eq!((first.connection, first.request, first.offset), (7, 3, 1));
-        assert_eq!((first.expected, first.got), (b'e', b'e' ^ 0xff));
+        assert_eq!((first.expected, first.got), (Some(b'e'), b'e' ^ 0xff));
     }
 
     #[test]

@@ -3,225 +3,122 @@
 //! as soon as it is opened (so connections are opened at the pace the server
 //! serves them, never overflowing its accept queue), then stays silent until
 //! the deadline, then echoes one more (so every one of them is shown to
-//! still work), and closes.
+//! still work), and closes: half-closed and read to the server's EOF, so
+//! a byte it adds after the last echo is caught too.
 
-use super::drain::{DRAIN_LIMIT, drain};
+use super::Options;
+use super::deadline::Deadline;
+use super::driver::{Conn, Driver, Io, Stop, Verdict};
 use super::exchange::{Exchange, Step};
 use super::pattern::Pattern;
-use super::poller::Poller;
 use super::report::Progress;
 use super::stats::{Corruption, EARLY_EOF, Tally};
-use super::{CONNECT_TIMEOUT, Options, SCRATCH, TICK};
 use crate::error::{Error, Result};
 use crate::io::recv_some;
 use crate::socket::connect_timeout;
-use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
-/// How long each echo round (all connections) may take.
-const ROUND_LIMIT: Duration = Duration::from_secs(30);
-
-struct Conn {
-    fd: OwnedFd,
-    exchange: Exchange,
-    /// The round's request is done (or the connection idles).
-    done: bool,
-}
-
-/// Opens `options.connections` connections (a failure to open one is the
-/// run's error), echoes one request on each, idles until the deadline, then
-/// echoes one more on each.
+/// Opens `options.connections` connections one after the other, each
+/// echoing one request before the next is opened (a failure to open one is
+/// the run's error), idles until the deadline, then echoes one more request
+/// on each. Set-up stops at the deadline; an echo that has not come back by
+/// the end of its round is counted as `ETIMEDOUT` and its connection closed.
 ///
 /// # Errors
 /// The first failed `connect`, or an `epoll` failure, as [`Error::Os`].
 pub fn run(
     options: &Options,
     pattern: &Pattern,
+    deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    let mut poller = Poller::new()?;
-    let mut tally = Tally::default();
-    let mut scratch = vec![0u8; SCRATCH];
-    let mut conns: Vec<Option<Conn>> = Vec::with_capacity(options.connections);
+    let mut driver = Driver::new(options.connections)?;
+    let mut handler = |conn: &mut Conn, io: &mut Io<'_>| on_event(conn, io, pattern);
     let start = Instant::now();
-    for index in 0..options.connections {
-        let fd = connect_timeout(options.target, CONNECT_TIMEOUT)?;
-        poller
-            .add(&fd, index as u64)
-            .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
-        tally.connects += 1;
-        conns.push(Some(Conn {
-            fd,
+    let load = deadline.load_from(start);
+    let mut opened = 0;
+    while opened < options.connections && Instant::now() < load {
+        let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+        let conn = Conn {
+            id: options.first_connection + opened,
             exchange: Exchange::new(0, start),
-            done: true,
-        }));
-        echo_round(
-            0,
-            index..index + 1,
-            &mut conns,
-            &mut poller,
-            pattern,
-            &mut scratch,
-            &mut tally,
-            progress,
-        )?;
+        };
+        let token = driver
+            .open(fd, conn)
+            .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
+        opened += 1;
+        driver.start(token, |conn, io| begin(0, conn, io, pattern));
+        driver.run(load, Stop::Idle, progress, &mut handler)?;
+    }
+    driver.time_out_busy();
+    if opened < options.connections {
+        log::info!(
+            "-d ran out after {opened} of {} connections",
+            options.connections
+        );
     }
     log::info!(
-        "{} connections open and echoing after {:?}",
-        conns.len(),
+        "{opened} connections open and echoing after {:?}",
         start.elapsed()
     );
     // Idle: nothing is sent; anything that happens is the server's doing.
-    let until = start + options.duration;
-    while Instant::now() < until {
-        let ready = poller.wait(until, TICK)?;
-        for event in 0..ready {
-            let Some((token, _)) = poller.event(event) else {
-                continue;
-            };
-            let Some(slot) = conns.get_mut(token as usize) else {
-                continue;
-            };
-            if let Some(conn) = slot
-                && !idle_ok(conn, token as usize, &mut scratch, &mut tally)
-            {
-                *slot = None;
-            }
-        }
-        progress.tick(&tally);
-    }
-    let all = 0..conns.len();
-    echo_round(
-        1,
-        all,
-        &mut conns,
-        &mut poller,
-        pattern,
-        &mut scratch,
-        &mut tally,
+    driver.run(load, Stop::Deadline, progress, &mut handler)?;
+    driver.each(|conn, io| begin(1, conn, io, pattern));
+    driver.run(
+        deadline.last_round(load),
+        Stop::Idle,
         progress,
+        &mut handler,
     )?;
+    driver.time_out_busy();
     let elapsed = start.elapsed();
     log::info!("second echo round done after {elapsed:?}");
-    let open = conns
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, slot)| slot.map(|conn| (index as u64, conn.fd)))
-        .collect();
-    drain(&mut poller, open, DRAIN_LIMIT);
-    Ok((tally, elapsed))
+    Ok((driver.finish(deadline.drain_until()), elapsed))
 }
 
-/// Request number `request` on the open connections in `range`, until all
-/// are back (or failed) or [`ROUND_LIMIT`] has passed.
-#[allow(clippy::too_many_arguments)]
-fn echo_round(
-    request: u64,
-    range: Range<usize>,
-    conns: &mut [Option<Conn>],
-    poller: &mut Poller,
-    pattern: &Pattern,
-    scratch: &mut [u8],
-    tally: &mut Tally,
-    progress: &mut Progress,
-) -> Result<()> {
-    let mut pending = 0usize;
-    let first = range.start;
-    for (offset, slot) in conns
-        .get_mut(range)
-        .unwrap_or_default()
-        .iter_mut()
-        .enumerate()
-    {
-        let index = first + offset;
-        if let Some(conn) = slot {
-            conn.exchange = Exchange::new(request, Instant::now());
-            conn.done = false;
-            pending += 1;
-            if !step(conn, index, pattern, scratch, tally) {
-                *slot = None;
-                pending -= 1;
-            } else if conn.done {
-                pending -= 1;
-            }
-        }
-    }
-    let until = Instant::now() + ROUND_LIMIT;
-    while pending > 0 && Instant::now() < until {
-        let ready = poller.wait(until, TICK)?;
-        for event in 0..ready {
-            let Some((token, _)) = poller.event(event) else {
-                continue;
-            };
-            let index = token as usize;
-            let Some(slot) = conns.get_mut(index) else {
-                continue;
-            };
-            let Some(conn) = slot else {
-                continue;
-            };
-            if conn.done {
-                if !idle_ok(conn, index, scratch, tally) {
-                    *slot = None;
-                }
-                continue;
-            }
-            if !step(conn, index, pattern, scratch, tally) {
-                *slot = None;
-                pending -= 1;
-            } else if conn.done {
-                pending -= 1;
-            }
-        }
-        progress.tick(tally);
-    }
-    Ok(())
+/// Starts the round's request `request` on a connection.
+fn begin(request: u64, conn: &mut Conn, io: &mut Io<'_>, pattern: &Pattern) -> Verdict {
+    conn.exchange = Exchange::new(request, Instant::now());
+    on_event(conn, io, pattern)
 }
 
-/// Drives the round's request; `false` once the connection failed.
-fn step(
-    conn: &mut Conn,
-    index: usize,
-    pattern: &Pattern,
-    scratch: &mut [u8],
-    tally: &mut Tally,
-) -> bool {
-    let want = pattern.request(index, conn.exchange.request);
-    match conn.exchange.drive(&conn.fd, want, scratch, index, tally) {
-        Step::Blocked => true,
-        Step::Done => {
-            conn.done = true;
-            true
-        }
-        Step::Failed => false,
+/// Drives the round's request; once its echo is in, the connection idles.
+fn on_event(conn: &mut Conn, io: &mut Io<'_>, pattern: &Pattern) -> Verdict {
+    if conn.exchange.is_complete() {
+        return idle(conn, io);
+    }
+    match conn.step(io, pattern) {
+        Step::Blocked => Verdict::Busy,
+        Step::Done => Verdict::Idle,
+        Step::Failed => Verdict::Close,
     }
 }
 
 /// An event on a connection that sent nothing: EOF or an error ends it,
-/// bytes nobody asked for are a wrong echo. `false` once it is gone.
-fn idle_ok(conn: &Conn, index: usize, scratch: &mut [u8], tally: &mut Tally) -> bool {
-    match recv_some(&conn.fd, scratch) {
-        Err(Errno::AGAIN) => true,
+/// bytes nobody asked for are a wrong echo.
+fn idle(conn: &Conn, io: &mut Io<'_>) -> Verdict {
+    match recv_some(io.fd, io.scratch) {
+        Err(Errno::AGAIN) => Verdict::Idle,
         Ok(0) => {
-            tally.error_named(EARLY_EOF);
-            false
+            io.tally.error_named(EARLY_EOF);
+            Verdict::Close
         }
         Ok(n) => {
-            tally.corrupted(Corruption {
-                connection: index,
-                request: conn.exchange.request,
-                offset: 0,
-                expected: 0,
-                got: scratch.first().copied().unwrap_or(0),
+            let place = conn.place();
+            io.tally.corrupted(Corruption {
+                connection: place.connection,
+                request: place.request,
+                offset: place.offset,
+                expected: None,
+                got: io.scratch.first().copied().unwrap_or(0),
             });
-            tally.bytes += n as u64;
-            true
+            io.tally.bytes += n as u64;
+            Verdict::Idle
         }
         Err(errno) => {
-            tally.error(errno);
-            false
+            io.tally.error(errno);
+            Verdict::Close
         }
     }
 }

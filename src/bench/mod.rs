@@ -25,21 +25,38 @@
 //! | `bytes` | echoed bytes received and compared |
 //! | `mb_per_sec` | `bytes / seconds / 10^6` |
 //! | `latency_us` | `{"p50", "p99", "max", "mean"}` in µs, from a request's first byte (churn: from `connect`) to its last echoed byte; `null` for bulk |
-//! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete |
+//! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete; `"ETIMEDOUT"` a hold connection whose echo did not come back in its round |
 //! | `corrupt` | requests (bulk: reads) whose echo differed |
 //! | `client_cpu_percent` | sockbench's own CPU use over the run, % of one core (near 100: the load generator was the limit); `null` if unknown |
-//! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null` |
+//! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null`; `expected` is `null` for a byte after the whole echo |
 //!
 //! # Exit codes
-//! 0 when every echo was right; 71 when any echoed byte differed (the
-//! results are still printed); 69 when the server refuses the first
-//! connection (or no request completed at all); 64 for a usage error,
-//! including a target that is not a loopback address.
+//! 0 when every echo was right; 71 when any echoed byte differed, or a
+//! byte came after a whole echo (the results are still printed); 69 when
+//! the server refuses the first connection, or no request's echo came back
+//! whole (bulk: no byte came back); 75 when a connect timed out; 64 for a
+//! usage error, including a target that is not a loopback address.
+//!
+//! # For scripts
+//! Three hidden subcommands serve `scripts/bench.sh`: `free-port` (a
+//! loopback port that was free a moment ago), `cpu PID` ([`cpu`]: a process
+//! tree's CPU time in µs) and `report [--hold] FILE` ([`summary`]: the
+//! tables, from the runs the script recorded as JSON lines).
+//!
+//! # Time
+//! `-d` bounds the whole run: the load runs for `-d` once its connections
+//! are set up (hold: set-up counts within `-d`); set-up, hold's last echo
+//! round and the final drain (every connection is half-closed and read to
+//! the server's EOF) fit in [`deadline::GRACE`] (10 s) more. `--wait`
+//! comes before and is bounded by itself.
 
+pub mod args;
 pub mod bulk;
 pub mod churn;
 pub mod cpu;
+pub mod deadline;
 pub mod drain;
+pub mod driver;
 pub mod exchange;
 pub mod hold;
 pub mod pattern;
@@ -48,10 +65,12 @@ pub mod poller;
 pub mod report;
 pub mod source;
 pub mod stats;
+pub mod summary;
 
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use core::net::{IpAddr, SocketAddr};
+use deadline::Deadline;
 use stats::Tally;
 use std::time::Duration;
 
@@ -109,8 +128,8 @@ pub struct Options {
     /// Draw a progress line on stderr.
     pub progress: bool,
     /// How long to retry a refused first connection (a server still
-    /// starting); zero: fail at once.
-    pub wait: Duration,
+    /// starting); `None`: fail at once.
+    pub wait: Option<Duration>,
     /// Load threads, each with its own epoll loop and a share of the
     /// connections (pingpong and churn only; 1 otherwise).
     pub threads: usize,
@@ -133,16 +152,33 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// How the program ends: 71 if any echoed byte was wrong, 69 if nothing
-    /// came back at all but errors did, else 0.
-    pub fn exit(&self) -> Exit {
-        if self.tally.corrupt > 0 {
-            Exit::OsError
-        } else if self.tally.bytes == 0 {
-            Exit::Unavailable
+    /// Whether the echo was right: [`Error::WrongEcho`] if any echoed byte
+    /// differed (or came after a whole echo), [`Error::NoEcho`] if no
+    /// request's echo came back whole (bulk: no byte came back).
+    ///
+    /// # Errors
+    /// Those two, with the message a user sees.
+    pub fn verdict(&self) -> Result<()> {
+        let (tally, target) = (&self.tally, self.options.target);
+        if let Some(message) = report::corruption_message(self) {
+            Err(Error::WrongEcho(message))
+        } else if tally.bytes == 0 {
+            Err(Error::NoEcho(format!("no echo came back from {target}")))
+        } else if tally.requests == 0 && self.options.mode != Mode::Bulk {
+            Err(Error::NoEcho(format!(
+                "no request completed: {target} echoed {} bytes in all, but never a whole {}-byte request",
+                tally.bytes, self.options.size
+            )))
         } else {
-            Exit::Success
+            Ok(())
         }
+    }
+
+    /// How the program ends: 71 if any echoed byte was wrong, 69 if no
+    /// request completed, else 0.
+    pub fn exit(&self) -> Exit {
+        self.verdict()
+            .map_or_else(|err| err.exit(), |()| Exit::Success)
     }
 }
 
@@ -184,7 +220,7 @@ pub fn validate(options: &Options) -> Result<()> {
             "--threads is for pingpong and churn only".to_string(),
         ));
     }
-    if options.wait > MAX_DURATION {
+    if options.wait.is_some_and(|wait| wait > MAX_DURATION) {
         return Err(Error::Usage(
             "--wait must be at most 86400 seconds".to_string(),
         ));
@@ -204,17 +240,18 @@ pub fn validate(options: &Options) -> Result<()> {
 /// (`ECONNREFUSED`: exit 69) or an `epoll` failure as [`Error::Os`].
 pub fn run(options: &Options) -> Result<Outcome> {
     validate(options)?;
-    if !options.wait.is_zero() {
-        wait_for_server(options.target, options.wait)?;
+    if let Some(wait) = options.wait {
+        wait_for_server(options.target, wait)?;
     }
     let cpu_before = cpu::process_cpu();
     // One pattern for every thread: with large requests it is the biggest
     // allocation sockbench makes.
     let pattern = pattern::Pattern::new(options.size);
+    let deadline = Deadline::after(options.duration);
     let (tally, elapsed) = if options.threads > 1 && options.connections > 1 {
-        run_threads(options, &pattern)?
+        run_threads(options, &pattern, deadline)?
     } else {
-        run_one(options, &pattern, options.progress)?
+        run_one(options, &pattern, deadline, options.progress)?
     };
     let client_cpu = match (cpu_before, cpu::process_cpu()) {
         (Some(before), Some(after)) => after.checked_sub(before),
@@ -228,18 +265,37 @@ pub fn run(options: &Options) -> Result<Outcome> {
     })
 }
 
+/// [`run`], then its report on stdout: the table, or with `json` one
+/// JSON object on one line.
+///
+/// # Errors
+/// As [`run`]; then [`Outcome::verdict`]'s (the report is printed first);
+/// then a failed write to stdout.
+pub fn load(options: &Options, json: bool) -> Result<()> {
+    let outcome = run(options)?;
+    let printed = if json {
+        format!("{}\n", report::json(&outcome))
+    } else {
+        report::text(&outcome)
+    };
+    let written = crate::io::write_stdout(printed.as_bytes());
+    outcome.verdict()?;
+    written
+}
+
 /// The load on this thread, with a progress line when `progress`.
 fn run_one(
     options: &Options,
     pattern: &pattern::Pattern,
+    deadline: Deadline,
     progress: bool,
 ) -> Result<(Tally, Duration)> {
     let mut progress = report::Progress::new(options.mode, progress);
     let result = match options.mode {
-        Mode::PingPong => pingpong::run(options, pattern, &mut progress),
-        Mode::Churn => churn::run(options, pattern, &mut progress),
-        Mode::Bulk => bulk::run(options, &mut progress),
-        Mode::Hold => hold::run(options, pattern, &mut progress),
+        Mode::PingPong => pingpong::run(options, pattern, deadline, &mut progress),
+        Mode::Churn => churn::run(options, pattern, deadline, &mut progress),
+        Mode::Bulk => bulk::run(options, deadline, &mut progress),
+        Mode::Hold => hold::run(options, pattern, deadline, &mut progress),
     };
     progress.finish();
     result
@@ -248,7 +304,11 @@ fn run_one(
 /// The connections split over `options.threads` threads (no more threads
 /// than connections), each its own [`run_one`] without a progress line;
 /// their tallies merged, the longest elapsed time kept.
-fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, Duration)> {
+fn run_threads(
+    options: &Options,
+    pattern: &pattern::Pattern,
+    deadline: Deadline,
+) -> Result<(Tally, Duration)> {
     let threads = options.threads.min(options.connections);
     let shares: Vec<Options> = (0..threads)
         .map(|thread| {
@@ -265,16 +325,9 @@ fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, 
     let results: Vec<Result<(Tally, Duration)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(move || run_one(share, pattern, false)))
+            .map(|share| scope.spawn(move || run_one(share, pattern, deadline, false)))
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::on("thread", "load", rustix::io::Errno::IO)))
-            })
-            .collect()
+        handles.into_iter().map(joined).collect()
     });
     let mut total = Tally::default();
     let mut longest = Duration::ZERO;
@@ -284,6 +337,14 @@ fn run_threads(options: &Options, pattern: &pattern::Pattern) -> Result<(Tally, 
         longest = longest.max(elapsed);
     }
     Ok((total, longest))
+}
+
+/// A scoped thread's result. A thread that panicked is a bug, not an
+/// errno: its panic goes on up, payload and all.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Retries `connect` while it is refused, for at most `limit` (a server
@@ -306,6 +367,14 @@ pub fn free_port() -> Result<u16> {
     Ok(bound.port())
 }
 
+/// [`free_port`], printed on a line of its own.
+///
+/// # Errors
+/// As [`free_port`]; a failed write to stdout.
+pub fn print_free_port() -> Result<()> {
+    crate::io::write_stdout(format!("{}\n", free_port()?).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +387,7 @@ mod tests {
             size: 64,
             duration: Duration::from_secs(1),
             progress: false,
-            wait: Duration::ZERO,
+            wait: None,
             threads: 1,
             first_connection: 0,
         }
@@ -369,6 +438,17 @@ mod tests {
     }
 
     #[test]
+    fn a_panicked_load_thread_is_raised_again_not_made_an_errno() {
+        let caught = std::panic::catch_unwind(|| {
+            std::thread::scope(|scope| joined(scope.spawn(|| -> Result<()> { panic!("load bug") })))
+        });
+        let payload = caught
+            .err()
+            .unwrap_or_else(|| panic!("no panic came through"));
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"load bug"));
+    }
+
+    #[test]
     fn wrong_bytes_fail_the_run() {
         let mut outcome = Outcome {
             options: options("127.0.0.1:7"),
@@ -377,6 +457,8 @@ mod tests {
             client_cpu: None,
         };
         outcome.tally.bytes = 10;
+        assert_eq!(outcome.exit(), Exit::Unavailable, "no request completed");
+        outcome.tally.requests = 1;
         assert_eq!(outcome.exit(), Exit::Success);
         outcome.tally.corrupt = 1;
         assert_eq!(outcome.exit(), Exit::OsError);

@@ -2,7 +2,6 @@
 //! outlast the deadline, and wake every `TICK` for the progress line.
 
 use crate::error::{Error, Result};
-use crate::socket::timespec;
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -47,26 +46,20 @@ impl Poller {
     }
 
     /// `epoll_wait` until an event, `until`, or at most `tick` from now;
-    /// returns how many events [`Poller::event`] can give. `EINTR` is zero.
+    /// returns how many events [`Poller::events`] gives. `EINTR` is zero.
     ///
     /// # Errors
     /// `EBADF`, `EINVAL`: only if the epoll fd itself is broken.
     pub fn wait(&mut self, until: Instant, tick: Duration) -> Result<usize> {
         let left = until.saturating_duration_since(Instant::now()).min(tick);
-        self.events.clear();
-        match epoll::wait(
-            &self.epoll,
-            rustix::buffer::spare_capacity(&mut self.events),
-            Some(&timespec(left)),
-        ) {
-            Ok(_) | Err(Errno::INTR) => Ok(self.events.len()),
-            Err(errno) => Err(Error::on("epoll_wait", "epoll", errno)),
-        }
+        crate::io::epoll_wait(&self.epoll, &mut self.events, Some(left))
+            .map_err(|errno| Error::on("epoll_wait", "epoll", errno))?;
+        Ok(self.events.len())
     }
 
-    /// The token and readiness of event `index` of the last [`Poller::wait`].
-    pub fn event(&self, index: usize) -> Option<(u64, EventFlags)> {
-        self.events.get(index).map(|event| {
+    /// The token and readiness of each event of the last [`Poller::wait`].
+    pub fn events(&self) -> impl Iterator<Item = (u64, EventFlags)> + '_ {
+        self.events.iter().map(|event| {
             let Event { flags, data } = *event;
             (data.u64(), flags)
         })

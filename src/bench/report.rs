@@ -224,20 +224,28 @@ pub fn text(outcome: &Outcome) -> String {
 /// The one-line complaint when echoed bytes differed (stderr).
 pub fn corruption_message(outcome: &Outcome) -> Option<String> {
     let tally = &outcome.tally;
-    let first = tally.first_corruption?;
+    if tally.corrupt == 0 {
+        return None;
+    }
     let unit = if outcome.options.mode == Mode::Bulk {
         "reads"
     } else {
         "requests"
     };
-    Some(format!(
-        "echo from {} differed from what was sent: {} {unit} wrong; first at byte {} of request {} on connection {} (sent 0x{:02x}, got 0x{:02x})",
-        outcome.options.target,
-        tally.corrupt,
-        first.offset,
-        first.request,
-        first.connection,
-        first.expected,
-        first.got
-    ))
+    let mut message = format!(
+        "echo from {} differed from what was sent: {} {unit} wrong",
+        outcome.options.target, tally.corrupt
+    );
+    if let Some(first) = tally.first_corruption {
+        let sent = first.expected.map_or_else(
+            || "nothing more".to_string(),
+            |byte| format!("0x{byte:02x}"),
+        );
+        let _ = write!(
+            message,
+            "; first at byte {} of request {} on connection {} (sent {sent}, got 0x{:02x})",
+            first.offset, first.request, first.connection, first.got
+        );
+    }
+    Some(message)
 }

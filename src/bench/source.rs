@@ -11,10 +11,11 @@
 //! waits. (`IP_BIND_ADDRESS_NO_PORT` would let the kernel pick the port
 //! instead, but rustix has no setter for it.)
 
+use crate::io::start_connect;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use rustix::net::{SocketFlags, sockopt};
+use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto, socket_with, sockopt};
 
 /// The source ports cycled through. A pair a live socket (or a listener)
 /// holds makes `bind` fail, and the next pair is tried: never a silent clash.
@@ -28,6 +29,7 @@ const ATTEMPTS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Sources {
     target: SocketAddr,
+    family: AddressFamily,
     ips: Vec<IpAddr>,
     next: u64,
 }
@@ -43,8 +45,14 @@ impl Sources {
                 .collect(),
             other => vec![other],
         };
+        let family = if target.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
         Self {
             target,
+            family,
             ips,
             next: start,
         }
@@ -75,11 +83,13 @@ impl Sources {
         let mut last = Errno::ADDRNOTAVAIL;
         for _ in 0..ATTEMPTS {
             let source = self.next_source();
-            let fd = crate::socket::tcp_socket(
-                &self.target,
+            // socket(2) itself: its errno is what the tally counts.
+            let fd = socket_with(
+                self.family,
+                SocketType::STREAM,
                 SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            )
-            .map_err(|e| e.errno().unwrap_or(Errno::IO))?;
+                Some(ipproto::TCP),
+            )?;
             sockopt::set_socket_reuseaddr(&fd, true)?;
             match rustix::net::bind(&fd, &source) {
                 Ok(()) => {}
@@ -90,8 +100,8 @@ impl Sources {
                 }
                 Err(errno) => return Err(errno),
             }
-            match rustix::net::connect(&fd, &self.target) {
-                Ok(()) | Err(Errno::INPROGRESS) | Err(Errno::INTR) => return Ok(fd),
+            match start_connect(&fd, &self.target) {
+                Ok(_) => return Ok(fd),
                 // The 4-tuple is still taken (a TIME_WAIT without timestamps).
                 Err(errno @ Errno::ADDRNOTAVAIL) => last = errno,
                 Err(errno) => return Err(errno),

@@ -135,8 +135,9 @@ pub struct Corruption {
     pub request: u64,
     /// Byte offset in the request (bulk: in the stream).
     pub offset: u64,
-    /// The byte that was sent.
-    pub expected: u8,
+    /// The byte that was sent; `None` for a byte after the whole echo, when
+    /// nothing more was sent.
+    pub expected: Option<u8>,
     /// The byte that came back.
     pub got: u8,
 }

@@ -12,11 +12,12 @@
 //! slot forever.
 
 use super::WorkerStats;
-use super::conn::{Conn, Slab};
+use super::conn::Conn;
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
 use crate::io::{epoll_wait, recv_some, send_some, write_stdout};
+use crate::slab::Slab;
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::{IpAddr, Ipv4Addr};
@@ -91,7 +92,7 @@ struct Worker<'a> {
     shared: &'a Shared,
     options: EchoOptions,
     epoll: OwnedFd,
-    conns: Slab,
+    conns: Slab<Conn>,
     scratch: Box<[u8]>,
     transcript: Vec<u8>,
     accepting: bool,

@@ -1,5 +1,6 @@
-//! `sockbench` against echo servers run inside the test: a faithful one, one
-//! that flips a byte, and a port that is bound but not listening.
+//! `sockbench` against echo servers run inside the test: a faithful one, and
+//! ones that flip a byte, echo half, add a byte or never answer; and a port
+//! that is bound but not listening.
 //!
 //! Every server is on a port the kernel chose; nothing sleeps to wait for
 //! readiness (a listening socket queues connections before `accept`); speed
@@ -22,6 +23,10 @@ enum Echo {
     Faithful,
     /// Flips the byte at this offset of each connection's stream.
     FlipAt(usize),
+    /// Sends back the first half of each read.
+    Half,
+    /// Sends back each read and one byte more (`!`).
+    Append,
 }
 
 /// A threaded blocking echo server on 127.0.0.1:<kernel's port>; stops
@@ -57,10 +62,11 @@ impl Drop for EchoServer {
 }
 
 fn serve(conn: OwnedFd, echo: Echo) {
-    let mut buf = vec![0u8; 64 * 1024];
+    // One byte of room for Echo::Append.
+    let mut buf = vec![0u8; 64 * 1024 + 1];
     let mut offset = 0usize;
     loop {
-        let n = match recv_some(&conn, &mut buf) {
+        let n = match recv_some(&conn, &mut buf[..64 * 1024]) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
@@ -70,7 +76,15 @@ fn serve(conn: OwnedFd, echo: Echo) {
             buf[at - offset] ^= 0x20;
         }
         offset += n;
-        if send_all(&conn, &buf[..n]).is_err() {
+        let reply = match echo {
+            Echo::Half => n / 2,
+            Echo::Append => {
+                buf[n] = b'!';
+                n + 1
+            }
+            _ => n,
+        };
+        if send_all(&conn, &buf[..reply]).is_err() {
             return;
         }
     }
@@ -394,4 +408,92 @@ fn a_server_that_never_echoes_exits_69() {
     let port = port.to_string();
     bench(&["pingpong", "127.0.0.1", &port, "-c", "2", "-d", "1"])
         .fails_with(69, "no echo came back");
+}
+
+#[test]
+fn half_an_echo_completes_no_request_and_exits_69() {
+    let server = EchoServer::start(Echo::Half);
+    let port = server.port.to_string();
+    for load in ["pingpong", "churn", "hold"] {
+        let out = bench(&[load, "127.0.0.1", &port, "-c", "2", "-d", "1", "--json"]);
+        out.fails_with(69, "no request completed")
+            .stderr_has("never a whole 64-byte request");
+        let object: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", out.stdout_text()));
+        assert_eq!(object["requests"], 0, "{object}");
+        assert!(number(&object, "bytes") > 0.0, "{object}");
+        assert_eq!(object["corrupt"], 0, "{object}");
+    }
+}
+
+#[test]
+fn a_byte_after_the_echo_is_a_wrong_echo_in_every_load() {
+    let server = EchoServer::start(Echo::Append);
+    let port = server.port.to_string();
+    for args in [
+        &["pingpong", "-c", "2"][..],
+        &["churn", "-c", "2"],
+        &["hold", "-c", "2"],
+        &["bulk"],
+    ] {
+        bench(&[args, &["127.0.0.1", &port, "-d", "1"]].concat())
+            .fails_with(71, "differed from what was sent")
+            .stdout_has("wrong");
+    }
+    // churn reads each finished connection to the server's EOF: the byte
+    // is caught there, one past the end of the echo.
+    let out = bench(&["churn", "127.0.0.1", &port, "-d", "1", "--json"]);
+    out.fails_with(71, "(sent nothing more, got 0x21)");
+    let object: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stdout_text()));
+    let first = &object["first_corrupt"];
+    assert_eq!(first["offset"], 64, "{object}");
+    assert_eq!(first["expected"], Value::Null, "{object}");
+    assert_eq!(first["got"], b'!', "{object}");
+}
+
+#[test]
+fn duration_bounds_hold_against_a_server_that_never_echoes() {
+    // Each of the two connections used to wait 30 s for its first echo,
+    // and again for its second: 92 s for -d 1.
+    let (_listener, port) = listener();
+    let port = port.to_string();
+    let started = Instant::now();
+    let out = sockbench()
+        .args(["hold", "127.0.0.1", &port, "-c", "2", "-d", "1"])
+        .limit(Duration::from_secs(30))
+        .run();
+    let took = started.elapsed();
+    out.fails_with(69, "no echo came back")
+        .stdout_has("ETIMEDOUT 1");
+    // The first echo is waited for until -d, then nothing is left to wait
+    // for: about 1 s (the bound leaves room for a loaded machine).
+    assert!(
+        took < Duration::from_secs(10),
+        "hold -c 2 -d 1 took {took:?}"
+    );
+}
+
+#[test]
+fn report_and_cpu_print_bench_sh_tables_and_name_what_fails() {
+    let dir = crate::util::TempDir::new();
+    let runs = dir.join("runs.jsonl");
+    let record = r#"{"round":1,"load":"pingpong1","server":"sockd","server_cpu_us":600,"run":{"requests_per_sec":100.0,"requests":100,"latency_us":{"p99":42.0},"errors":{},"client_cpu_percent":50.0}}"#;
+    std::fs::write(&runs, format!("{record}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let runs = runs.to_string_lossy().into_owned();
+    bench(&["report", &runs])
+        .success()
+        .stdout_has("pingpong1   sockd          100.0 req/s     -     1.00       42.0     6.00 us/req     1.00      50%  -");
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{}\nnot json\n").unwrap_or_else(|e| panic!("{e}"));
+    bench(&["report", &bad.to_string_lossy()]).fails_with(64, "bad.jsonl:2: not a bench.sh record");
+    bench(&["report", &dir.join("none.jsonl").to_string_lossy()])
+        .fails_with(71, "none.jsonl: no such file or directory (ENOENT)");
+    // Our own process tree has used some CPU; a pid past pid_max has none.
+    let out = bench(&["cpu", &std::process::id().to_string()]);
+    out.success();
+    assert!(out.stdout_text().trim().parse::<u64>().is_ok(), "{out}");
+    let pid_max =
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap_or_else(|e| panic!("{e}"));
+    bench(&["cpu", pid_max.trim()]).fails_with(71, "(ENOENT)");
 }
