@@ -1,7 +1,8 @@
 //! `--json`: an array of objects with the table's fields; numbers as
 //! numbers, absent or unknown values as null.
 
-use super::rows::{Addr, Listing, Row, User};
+use super::rows::{Addr, Listing, Row};
+use super::users::User;
 use serde_json::{Map, Value};
 
 /// One row as a JSON object.

@@ -8,6 +8,7 @@
 pub mod filter;
 pub mod json;
 pub mod netlink;
+pub mod options;
 pub mod procfs;
 pub mod procnet;
 pub mod record;
@@ -18,58 +19,10 @@ pub mod users;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::error::{Error, Result};
-use filter::{Filter, PortSet, ProtoSet};
+use crate::error::Result;
+use filter::Filter;
+pub use options::{Options, Source};
 use record::SockRecord;
-use rustix::io::Errno;
-
-/// Where socket records come from (`--source`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
-    /// NETLINK_SOCK_DIAG dumps; a table whose dump fails is read from /proc/net
-    /// instead.
-    #[default]
-    Netlink,
-    /// /proc/net/{tcp,tcp6,udp,udp6,unix} only (no unix peers or queues).
-    Proc,
-}
-
-/// What the command line asked for.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    /// `-4`: IPv4 sockets.
-    pub ipv4: bool,
-    /// `-6`: IPv6 sockets.
-    pub ipv6: bool,
-    /// `-u`: unix sockets.
-    pub unix: bool,
-    /// `-c`: connected sockets.
-    pub connected: bool,
-    /// `-l`: listening sockets.
-    pub listening: bool,
-    /// `-p PORTS`: local or foreign port in the set.
-    pub ports: Option<PortSet>,
-    /// `-P PROTOS`.
-    pub protos: Option<ProtoSet>,
-    /// `-q`: no header line.
-    pub no_header: bool,
-    /// `-n`: uids, not user names.
-    pub numeric: bool,
-    /// `--pid`: only these processes.
-    pub pids: Option<Vec<u32>>,
-    /// `--comm`: only processes with this command name.
-    pub comm: Option<String>,
-    /// `--inode`: only this socket.
-    pub inode: Option<u64>,
-    /// `-e`: Recv-Q, Send-Q and the socket's uid.
-    pub extended: bool,
-    /// `-a`: also sockets no visible fd holds.
-    pub all: bool,
-    /// `--json`.
-    pub json: bool,
-    /// `--source`.
-    pub source: Source,
-}
 
 /// Lists the sockets `opts` selects on stdout.
 ///
@@ -98,7 +51,7 @@ pub fn run(opts: &Options) -> Result<()> {
         log::debug!("fd walk done in {:?}", started.elapsed());
         let records = source
             .join()
-            .unwrap_or_else(|_| Err(Error::on("thread", "socket source", Errno::IO)));
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (walk, records)
     });
     let walk = walk?;

@@ -5,8 +5,8 @@
 //! a kernel that adds a column must not make sockstat fail.
 
 use super::filter::Filter;
-use super::procfs::read_file;
 use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use crate::decimal;
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -28,7 +28,7 @@ pub fn load(table: Table, filter: &Filter) -> Result<Vec<SockRecord>> {
         Table::Inet(InetProto::Udp, IpVersion::V6) => c"/proc/net/udp6",
         Table::Unix => c"/proc/net/unix",
     };
-    let text = match read_file(path, 64 * 1024) {
+    let text = match crate::io::read_to_end_at(rustix::fs::CWD, path, 64 * 1024) {
         Ok(text) => text,
         // No IPv6 in this kernel: nothing to list, not a failure.
         Err(rustix::io::Errno::NOENT) if matches!(table, Table::Inet(_, IpVersion::V6)) => {
@@ -96,9 +96,9 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
     let (tx, rx) = split_pair(fields.next()?)?;
     let _timer = fields.next()?;
     let _retransmits = fields.next()?;
-    let uid = u32::try_from(decimal(fields.next()?)?).ok()?;
+    let uid = decimal::parse(fields.next()?)?;
     let _timeout = fields.next()?;
-    let inode = decimal(fields.next()?)?;
+    let inode = decimal::parse(fields.next()?)?;
     Some(SockRecord {
         inode,
         kind: Kind::Inet {
@@ -156,13 +156,6 @@ fn hex(digits: &[u8]) -> Option<u64> {
     u64::from_str_radix(text, 16).ok()
 }
 
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    core::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// The records in a `/proc/net/unix` text. The file has no peer and no
 /// queues: connected sockets get [`Peer::Unknown`].
 pub fn parse_unix(text: &[u8]) -> impl Iterator<Item = SockRecord> + '_ {
@@ -190,7 +183,7 @@ fn parse_unix_line(line: &[u8]) -> Option<SockRecord> {
     }
     let flags = u32::try_from(hex(flags)?).ok()?;
     let st = u8::try_from(hex(st)?).ok()?;
-    let inode = decimal(inode)?;
+    let inode = decimal::parse(inode)?;
     let name = match rest.first() {
         Some(b' ') if rest.len() > 1 => rest.get(1..).map(<[u8]>::to_vec),
         _ => None,

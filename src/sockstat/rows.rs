@@ -3,23 +3,12 @@
 
 use super::filter::Filter;
 use super::procfs::{Holder, Process, Walk};
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
-use super::users::Users;
+use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
+use super::users::{User, Users};
 use core::fmt;
 use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, SocketAddr};
 use std::collections::HashMap;
-
-/// Who owns a process, as shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum User {
-    /// A name from `/etc/passwd`.
-    Name(String),
-    /// A uid (`-n`, or one `/etc/passwd` does not name).
-    Id(u32),
-    /// The process went away before its owner could be read.
-    Unknown,
-}
 
 /// An address cell. Kept as data, not text, until it is printed: a listing
 /// can have tens of thousands of rows.
@@ -234,15 +223,11 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
             version,
             local,
             remote,
-        } => {
-            let name = match (proto, version) {
-                (InetProto::Tcp, IpVersion::V4) => "tcp4",
-                (InetProto::Tcp, IpVersion::V6) => "tcp6",
-                (InetProto::Udp, IpVersion::V4) => "udp4",
-                (InetProto::Udp, IpVersion::V6) => "udp6",
-            };
-            (name, Addr::Inet(*local), Addr::Inet(*remote))
-        }
+        } => (
+            Table::Inet(*proto, *version).name(),
+            Addr::Inet(*local),
+            Addr::Inet(*remote),
+        ),
         Kind::Unix { name, peer } => {
             let local = match name {
                 Some(name) => Addr::Name(crate::escape::field(name)),

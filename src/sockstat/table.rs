@@ -6,7 +6,8 @@
 //! tens of thousands of rows, a `String` per cell would cost more memory
 //! and time than the rest of the program's user-space work.
 
-use super::rows::{Listing, Row, User};
+use super::rows::{Listing, Row};
+use super::users::User;
 use core::fmt::Write as _;
 
 /// The column titles.
