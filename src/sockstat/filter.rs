@@ -166,9 +166,21 @@ impl Filter {
         }
     }
 
+    /// Whether every socket of the tables read is wanted, whatever its state
+    /// or ports: then a socket an fd holds that is missing from its table
+    /// was missed by the read, not left out by the filter.
+    pub fn keeps_whole_tables(&self) -> bool {
+        !self.listening && !self.connected && self.ports.is_none()
+    }
+
+    /// Whether the socket `inode` may be shown at all (`--inode`).
+    pub fn wants_inode(&self, inode: u64) -> bool {
+        self.inode.is_none_or(|want| want == inode)
+    }
+
     /// Whether an fd whose socket no source described (`PROTO ?`) is shown.
     pub fn matches_unknown(&self, inode: u64) -> bool {
-        self.shows_unknown() && self.inode.is_none_or(|want| want == inode)
+        self.shows_unknown() && self.wants_inode(inode)
     }
 }
 

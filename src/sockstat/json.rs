@@ -23,7 +23,9 @@ pub fn object(listing: &Listing, row: &Row, extended: bool) -> Value {
     );
     map.insert(
         "command".into(),
-        process.map_or(Value::Null, |p| Value::from(p.command.as_str())),
+        process
+            .and_then(|p| p.command.as_deref())
+            .map_or(Value::Null, Value::from),
     );
     map.insert(
         "pid".into(),

@@ -6,14 +6,18 @@
 //! The walk and the source run at the same time.
 
 pub mod filter;
+pub mod index;
 pub mod json;
 pub mod netlink;
 pub mod options;
+pub mod peers;
 pub mod procfs;
 pub mod procnet;
 pub mod record;
+pub mod records;
 pub mod rows;
 pub mod table;
+pub mod trust;
 pub mod users;
 
 #[cfg(test)]
@@ -22,7 +26,6 @@ pub(crate) mod testing;
 use crate::error::Result;
 use filter::Filter;
 pub use options::{Options, Source};
-use record::SockRecord;
 
 /// Lists the sockets `opts` selects on stdout.
 ///
@@ -41,21 +44,23 @@ pub fn run(opts: &Options) -> Result<()> {
         threads,
     };
     let started = std::time::Instant::now();
-    let (walk, records) = std::thread::scope(|scope| {
+    let (walk, loaded) = std::thread::scope(|scope| {
         let source = scope.spawn(|| {
-            let records = load_records(opts, &filter);
+            let mut loader = records::Loader::open(opts, &filter);
+            let records = loader.load();
             log::debug!("socket records read in {:?}", started.elapsed());
-            records
+            (loader, records)
         });
         let walk = procfs::walk(selection);
         log::debug!("fd walk done in {:?}", started.elapsed());
-        let records = source
+        let loaded = source
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (walk, records)
+        (walk, loaded)
     });
     let walk = walk?;
-    let records = records?;
+    let (mut loader, records) = loaded;
+    let records = records::complete(&mut loader, records?, &walk);
     let stats = walk.stats;
     log::info!(
         "walked {} processes ({} fds, {} socket fds), {} socket records; skipped: {} \
@@ -72,7 +77,12 @@ pub fn run(opts: &Options) -> Result<()> {
     } else {
         users::Users::load()
     };
-    let listing = rows::join(&walk, &records, &filter, &users);
+    let peers = if opts.pids.is_some() || opts.comm.is_some() {
+        peers::holders_outside(&walk, &records, threads)?
+    } else {
+        Vec::new()
+    };
+    let listing = rows::join(&walk, &peers, &records, &filter, &users);
     log::debug!(
         "{} rows joined at {:?}",
         listing.rows.len(),
@@ -85,36 +95,4 @@ pub fn run(opts: &Options) -> Result<()> {
     };
     log::debug!("rendered at {:?}", started.elapsed());
     crate::io::write_stdout(text.as_bytes())
-}
-
-/// Reads every table the filter needs: from netlink by default, each dump
-/// that fails (a missing diag module, a refused socket) replaced by its
-/// `/proc/net` file.
-fn load_records(opts: &Options, filter: &Filter) -> Result<Vec<SockRecord>> {
-    let mut diag = match opts.source {
-        Source::Proc => None,
-        Source::Netlink => match netlink::Diag::open() {
-            Ok(diag) => Some(diag),
-            Err(err) => {
-                log::debug!("{err}; reading /proc/net instead");
-                None
-            }
-        },
-    };
-    let mut records = Vec::new();
-    for table in filter.tables() {
-        let got = match diag
-            .as_mut()
-            .map(|diag| diag.dump(table, filter, opts.extended))
-        {
-            Some(Ok(got)) => got,
-            Some(Err(err)) => {
-                log::debug!("{err}; reading /proc/net instead");
-                procnet::load(table, filter)?
-            }
-            None => procnet::load(table, filter)?,
-        };
-        records.extend(got);
-    }
-    Ok(records)
 }

@@ -2,13 +2,12 @@
 //! as one output row; plus, with `-a`, the records no fd holds.
 
 use super::filter::Filter;
+use super::index::NumberMap;
 use super::procfs::{Holder, Process, Walk};
 use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
 use core::fmt;
-use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, SocketAddr};
-use std::collections::HashMap;
 
 /// An address cell. Kept as data, not text, until it is printed: a listing
 /// can have tens of thousands of rows.
@@ -62,8 +61,10 @@ pub struct Owner {
 pub struct ProcessCells {
     /// Its owner.
     pub user: User,
-    /// Its comm, escaped for a table cell.
-    pub command: String,
+    /// Its comm, escaped for a table cell; `None` when it is empty (or was
+    /// gone before it could be read), which the table shows as `?` so that
+    /// no cell is blank.
+    pub command: Option<String>,
 }
 
 /// One line of output.
@@ -106,37 +107,16 @@ impl Listing {
     }
 }
 
-/// A `HashMap` keyed by inodes and pids: SipHash's defence against chosen
-/// keys buys nothing for kernel-assigned numbers, and the join hashes tens
-/// of thousands of them.
-type NumberMap<K, V> = HashMap<K, V, BuildHasherDefault<NumberHasher>>;
-
-/// FxHash's multiply-rotate, for integer keys.
-#[derive(Default)]
-struct NumberHasher(u64);
-
-impl Hasher for NumberHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Joins the walk and the records into sorted rows.
-pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Listing {
+/// Joins the walk and the records into sorted rows; `peers` are more
+/// holders (of processes the walk did not select) that may name a unix peer
+/// but get no rows.
+pub fn join(
+    walk: &Walk,
+    peers: &[Holder],
+    records: &[SockRecord],
+    filter: &Filter,
+    users: &Users,
+) -> Listing {
     let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
     by_inode.reserve(records.len());
     for record in records {
@@ -154,6 +134,12 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
             .entry(holder.inode)
             .or_insert((holder.pid, holder.fd));
     }
+    for peer in peers {
+        first_holder
+            .entry(peer.inode)
+            .and_modify(|first| *first = (*first).min((peer.pid, peer.fd)))
+            .or_insert((peer.pid, peer.fd));
+    }
     // User and command once per process, not once per fd.
     let mut listing = Listing::default();
     let mut process_index: NumberMap<u32, usize> = NumberMap::default();
@@ -161,7 +147,7 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
         let Process { pid, uid, comm } = process;
         listing.processes.push(ProcessCells {
             user: uid.map_or(User::Unknown, |uid| users.user(uid)),
-            command: crate::escape::field(comm),
+            command: (!comm.is_empty()).then(|| crate::escape::field(comm)),
         });
         process_index.insert(*pid, index);
     }

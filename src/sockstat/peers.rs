@@ -1,0 +1,61 @@
+//! Who holds the unix peers of the selected processes' sockets, when the
+//! selection (`--pid`, `--comm`) walked only some processes: a filter
+//! selects rows, it never changes one, so a peer held by a process left out
+//! is still named `-> [PID FD]`, as in the whole listing.
+
+use super::index::NumberMap;
+use super::procfs::{self, Holder, Selection, Walk};
+use super::record::{Kind, Peer, SockRecord};
+use crate::error::Result;
+
+/// The holders, among processes `walk` did not cover, of the peers its
+/// unix sockets name: every holder a whole listing could name first (the
+/// lowest pid, then fd), so only processes below the holder found so far
+/// are walked, and all of them for a peer not found at all.
+///
+/// # Errors
+/// `/proc` itself unreadable.
+pub fn holders_outside(walk: &Walk, records: &[SockRecord], threads: usize) -> Result<Vec<Holder>> {
+    let mut first: NumberMap<u64, u32> = NumberMap::default();
+    first.reserve(walk.holders.len());
+    for holder in &walk.holders {
+        let pid = first.entry(holder.inode).or_insert(holder.pid);
+        *pid = (*pid).min(holder.pid);
+    }
+    let mut peers: NumberMap<u64, ()> = NumberMap::default();
+    let mut below = 0;
+    for record in records {
+        if let Kind::Unix {
+            peer: Peer::Inode(peer),
+            ..
+        } = record.kind
+            && first.contains_key(&record.inode)
+        {
+            peers.insert(peer, ());
+            below = below.max(first.get(&peer).copied().unwrap_or(u32::MAX));
+        }
+    }
+    if peers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let walked: NumberMap<u32, ()> = walk.processes.iter().map(|p| (p.pid, ())).collect();
+    let others: Vec<u32> = procfs::processes()?
+        .into_iter()
+        .filter(|pid| *pid < below && !walked.contains_key(pid))
+        .collect();
+    log::debug!(
+        "{} unix peers to name: walking {} more processes",
+        peers.len(),
+        others.len()
+    );
+    let more = procfs::walk(Selection {
+        pids: Some(&others),
+        comm: None,
+        threads,
+    })?;
+    Ok(more
+        .holders
+        .into_iter()
+        .filter(|holder| peers.contains_key(&holder.inode))
+        .collect())
+}
