@@ -422,8 +422,8 @@ pub fn socket_table(pid: u32, fd: u32, inode: u64) -> Option<Table> {
         b"TCPv6" => Some(Table::Inet(InetProto::Tcp, IpVersion::V6)),
         b"UDP" => Some(Table::Inet(InetProto::Udp, IpVersion::V4)),
         b"UDPv6" => Some(Table::Inet(InetProto::Udp, IpVersion::V6)),
-        // "UNIX-STREAM" since Linux 5.15; "UNIX" for datagram, seqpacket
-        // and every unix socket before.
+        // Newer kernels name stream sockets "UNIX-STREAM"; datagram and
+        // seqpacket ones, and every unix socket before, are "UNIX".
         b"UNIX" | b"UNIX-STREAM" => Some(Table::Unix),
         _ => None,
     }
