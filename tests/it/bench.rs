@@ -5,7 +5,8 @@
 //! readiness (a listening socket queues connections before `accept`); speed
 //! is never asserted.
 
-use crate::util::{Outcome, Server, refused_port, run};
+use crate::util::net::{listener, refused_port};
+use crate::util::{Outcome, sockbench, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
@@ -75,27 +76,16 @@ fn serve(conn: OwnedFd, echo: Echo) {
     }
 }
 
-const SOCKBENCH: &str = env!("CARGO_BIN_EXE_sockbench");
-
-fn sockbench(args: &[&str]) -> Outcome {
-    run(SOCKBENCH, args)
+/// `sockbench ARGS`, run to completion.
+fn bench(args: &[&str]) -> Outcome {
+    sockbench().args(args).run()
 }
 
-/// Runs sockbench with `--json`, expects `code`, returns the one object.
-fn json_run(args: &[&str], code: i32) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = sockbench(&all);
-    out.no_panic();
+/// Runs sockbench with `--json`, expects success, returns the one object.
+fn json_run(args: &[&str]) -> Value {
+    let out = bench(&[args, &["--json"]].concat());
+    out.success().no_panic();
     let text = out.stdout_text();
-    assert_eq!(
-        out.code,
-        Some(code),
-        "{}: {}{}",
-        out.command,
-        text,
-        out.stderr
-    );
     let mut lines = text.lines();
     let object: Value = lines
         .next()
@@ -151,20 +141,17 @@ fn check_requests(object: &Value) {
 fn pingpong_reports_requests_latency_and_no_errors() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let object = json_run(
-        &[
-            "pingpong",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "4",
-            "-d",
-            "1",
-            "-s",
-            "100",
-        ],
-        0,
-    );
+    let object = json_run(&[
+        "pingpong",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "4",
+        "-d",
+        "1",
+        "-s",
+        "100",
+    ]);
     check_common(&object, "pingpong", server.port);
     check_requests(&object);
     assert_eq!(object["connections"], 4, "{object}");
@@ -176,7 +163,7 @@ fn pingpong_reports_requests_latency_and_no_errors() {
 fn churn_opens_a_connection_per_request() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let object = json_run(&["churn", "127.0.0.1", &port, "-c", "4", "-d", "1"], 0);
+    let object = json_run(&["churn", "127.0.0.1", &port, "-c", "4", "-d", "1"]);
     check_common(&object, "churn", server.port);
     check_requests(&object);
     // One probe connection, then one per request (plus those cut off).
@@ -192,7 +179,7 @@ fn churn_opens_a_connection_per_request() {
 fn bulk_streams_verified_bytes() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let object = json_run(&["bulk", "127.0.0.1", &port, "-d", "1"], 0);
+    let object = json_run(&["bulk", "127.0.0.1", &port, "-d", "1"]);
     check_common(&object, "bulk", server.port);
     assert_eq!(object["requests"], Value::Null, "{object}");
     assert_eq!(object["latency_us"], Value::Null, "{object}");
@@ -202,7 +189,7 @@ fn bulk_streams_verified_bytes() {
 fn the_table_names_rate_latency_and_errors() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-d", "1"]);
+    let out = bench(&["pingpong", "127.0.0.1", &port, "-d", "1"]);
     out.success();
     let text = out.stdout_text();
     for word in [
@@ -217,14 +204,14 @@ fn the_table_names_rate_latency_and_errors() {
         assert!(text.contains(word), "no {word:?} in\n{text}");
     }
     // stderr is not a terminal here: no progress line, nothing at all.
-    assert_eq!(out.stderr, "", "{}", out.command);
+    out.stderr_is("");
 }
 
 #[test]
 fn a_flipped_byte_fails_pingpong_with_71_and_says_where() {
     let server = EchoServer::start(Echo::FlipAt(70));
     let port = server.port.to_string();
-    let out = sockbench(&[
+    let out = bench(&[
         "pingpong",
         "127.0.0.1",
         &port,
@@ -234,12 +221,8 @@ fn a_flipped_byte_fails_pingpong_with_71_and_says_where() {
         "64",
         "--json",
     ]);
-    out.fails_with(71, "differed from what was sent");
-    assert!(
-        out.stderr.starts_with("sockbench: echo from 127.0.0.1:"),
-        "{}",
-        out.stderr
-    );
+    out.fails_with(71, "differed from what was sent")
+        .stderr_starts_with("sockbench: echo from 127.0.0.1:");
     let object: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", out.stdout_text()));
     assert_eq!(object["corrupt"], 1, "{object}");
@@ -256,9 +239,9 @@ fn a_flipped_byte_fails_churn_and_bulk_too() {
     let server = EchoServer::start(Echo::FlipAt(3));
     let port = server.port.to_string();
     for load in ["churn", "bulk"] {
-        let out = sockbench(&[load, "127.0.0.1", &port, "-d", "1"]);
-        out.fails_with(71, "differed from what was sent");
-        assert!(out.stdout_text().contains("wrong"), "{}", out.stdout_text());
+        let out = bench(&[load, "127.0.0.1", &port, "-d", "1"]);
+        out.fails_with(71, "differed from what was sent")
+            .stdout_has("wrong");
     }
 }
 
@@ -267,12 +250,12 @@ fn a_refused_first_connect_exits_69_with_the_standard_line() {
     let (_held, port) = refused_port();
     let port = port.to_string();
     for load in ["pingpong", "churn", "bulk", "hold"] {
-        let out = sockbench(&[load, "127.0.0.1", &port, "-d", "1"]);
+        let out = bench(&[load, "127.0.0.1", &port, "-d", "1"]);
         out.fails_with(
             69,
             &format!("sockbench: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
-        );
-        assert!(out.stdout.is_empty(), "{}", out.stdout_text());
+        )
+        .stdout_is(b"");
     }
 }
 
@@ -289,13 +272,13 @@ fn bad_arguments_and_remote_targets_are_usage_errors() {
         (&["pingpong", "127.0.0.1", "7", "-d", "nan"], "invalid -d"),
         (&["nonsense"], "sockbench: "),
     ] {
-        sockbench(args).fails_with(64, needle);
+        bench(args).fails_with(64, needle);
     }
 }
 
 #[test]
 fn free_port_prints_a_bindable_port() {
-    let out = sockbench(&["free-port"]);
+    let out = bench(&["free-port"]);
     out.success();
     let port: u16 = out.stdout_text().trim().parse().unwrap_or(0);
     assert_ne!(port, 0, "{}", out.stdout_text());
@@ -306,15 +289,15 @@ fn wait_gives_up_on_a_port_that_stays_refused() {
     let (_held, port) = refused_port();
     let port = port.to_string();
     let started = Instant::now();
-    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-d", "1", "--wait", "0.3"]);
+    let out = bench(&["pingpong", "127.0.0.1", &port, "-d", "1", "--wait", "0.3"]);
     out.fails_with(69, "ECONNREFUSED");
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
 #[test]
 fn every_load_runs_clean_against_sockd() {
-    let server = Server::sockd(&["-q", "127.0.0.1", "0"]);
-    let port = server.port.to_string();
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let port = server.port_arg();
     for args in [
         &["pingpong", "-c", "8"][..],
         &["churn", "-c", "4"],
@@ -323,8 +306,8 @@ fn every_load_runs_clean_against_sockd() {
     ] {
         let mut all = args.to_vec();
         all.extend(["127.0.0.1", &port, "-d", "1"]);
-        let object = json_run(&all, 0);
-        check_common(&object, args[0], server.port);
+        let object = json_run(&all);
+        check_common(&object, args[0], server.port());
     }
 }
 
@@ -332,7 +315,7 @@ fn every_load_runs_clean_against_sockd() {
 fn hold_echoes_twice_on_every_connection() {
     let server = EchoServer::start(Echo::Faithful);
     let port = server.port.to_string();
-    let object = json_run(&["hold", "127.0.0.1", &port, "-c", "20", "-d", "1"], 0);
+    let object = json_run(&["hold", "127.0.0.1", &port, "-c", "20", "-d", "1"]);
     check_common(&object, "hold", server.port);
     assert_eq!(object["connects"], 20, "{object}");
     assert_eq!(object["requests"], 40, "{object}");
@@ -355,7 +338,7 @@ fn threads_share_the_connections_and_merge_their_counts() {
             "--threads",
             "2",
         ];
-        let object = json_run(&args, 0);
+        let object = json_run(&args);
         check_common(&object, load, server.port);
         check_requests(&object);
         assert_eq!(object["threads"], 2, "{object}");
@@ -364,7 +347,7 @@ fn threads_share_the_connections_and_merge_their_counts() {
     // A wrong byte is still caught, and numbered across the threads.
     let flipping = EchoServer::start(Echo::FlipAt(0));
     let port = flipping.port.to_string();
-    let out = sockbench(&[
+    let out = bench(&[
         "pingpong",
         "127.0.0.1",
         &port,
@@ -377,31 +360,28 @@ fn threads_share_the_connections_and_merge_their_counts() {
     ]);
     out.fails_with(71, "differed from what was sent");
     // bulk and hold are one loop each.
-    sockbench(&["bulk", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
-    sockbench(&["hold", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
+    bench(&["bulk", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
+    bench(&["hold", "127.0.0.1", &port, "--threads", "2"]).fails_with(64, "--threads");
 }
 
 #[test]
 fn requests_larger_than_the_socket_buffers_complete() {
     // The echo of a request's first part must be read while the rest is
     // still being sent, or client and server wait on each other forever.
-    let server = Server::sockd(&["-q", "127.0.0.1", "0"]);
-    let port = server.port.to_string();
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let port = server.port_arg();
     let size = (16 << 20).to_string();
-    let object = json_run(
-        &[
-            "pingpong",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "1",
-            "-s",
-            &size,
-            "-d",
-            "1",
-        ],
-        0,
-    );
+    let object = json_run(&[
+        "pingpong",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "1",
+        "-s",
+        &size,
+        "-d",
+        "1",
+    ]);
     assert!(number(&object, "requests") >= 1.0, "{object}");
     assert_eq!(number(&object, "corrupt"), 0.0, "{object}");
 }
@@ -410,11 +390,8 @@ fn requests_larger_than_the_socket_buffers_complete() {
 fn a_server_that_never_echoes_exits_69() {
     // Accepted (by the kernel's backlog) but never answered: no request
     // completes, and that is not a success.
-    let (listener, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-    listen(&listener, bound, 16).unwrap_or_else(|e| panic!("{e}"));
-    let port = bound.port().to_string();
-    let out = sockbench(&["pingpong", "127.0.0.1", &port, "-c", "2", "-d", "1"]);
-    out.no_panic();
-    assert_eq!(out.code, Some(69), "{}: {}", out.command, out.stderr);
-    assert!(out.stderr.contains("no echo came back"), "{}", out.stderr);
+    let (_listener, port) = listener();
+    let port = port.to_string();
+    bench(&["pingpong", "127.0.0.1", &port, "-c", "2", "-d", "1"])
+        .fails_with(69, "no echo came back");
 }

@@ -1,14 +1,12 @@
 //! Echo mode: binary integrity, message shapes, the transcript lines, many
 //! clients at once, and a client that never reads stalling nobody.
 
-use crate::net::{assert_same_bytes, connect, exchange, recv_timeout, round_trip, summary, within};
-use crate::util::{DEADLINE, SOCKC, Server, Stdin, TempDir, random_bytes, run, run_with};
+use crate::util::net::{LOCAL, connect, exchange, recv_timeout, recv_to_eof, round_trip};
+use crate::util::{DEADLINE, TempDir, assert_same_bytes, random_bytes, sockc, sockd, within};
 use rustix::net::{Shutdown, shutdown};
 use rustix::process::Signal;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-
-const LOCAL: &str = "127.0.0.1";
 
 #[test]
 fn sixty_four_mib_of_random_bytes_come_back_byte_for_byte() {
@@ -17,60 +15,61 @@ fn sixty_four_mib_of_random_bytes_come_back_byte_for_byte() {
     let payload = random_bytes(64 << 20, 0x5eed_0064);
     assert!(payload.contains(&0), "the payload should include NULs");
     std::fs::write(&input, &payload).unwrap_or_else(|e| panic!("write input: {e}"));
-    let server = Server::sockd(&["-q", LOCAL, "0"]);
-    let out = run_with(
-        SOCKC,
-        &[LOCAL, &server.port_arg(), "-"],
-        Stdin::File(input),
-        DEADLINE,
-    );
-    assert_eq!(out.code, Some(0), "sockc failed: {}", out.stderr);
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    let out = sockc()
+        .args([LOCAL, &server.port_arg(), "-"])
+        .stdin_file(input)
+        .run();
+    out.success();
     assert_eq!(
         out.stdout.len(),
         payload.len(),
         "reply length differs from what was sent"
     );
     assert_same_bytes(&out.stdout, &payload, "64 MiB through sockd -q");
-    assert!(out.stderr.is_empty(), "stderr: {}", out.stderr);
+    out.stderr_is("");
 }
 
 #[test]
 fn a_message_without_a_newline_comes_back_exactly() {
-    let server = Server::sockd(&["-q", LOCAL, "0"]);
-    run(SOCKC, &[LOCAL, &server.port_arg(), "hi"])
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    sockc()
+        .args([LOCAL, &server.port_arg(), "hi"])
+        .run()
         .success()
         .stdout_is(b"hi");
 }
 
 #[test]
 fn message_words_are_joined_by_single_spaces() {
-    let server = Server::sockd(&["-q", LOCAL, "0"]);
-    run(
-        SOCKC,
-        &[LOCAL, &server.port_arg(), "hello", "big", "wide  world"],
-    )
-    .success()
-    .stdout_is(b"hello big wide  world");
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    sockc()
+        .args([LOCAL, &server.port_arg(), "hello", "big", "wide  world"])
+        .run()
+        .success()
+        .stdout_is(b"hello big wide  world");
 }
 
 #[test]
 fn an_empty_message_gets_an_empty_reply_and_no_transcript_line() {
-    let server = Server::sockd(&["--threads", "1", LOCAL, "0"]);
-    run(SOCKC, &[LOCAL, &server.port_arg(), ""])
+    let server = sockd().args(["--threads", "1", LOCAL, "0"]).serve();
+    sockc()
+        .args([LOCAL, &server.port_arg(), ""])
+        .run()
         .success()
         .stdout_is(b"");
     server.signal(Signal::TERM);
     let stopped = server.wait_exit();
     stopped.success().stdout_is(b"");
-    assert_eq!(summary(&stopped.stderr), (1, 0), "{}", stopped.stderr);
+    assert_eq!(stopped.summary(), (1, 0), "{}", stopped.stderr);
 }
 
 #[test]
 fn transcript_lines_split_escape_and_cut_messages() {
     // One worker: each client's lines are flushed before the next connects,
     // so the whole stdout can be compared.
-    let server = Server::sockd(&["--threads", "1", LOCAL, "0"]);
-    let port = server.port_arg();
+    let server = sockd().args(["--threads", "1", LOCAL, "0"]).serve();
+    let port = server.port();
     let long = vec![b'a'; 1500];
     let mut long_line = long.clone();
     long_line.push(b'\n');
@@ -97,7 +96,7 @@ fn transcript_lines_split_escape_and_cut_messages() {
     ];
     let mut expected = String::new();
     for (sent, line) in &cases {
-        let echoed = round_trip(LOCAL, &port, sent);
+        let echoed = round_trip(port, sent);
         assert_same_bytes(&echoed, sent, "echo of a transcript case");
         expected.push_str(line);
         // The line is printed when the message ends; wait for it so the
@@ -112,24 +111,23 @@ fn transcript_lines_split_escape_and_cut_messages() {
 
 #[test]
 fn quiet_prints_no_transcript() {
-    let server = Server::sockd(&["-q", LOCAL, "0"]);
-    assert_eq!(round_trip(LOCAL, &server.port_arg(), b"hi\n"), b"hi\n");
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    assert_eq!(round_trip(server.port(), b"hi\n"), b"hi\n");
     server.signal(Signal::TERM);
     server.wait_exit().success().stdout_is(b"");
 }
 
 /// `clients` clients connect first, then all send their own payload at once
 /// and each must get exactly its own bytes back.
-fn concurrent_clients_get_their_own_bytes(port: String, clients: usize, len: usize) {
+fn concurrent_clients_get_their_own_bytes(port: u16, clients: usize, len: usize) {
     let start = Arc::new(Barrier::new(clients));
     let workers: Vec<_> = (0..clients)
         .map(|i| {
-            let port = port.clone();
             let start = Arc::clone(&start);
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let fd = connect(LOCAL, &port);
+                    let fd = connect(port);
                     let payload = random_bytes(len, 0xc11e_0000 + i as u64);
                     start.wait();
                     let echoed = exchange(&fd, &payload);
@@ -149,33 +147,33 @@ fn concurrent_clients_get_their_own_bytes(port: String, clients: usize, len: usi
 
 #[test]
 fn two_hundred_concurrent_clients_each_get_their_own_bytes() {
-    let server = Server::sockd(&["-q", LOCAL, "0"]);
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
     // The server stays here, so a failure or a hang still kills it on drop.
-    let port = server.port_arg();
+    let port = server.port();
     within(DEADLINE, "200 clients", move || {
         concurrent_clients_get_their_own_bytes(port, 200, 64 * 1024)
     });
     server.signal(Signal::TERM);
     let stopped = server.wait_exit();
     stopped.success();
-    assert_eq!(summary(&stopped.stderr), (200, 200 * 64 * 1024));
+    assert_eq!(stopped.summary(), (200, 200 * 64 * 1024));
 }
 
 #[test]
 fn one_and_four_workers_both_echo_correctly() {
     for threads in ["1", "4"] {
-        let server = Server::sockd(&["-q", "--threads", threads, LOCAL, "0"]);
-        let port = server.port_arg();
+        let server = sockd()
+            .args(["-q", "--threads", threads, LOCAL, "0"])
+            .serve();
+        let port = server.port();
         within(DEADLINE, "32 clients", move || {
             concurrent_clients_get_their_own_bytes(port, 32, 256 * 1024)
         });
         let payload = random_bytes(4 << 20, 0x7ead_0000 + threads.len() as u64);
-        let out = run_with(
-            SOCKC,
-            &[LOCAL, &server.port_arg(), "-"],
-            Stdin::Bytes(payload.clone()),
-            DEADLINE,
-        );
+        let out = sockc()
+            .args([LOCAL, &server.port_arg(), "-"])
+            .stdin_bytes(payload.clone())
+            .run();
         out.success();
         assert_same_bytes(
             &out.stdout,
@@ -189,9 +187,9 @@ fn one_and_four_workers_both_echo_correctly() {
 fn a_client_that_never_reads_does_not_stall_another() {
     // One worker, so both clients share one event loop: a blocking send to
     // the stuck client would stall the other one's echo.
-    let server = Server::sockd(&["-q", "--threads", "1", LOCAL, "0"]);
-    let port = server.port_arg();
-    let stuck = connect(LOCAL, &port);
+    let server = sockd().args(["-q", "--threads", "1", LOCAL, "0"]).serve();
+    let port = server.port();
+    let stuck = connect(port);
     rustix::io::ioctl_fionbio(&stuck, true).unwrap_or_else(|e| panic!("FIONBIO: {e}"));
     // Send until every buffer between the client and sockd is full: sockd
     // then holds echo bytes this client will not take.
@@ -211,8 +209,8 @@ fn a_client_that_never_reads_does_not_stall_another() {
                     &stuck,
                     rustix::event::PollFlags::OUT,
                 )];
-                let timeout = sockkit::socket::timespec(Duration::from_millis(200));
-                if rustix::event::poll(&mut fds, Some(&timeout)).unwrap_or(0) == 0 {
+                let timeout = Some(Duration::from_millis(200));
+                if sockkit::io::poll(&mut fds, timeout).unwrap_or(0) == 0 {
                     full_streak += 1;
                 }
             }
@@ -222,11 +220,10 @@ fn a_client_that_never_reads_does_not_stall_another() {
     assert!(full_streak >= 3, "sockd kept reading 256 MiB no one echoed");
 
     let other = random_bytes(1 << 20, 0x07e4);
-    let other_port = port.clone();
     let echoed = within(
         Duration::from_secs(10),
         "the other client's echo",
-        move || round_trip(LOCAL, &other_port, &other),
+        move || round_trip(port, &other),
     );
     assert_same_bytes(&echoed, &random_bytes(1 << 20, 0x07e4), "the other client");
 
@@ -234,6 +231,6 @@ fn a_client_that_never_reads_does_not_stall_another() {
     rustix::io::ioctl_fionbio(&stuck, false).unwrap_or_else(|e| panic!("FIONBIO: {e}"));
     shutdown(&stuck, Shutdown::Write).unwrap_or_else(|e| panic!("shutdown: {e}"));
     recv_timeout(&stuck, DEADLINE);
-    let back = crate::net::recv_to_eof(&stuck);
+    let back = recv_to_eof(&stuck);
     assert_same_bytes(&back, &sent, "the client that did not read");
 }

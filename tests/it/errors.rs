@@ -1,14 +1,14 @@
-//! Every error path in SPEC.md: the exit code, the op, the address and the
-//! errno name, on one line, with the hint where SPEC gives one.
+//! Every error path of the contract: the exit code, the op, the address and
+//! the errno name, on one line, with the hint where the error has one.
 
-use crate::skip_unless;
-use crate::util::{SOCKC, SOCKD, Server, have, is_root, refused_port, run};
+use crate::util::net::refused_port;
+use crate::util::{skip, sockc, sockd};
 
 #[test]
 fn second_bind_on_a_live_port_is_eaddrinuse_75() {
-    let server = Server::sockd(&["-q", "127.0.0.1", "0"]);
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
     let port = server.port_arg();
-    let second = run(SOCKD, &["127.0.0.1", &port]);
+    let second = sockd().args(["127.0.0.1", &port]).run();
     second.fails_with(
         75,
         &format!("sockd: bind 127.0.0.1:{port}: address already in use (EADDRINUSE)"),
@@ -22,7 +22,7 @@ fn second_bind_on_a_live_port_is_eaddrinuse_75() {
 fn connect_to_a_port_nobody_listens_on_is_econnrefused_69() {
     let (_held, port) = refused_port();
     let port = port.to_string();
-    let out = run(SOCKC, &["127.0.0.1", &port, "hi"]);
+    let out = sockc().args(["127.0.0.1", &port, "hi"]).run();
     out.fails_with(
         69,
         &format!("sockc: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
@@ -34,31 +34,19 @@ fn connect_to_a_port_nobody_listens_on_is_econnrefused_69() {
 #[test]
 fn refused_in_transcript_mode_is_also_69() {
     let (_held, port) = refused_port();
-    let out = crate::util::run_with(
-        SOCKC,
-        &["127.0.0.1", &port.to_string()],
-        crate::util::Stdin::Bytes(b"hi\n".to_vec()),
-        crate::util::DEADLINE,
-    );
-    assert_eq!(out.code, Some(69), "{}", out.stderr);
-    assert!(out.stderr.contains("(ECONNREFUSED)"), "{}", out.stderr);
+    sockc()
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin_bytes(b"hi\n")
+        .run()
+        .fails_with(69, "(ECONNREFUSED)");
 }
 
 #[test]
 fn privileged_port_as_nobody_is_eacces_77() {
-    skip_unless!(is_root(), "needs root to become nobody with setpriv");
-    skip_unless!(have("setpriv"), "setpriv (util-linux) is not installed");
-    let out = run(
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SOCKD,
-            "127.0.0.1",
-            "80",
-        ],
-    );
+    if !skip::require_root() || !skip::require_tool("setpriv") {
+        return;
+    }
+    let out = sockd().args(["127.0.0.1", "80"]).by_nobody().run();
     out.fails_with(77, "sockd: bind 127.0.0.1:80: permission denied (EACCES)");
     out.stderr_has("hint: ports below 1024");
 }
@@ -75,16 +63,28 @@ fn bad_addresses_are_usage_errors_64() {
         "[::1",
         "fe80::1%nosuchif0",
     ] {
-        run(SOCKD, &[ip, "0"]).fails_with(64, "invalid address");
-        run(SOCKC, &[ip, "7", "hi"]).fails_with(64, "invalid address");
+        sockd()
+            .args([ip, "0"])
+            .run()
+            .fails_with(64, "invalid address");
+        sockc()
+            .args([ip, "7", "hi"])
+            .run()
+            .fails_with(64, "invalid address");
     }
 }
 
 #[test]
 fn bad_ports_are_usage_errors_64() {
     for port in ["65536", "-1", "http", "", "1.5", "99999999999999999999"] {
-        run(SOCKD, &["127.0.0.1", port]).fails_with(64, "invalid port");
-        run(SOCKC, &["127.0.0.1", port, "hi"]).fails_with(64, "invalid port");
+        sockd()
+            .args(["127.0.0.1", port])
+            .run()
+            .fails_with(64, "invalid port");
+        sockc()
+            .args(["127.0.0.1", port, "hi"])
+            .run()
+            .fails_with(64, "invalid port");
     }
 }
 
@@ -99,40 +99,39 @@ fn bad_flags_are_usage_errors_64() {
         &["127.0.0.1"],
         &[],
     ] {
-        run(SOCKD, args).fails_with(64, "sockd: ");
+        sockd().args(args).run().fails_with(64, "sockd: ");
     }
-    run(SOCKC, &["--timeout", "0", "127.0.0.1", "1", "x"]).fails_with(64, "sockc: ");
-    run(SOCKC, &["--wait", "soon", "127.0.0.1", "1", "x"]).fails_with(64, "sockc: ");
+    sockc()
+        .args(["--timeout", "0", "127.0.0.1", "1", "x"])
+        .run()
+        .fails_with(64, "sockc: ");
+    sockc()
+        .args(["--wait", "soon", "127.0.0.1", "1", "x"])
+        .run()
+        .fails_with(64, "sockc: ");
 }
 
 #[test]
 fn help_and_version_exit_zero() {
-    for program in [SOCKD, SOCKC] {
-        let help = run(program, &["--help"]);
-        help.success();
-        assert!(
-            help.stdout_text().contains("Usage:"),
-            "{}",
-            help.stdout_text()
-        );
-        run(program, &["--version"]).success();
+    for program in [sockd, sockc] {
+        program().arg("--help").run().success().stdout_has("Usage:");
+        program().arg("--version").run().success();
     }
 }
 
 #[test]
 fn unwritable_port_file_is_an_os_error_71() {
-    let out = run(
-        SOCKD,
-        &[
+    sockd()
+        .args([
             "-q",
             "127.0.0.1",
             "0",
             "--port-file",
             "/nonexistent-dir/port",
-        ],
-    );
-    out.fails_with(
-        71,
-        "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
-    );
+        ])
+        .run()
+        .fails_with(
+            71,
+            "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
+        );
 }

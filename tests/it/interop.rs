@@ -1,16 +1,14 @@
 //! The other tools a user pairs sockkit with: `socat` as the server for
 //! sockc, OpenBSD `nc` as the client of sockd.
 
-use crate::net::{Background, assert_same_bytes};
-use crate::skip_unless;
-use crate::util::{DEADLINE, SOCKC, Server, Stdin, have, random_bytes, refused_port, run_with};
-use std::process::Stdio;
-
-const LOCAL: &str = "127.0.0.1";
+use crate::util::net::{LOCAL, refused_port};
+use crate::util::{Cmd, assert_same_bytes, random_bytes, skip, sockc, sockd};
 
 #[test]
 fn sockc_talks_to_socat_running_cat() {
-    skip_unless!(have("socat"), "socat is not installed");
+    if !skip::require_tool("socat") {
+        return;
+    }
     // socat takes no port file: take a free port from the kernel and hand
     // it over (it is free again between the close and socat's bind).
     let port = {
@@ -18,43 +16,40 @@ fn sockc_talks_to_socat_running_cat() {
         port.to_string()
     };
     let listen = format!("TCP-LISTEN:{port},bind={LOCAL},reuseaddr,fork");
-    let _socat = Background::spawn("socat", &[&listen, "EXEC:cat"], Stdio::null(), true);
+    let _socat = Cmd::new("socat").args([&listen, "EXEC:cat"]).spawn();
     // sockc --wait is the readiness check: it retries until socat listens.
-    run_with(
-        SOCKC,
-        &["--wait", "10", LOCAL, &port, "hello", "socat"],
-        Stdin::Null,
-        DEADLINE,
-    )
-    .success()
-    .stdout_is(b"hello socat");
+    sockc()
+        .args(["--wait", "10", LOCAL, &port, "hello", "socat"])
+        .run()
+        .success()
+        .stdout_is(b"hello socat");
     // Binary data, NULs included, through a second forked child.
     let payload = random_bytes(1 << 20, 0x50ca);
-    let out = run_with(
-        SOCKC,
-        &[LOCAL, &port, "-"],
-        Stdin::Bytes(payload.clone()),
-        DEADLINE,
-    );
+    let out = sockc()
+        .args([LOCAL, &port, "-"])
+        .stdin_bytes(payload.clone())
+        .run();
     out.success();
     assert_same_bytes(&out.stdout, &payload, "1 MiB through socat EXEC:cat");
 }
 
 #[test]
 fn openbsd_nc_talks_to_sockd() {
-    skip_unless!(have("nc"), "nc (netcat-openbsd) is not installed");
-    let help = run_with("nc", &["-h"], Stdin::Null, DEADLINE);
-    skip_unless!(
-        help.stderr.contains("OpenBSD netcat") || help.stdout_text().contains("OpenBSD netcat"),
-        "nc is not netcat-openbsd (no -N)"
-    );
-    let server = Server::sockd(&["--threads", "1", LOCAL, "0"]);
-    let out = run_with(
-        "nc",
-        &["-N", LOCAL, &server.port_arg()],
-        Stdin::Bytes(b"hello from nc\nsecond line\n".to_vec()),
-        DEADLINE,
-    );
-    out.success().stdout_is(b"hello from nc\nsecond line\n");
+    if !skip::require_tool("nc") {
+        return;
+    }
+    let help = Cmd::new("nc").arg("-h").run();
+    let openbsd =
+        help.stderr.contains("OpenBSD netcat") || help.stdout_text().contains("OpenBSD netcat");
+    if !skip::require(openbsd, "nc is not netcat-openbsd (no -N)") {
+        return;
+    }
+    let server = sockd().args(["--threads", "1", LOCAL, "0"]).serve();
+    Cmd::new("nc")
+        .args(["-N", LOCAL, &server.port_arg()])
+        .stdin_bytes(b"hello from nc\nsecond line\n")
+        .run()
+        .success()
+        .stdout_is(b"hello from nc\nsecond line\n");
     server.wait_stdout("127.0.0.1 say: hello from nc\n127.0.0.1 say: second line\n");
 }

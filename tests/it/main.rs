@@ -1,6 +1,5 @@
 //! Integration tests: the real binaries, on loopback, on port 0.
 
-mod net;
 mod util;
 
 mod bench;

@@ -5,10 +5,7 @@
 //! random drops through nftables; skipped with a note when neither works).
 //! Root only; `scripts/netns.sh` is the same by hand.
 
-use crate::util::{
-    DEADLINE, SOCKC, SOCKD, Server, Stdin, TempDir, have, is_root, random_bytes, run_with,
-};
-use std::process::Command;
+use crate::util::{Cmd, Outcome, TempDir, have, random_bytes, skip, sockc, sockd};
 use std::time::{Duration, Instant};
 
 /// Two namespaces and their veth pair, named after this process; deleted
@@ -20,37 +17,25 @@ struct Lan {
     client_if: String,
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
+/// stdout of a command that succeeded, or what it said on stderr.
+fn stdout_or_why(out: Outcome) -> Result<String, String> {
+    if out.code == Some(0) {
+        Ok(out.stdout_text())
     } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(format!("{}: {}", out.command, out.stderr.trim()))
     }
 }
 
+fn ip(args: &[&str]) -> Result<(), String> {
+    stdout_or_why(Cmd::new("ip").args(args).run()).map(drop)
+}
+
 fn in_ns(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, program])
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip netns exec: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    stdout_or_why(Cmd::new(program).args(args).wrap(netns_exec(ns)).run())
+}
+
+fn netns_exec(ns: &str) -> [&str; 4] {
+    ["ip", "netns", "exec", ns]
 }
 
 impl Lan {
@@ -107,15 +92,16 @@ impl Lan {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let tentative = [&self.server_ns, &self.client_ns].iter().any(|ns| {
-                Command::new("ip")
+                let out = Cmd::new("ip")
                     .args(["-n", ns, "-6", "addr", "show", "tentative"])
-                    .output()
-                    .map_or(true, |out| !out.stdout.is_empty())
+                    .run();
+                out.code != Some(0) || !out.stdout.is_empty()
             });
-            let up = Command::new("ip")
+            let up = Cmd::new("ip")
                 .args(["-n", &self.client_ns, "link", "show", &self.client_if])
-                .output()
-                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("state UP"));
+                .run()
+                .stdout_text()
+                .contains("state UP");
             if !tentative && up {
                 return Ok(());
             }
@@ -191,22 +177,11 @@ fn echo_across(
     payload_path: &std::path::Path,
     len: usize,
 ) -> Vec<u8> {
-    let out = run_with(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &lan.client_ns,
-            SOCKC,
-            "--timeout",
-            "30",
-            server_ip,
-            port,
-            "-",
-        ],
-        Stdin::File(payload_path.to_path_buf()),
-        DEADLINE,
-    );
+    let out = sockc()
+        .args(["--timeout", "30", server_ip, port, "-"])
+        .wrap(netns_exec(&lan.client_ns))
+        .stdin_file(payload_path)
+        .run();
     out.success().no_panic();
     assert_eq!(out.stdout.len(), len, "{}", out.stderr);
     out.stdout
@@ -214,26 +189,21 @@ fn echo_across(
 
 #[test]
 fn sockd_and_sockc_on_two_hosts_over_ipv4_and_ipv6() {
-    crate::skip_unless!(is_root(), "network namespaces need root");
-    crate::skip_unless!(have("ip"), "ip (iproute2) is not installed");
+    if !skip::require_root() || !skip::require_tool("ip") {
+        return;
+    }
     let lan = match Lan::new() {
         Ok(lan) => lan,
         Err(why) => {
-            eprintln!(
-                "SKIPPED {}: cannot build the namespaces: {why}",
-                module_path!()
-            );
+            skip::because(format!("cannot build the namespaces: {why}"));
             return;
         }
     };
-    let in_server = |ip: &'static str| {
-        let ns = lan.server_ns.clone();
-        Server::start_in(
-            "ip",
-            &["netns", "exec", &ns, SOCKD, "-q", ip, "0"],
-            Stdin::Null,
-            |_| {},
-        )
+    let in_server = |ip: &str| {
+        sockd()
+            .args(["-q", ip, "0"])
+            .wrap(netns_exec(&lan.server_ns))
+            .serve()
     };
     let v4 = in_server("10.203.0.1");
     let v6 = in_server("fd00:203::1");
@@ -268,7 +238,7 @@ fn sockd_and_sockc_on_two_hosts_over_ipv4_and_ipv6() {
             }
             eprintln!("netns: packets dropped by nftables: {}", lan.dropped());
         }
-        Err(why) => eprintln!("netns: lossy-link part skipped: {why}"),
+        Err(why) => skip::part("the lossy link", why),
     }
     drop(v4);
     drop(v6);

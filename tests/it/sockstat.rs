@@ -1,12 +1,12 @@
 //! `sockstat` against sockets this test process (or a child it starts) holds:
 //! the real binary, port 0 only, loopback only, no sleeps for readiness.
 
+use crate::util::listing::{Row, parse_table, table};
+use crate::util::{Cmd, Process, skip, sockstat};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
-
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_sockstat");
+use std::process::Stdio;
 
 trait OrDie<T> {
     fn or_die(self, what: &str) -> T;
@@ -16,81 +16,6 @@ impl<T, E: std::fmt::Debug> OrDie<T> for Result<T, E> {
     fn or_die(self, what: &str) -> T {
         self.unwrap_or_else(|e| panic!("{what}: {e:?}"))
     }
-}
-
-pub(crate) fn sockstat(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .or_die("spawn sockstat")
-}
-
-pub(crate) fn describe(args: &[&str], out: &Output) -> String {
-    format!(
-        "sockstat {}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs sockstat, insists on exit 0 and a quiet stderr, returns the rows.
-pub(crate) fn table(args: &[&str]) -> Vec<BTreeMap<String, String>> {
-    let out = sockstat(args);
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        describe(args, &out)
-    );
-    parse_table(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// Splits the table at the header's column starts (cells may hold spaces:
-/// `-> [PID FD]`, `LOCAL ADDRESS`).
-pub(crate) fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
-    let mut lines = text.lines();
-    let Some(header) = lines.next() else {
-        return Vec::new();
-    };
-    let titles = [
-        "USER",
-        "COMMAND",
-        "PID",
-        "FD",
-        "PROTO",
-        "INODE",
-        "LOCAL ADDRESS",
-        "FOREIGN ADDRESS",
-        "STATE",
-        "RECV-Q",
-        "SEND-Q",
-        "UID",
-    ];
-    let mut starts: Vec<(usize, &str)> = titles
-        .iter()
-        .filter_map(|t| header.find(t).map(|at| (at, *t)))
-        .collect();
-    starts.sort();
-    lines
-        .map(|line| {
-            let chars: Vec<char> = line.chars().collect();
-            starts
-                .iter()
-                .enumerate()
-                .map(|(i, &(at, title))| {
-                    let end = starts.get(i + 1).map_or(chars.len(), |&(next, _)| next);
-                    let cell: String = chars
-                        .get(at.min(chars.len())..end.min(chars.len()))
-                        .unwrap_or_default()
-                        .iter()
-                        .collect();
-                    (title.to_string(), cell.trim().to_string())
-                })
-                .collect()
-        })
-        .collect()
 }
 
 fn me() -> String {
@@ -111,16 +36,13 @@ fn fd_text(fd: &impl AsFd) -> String {
     fd.as_fd().as_raw_fd().to_string()
 }
 
-fn row_for<'a>(
-    rows: &'a [BTreeMap<String, String>],
-    fd: &impl AsFd,
-) -> Option<&'a BTreeMap<String, String>> {
+fn row_for<'a>(rows: &'a [Row], fd: &impl AsFd) -> Option<&'a Row> {
     let (fd, inode) = (fd_text(fd), inode_of(fd));
     rows.iter()
         .find(|row| row["PID"] == me() && row["FD"] == fd && row["INODE"] == inode)
 }
 
-fn cell<'a>(rows: &'a [BTreeMap<String, String>], fd: &impl AsFd, title: &str) -> &'a str {
+fn cell<'a>(rows: &'a [Row], fd: &impl AsFd, title: &str) -> &'a str {
     match row_for(rows, fd) {
         Some(row) => &row[title],
         None => panic!("no row for fd {} in {rows:#?}", fd_text(fd)),
@@ -134,11 +56,16 @@ struct Tcp {
     port: u16,
 }
 
+/// A listener, a client and the accepted end on `ip`; `None` (with the
+/// skip reported) where `ip` cannot be bound.
 fn tcp_pair(ip: &str) -> Option<Tcp> {
     let (listener, bound) = match sockkit::bind_socket(ip, "0") {
         Ok(pair) => pair,
         Err(err) => {
-            eprintln!("skipping {ip}: {err}");
+            skip::part(
+                &format!("what needs {ip}"),
+                format!("cannot bind {ip}: {err}"),
+            );
             return None;
         }
     };
@@ -341,10 +268,7 @@ fn ipv6_and_udp_have_their_proto() {
 }
 
 /// The rows of `rows` for the given fds (those that have one), keyed by fd.
-fn mine(
-    rows: &[BTreeMap<String, String>],
-    fds: &[&OwnedFd],
-) -> BTreeMap<String, BTreeMap<String, String>> {
+fn mine(rows: &[Row], fds: &[&OwnedFd]) -> BTreeMap<String, Row> {
     fds.iter()
         .filter_map(|fd| row_for(rows, *fd).map(|row| (fd_text(*fd), row.clone())))
         .collect()
@@ -423,8 +347,8 @@ fn json_carries_the_table_rows() {
         let rows = mine(&table(&args), &fds);
         assert_eq!(rows.len(), fds.len(), "{rows:#?}");
         let json_args = [&args[..], &["--json"]].concat();
-        let out = sockstat(&json_args);
-        assert!(out.status.success(), "{}", describe(&json_args, &out));
+        let out = sockstat().args(&json_args).run();
+        out.success();
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
         let objects = value
             .as_array()
@@ -472,13 +396,16 @@ fn json_carries_the_table_rows() {
 
 #[test]
 fn empty_selection_exits_zero_with_a_header() {
-    let out = sockstat(&["--pid", "4294967295"]);
-    assert!(out.status.success(), "{}", describe(&[], &out));
-    assert_eq!(parse_table(&String::from_utf8_lossy(&out.stdout)).len(), 0);
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("USER"));
-    let out = sockstat(&["--pid", "4294967295", "-q"]);
-    assert!(out.stdout.is_empty() && out.status.success());
-    let out = sockstat(&["--pid", "4294967295", "--json"]);
+    let out = sockstat().args(["--pid", "4294967295"]).run();
+    out.success();
+    assert_eq!(parse_table(&out.stdout_text()).len(), 0);
+    assert!(out.stdout_text().starts_with("USER"), "{out}");
+    sockstat()
+        .args(["--pid", "4294967295", "-q"])
+        .run()
+        .success()
+        .stdout_is(b"");
+    let out = sockstat().args(["--pid", "4294967295", "--json"]).run();
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
     assert_eq!(value, serde_json::json!([]));
 }
@@ -486,9 +413,9 @@ fn empty_selection_exits_zero_with_a_header() {
 #[test]
 fn no_header_with_q_and_numeric_users_with_n() {
     let (a, _b) = unix_pair();
-    let out = sockstat(&["--pid", &me(), "-q", "-n"]);
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = sockstat().args(["--pid", &me(), "-q", "-n"]).run();
+    out.success();
+    let text = out.stdout_text();
     assert!(!text.contains("USER"), "{text}");
     let uid = rustix::process::getuid().as_raw().to_string();
     let line = text
@@ -511,80 +438,39 @@ fn bad_flag_values_exit_64_with_one_line() {
         &["--source", "kernel"],
         &["--nope"],
     ] {
-        let out = sockstat(args);
-        assert_eq!(out.status.code(), Some(64), "{}", describe(args, &out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{}", describe(args, &out));
-        assert!(stderr.starts_with("sockstat: "), "{stderr}");
-        assert!(out.stdout.is_empty());
+        sockstat()
+            .args(args)
+            .run()
+            .fails_with(64, "sockstat: ")
+            .stderr_lines(1)
+            .stderr_starts_with("sockstat: ")
+            .stdout_is(b"");
     }
     for args in [&["--help"][..], &["--version"]] {
-        assert_eq!(sockstat(args).status.code(), Some(0));
-    }
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        sockstat().args(args).run().success();
     }
 }
 
 #[test]
 fn as_nobody_lists_its_own_and_stays_quiet() {
-    if !rustix::process::getuid().is_root() {
-        eprintln!("skipping: not root, cannot become nobody");
+    if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
     }
-    if !have("setpriv") {
-        eprintln!("skipping: setpriv not installed");
-        return;
-    }
-    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
     // A socket held by a process that runs as nobody: `sleep` inherits the
     // one end of a socketpair that has CLOEXEC cleared.
     let (held, ours) = unix_pair();
     rustix::io::fcntl_setfd(&held, rustix::io::FdFlags::empty()).or_die("fcntl");
     let inode = inode_of(&held);
-    let child = Child(
-        Command::new("setpriv")
-            .args(nobody)
-            .args(["sleep", "60"])
-            .stdin(Stdio::null())
-            .spawn()
-            .or_die("spawn setpriv sleep"),
-    );
+    let child = Cmd::new("sleep").arg("60").by_nobody().spawn();
     drop(held);
-    let pid = child.0.id().to_string();
+    let pid = child.pid().to_string();
     // setpriv execs sleep in the same process; until then the fd table is
     // root's. Retry until the exec has happened (it is one exec away).
     let mut last = String::new();
     for _ in 0..500 {
-        let out = Command::new("setpriv")
-            .args(nobody)
-            .arg(BIN)
-            .env_remove("RUST_LOG")
-            .output()
-            .or_die("spawn sockstat as nobody");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            describe(&["(nobody)"], &out)
-        );
-        assert!(out.stderr.is_empty(), "{}", describe(&["(nobody)"], &out));
-        let rows = parse_table(&String::from_utf8_lossy(&out.stdout));
+        let out = sockstat().by_nobody().run();
+        out.success().stderr_is("");
+        let rows = parse_table(&out.stdout_text());
         // Only nobody's processes are visible: the test process (root) is not.
         assert!(rows.iter().all(|r| r["PID"] != me()), "{rows:#?}");
         if let Some(row) = rows.iter().find(|r| r["PID"] == pid && r["INODE"] == inode) {
@@ -594,24 +480,17 @@ fn as_nobody_lists_its_own_and_stays_quiet() {
             let fd = row["FD"].clone();
             // -a: our (root's) end is a socket nobody sees no holder of.
             let args = ["-a", "-u", "--inode", &inode_of(&ours)];
-            let out = Command::new("setpriv")
-                .args(nobody)
-                .arg(BIN)
-                .args(args)
-                .env_remove("RUST_LOG")
-                .output()
-                .or_die("spawn sockstat -a as nobody");
-            assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
-            assert!(out.stderr.is_empty(), "{}", describe(&args, &out));
-            let rows = parse_table(&String::from_utf8_lossy(&out.stdout));
-            assert_eq!(rows.len(), 1, "{}", describe(&args, &out));
+            let out = sockstat().args(args).by_nobody().run();
+            out.success().stderr_is("");
+            let rows = parse_table(&out.stdout_text());
+            assert_eq!(rows.len(), 1, "{out}");
             for title in ["USER", "COMMAND", "PID", "FD"] {
-                assert_eq!(rows[0][title], "?", "{}", describe(&args, &out));
+                assert_eq!(rows[0][title], "?", "{out}");
             }
             assert_eq!(rows[0]["FOREIGN ADDRESS"], format!("-> [{pid} {fd}]"));
             return;
         }
-        last = describe(&["(nobody)"], &out);
+        last = out.to_string();
         std::thread::yield_now();
     }
     panic!("nobody's sleep {pid} never showed its socket {inode}:\n{last}");
@@ -625,14 +504,15 @@ fn churning_processes_never_fail_a_run() {
         std::thread::spawn(move || {
             let mut started = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut batch: Vec<Child> = (0..8)
+                // Not captured: no reader threads, the churn stays fast.
+                let mut batch: Vec<Process> = (0..8)
                     .filter_map(|_| {
-                        Command::new("sleep")
+                        Cmd::new("sleep")
                             .arg("30")
-                            .stdin(Stdio::null())
-                            .spawn()
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .try_spawn()
                             .ok()
-                            .map(Child)
                     })
                     .collect();
                 started += u32::try_from(batch.len()).unwrap_or(0);
@@ -649,14 +529,9 @@ fn churning_processes_never_fail_a_run() {
             n if n % 2 == 0 => &["-q"],
             _ => &["-q", "--comm", "sleep", "-e"],
         };
-        let out = sockstat(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "run {run}: {}",
-            describe(args, &out)
-        );
-        assert!(out.stderr.is_empty(), "run {run}: {}", describe(args, &out));
+        let out = sockstat().args(args).run();
+        assert_eq!(out.code, Some(0), "run {run}: {out}");
+        assert!(out.stderr.is_empty(), "run {run}: {out}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let started = churn.join().unwrap_or(0);
@@ -686,23 +561,10 @@ fn other_socket_kinds_get_a_row_with_unknown_proto() {
 
 #[test]
 fn a_reader_that_goes_away_is_not_an_error() {
-    let mut child = Command::new(BIN)
-        .args(["-a", "-e"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .or_die("spawn sockstat");
+    let mut child = sockstat().args(["-a", "-e"]).stdout_piped().spawn();
     // Close the read end before sockstat writes (it still has its walk to do).
-    drop(child.stdout.take());
-    let out = child.wait_with_output().or_die("wait");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        describe(&["-a", "-e"], &out)
-    );
-    assert!(out.stderr.is_empty(), "{}", describe(&["-a", "-e"], &out));
+    drop(child.take_stdout());
+    child.wait_exit().success().stderr_is("");
 }
 
 #[test]
@@ -718,10 +580,7 @@ fn comm_selects_processes_by_name() {
 
 /// Runs sockstat until `done` accepts its rows (the kernel finishes a TCP
 /// close or delivers loopback data on its own schedule), with a deadline.
-fn table_until(
-    args: &[&str],
-    done: impl Fn(&[BTreeMap<String, String>]) -> bool,
-) -> Vec<BTreeMap<String, String>> {
+fn table_until(args: &[&str], done: impl Fn(&[Row]) -> bool) -> Vec<Row> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let rows = table(args);
@@ -753,7 +612,7 @@ fn all_adds_time_wait_sockets_with_no_owner() {
         // one in TIME_WAIT: a child another test is spawning can hold a
         // copy of the client fd between its fork and exec, so the server's
         // FIN may go first.
-        let ours = |r: &BTreeMap<String, String>| {
+        let ours = |r: &Row| {
             let ends = (r["LOCAL ADDRESS"].as_str(), r["FOREIGN ADDRESS"].as_str());
             ends == (local.as_str(), foreign.as_str()) || ends == (foreign.as_str(), local.as_str())
         };
@@ -809,8 +668,11 @@ fn a_process_with_thousands_of_fds_is_walked_whole() {
         let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
     }
     let current = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    if current.is_some_and(|cur| cur < 4096) {
-        eprintln!("skipping: RLIMIT_NOFILE {current:?} is too low for {want} more fds");
+    let enough = current.is_none_or(|cur| cur >= 4096);
+    if !skip::require(
+        enough,
+        format!("RLIMIT_NOFILE {current:?} is too low for {want} more fds"),
+    ) {
         return;
     }
     let pairs: Vec<(OwnedFd, OwnedFd)> = (0..want / 2).map(|_| unix_pair()).collect();

@@ -4,14 +4,11 @@
 //! both output forms. Loopback, port 0, no sleeps: readiness is sockd's
 //! `--port-file` and sockc's transcript line.
 
-use crate::net::Background;
-use crate::sockstat::{describe, parse_table, sockstat};
-use crate::util::{DEADLINE, SOCKC, Server};
-use rustix::fd::OwnedFd;
+use crate::util::listing::parse_table;
+use crate::util::net::LOCAL;
+use crate::util::procfs::{fd_targets, socket_inode};
+use crate::util::{sockc, sockd, sockstat};
 use std::collections::BTreeSet;
-use std::process::Stdio;
-
-const LOCAL: &str = "127.0.0.1";
 
 /// One listed socket, from a table row or a JSON object alike.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,18 +47,14 @@ fn listed(pids: &[u32], args: &[&str], json: bool) -> Vec<Sock> {
     if json {
         all.push("--json");
     }
-    let out = sockstat(&all);
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        describe(&all, &out)
-    );
+    let out = sockstat().args(&all).run();
+    out.success().stderr_is("");
     let socks: Vec<Sock> = if json {
-        let value: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", describe(&all, &out)));
+        let value: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
         let objects = value
             .as_array()
-            .unwrap_or_else(|| panic!("not an array: {}", describe(&all, &out)));
+            .unwrap_or_else(|| panic!("not an array: {out}"));
         let text = |o: &serde_json::Value, key: &str| match &o[key] {
             serde_json::Value::String(s) => s.clone(),
             other => panic!("{key} is not a string in {o}: {other}"),
@@ -85,7 +78,7 @@ fn listed(pids: &[u32], args: &[&str], json: bool) -> Vec<Sock> {
             })
             .collect()
     } else {
-        parse_table(&String::from_utf8_lossy(&out.stdout))
+        parse_table(&out.stdout_text())
             .iter()
             .map(|row| Sock {
                 pid: number(&row["PID"], "PID"),
@@ -109,21 +102,9 @@ fn listed(pids: &[u32], args: &[&str], json: bool) -> Vec<Sock> {
 /// The sockets `/proc/PID/fd` shows: `(pid, fd, inode)` for each
 /// `socket:[INODE]` link — the witness sockstat is checked against.
 fn held_sockets(pid: u32) -> BTreeSet<(u32, u32, u64)> {
-    let dir = format!("/proc/{pid}/fd");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let fd = entry.file_name().to_str()?.parse().ok()?;
-            let link = std::fs::read_link(entry.path()).ok()?;
-            let inode = link
-                .to_str()?
-                .strip_prefix("socket:[")?
-                .strip_suffix(']')?
-                .parse()
-                .ok()?;
-            Some((pid, fd, inode))
-        })
+    fd_targets(pid)
+        .iter()
+        .filter_map(|(fd, target)| Some((pid, *fd, socket_inode(target)?)))
         .collect()
 }
 
@@ -138,7 +119,7 @@ fn other_port(port: u16) -> u16 {
 
 #[test]
 fn sockd_listener_is_listed_with_the_inode_its_fd_names() {
-    let server = Server::sockd(&["-q", "--threads", "1", LOCAL, "0"]);
+    let server = sockd().args(["-q", "--threads", "1", LOCAL, "0"]).serve();
     let pid = server.pid();
     let held = held_sockets(pid);
     let [(_, fd, inode)] = held.iter().copied().collect::<Vec<_>>()[..] else {
@@ -150,13 +131,13 @@ fn sockd_listener_is_listed_with_the_inode_its_fd_names() {
         command: "sockd".into(),
         proto: "tcp4".into(),
         inode,
-        local: format!("127.0.0.1:{}", server.port),
+        local: format!("127.0.0.1:{}", server.port()),
         foreign: "*:*".into(),
         state: "LISTEN".into(),
     }];
     let port = server.port_arg();
-    let other = other_port(server.port).to_string();
-    let below = format!("1-{}", server.port - 1);
+    let other = other_port(server.port()).to_string();
+    let below = format!("1-{}", server.port() - 1);
     for source in ["netlink", "proc"] {
         for json in [false, true] {
             let with =
@@ -179,27 +160,17 @@ fn sockd_listener_is_listed_with_the_inode_its_fd_names() {
     server.wait_exit().success();
 }
 
-/// Writes all of `bytes` to a pipe.
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => panic!("write to sockc's stdin: {e}"),
-        }
-    }
-}
-
 #[test]
 fn sockc_keep_and_sockd_are_each_others_ends() {
-    let server = Server::sockd(&["--threads", "1", LOCAL, "0"]);
+    let server = sockd().args(["--threads", "1", LOCAL, "0"]).serve();
     // sockc's stdin is a pipe the test keeps open: with --keep, sockc holds
     // its connection while it waits for the next line.
     let (stdin, typing) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .unwrap_or_else(|e| panic!("pipe: {e}"));
     let port = server.port_arg();
-    let client = Background::spawn(SOCKC, &["--keep", LOCAL, &port], Stdio::from(stdin), true);
-    write_all(&typing, b"hello\n");
+    let client = sockc().args(["--keep", LOCAL, &port]).stdin(stdin).spawn();
+    sockkit::io::write_all(&typing, b"hello\n")
+        .unwrap_or_else(|e| panic!("write to sockc's stdin: {e}"));
     // The echo came back: sockc is connected and sockd has accepted.
     client.wait_stdout("127.0.0.1 say: hello\n");
     server.wait_stdout("127.0.0.1 say: hello\n");
@@ -258,5 +229,5 @@ fn sockc_keep_and_sockd_are_each_others_ends() {
     }
     // EOF on its stdin ends sockc with 0.
     drop(typing);
-    client.wait_exit(DEADLINE).success().no_panic();
+    client.wait_exit().success().no_panic();
 }

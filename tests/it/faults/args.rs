@@ -5,8 +5,7 @@
 //! NUL bytes cannot reach a program through `execve` (argv strings end at
 //! the first NUL); the parsers' own tests and the fuzz targets cover them.
 
-use super::support::{RawOutcome, run_os};
-use crate::util::{SOCKC, SOCKD};
+use crate::util::{Cmd, Outcome, SOCKC, SOCKD, sockd};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
@@ -208,14 +207,16 @@ fn table() -> Vec<Case> {
 }
 
 #[track_caller]
-fn check(out: &RawOutcome, program: &str) -> Result<(), String> {
+fn check(out: &Outcome, program: &str) -> Result<(), String> {
     let name = if program == SOCKD {
         "sockd: "
     } else {
         "sockc: "
     };
     let lines: Vec<&str> = out.stderr.lines().collect();
-    let problem = if out.code != Some(64) {
+    let problem = if let Some(limit) = out.killed_after {
+        Some(format!("still running after {limit:?}: killed"))
+    } else if out.code != Some(64) {
         Some(format!("exit {:?}, not 64", out.code))
     } else if out.stderr.contains("panicked") {
         Some("panicked".into())
@@ -247,8 +248,10 @@ fn every_argument_rejects_hostile_values_with_64_and_one_line() {
         let run_half = |half: &[Case]| {
             half.iter()
                 .filter_map(|case| {
-                    let args: Vec<&OsStr> = case.args.iter().map(OsString::as_os_str).collect();
-                    let out = run_os(case.program, &args, Duration::from_secs(10));
+                    let out = Cmd::new(case.program)
+                        .args(&case.args)
+                        .limit(Duration::from_secs(10))
+                        .run();
                     check(&out, case.program).err()
                 })
                 .collect::<Vec<_>>()
@@ -278,19 +281,13 @@ fn hostile_port_file_paths_are_os_errors_on_one_line() {
         (OsString::from(component), 71, "(ENAMETOOLONG)"),
         (OsString::from("/proc/self/nope/port"), 71, "(ENOENT)"),
     ] {
-        let args = [
-            OsStr::new("-q"),
-            OsStr::new("127.0.0.1"),
-            OsStr::new("0"),
-            OsStr::new("--port-file"),
-            &path,
-        ];
-        let out = run_os(SOCKD, &args, Duration::from_secs(10));
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(out.code, Some(code), "{}: {}", out.command, out.stderr);
-        assert_eq!(lines.len(), 1, "{}: {}", out.command, out.stderr);
-        assert!(lines[0].starts_with("sockd: "), "{}", out.stderr);
-        assert!(lines[0].contains(needle), "{}: {}", out.command, out.stderr);
-        assert!(!out.stderr.contains("panicked"));
+        sockd()
+            .args(["-q", "127.0.0.1", "0", "--port-file"])
+            .arg(&path)
+            .limit(Duration::from_secs(10))
+            .run()
+            .fails_with(code, needle)
+            .stderr_lines(1)
+            .stderr_starts_with("sockd: ");
     }
 }

@@ -6,5 +6,4 @@
 mod args;
 mod client;
 mod server;
-mod support;
 mod wire;

@@ -2,16 +2,19 @@
 //! read, silent and trickling clients, fd exhaustion, connection churn,
 //! signal storms and killed clients.
 
-use super::support::{
-    STEP, alive, assert_same, connect, cpu_seconds, echo_round_trip, eventually, fd_targets,
-    recv_exact, recv_to_eof, reset, send_all, set_timeouts, socket_fds, status_kib,
+use crate::util::listing::table;
+use crate::util::net::{
+    STEP, connect, recv_exact, recv_upto, reset, round_trip, send_all, set_timeouts,
 };
-use crate::util::{SOCKC, SOCKD, Server, Stdin, TempDir, random_bytes};
+use crate::util::procfs::{alive, cpu_seconds, fd_targets, socket_fds, status_kib};
+use crate::util::{
+    Process, TempDir, assert_same_bytes, eventually, kill, random_bytes, skip, sockc, sockd,
+};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 use rustix::process::Signal;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
@@ -46,7 +49,7 @@ fn fill_without_reading(fd: impl AsFd, seed: u64) -> Vec<u8> {
 
 /// Stops the server with SIGTERM and checks it exits 0 with its summary.
 #[track_caller]
-fn stops_cleanly(server: Server) {
+fn stops_cleanly(server: Process) {
     server.signal(Signal::TERM);
     let out = server.wait_exit();
     out.success().no_panic().stderr_has("sockd: stopped:");
@@ -54,26 +57,28 @@ fn stops_cleanly(server: Server) {
 
 #[test]
 fn client_reset_mid_echo_drops_only_that_connection() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let pid = server.pid();
     let listening = socket_fds(pid);
     let payload = random_bytes(4 * MIB, 1);
     thread::scope(|scope| {
         // A bystander echoing throughout.
-        let bystander = scope.spawn(|| echo_round_trip(server.port, &payload));
+        let bystander = scope.spawn(|| round_trip(server.port(), &payload));
         for round in 0..20u64 {
-            let fd = connect(server.port);
+            let fd = connect(server.port());
             if round % 2 == 0 {
                 // Reset while sockd has echo output stuck (EPOLLOUT side).
                 let _ = fill_without_reading(&fd, round);
             } else {
                 // Reset right after a little data (reading side).
-                send_all(&fd, b"about to vanish\n").unwrap_or_else(|e| panic!("{e}"));
+                send_all(&fd, b"about to vanish\n");
             }
             reset(fd);
         }
         let got = bystander.join().unwrap_or_default();
-        assert_same(&got, &payload, "bystander echo");
+        assert_same_bytes(&got, &payload, "bystander echo");
     });
     assert!(
         eventually(STEP, || socket_fds(pid) == listening),
@@ -81,7 +86,7 @@ fn client_reset_mid_echo_drops_only_that_connection() {
         fd_targets(pid)
     );
     assert!(alive(pid), "sockd died");
-    let after = echo_round_trip(server.port, b"still here\n");
+    let after = round_trip(server.port(), b"still here\n");
     assert_eq!(after, b"still here\n");
     eprintln!("reset: 20 clients reset (10 with echo stuck), 4 MiB bystander echo intact");
     stops_cleanly(server);
@@ -89,15 +94,17 @@ fn client_reset_mid_echo_drops_only_that_connection() {
 
 #[test]
 fn half_close_with_echo_pending_gets_everything_back_then_eof() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let listening = socket_fds(server.pid());
-    let fd = connect(server.port);
+    let fd = connect(server.port());
     // Everything is full: sockd holds pending echo and has stopped reading.
     let sent = fill_without_reading(&fd, 7);
     rustix::net::shutdown(&fd, Shutdown::Write).unwrap_or_else(|e| panic!("shutdown: {e}"));
-    let (got, err) = recv_to_eof(&fd, usize::MAX);
+    let (got, err) = recv_upto(&fd, usize::MAX);
     assert!(err.is_none(), "recv: {err:?}");
-    assert_same(&got, &sent, "echo after SHUT_WR");
+    assert_same_bytes(&got, &sent, "echo after SHUT_WR");
     eprintln!(
         "half-close: {} bytes in flight at SHUT_WR, all {} echoed, then EOF",
         sent.len(),
@@ -109,16 +116,18 @@ fn half_close_with_echo_pending_gets_everything_back_then_eof() {
 
 #[test]
 fn a_client_that_never_reads_is_throttled_and_rss_stays_bounded() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let pid = server.pid();
     let rss_before = status_kib(pid, "VmRSS");
     let payload = random_bytes(64 * MIB, 3);
-    let hog = connect(server.port);
+    let hog = connect(server.port());
     let sent = AtomicUsize::new(0);
     thread::scope(|scope| {
         let writer = scope.spawn(|| {
             for chunk in payload.chunks(64 * 1024) {
-                send_all(&hog, chunk).unwrap_or_else(|e| panic!("hog send: {e}"));
+                send_all(&hog, chunk);
                 sent.fetch_add(chunk.len(), Ordering::Relaxed);
             }
             let _ = rustix::net::shutdown(&hog, Shutdown::Write);
@@ -143,11 +152,7 @@ fn a_client_that_never_reads_is_throttled_and_rss_stays_bounded() {
         // Another client keeps its latency meanwhile.
         let started = Instant::now();
         let small = random_bytes(MIB, 4);
-        assert_same(
-            &echo_round_trip(server.port, &small),
-            &small,
-            "other client",
-        );
+        assert_same_bytes(&round_trip(server.port(), &small), &small, "other client");
         let latency = started.elapsed();
         assert!(
             latency < Duration::from_secs(5),
@@ -157,8 +162,8 @@ fn a_client_that_never_reads_is_throttled_and_rss_stays_bounded() {
         // The hog drains: sockd resumes and every byte comes back.
         let echoed = recv_exact(&hog, payload.len());
         let _ = writer.join();
-        assert_same(&echoed, &payload, "hog echo after draining");
-        let (rest, err) = recv_to_eof(&hog, 1);
+        assert_same_bytes(&echoed, &payload, "hog echo after draining");
+        let (rest, err) = recv_upto(&hog, 1);
         assert!(
             rest.is_empty() && err.is_none(),
             "EOF after the echo: {err:?}"
@@ -178,10 +183,12 @@ fn a_client_that_never_reads_is_throttled_and_rss_stays_bounded() {
 
 #[test]
 fn silent_clients_are_closed_on_time() {
-    let server = Server::sockd(&["-q", "--idle-timeout", "1", "127.0.0.1", "0"]);
-    let fd = connect(server.port);
+    let server = sockd()
+        .args(["-q", "--idle-timeout", "1", "127.0.0.1", "0"])
+        .serve();
+    let fd = connect(server.port());
     let started = Instant::now();
-    let (got, err) = recv_to_eof(&fd, 1);
+    let (got, err) = recv_upto(&fd, 1);
     let after = started.elapsed();
     assert!(got.is_empty() && err.is_none(), "{got:?} {err:?}");
     eprintln!("idle: a silent client was closed after {after:?} (--idle-timeout 1)");
@@ -194,9 +201,9 @@ fn silent_clients_are_closed_on_time() {
         "closed late: {after:?}"
     );
     // A client that talks is not idle.
-    let talker = connect(server.port);
+    let talker = connect(server.port());
     for _ in 0..4 {
-        send_all(&talker, b"x").unwrap_or_else(|e| panic!("{e}"));
+        send_all(&talker, b"x");
         assert_eq!(recv_exact(&talker, 1), b"x");
         thread::sleep(Duration::from_millis(400));
     }
@@ -263,39 +270,41 @@ impl Drop for Slowloris {
 /// third of the time and fds.
 #[test]
 fn slowloris_cannot_hold_max_conns_forever() {
-    let server = Server::sockd(&[
-        "-q",
-        "--threads",
-        "2",
-        "--max-conns",
-        "100",
-        "--idle-timeout",
-        "2",
-        "127.0.0.1",
-        "0",
-    ]);
+    let server = sockd()
+        .args([
+            "-q",
+            "--threads",
+            "2",
+            "--max-conns",
+            "100",
+            "--idle-timeout",
+            "2",
+            "127.0.0.1",
+            "0",
+        ])
+        .serve();
     let listening = socket_fds(server.pid());
     // A client moving real data keeps its slot throughout.
-    let busy = connect(server.port);
+    let busy = connect(server.port());
     let busy_stop = AtomicBool::new(false);
     let busy_rounds = AtomicU64::new(0);
     thread::scope(|scope| {
         scope.spawn(|| {
             let chunk = random_bytes(16 * 1024, 13);
             while !busy_stop.load(Ordering::Relaxed) {
-                send_all(&busy, &chunk).unwrap_or_else(|e| panic!("busy client send: {e}"));
+                send_all(&busy, &chunk);
                 assert_eq!(recv_exact(&busy, chunk.len()), chunk, "busy client echo");
                 busy_rounds.fetch_add(1, Ordering::Relaxed);
                 thread::sleep(Duration::from_millis(100));
             }
         });
-        let attack = Slowloris::start(server.port, 200);
+        let attack = Slowloris::start(server.port(), 200);
         // Let the attackers take every slot.
         assert!(eventually(STEP, || socket_fds(server.pid()) == listening + 100));
         let started = Instant::now();
-        let fd = connect(server.port);
+        let fd = connect(server.port());
         set_timeouts(&fd, Duration::from_secs(30));
-        send_all(&fd, b"let me in\n").unwrap_or_else(|e| panic!("{e}"));
+        send_all(&fd, b"let me in\n");
         let got = recv_exact(&fd, 10);
         let waited = started.elapsed();
         assert_eq!(got, b"let me in\n");
@@ -315,21 +324,18 @@ fn slowloris_cannot_hold_max_conns_forever() {
 
 #[test]
 fn fd_exhaustion_backs_off_without_spinning_and_recovers() {
-    crate::skip_unless!(
-        crate::util::have("prlimit"),
-        "prlimit (util-linux) is not installed"
-    );
-    let server = Server::start_in(
-        "prlimit",
-        &["--nofile=64:64", SOCKD, "--threads", "1", "127.0.0.1", "0"],
-        Stdin::Null,
-        |_| {},
-    );
+    if !skip::require_tool("prlimit") {
+        return;
+    }
+    let server = sockd()
+        .args(["--threads", "1", "127.0.0.1", "0"])
+        .wrap(["prlimit", "--nofile=64:64"])
+        .serve();
     let pid = server.pid();
     let listening = socket_fds(pid);
-    let clients: Vec<OwnedFd> = (0..200).map(|_| connect(server.port)).collect();
+    let clients: Vec<OwnedFd> = (0..200).map(|_| connect(server.port())).collect();
     for fd in &clients {
-        send_all(fd, b"ping\n").unwrap_or_else(|e| panic!("{e}"));
+        send_all(fd, b"ping\n");
     }
     server.wait_stderr("pausing accepts");
     // The ones sockd holds are served.
@@ -378,7 +384,7 @@ fn fd_exhaustion_backs_off_without_spinning_and_recovers() {
             Ok((5, _))
         );
         if held {
-            send_all(fd, b"again\n").unwrap_or_else(|e| panic!("{e}"));
+            send_all(fd, b"again\n");
             assert_eq!(recv_exact(fd, 11), b"ping\nagain\n");
             still_served += 1;
         }
@@ -392,17 +398,19 @@ fn fd_exhaustion_backs_off_without_spinning_and_recovers() {
         "{:?}",
         fd_targets(pid)
     );
-    let fresh = echo_round_trip(server.port, b"after the storm\n");
+    let fresh = round_trip(server.port(), b"after the storm\n");
     assert_eq!(fresh, b"after the storm\n");
     stops_cleanly(server);
 }
 
 #[test]
 fn twenty_thousand_churned_connections_leak_no_fd() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let pid = server.pid();
     // Both workers are up (each has made its epoll fd) before the baseline.
-    echo_round_trip(server.port, b"warm\n");
+    round_trip(server.port(), b"warm\n");
     let epolls = || {
         fd_targets(pid)
             .iter()
@@ -415,11 +423,11 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
     let started = Instant::now();
     thread::scope(|scope| {
         for worker in 0..4u64 {
-            let port = server.port;
+            let port = server.port();
             scope.spawn(move || {
                 for i in 0..5_000u64 {
                     let message = format!("churn {worker} {i}\n");
-                    let got = echo_round_trip(port, message.as_bytes());
+                    let got = round_trip(port, message.as_bytes());
                     assert_eq!(got, message.as_bytes());
                 }
             });
@@ -451,7 +459,7 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
         .unwrap_or_else(|| panic!("no socket fd left in sockd {pid}"));
     let pid_arg = pid.to_string();
     for source in ["netlink", "proc"] {
-        let rows = crate::sockstat::table(&["--pid", &pid_arg, "--source", source]);
+        let rows = table(&["--pid", &pid_arg, "--source", source]);
         assert_eq!(
             rows.len(),
             1,
@@ -464,7 +472,7 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
             row["STATE"].as_str(),
             row["LOCAL ADDRESS"].as_str(),
         );
-        let local = format!("127.0.0.1:{}", server.port);
+        let local = format!("127.0.0.1:{}", server.port());
         assert_eq!(
             shown,
             (
@@ -484,64 +492,55 @@ fn twenty_thousand_churned_connections_leak_no_fd() {
 /// in a tight loop while 64 MiB go through them.
 #[test]
 fn signal_storm_during_a_64_mib_echo_loses_no_byte() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let dir = TempDir::new();
     let input = dir.join("in.bin");
     let output = dir.join("out.bin");
     let payload = random_bytes(64 * MIB, 5);
     std::fs::write(&input, &payload).unwrap_or_else(|e| panic!("{e}"));
-    let mut client = Command::new(SOCKC)
+    let mut client = sockc()
         .args(["127.0.0.1", &server.port_arg(), "-"])
-        .stdin(std::fs::File::open(&input).unwrap_or_else(|e| panic!("{e}")))
+        .stdin_file(&input)
         .stdout(std::fs::File::create(&output).unwrap_or_else(|e| panic!("{e}")))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn sockc: {e}"));
-    let targets = [server.pid(), client.id()];
+        .spawn();
+    let targets = [server.pid(), client.pid()];
     let done = AtomicBool::new(false);
     let sent = AtomicU64::new(0);
     let started = Instant::now();
-    let status = thread::scope(|scope| {
+    let finished = thread::scope(|scope| {
         scope.spawn(|| {
             let storm = [Signal::URG, Signal::WINCH, Signal::CHILD];
             let mut i = 0usize;
             while !done.load(Ordering::Relaxed) {
                 for &pid in &targets {
-                    crate::util::kill(pid, Signal::STOP);
-                    crate::util::kill(pid, Signal::CONT);
-                    crate::util::kill(pid, storm[i % storm.len()]);
+                    kill(pid, Signal::STOP);
+                    kill(pid, Signal::CONT);
+                    kill(pid, storm[i % storm.len()]);
                 }
                 sent.fetch_add(6, Ordering::Relaxed);
                 i += 1;
             }
             for &pid in &targets {
-                crate::util::kill(pid, Signal::CONT);
+                kill(pid, Signal::CONT);
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            match client.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                _ => break None,
-            }
-        };
+        // Not `wait_exit_within`: a panic here would leave the storm
+        // thread spinning and the scope waiting for it.
+        let finished = client.exits_within(Duration::from_secs(60));
         done.store(true, Ordering::Relaxed);
-        status
+        finished
     });
-    let Some(status) = status else {
-        let _ = client.kill();
-        panic!("sockc did not finish the 64 MiB echo under the storm");
-    };
-    let mut stderr = String::new();
-    if let Some(mut err) = client.stderr.take() {
-        use std::io::Read;
-        let _ = err.read_to_string(&mut stderr);
-    }
-    assert_eq!(status.code(), Some(0), "sockc: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        finished,
+        "sockc did not finish the 64 MiB echo under the storm"
+    );
+    let out = client.wait_exit();
+    out.success();
+    assert!(!out.stderr.contains("panicked"), "{out}");
     let echoed = std::fs::read(&output).unwrap_or_else(|e| panic!("{e}"));
-    assert_same(&echoed, &payload, "64 MiB under a signal storm");
+    assert_same_bytes(&echoed, &payload, "64 MiB under a signal storm");
     eprintln!(
         "signal storm: {} signals (SIGSTOP/SIGCONT pairs, SIGURG, SIGWINCH, SIGCHLD) to sockd \
          and sockc during a 64 MiB echo in {:?}; {} bytes compared, equal",
@@ -555,57 +554,54 @@ fn signal_storm_during_a_64_mib_echo_loses_no_byte() {
 
 #[test]
 fn a_client_killed_mid_transfer_leaves_the_others_intact() {
-    let server = Server::sockd(&["-q", "--threads", "2", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["-q", "--threads", "2", "127.0.0.1", "0"])
+        .serve();
     let pid = server.pid();
     let listening = socket_fds(pid);
-    let mut victim = Command::new(SOCKC)
+    let mut victim = sockc()
         .args(["127.0.0.1", &server.port_arg(), "-"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout_piped()
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn sockc: {e}"));
-    let mut feed = victim.stdin.take();
-    let mut out = victim.stdout.take();
+        .spawn();
+    let mut feed = victim.take_stdin();
+    let mut out = victim.take_stdout();
     let echoed = Arc::new(AtomicUsize::new(0));
     let feeder = thread::spawn(move || {
         use std::io::Write;
         let chunk = random_bytes(64 * 1024, 9);
-        if let Some(pipe) = feed.as_mut() {
-            while pipe.write_all(&chunk).is_ok() {}
-        }
+        while feed.write_all(&chunk).is_ok() {}
     });
     let counter = Arc::clone(&echoed);
     let reader = thread::spawn(move || {
         use std::io::Read;
         let mut buf = vec![0u8; 64 * 1024];
-        if let Some(pipe) = out.as_mut() {
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                counter.fetch_add(n, Ordering::Relaxed);
-            }
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            counter.fetch_add(n, Ordering::Relaxed);
         }
     });
     let payload = random_bytes(16 * MIB, 10);
     assert!(eventually(STEP, || echoed.load(Ordering::Relaxed) >= 4 * MIB));
     // The other client is mid-transfer (half sent, echo flowing) when the
     // victim dies.
-    let other = connect(server.port);
+    let other = connect(server.port());
     let halfway = std::sync::Barrier::new(2);
     thread::scope(|scope| {
         scope.spawn(|| {
             let (first, second) = payload.split_at(payload.len() / 2);
-            send_all(&other, first).unwrap_or_else(|e| panic!("{e}"));
+            send_all(&other, first);
             halfway.wait();
-            send_all(&other, second).unwrap_or_else(|e| panic!("{e}"));
+            send_all(&other, second);
             let _ = rustix::net::shutdown(&other, Shutdown::Write);
         });
-        let reader = scope.spawn(|| recv_to_eof(&other, usize::MAX));
+        let reader = scope.spawn(|| recv_upto(&other, usize::MAX));
         halfway.wait();
-        let _ = victim.kill();
-        let _ = victim.wait();
+        // SIGKILL, and reaped.
+        drop(victim);
         let (got, err) = reader.join().unwrap_or_default();
         assert!(err.is_none(), "{err:?}");
-        assert_same(&got, &payload, "the other client's echo");
+        assert_same_bytes(&got, &payload, "the other client's echo");
     });
     let _ = feeder.join();
     let _ = reader.join();
@@ -627,25 +623,20 @@ fn a_client_killed_mid_transfer_leaves_the_others_intact() {
 fn sockd_with_its_stdout_closed_keeps_echoing() {
     let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
     drop(read_end);
-    let server = Server::start_in(
-        SOCKD,
-        &["--threads", "2", "127.0.0.1", "0"],
-        Stdin::Null,
-        |command| {
-            command.stdout(Stdio::from(write_end));
-        },
-    );
+    let server = sockd()
+        .args(["--threads", "2", "127.0.0.1", "0"])
+        .stdout(write_end)
+        .serve();
     for i in 0..50 {
         let message = format!("message {i} for nobody's terminal\n");
         assert_eq!(
-            echo_round_trip(server.port, message.as_bytes()),
+            round_trip(server.port(), message.as_bytes()),
             message.as_bytes()
         );
     }
     assert!(alive(server.pid()));
-    // (`wait_exit` would wait for a stdout the fixture does not hold.)
     server.signal(Signal::TERM);
     server.wait_stderr("sockd: stopped: 50 connections");
-    assert!(eventually(STEP, || !alive(server.pid())));
-    assert!(!server.stderr_text().contains("panicked"));
+    let out = server.wait_exit_within(STEP);
+    assert!(!out.stderr.contains("panicked"), "{out}");
 }

@@ -1,13 +1,15 @@
 //! Bytes on the wire: what a client sends cannot drive the operator's
 //! terminal through sockd's transcript, and overlong messages are cut as
-//! SPEC.md says (1024 bytes kept, `…(+N bytes)`).
+//! the contract says (1024 bytes kept, `…(+N bytes)`).
 
-use super::support::echo_round_trip;
-use crate::util::Server;
+use crate::util::net::round_trip;
+use crate::util::sockd;
 
 #[test]
 fn hostile_bytes_are_escaped_and_overlong_messages_cut_in_the_transcript() {
-    let server = Server::sockd(&["--threads", "1", "--exit-after", "1", "127.0.0.1", "0"]);
+    let server = sockd()
+        .args(["--threads", "1", "--exit-after", "1", "127.0.0.1", "0"])
+        .serve();
     let mut stream: Vec<u8> = Vec::new();
     let mut expected = String::new();
     let mut say = |sent: &[u8], shown: &str| {
@@ -42,7 +44,7 @@ fn hostile_bytes_are_escaped_and_overlong_messages_cut_in_the_transcript() {
     say(&cut_mid_char, &format!("{}…(+7 bytes)", "b".repeat(1023)));
     say(b"last", "last");
 
-    let echoed = echo_round_trip(server.port, &stream);
+    let echoed = round_trip(server.port(), &stream);
     assert_eq!(echoed, stream, "echo is byte for byte");
     let out = server.wait_exit();
     out.success();

@@ -1,0 +1,177 @@
+//! The one test fixture: commands built and run (`cmd`), processes in the
+//! background waited on with deadlines and never a sleep (`process`), the
+//! assertions that show what a command did when they fail (`outcome`),
+//! test-side sockets (`net`), what `/proc` says about a process (`procfs`),
+//! sockstat's table read back (`listing`) and visible skips (`skip`).
+//!
+//! ```text
+//! let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+//! sockc().args(["127.0.0.1", &server.port_arg(), "hi"]).run().success().stdout_is(b"hi");
+//! sockc().args(["127.0.0.1", &refused, "hi"]).run().fails_with(69, "(ECONNREFUSED)");
+//! ```
+
+mod cmd;
+pub mod listing;
+pub mod net;
+mod outcome;
+mod process;
+pub mod procfs;
+pub mod skip;
+
+pub use cmd::Cmd;
+pub use outcome::Outcome;
+pub use process::Process;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const SOCKD: &str = env!("CARGO_BIN_EXE_sockd");
+pub const SOCKC: &str = env!("CARGO_BIN_EXE_sockc");
+pub const SOCKSTAT: &str = env!("CARGO_BIN_EXE_sockstat");
+pub const SOCKBENCH: &str = env!("CARGO_BIN_EXE_sockbench");
+
+/// How long any single step may take before the test fails instead of hanging.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+pub fn sockd() -> Cmd {
+    Cmd::new(SOCKD)
+}
+
+pub fn sockc() -> Cmd {
+    Cmd::new(SOCKC)
+}
+
+pub fn sockstat() -> Cmd {
+    Cmd::new(SOCKSTAT)
+}
+
+pub fn sockbench() -> Cmd {
+    Cmd::new(SOCKBENCH)
+}
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Short, under /tmp: unix socket paths end at 107 bytes.
+        let name = format!(
+            "sockkit-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self(path)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), NULs included.
+pub fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    seed |= 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Asserts two byte strings are equal, showing lengths and the first
+/// differing offset rather than megabytes of bytes.
+#[track_caller]
+pub fn assert_same_bytes(got: &[u8], expected: &[u8], what: &str) {
+    if got == expected {
+        return;
+    }
+    let first = got
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    let around = |bytes: &[u8]| {
+        let end = bytes.len().min(first + 16);
+        format!("{:02x?}", &bytes[first.min(end)..end])
+    };
+    panic!(
+        "{what}: got {} bytes, expected {}; first difference at offset {first}: \
+         got {} expected {}",
+        got.len(),
+        expected.len(),
+        around(got),
+        around(expected)
+    );
+}
+
+/// Runs `work` on a thread and fails the test if it takes longer than
+/// `limit`: a hang check, not a timing assertion.
+#[track_caller]
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: not done within {limit:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+/// Checks `check` every 10 ms until it holds or `limit` passes; whether it
+/// held. Only for state nothing can be waited on for (a process's fd
+/// count, a sender that stopped moving); readiness has its own waits.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Sends `signal` to `pid`; a process already gone is no error.
+pub fn kill(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}

@@ -1,0 +1,166 @@
+//! What a finished command did, and the assertions on it: each failure
+//! shows the command, its exit (code, signal, or killed at the limit), its
+//! stdout and its stderr.
+
+use std::fmt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+pub struct Outcome {
+    pub command: String,
+    /// The exit code; `None` when a signal ended the process.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Set when the command outran its limit and was killed.
+    pub killed_after: Option<Duration>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub(super) fn new(
+        command: String,
+        status: ExitStatus,
+        killed_after: Option<Duration>,
+        stdout: Vec<u8>,
+        stderr: String,
+    ) -> Self {
+        Self {
+            command,
+            code: status.code(),
+            signal: status.signal(),
+            killed_after,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success\n{self}");
+        self
+    }
+
+    /// Asserts the exit code and that stderr has exactly one line naming
+    /// `needle` (the errno name, for an OS error), plus a `hint:` line when
+    /// the error has one, and no panic.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32, needle: &str) -> &Self {
+        assert_eq!(self.code, Some(code), "wrong exit code\n{self}");
+        self.stderr_has(needle).no_panic();
+        let lines = self
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("hint: "))
+            .count();
+        assert_eq!(lines, 1, "expected one error line\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn no_panic(&self) -> &Self {
+        assert!(!self.stderr.contains("panicked"), "panic\n{self}");
+        assert_ne!(self.code, Some(101), "panic exit\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &[u8]) -> &Self {
+        assert!(
+            self.stdout == expected,
+            "stdout differs: expected {:?}\n{self}",
+            String::from_utf8_lossy(expected)
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout_text().contains(needle),
+            "stdout lacks {needle:?}\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_is(&self, expected: &str) -> &Self {
+        assert!(
+            self.stderr == expected,
+            "stderr differs: expected {expected:?}\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_starts_with(&self, prefix: &str) -> &Self {
+        assert!(
+            self.stderr.starts_with(prefix),
+            "stderr does not start with {prefix:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts stderr has `count` lines, hints included.
+    #[track_caller]
+    pub fn stderr_lines(&self, count: usize) -> &Self {
+        assert_eq!(
+            self.stderr.lines().count(),
+            count,
+            "expected {count} stderr lines\n{self}"
+        );
+        self
+    }
+
+    /// sockd's stop line as numbers: `(connections, bytes received)`.
+    #[track_caller]
+    pub fn summary(&self) -> (u64, u64) {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("sockd: stopped: "))
+            .unwrap_or_else(|| panic!("no summary line\n{self}"));
+        let numbers: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        match numbers[..] {
+            [conns, bytes] => (conns, bytes),
+            _ => panic!("summary line not `N connections, M bytes received`: {line}"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = &self.stdout[..self.stdout.len().min(4096)];
+        writeln!(f, "command: {}", self.command)?;
+        match (self.code, self.signal, self.killed_after) {
+            (_, _, Some(limit)) => writeln!(f, "exit: killed, still running after {limit:?}")?,
+            (Some(code), _, _) => writeln!(f, "exit code: {code}")?,
+            (None, signal, _) => writeln!(f, "exit: killed by signal {signal:?}")?,
+        }
+        writeln!(
+            f,
+            "stdout ({} bytes): {}",
+            self.stdout.len(),
+            String::from_utf8_lossy(shown)
+        )?;
+        write!(f, "stderr: {}", self.stderr)
+    }
+}

@@ -1,0 +1,72 @@
+//! What `/proc` says about a process: CPU time, memory, open fds, whether
+//! it still runs.
+
+/// utime + stime of a process, in seconds (`/proc/PID/stat` fields 14–15).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    let fields: Vec<&str> = after_comm(&stat).split_whitespace().collect();
+    // after ')' the first field is field 3 (state): utime is 14, stime 15.
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    ticks as f64 / hz
+}
+
+/// The command name may hold spaces and parentheses: fields count after
+/// the last ')'.
+fn after_comm(stat: &str) -> &str {
+    &stat[stat.rfind(')').map_or(0, |i| i + 1)..]
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// What each open fd of a process points at (`/proc/PID/fd/N` links), by fd.
+pub fn fd_targets(pid: u32) -> Vec<(u32, String)> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// The inode a `socket:[INODE]` link names.
+pub fn socket_inode(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// How many of a process's fds are sockets.
+pub fn socket_fds(pid: u32) -> usize {
+    fd_targets(pid)
+        .iter()
+        .filter(|(_, target)| target.starts_with("socket:["))
+        .count()
+}
+
+/// Whether the process still runs (exists and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !after_comm(&stat).trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
