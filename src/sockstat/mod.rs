@@ -61,6 +61,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let walk = walk?;
     let (mut loader, records) = loaded;
     let records = records::complete(&mut loader, records?, &walk);
+    log::debug!("records settled at {:?}", started.elapsed());
     let stats = walk.stats;
     log::info!(
         "walked {} processes ({} fds, {} socket fds), {} socket records; skipped: {} \
