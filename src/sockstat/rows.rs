@@ -124,22 +124,9 @@ pub fn join(
             by_inode.insert(record.inode, record);
         }
     }
-    // The first (lowest pid, then fd) holder of each inode names a unix peer.
     let mut holders: Vec<&Holder> = walk.holders.iter().collect();
     holders.sort_unstable_by_key(|h| (h.pid, h.fd));
-    let mut first_holder: NumberMap<u64, (u32, u32)> = NumberMap::default();
-    first_holder.reserve(holders.len());
-    for holder in &holders {
-        first_holder
-            .entry(holder.inode)
-            .or_insert((holder.pid, holder.fd));
-    }
-    for peer in peers {
-        first_holder
-            .entry(peer.inode)
-            .and_modify(|first| *first = (*first).min((peer.pid, peer.fd)))
-            .or_insert((peer.pid, peer.fd));
-    }
+    let peer_names = PeerNames::new(&holders, peers, records);
     // User and command once per process, not once per fd.
     let mut listing = Listing::default();
     let mut process_index: NumberMap<u32, usize> = NumberMap::default();
@@ -168,7 +155,7 @@ pub fn join(
         match by_inode.get(&holder.inode) {
             Some(record) => rows.push(Row {
                 owner,
-                ..record_row(record, &first_holder)
+                ..record_row(record, &peer_names, Some(holder.pid))
             }),
             None if filter.matches_unknown(holder.inode) => rows.push(Row {
                 owner,
@@ -189,8 +176,8 @@ pub fn join(
         rows.extend(
             records
                 .iter()
-                .filter(|r| r.inode == 0 || !first_holder.contains_key(&r.inode))
-                .map(|r| record_row(r, &first_holder)),
+                .filter(|r| r.inode == 0 || !peer_names.first.contains_key(&r.inode))
+                .map(|r| record_row(r, &peer_names, None)),
         );
         rows.get_mut(held..)
             .unwrap_or_default()
@@ -202,7 +189,59 @@ pub fn join(
     listing
 }
 
-fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) -> Row {
+/// How a unix peer is named: by the fd of the row's own process that holds
+/// it, if one does (a socketpair inside a process, however many children
+/// share it for a moment after a fork); else by its first holder anywhere,
+/// the lowest pid, then fd. Neither depends on which processes a filter
+/// selected, so a filter never changes what a row says.
+struct PeerNames {
+    /// The first holder of every socket.
+    first: NumberMap<u64, (u32, u32)>,
+    /// `(pid, inode)` → its lowest fd in that process, for peer inodes.
+    own: NumberMap<(u32, u64), u32>,
+}
+
+impl PeerNames {
+    /// `holders` sorted by pid then fd; `more` the holders of peers among
+    /// processes the walk did not select.
+    fn new(holders: &[&Holder], more: &[Holder], records: &[SockRecord]) -> Self {
+        let mut first: NumberMap<u64, (u32, u32)> = NumberMap::default();
+        first.reserve(holders.len());
+        for holder in holders {
+            first.entry(holder.inode).or_insert((holder.pid, holder.fd));
+        }
+        for holder in more {
+            first
+                .entry(holder.inode)
+                .and_modify(|at| *at = (*at).min((holder.pid, holder.fd)))
+                .or_insert((holder.pid, holder.fd));
+        }
+        let peers: NumberMap<u64, ()> = records
+            .iter()
+            .filter_map(|record| match record.kind {
+                Kind::Unix {
+                    peer: Peer::Inode(peer),
+                    ..
+                } => Some((peer, ())),
+                _ => None,
+            })
+            .collect();
+        let mut own: NumberMap<(u32, u64), u32> = NumberMap::default();
+        for holder in holders.iter().filter(|h| peers.contains_key(&h.inode)) {
+            own.entry((holder.pid, holder.inode)).or_insert(holder.fd);
+        }
+        Self { first, own }
+    }
+
+    /// The holder that names `peer` in a row of process `pid` (`None`: a
+    /// row no fd holds).
+    fn name(&self, pid: Option<u32>, peer: u64) -> Option<(u32, u32)> {
+        pid.and_then(|pid| Some((pid, *self.own.get(&(pid, peer))?)))
+            .or_else(|| self.first.get(&peer).copied())
+    }
+}
+
+fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> Row {
     let (proto, local, foreign) = match &record.kind {
         Kind::Inet {
             proto,
@@ -222,8 +261,8 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
             let foreign = match peer {
                 Peer::None => Addr::Absent,
                 Peer::Unknown => Addr::Unknown,
-                Peer::Inode(inode) => match first_holder.get(inode) {
-                    Some(&(pid, fd)) => Addr::Peer { pid, fd },
+                Peer::Inode(inode) => match peer_names.name(pid, *inode) {
+                    Some((pid, fd)) => Addr::Peer { pid, fd },
                     None => Addr::PeerInode(*inode),
                 },
             };
@@ -293,6 +332,48 @@ pub fn state_name(kind: &Kind, st: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_is_named_in_the_rows_own_process_first() {
+        let unix = |inode, peer| SockRecord {
+            inode,
+            kind: Kind::Unix {
+                name: None,
+                peer: Peer::Inode(peer),
+            },
+            state: state::ESTABLISHED,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+        };
+        // A socketpair (100, 101) in process 20; a fork, 10, holds 101 too;
+        // 102's peer, 103, is held only outside the walk, by 30 and 5.
+        let held = [(10, 7, 101), (20, 3, 100), (20, 4, 101), (20, 5, 102)];
+        let holders: Vec<Holder> = held
+            .iter()
+            .map(|&(pid, fd, inode)| Holder { pid, fd, inode })
+            .collect();
+        let sorted: Vec<&Holder> = holders.iter().collect();
+        let more = [
+            Holder {
+                pid: 30,
+                fd: 9,
+                inode: 103,
+            },
+            Holder {
+                pid: 5,
+                fd: 8,
+                inode: 103,
+            },
+        ];
+        let records = [unix(100, 101), unix(101, 100), unix(102, 103)];
+        let names = PeerNames::new(&sorted, &more, &records);
+        assert_eq!(names.name(Some(20), 101), Some((20, 4)));
+        assert_eq!(names.name(Some(10), 100), Some((20, 3)));
+        assert_eq!(names.name(None, 101), Some((10, 7)));
+        assert_eq!(names.name(Some(20), 103), Some((5, 8)));
+        assert_eq!(names.name(Some(20), 999), None);
+    }
 
     #[test]
     fn endpoints() {
