@@ -23,16 +23,6 @@ impl Records {
         self.sure.extend(more.sure);
         self.doubtful.extend(more.doubtful);
     }
-
-    /// How many records there are of either kind.
-    pub fn len(&self) -> usize {
-        self.sure.len() + self.doubtful.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// One record per socket: what the kernel surely said, plus each doubtful
