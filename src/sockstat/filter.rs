@@ -1,120 +1,9 @@
-//! Which sockets the user asked for: flag values parsed, and the tests a
-//! record must pass. The state, family and protocol parts also shape the
-//! netlink requests, so the kernel drops what nobody asked for.
+//! Which sockets the user asked for, as the tests a record must pass. The
+//! state, family and protocol parts also shape the netlink requests, so the
+//! kernel drops what nobody asked for.
 
-use super::Options;
+use super::options::{Options, PortSet, ProtoSet};
 use super::record::{InetProto, IpVersion, Kind, SockRecord, Table, state};
-use crate::error::{Error, Result};
-
-/// A set of ports from `-p 22,8000-8080`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PortSet {
-    ranges: Vec<(u16, u16)>,
-}
-
-impl PortSet {
-    /// Whether `port` is in the set.
-    pub fn contains(&self, port: u16) -> bool {
-        self.ranges.iter().any(|&(lo, hi)| lo <= port && port <= hi)
-    }
-}
-
-/// The protocols `-P tcp,udp,unix` keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ProtoSet {
-    /// `tcp`
-    pub tcp: bool,
-    /// `udp`
-    pub udp: bool,
-    /// `unix`
-    pub unix: bool,
-}
-
-/// Parses `-p`: comma-separated ports and `LO-HI` ranges, each in 0–65535.
-///
-/// # Errors
-/// [`Error::Usage`] naming the bad item.
-pub fn parse_ports(text: &str) -> Result<PortSet> {
-    let mut ranges = Vec::new();
-    for item in text.split(',') {
-        let item = item.trim();
-        let (lo, hi) = match item.split_once('-') {
-            Some((lo, hi)) => (port_number(lo, item)?, port_number(hi, item)?),
-            None => {
-                let port = port_number(item, item)?;
-                (port, port)
-            }
-        };
-        if lo > hi {
-            return Err(Error::Usage(format!(
-                "bad port range '{item}': {lo} is above {hi}"
-            )));
-        }
-        ranges.push((lo, hi));
-    }
-    Ok(PortSet { ranges })
-}
-
-fn port_number(text: &str, item: &str) -> Result<u16> {
-    crate::addr::parse_port(text.trim()).map_err(|_| {
-        Error::Usage(format!(
-            "bad port '{item}': expected a number 0-65535 or a range LO-HI"
-        ))
-    })
-}
-
-/// Parses `-P`: a comma-separated list of `tcp`, `udp`, `unix`.
-///
-/// # Errors
-/// [`Error::Usage`] naming the unknown protocol.
-pub fn parse_protos(text: &str) -> Result<ProtoSet> {
-    let mut set = ProtoSet::default();
-    for item in text.split(',') {
-        match item.trim().to_ascii_lowercase().as_str() {
-            "tcp" => set.tcp = true,
-            "udp" => set.udp = true,
-            "unix" => set.unix = true,
-            other => {
-                return Err(Error::Usage(format!(
-                    "bad protocol '{other}': expected tcp, udp or unix"
-                )));
-            }
-        }
-    }
-    Ok(set)
-}
-
-/// Parses `--pid`: comma-separated process ids.
-///
-/// # Errors
-/// [`Error::Usage`] naming the bad id.
-pub fn parse_pids(text: &str) -> Result<Vec<u32>> {
-    text.split(',')
-        .map(|item| {
-            let item = item.trim();
-            match item.parse::<u32>() {
-                Ok(pid) if pid > 0 && item.bytes().all(|b| b.is_ascii_digit()) => Ok(pid),
-                _ => Err(Error::Usage(format!(
-                    "bad pid '{item}': expected a positive number"
-                ))),
-            }
-        })
-        .collect()
-}
-
-/// Parses `--inode`: one socket inode number.
-///
-/// # Errors
-/// [`Error::Usage`] when it is not a number.
-pub fn parse_inode(text: &str) -> Result<u64> {
-    let text = text.trim();
-    match text.parse::<u64>() {
-        Ok(inode) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(inode),
-        _ => Err(Error::Usage(format!(
-            "bad inode '{text}': expected a number"
-        ))),
-    }
-}
 
 /// The selection the flags describe, in the terms the sources and the join use.
 #[derive(Clone, Debug)]
@@ -277,39 +166,27 @@ impl Filter {
         }
     }
 
+    /// Whether every socket of the tables read is wanted, whatever its state
+    /// or ports: then a socket an fd holds that is missing from its table
+    /// was missed by the read, not left out by the filter.
+    pub fn keeps_whole_tables(&self) -> bool {
+        !self.listening && !self.connected && self.ports.is_none()
+    }
+
+    /// Whether the socket `inode` may be shown at all (`--inode`).
+    pub fn wants_inode(&self, inode: u64) -> bool {
+        self.inode.is_none_or(|want| want == inode)
+    }
+
     /// Whether an fd whose socket no source described (`PROTO ?`) is shown.
     pub fn matches_unknown(&self, inode: u64) -> bool {
-        self.shows_unknown() && self.inode.is_none_or(|want| want == inode)
+        self.shows_unknown() && self.wants_inode(inode)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ports_and_ranges() {
-        let set = parse_ports("22,8000-8080").unwrap_or_default();
-        assert!(set.contains(22) && set.contains(8000) && set.contains(8080));
-        assert!(!set.contains(23) && !set.contains(8081));
-        for bad in ["", "x", "70000", "10-5", "1-", "-1", "1,,2", "+5", " "] {
-            assert!(matches!(parse_ports(bad), Err(Error::Usage(_))), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn protos_and_pids_and_inodes() {
-        let set = parse_protos("tcp,unix").unwrap_or_default();
-        assert!(set.tcp && set.unix && !set.udp);
-        assert!(parse_protos("sctp").is_err());
-        assert_eq!(parse_pids("1,42").ok(), Some(vec![1, 42]));
-        for bad in ["0", "-1", "x", "1,", "+3"] {
-            assert!(parse_pids(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(parse_inode("123").ok(), Some(123));
-        assert!(parse_inode("12a").is_err());
-        assert!(parse_inode("+1").is_err());
-    }
 
     #[test]
     fn state_masks_follow_flags() {

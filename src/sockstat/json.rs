@@ -1,7 +1,8 @@
 //! `--json`: an array of objects with the table's fields; numbers as
 //! numbers, absent or unknown values as null.
 
-use super::rows::{Addr, Listing, Row, User};
+use super::rows::{Addr, Listing, Row};
+use super::users::User;
 use serde_json::{Map, Value};
 
 /// One row as a JSON object.
@@ -22,7 +23,9 @@ pub fn object(listing: &Listing, row: &Row, extended: bool) -> Value {
     );
     map.insert(
         "command".into(),
-        process.map_or(Value::Null, |p| Value::from(p.command.as_str())),
+        process
+            .and_then(|p| p.command.as_deref())
+            .map_or(Value::Null, Value::from),
     );
     map.insert(
         "pid".into(),

@@ -6,70 +6,26 @@
 //! The walk and the source run at the same time.
 
 pub mod filter;
+pub mod index;
 pub mod json;
 pub mod netlink;
+pub mod options;
+pub mod peers;
 pub mod procfs;
 pub mod procnet;
 pub mod record;
+pub mod records;
 pub mod rows;
 pub mod table;
+pub mod trust;
 pub mod users;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::error::{Error, Result};
-use filter::{Filter, PortSet, ProtoSet};
-use record::SockRecord;
-use rustix::io::Errno;
-
-/// Where socket records come from (`--source`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
-    /// NETLINK_SOCK_DIAG dumps; a table whose dump fails is read from /proc/net
-    /// instead.
-    #[default]
-    Netlink,
-    /// /proc/net/{tcp,tcp6,udp,udp6,unix} only (no unix peers or queues).
-    Proc,
-}
-
-/// What the command line asked for.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    /// `-4`: IPv4 sockets.
-    pub ipv4: bool,
-    /// `-6`: IPv6 sockets.
-    pub ipv6: bool,
-    /// `-u`: unix sockets.
-    pub unix: bool,
-    /// `-c`: connected sockets.
-    pub connected: bool,
-    /// `-l`: listening sockets.
-    pub listening: bool,
-    /// `-p PORTS`: local or foreign port in the set.
-    pub ports: Option<PortSet>,
-    /// `-P PROTOS`.
-    pub protos: Option<ProtoSet>,
-    /// `-q`: no header line.
-    pub no_header: bool,
-    /// `-n`: uids, not user names.
-    pub numeric: bool,
-    /// `--pid`: only these processes.
-    pub pids: Option<Vec<u32>>,
-    /// `--comm`: only processes with this command name.
-    pub comm: Option<String>,
-    /// `--inode`: only this socket.
-    pub inode: Option<u64>,
-    /// `-e`: Recv-Q, Send-Q and the socket's uid.
-    pub extended: bool,
-    /// `-a`: also sockets no visible fd holds.
-    pub all: bool,
-    /// `--json`.
-    pub json: bool,
-    /// `--source`.
-    pub source: Source,
-}
+use crate::error::Result;
+use filter::Filter;
+pub use options::{Options, Source};
 
 /// Lists the sockets `opts` selects on stdout.
 ///
@@ -88,21 +44,24 @@ pub fn run(opts: &Options) -> Result<()> {
         threads,
     };
     let started = std::time::Instant::now();
-    let (walk, records) = std::thread::scope(|scope| {
+    let (walk, loaded) = std::thread::scope(|scope| {
         let source = scope.spawn(|| {
-            let records = load_records(opts, &filter);
+            let mut loader = records::Loader::open(opts, &filter);
+            let records = loader.load();
             log::debug!("socket records read in {:?}", started.elapsed());
-            records
+            (loader, records)
         });
         let walk = procfs::walk(selection);
         log::debug!("fd walk done in {:?}", started.elapsed());
-        let records = source
+        let loaded = source
             .join()
-            .unwrap_or_else(|_| Err(Error::on("thread", "socket source", Errno::IO)));
-        (walk, records)
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walk, loaded)
     });
     let walk = walk?;
-    let records = records?;
+    let (mut loader, records) = loaded;
+    let records = records::complete(&mut loader, records?, &walk);
+    log::debug!("records settled at {:?}", started.elapsed());
     let stats = walk.stats;
     log::info!(
         "walked {} processes ({} fds, {} socket fds), {} socket records; skipped: {} \
@@ -119,7 +78,12 @@ pub fn run(opts: &Options) -> Result<()> {
     } else {
         users::Users::load()
     };
-    let listing = rows::join(&walk, &records, &filter, &users);
+    let peers = if opts.pids.is_some() || opts.comm.is_some() {
+        peers::holders_outside(&walk, &records, threads)?
+    } else {
+        Vec::new()
+    };
+    let listing = rows::join(&walk, &peers, &records, &filter, &users);
     log::debug!(
         "{} rows joined at {:?}",
         listing.rows.len(),
@@ -132,36 +96,4 @@ pub fn run(opts: &Options) -> Result<()> {
     };
     log::debug!("rendered at {:?}", started.elapsed());
     crate::io::write_stdout(text.as_bytes())
-}
-
-/// Reads every table the filter needs: from netlink by default, each dump
-/// that fails (a missing diag module, a refused socket) replaced by its
-/// `/proc/net` file.
-fn load_records(opts: &Options, filter: &Filter) -> Result<Vec<SockRecord>> {
-    let mut diag = match opts.source {
-        Source::Proc => None,
-        Source::Netlink => match netlink::Diag::open() {
-            Ok(diag) => Some(diag),
-            Err(err) => {
-                log::debug!("{err}; reading /proc/net instead");
-                None
-            }
-        },
-    };
-    let mut records = Vec::new();
-    for table in filter.tables() {
-        let got = match diag
-            .as_mut()
-            .map(|diag| diag.dump(table, filter, opts.extended))
-        {
-            Some(Ok(got)) => got,
-            Some(Err(err)) => {
-                log::debug!("{err}; reading /proc/net instead");
-                procnet::load(table, filter)?
-            }
-            None => procnet::load(table, filter)?,
-        };
-        records.extend(got);
-    }
-    Ok(records)
 }

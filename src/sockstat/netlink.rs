@@ -7,7 +7,7 @@ use super::filter::Filter;
 use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -182,19 +182,11 @@ fn dump(
     mut each: impl FnMut(&[u8]),
 ) -> core::result::Result<(), Errno> {
     let kernel = SocketAddrNetlink::new(0, 0);
+    crate::io::retry(|| rustix::net::sendto(sock, request, SendFlags::empty(), &kernel))?;
     loop {
-        match rustix::net::sendto(sock.as_fd(), request, SendFlags::empty(), &kernel) {
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(errno),
-            Ok(_) => break,
-        }
-    }
-    loop {
-        let len = match rustix::net::recv(sock.as_fd(), &mut *buf, RecvFlags::TRUNC) {
-            Ok((_, full)) if full > buf.len() => return Err(Errno::MSGSIZE),
-            Ok((len, _)) => len,
-            Err(Errno::INTR) => continue,
-            Err(errno) => return Err(errno),
+        let len = match crate::io::recv_with(sock, &mut *buf, RecvFlags::TRUNC)? {
+            (_, full) if full > buf.len() => return Err(Errno::MSGSIZE),
+            (len, _) => len,
         };
         if len == 0 {
             return Err(Errno::BADMSG);

@@ -2,11 +2,13 @@
 //! fds, one `getdents` per directory and one `readlinkat` per fd, spread over
 //! worker threads. This is where `ss -p` spends its time.
 
+use super::record::{InetProto, IpVersion, Table};
 use crate::error::{Error, Result};
+use crate::io::open_at;
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{Mode, OFlags, RawDir, openat};
+use rustix::fs::{OFlags, RawDir};
 use rustix::io::Errno;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -62,7 +64,8 @@ pub struct Walk {
 /// Which processes to walk.
 #[derive(Clone, Copy, Debug)]
 pub struct Selection<'a> {
-    /// Only these pids (`--pid`), or every process in `/proc`.
+    /// Only the processes among these (`--pid`; a thread id is not a
+    /// process), or every process in `/proc`.
     pub pids: Option<&'a [u32]>,
     /// Only processes whose comm is this (`--comm`).
     pub comm: Option<&'a [u8]>,
@@ -76,17 +79,22 @@ pub struct Selection<'a> {
 /// Only when `/proc` itself cannot be opened or listed; anything that goes
 /// wrong for one process or fd skips that process or fd.
 pub fn walk(selection: Selection<'_>) -> Result<Walk> {
-    let proc_dir = open_dir(None, c"/proc").map_err(|errno| Error::on("open", "/proc", errno))?;
+    let proc_dir =
+        open_dir(rustix::fs::CWD, c"/proc").map_err(|errno| Error::on("open", "/proc", errno))?;
     let own = rustix::process::getpid()
         .as_raw_nonzero()
         .get()
         .unsigned_abs();
-    let mut pids = match selection.pids {
-        Some(pids) => pids.to_vec(),
-        None => {
-            list_pids(proc_dir.as_fd()).map_err(|errno| Error::on("getdents", "/proc", errno))?
-        }
-    };
+    let mut pids =
+        list_pids(proc_dir.as_fd()).map_err(|errno| Error::on("getdents", "/proc", errno))?;
+    if let Some(wanted) = selection.pids {
+        // `/proc/TID` opens for any thread, but only processes are listed:
+        // a thread id selects nothing, as with `ps -p` and `lsof -p`,
+        // rather than its whole process again under the thread's name.
+        let mut wanted = wanted.to_vec();
+        wanted.sort_unstable();
+        pids.retain(|pid| wanted.binary_search(pid).is_ok());
+    }
     // sockstat's own fds (its netlink socket, /proc directories) are not
     // what anyone asked about, and change from run to run.
     pids.retain(|&pid| pid != own);
@@ -118,7 +126,14 @@ pub fn walk(selection: Selection<'_>) -> Result<Walk> {
             })
             .collect();
         queue.work(&mut result);
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // A walker that panicked must not leave a listing short in silence.
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
     for part in parts {
         result.holders.extend(part.holders);
@@ -235,13 +250,10 @@ impl Queue<'_> {
     }
 
     fn walk_process(&self, pid: u32, out: &mut Walk, scratch: &mut Scratch) {
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let pid_dir = match openat(
-            self.proc_dir,
-            pid.to_string().as_str(),
-            flags,
-            Mode::empty(),
-        ) {
+        let name = std::ffi::CString::new(pid.to_string()).map_err(|_| Errno::INVAL);
+        let opened =
+            name.and_then(|name| open_at(self.proc_dir, &name, OFlags::PATH | OFlags::DIRECTORY));
+        let pid_dir = match opened {
             Ok(fd) => fd,
             Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
         };
@@ -257,21 +269,14 @@ impl Queue<'_> {
             }
             comm = Some(got);
         }
-        let fd_dir = match open_dir(Some(pid_dir.as_fd()), c"fd") {
+        let fd_dir = match open_dir(pid_dir.as_fd(), c"fd") {
             Ok(fd) => fd,
             Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
         };
         let mut fds = core::mem::take(&mut scratch.fds);
         fds.clear();
-        let mut dir = RawDir::new(fd_dir.as_fd(), &mut scratch.dirents);
-        while let Some(entry) = dir.next() {
-            match entry {
-                Ok(entry) => fds.extend(parse_decimal(entry.file_name().to_bytes())),
-                Err(errno) => {
-                    count(&mut out.stats, pid, classify(errno), errno);
-                    break;
-                }
-            }
+        if let Err(errno) = numbered_entries(fd_dir.as_fd(), &mut scratch.dirents, &mut fds) {
+            count(&mut out.stats, pid, classify(errno), errno);
         }
         let process = |comm: Option<Vec<u8>>| Process {
             pid,
@@ -335,57 +340,93 @@ fn read_links(
     out.holders.len() > before
 }
 
-fn open_dir(
-    at: Option<BorrowedFd<'_>>,
-    path: &core::ffi::CStr,
-) -> core::result::Result<OwnedFd, Errno> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    loop {
-        let opened = match at {
-            Some(dir) => openat(dir, path, flags, Mode::empty()),
-            None => openat(rustix::fs::CWD, path, flags, Mode::empty()),
-        };
-        match opened {
-            Err(Errno::INTR) => continue,
-            other => return other,
-        }
-    }
+fn open_dir(at: BorrowedFd<'_>, path: &core::ffi::CStr) -> core::result::Result<OwnedFd, Errno> {
+    open_at(at, path, OFlags::RDONLY | OFlags::DIRECTORY)
+}
+
+/// `getdents("/proc")`: the pids of every process (not of their other
+/// threads), sorted.
+///
+/// # Errors
+/// `/proc` cannot be opened or listed.
+pub fn processes() -> Result<Vec<u32>> {
+    let proc_dir =
+        open_dir(rustix::fs::CWD, c"/proc").map_err(|errno| Error::on("open", "/proc", errno))?;
+    let mut pids =
+        list_pids(proc_dir.as_fd()).map_err(|errno| Error::on("getdents", "/proc", errno))?;
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 fn list_pids(proc_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u32>, Errno> {
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
-    let mut dir = RawDir::new(proc_dir, &mut buf);
     let mut pids = Vec::new();
-    while let Some(entry) = dir.next() {
-        if let Some(pid) = parse_decimal(entry?.file_name().to_bytes()) {
-            pids.push(pid);
-        }
-    }
+    numbered_entries(proc_dir, &mut buf, &mut pids)?;
     Ok(pids)
 }
 
-/// A non-empty all-digit name as a number (`/proc` entries, fd names).
-pub fn parse_decimal(name: &[u8]) -> Option<u32> {
-    if name.is_empty() || name.len() > 10 {
-        return None;
+/// Appends to `out` the names in `dir` that are exactly a decimal number
+/// (pids in `/proc`, fds in `/proc/PID/fd`; not `self`, `.` or `..`).
+/// On an error, `out` keeps what was listed before it.
+fn numbered_entries(
+    dir: BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+    out: &mut Vec<u32>,
+) -> core::result::Result<(), Errno> {
+    let mut entries = RawDir::new(dir, buf);
+    while let Some(entry) = entries.next() {
+        out.extend(crate::decimal::parse::<u32>(entry?.file_name().to_bytes()));
     }
-    let mut value: u32 = 0;
-    for &b in name {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
-    }
-    Some(value)
+    Ok(())
 }
 
 /// The inode in a `socket:[INODE]` link target.
 pub fn parse_socket_link(target: &[u8]) -> Option<u64> {
-    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+    crate::decimal::parse(target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
+}
+
+/// `getxattr("/proc/PID/fd/FD", "system.sockprotoname")`—the table that
+/// lists the socket an fd holds, by the name sockfs gives its protocol —
+/// then `readlink` of the same link, so that an fd closed and reused in
+/// between is not taken for socket `inode`.
+///
+/// The kernel's own word on what a socket is, for the few sockets the
+/// tables leave in doubt; one path lookup each, so not for every fd.
+///
+/// `None`: a protocol sockstat has no table for (netlink, packet, …), or
+/// the fd no longer holds `socket:[INODE]`.
+///
+/// # References
+///  - [Linux] `sockfs_xattr_handler` in `net/socket.c`
+///
+/// [Linux]: https://man7.org/linux/man-pages/man2/getxattr.2.html
+pub fn socket_table(pid: u32, fd: u32, inode: u64) -> Option<Table> {
+    let path = format!("/proc/{pid}/fd/{fd}");
+    let mut name = [0u8; 32];
+    let len = crate::io::retry(|| {
+        rustix::fs::getxattr(path.as_str(), c"system.sockprotoname", &mut name[..])
+    })
+    .ok()?;
+    let mut link = [0u8; 64];
+    let link_len = crate::io::retry(|| {
+        rustix::fs::readlinkat_raw(rustix::fs::CWD, path.as_str(), &mut link[..])
+    })
+    .ok()?;
+    if link.get(..link_len).and_then(parse_socket_link) != Some(inode) {
         return None;
     }
-    core::str::from_utf8(digits).ok()?.parse().ok()
+    let name = name.get(..len)?;
+    let name = name.strip_suffix(b"\0").unwrap_or(name);
+    match name {
+        b"TCP" => Some(Table::Inet(InetProto::Tcp, IpVersion::V4)),
+        b"TCPv6" => Some(Table::Inet(InetProto::Tcp, IpVersion::V6)),
+        b"UDP" => Some(Table::Inet(InetProto::Udp, IpVersion::V4)),
+        b"UDPv6" => Some(Table::Inet(InetProto::Udp, IpVersion::V6)),
+        // Newer kernels name stream sockets "UNIX-STREAM"; datagram and
+        // seqpacket ones, and every unix socket before, are "UNIX".
+        b"UNIX" | b"UNIX-STREAM" => Some(Table::Unix),
+        _ => None,
+    }
 }
 
 enum Skip {
@@ -424,17 +465,7 @@ pub fn comm_matches(comm: &[u8], want: &[u8]) -> bool {
 
 fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
     // TASK_COMM_LEN is 16: one read into a stack buffer holds it all.
-    let file = loop {
-        match openat(
-            pid_dir,
-            c"comm",
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Err(Errno::INTR) => continue,
-            other => break other?,
-        }
-    };
+    let file = open_at(pid_dir, c"comm", OFlags::RDONLY)?;
     let mut buf = [0u8; 64];
     let len = crate::io::read_some(&file, &mut buf)?;
     let mut comm = buf.get(..len).unwrap_or_default();
@@ -442,47 +473,6 @@ fn read_comm(pid_dir: BorrowedFd<'_>) -> core::result::Result<Vec<u8>, Errno> {
         comm = rest;
     }
     Ok(comm.to_vec())
-}
-
-/// Reads a whole (procfs) file relative to `dir`, starting with room for
-/// `hint` bytes.
-///
-/// # Errors
-/// The errno of `openat` or `read`.
-pub fn read_file_at(
-    dir: BorrowedFd<'_>,
-    path: &core::ffi::CStr,
-    hint: usize,
-) -> core::result::Result<Vec<u8>, Errno> {
-    let file = loop {
-        match openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-            Err(Errno::INTR) => continue,
-            other => break other?,
-        }
-    };
-    let mut data = Vec::with_capacity(hint.max(64));
-    loop {
-        // Reads land in the spare capacity, unzeroed: procfs hands out a
-        // page or so per read, and zeroing the whole spare tail every time
-        // made a 5 MB /proc/net/tcp quadratic.
-        if data.capacity() - data.len() < 4096 {
-            data.reserve(data.capacity().max(4096));
-        }
-        match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut data)) {
-            Ok(0) => return Ok(data),
-            Ok(_) => {}
-            Err(Errno::INTR) => {}
-            Err(errno) => return Err(errno),
-        }
-    }
-}
-
-/// Reads a whole file by absolute path.
-///
-/// # Errors
-/// The errno of `open` or `read`.
-pub fn read_file(path: &core::ffi::CStr, hint: usize) -> core::result::Result<Vec<u8>, Errno> {
-    read_file_at(rustix::fs::CWD, path, hint)
 }
 
 #[cfg(test)]
@@ -507,12 +497,21 @@ mod tests {
 
     #[test]
     fn decimals() {
-        assert_eq!(parse_decimal(b"4121"), Some(4121));
-        assert_eq!(parse_decimal(b"4294967295"), Some(u32::MAX));
-        assert_eq!(parse_decimal(b"4294967296"), None);
-        assert_eq!(parse_decimal(b"self"), None);
-        assert_eq!(parse_decimal(b""), None);
-        assert_eq!(parse_decimal(b"."), None);
+        // The names a directory of pids or fds may hold, as files in a
+        // directory of our own ("" cannot be a name; "." is there anyway).
+        let dir = std::env::temp_dir().join(format!("sockstat-decimals-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        for name in ["4121", "4294967295", "4294967296", "self", "+7", "12x"] {
+            std::fs::write(dir.join(name), b"").unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let listed = open_dir(rustix::fs::CWD, &path).and_then(|fd| list_pids(fd.as_fd()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut pids = listed.unwrap_or_else(|e| panic!("list {}: {e}", dir.display()));
+        pids.sort_unstable();
+        assert_eq!(pids, vec![4121, u32::MAX]);
     }
 
     #[test]
@@ -533,6 +532,6 @@ mod tests {
         });
         let walk = walk.unwrap_or_default();
         assert!(walk.holders.is_empty());
-        assert_eq!(walk.stats.vanished, 1);
+        assert_eq!(walk.stats, WalkStats::default());
     }
 }

@@ -5,8 +5,9 @@
 //! a kernel that adds a column must not make sockstat fail.
 
 use super::filter::Filter;
-use super::procfs::read_file;
 use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::trust::Records;
+use crate::decimal;
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,11 +17,13 @@ const SO_ACCEPTCON: u32 = 0x1_0000;
 const SS_CONNECTING: u8 = 2;
 const SS_CONNECTED: u8 = 3;
 
-/// Every record of `table` the filter wants, from its `/proc/net` file.
+/// Every record of `table` the filter wants, from its `/proc/net` file;
+/// `/proc/net/unix` lines that may be part of a socket's name are kept
+/// apart, as [`Records::doubtful`].
 ///
 /// # Errors
 /// The errno of opening or reading the file.
-pub fn load(table: Table, filter: &Filter) -> Result<Vec<SockRecord>> {
+pub fn load(table: Table, filter: &Filter) -> Result<Records> {
     let path = match table {
         Table::Inet(InetProto::Tcp, IpVersion::V4) => c"/proc/net/tcp",
         Table::Inet(InetProto::Tcp, IpVersion::V6) => c"/proc/net/tcp6",
@@ -28,47 +31,29 @@ pub fn load(table: Table, filter: &Filter) -> Result<Vec<SockRecord>> {
         Table::Inet(InetProto::Udp, IpVersion::V6) => c"/proc/net/udp6",
         Table::Unix => c"/proc/net/unix",
     };
-    let text = match read_file(path, 64 * 1024) {
+    let text = match crate::io::read_to_end_at(rustix::fs::CWD, path, 64 * 1024) {
         Ok(text) => text,
         // No IPv6 in this kernel: nothing to list, not a failure.
         Err(rustix::io::Errno::NOENT) if matches!(table, Table::Inet(_, IpVersion::V6)) => {
-            return Ok(Vec::new());
+            return Ok(Records::default());
         }
         Err(errno) => return Err(Error::on("read", path.to_string_lossy(), errno)),
     };
-    let records = match table {
-        Table::Inet(proto, version) => parse_inet(&text, proto, version)
-            .filter(|record| filter.matches(record))
-            .collect(),
-        Table::Unix => without_forged_unix_rows(parse_unix(&text).collect())
-            .into_iter()
-            .filter(|record| filter.matches(record))
-            .collect(),
-    };
+    let mut records = Records::default();
+    match table {
+        Table::Inet(proto, version) => records
+            .sure
+            .extend(parse_inet(&text, proto, version).filter(|record| filter.matches(record))),
+        Table::Unix => {
+            for line in unix_lines(&text).filter(|line| filter.matches(&line.record)) {
+                match line.sure {
+                    true => records.sure.push(line.record),
+                    false => records.doubtful.push(line.record),
+                }
+            }
+        }
+    }
     Ok(records)
-}
-
-/// `/proc/net/unix` prints socket paths raw, so any user can bind a path
-/// holding `\n` and a fake line for another socket's inode. Each inode is
-/// listed once by the kernel; an inode seen twice is ambiguous, and neither
-/// of its rows is believed (netlink, the default source, has no such hole).
-fn without_forged_unix_rows(records: Vec<SockRecord>) -> Vec<SockRecord> {
-    let mut seen = std::collections::HashMap::with_capacity(records.len());
-    for record in &records {
-        *seen.entry(record.inode).or_insert(0u32) += 1;
-    }
-    let before = records.len();
-    let kept: Vec<SockRecord> = records
-        .into_iter()
-        .filter(|record| seen.get(&record.inode) == Some(&1))
-        .collect();
-    if kept.len() < before {
-        log::warn!(
-            "/proc/net/unix: {} rows share an inode (a path with a newline?); left out",
-            before - kept.len()
-        );
-    }
-    kept
 }
 
 /// The records in a `/proc/net/{tcp,tcp6,udp,udp6}` text; lines that do not
@@ -96,9 +81,9 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
     let (tx, rx) = split_pair(fields.next()?)?;
     let _timer = fields.next()?;
     let _retransmits = fields.next()?;
-    let uid = u32::try_from(decimal(fields.next()?)?).ok()?;
+    let uid = decimal::parse(fields.next()?)?;
     let _timeout = fields.next()?;
-    let inode = decimal(fields.next()?)?;
+    let inode = decimal::parse(fields.next()?)?;
     Some(SockRecord {
         inode,
         kind: Kind::Inet {
@@ -156,20 +141,59 @@ fn hex(digits: &[u8]) -> Option<u64> {
     u64::from_str_radix(text, 16).ok()
 }
 
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    core::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// The records in a `/proc/net/unix` text. The file has no peer and no
-/// queues: connected sockets get [`Peer::Unknown`].
+/// The records in a `/proc/net/unix` text, one per line that parses. The
+/// file has no peer and no queues: connected sockets get [`Peer::Unknown`].
 pub fn parse_unix(text: &[u8]) -> impl Iterator<Item = SockRecord> + '_ {
-    text.split(|&b| b == b'\n').filter_map(parse_unix_line)
+    unix_lines(text).map(|line| line.record)
 }
 
-fn parse_unix_line(line: &[u8]) -> Option<SockRecord> {
+/// A `/proc/net/unix` line as a record, and whether the kernel alone can
+/// have written it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixLine {
+    /// What the line says.
+    pub record: SockRecord,
+    /// `false` when the line may be part of an earlier line's name.
+    pub sure: bool,
+}
+
+/// The most bytes the kernel prints for a unix socket's name: all of
+/// `sun_path` (an abstract name's leading NUL shown as `@`).
+const NAME_MAX: usize = 108;
+
+/// The lines of a `/proc/net/unix` text that parse, each marked sure or not.
+///
+/// Everything on a line is written by the kernel in a fixed layout except
+/// the name, which comes last, raw, and may hold `\n`: so a user can bind a
+/// name that reads as more lines after their socket's own, claiming any
+/// inode, state and path. What they cannot do is write past their name, and
+/// a name is at most [`NAME_MAX`] bytes. So a line whose end lies more than
+/// that past the start of every name before it cannot be inside a name: it
+/// is sure. A line within reach of an earlier name may be a socket or may be
+/// text inside that name; the bytes can be the very same, so the text alone
+/// cannot tell (the caller weighs such lines against what the kernel says
+/// elsewhere). Each read of the file returns whole lines (seq_file fills a
+/// page with whole records), so a name never straddles two reads.
+pub fn unix_lines(text: &[u8]) -> impl Iterator<Item = UnixLine> + '_ {
+    // One past the last byte any name seen so far may reach.
+    let mut reach = 0;
+    let mut start = 0;
+    text.split(|&b| b == b'\n').filter_map(move |line| {
+        let at = start;
+        let end = at + line.len();
+        start = end + 1;
+        let (record, name_at) = parse_unix_line(line)?;
+        let sure = end > reach;
+        if let Some(name_at) = name_at {
+            reach = reach.max(at + name_at + NAME_MAX);
+        }
+        Some(UnixLine { record, sure })
+    })
+}
+
+/// A line as a record, and where on it a name starts (it may be empty here
+/// and go on after a `\n`).
+fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
     // "Num: RefCount Protocol Flags Type St Inode[ Path]"; the path is the
     // rest of the line and may hold spaces.
     let mut rest = line;
@@ -190,9 +214,13 @@ fn parse_unix_line(line: &[u8]) -> Option<SockRecord> {
     }
     let flags = u32::try_from(hex(flags)?).ok()?;
     let st = u8::try_from(hex(st)?).ok()?;
-    let inode = decimal(inode)?;
-    let name = match rest.first() {
-        Some(b' ') if rest.len() > 1 => rest.get(1..).map(<[u8]>::to_vec),
+    let inode = decimal::parse(inode)?;
+    let name_at = match rest.first() {
+        Some(b' ') => Some(line.len() - rest.len() + 1),
+        _ => None,
+    };
+    let name = match rest.get(1..) {
+        Some(name) if name_at.is_some() && !name.is_empty() => Some(name.to_vec()),
         _ => None,
     };
     let (state, peer) = if flags & SO_ACCEPTCON != 0 {
@@ -202,14 +230,15 @@ fn parse_unix_line(line: &[u8]) -> Option<SockRecord> {
     } else {
         (state::CLOSE, Peer::None)
     };
-    Some(SockRecord {
+    let record = SockRecord {
         inode,
         kind: Kind::Unix { name, peer },
         state,
         recv_q: None,
         send_q: None,
         uid: None,
-    })
+    };
+    Some((record, name_at))
 }
 
 #[cfg(test)]
@@ -291,18 +320,50 @@ mod tests {
         );
     }
 
+    /// `(inode, sure)` of each line of `text`.
+    fn sureness(text: &[u8]) -> Vec<(u64, bool)> {
+        super::unix_lines(text)
+            .map(|line| (line.record.inode, line.sure))
+            .collect()
+    }
+
     #[test]
-    fn a_path_with_a_newline_cannot_forge_another_sockets_row() {
-        let text = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
-0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/real.sock\n\
-0000000000000000: 00000002 00000000 00010000 0001 01 5000 /tmp/evil\n\
-0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/fake.sock\n\
-0000000000000000: 00000002 00000000 00010000 0001 01 6000 /run/other.sock\n";
-        let inodes: Vec<u64> = without_forged_unix_rows(parse_unix(text).collect())
-            .iter()
-            .map(|record| record.inode)
-            .collect();
-        assert_eq!(inodes, vec![5000, 6000]);
+    fn a_line_within_reach_of_a_name_is_not_sure() {
+        const HEAD: &str = "Num       RefCount Protocol Flags    Type St Inode Path\n";
+        let line = |inode: u64, name: &str| {
+            format!("0000000000000000: 00000002 00000000 00010000 0001 01 {inode:5}{name}\n")
+        };
+        // A name holding a newline and a line of its own: the forged line
+        // and the real one after it are both within the name's reach.
+        let forged = format!(
+            "{HEAD}{}{}{}",
+            line(
+                4242,
+                " @x\n0000000000000000: 00000002 00000000 00010000 0001 01 7777 fake"
+            ),
+            line(5000, ""),
+            line(6000, "")
+        );
+        assert_eq!(
+            sureness(forged.as_bytes()),
+            vec![(4242, true), (7777, false), (5000, false), (6000, true)]
+        );
+        // A path that starts with a newline leaves its line ending in a blank.
+        let blank = format!("{HEAD}{}{}", line(1, " \n"), line(2, ""));
+        assert_eq!(sureness(blank.as_bytes()), vec![(1, true), (2, false)]);
+        // Unnamed sockets, and lines past the longest name: all sure.
+        let long = "/".repeat(NAME_MAX);
+        let plain = format!(
+            "{HEAD}{}{}{}{}",
+            line(10, ""),
+            line(11, ""),
+            line(12, &format!(" {long}")),
+            line(13, "")
+        );
+        assert_eq!(
+            sureness(plain.as_bytes()),
+            vec![(10, true), (11, true), (12, true), (13, true)]
+        );
     }
 
     #[test]

@@ -2,24 +2,12 @@
 //! as one output row; plus, with `-a`, the records no fd holds.
 
 use super::filter::Filter;
+use super::index::NumberMap;
 use super::procfs::{Holder, Process, Walk};
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
-use super::users::Users;
+use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
+use super::users::{User, Users};
 use core::fmt;
-use core::hash::{BuildHasherDefault, Hasher};
 use core::net::{IpAddr, SocketAddr};
-use std::collections::HashMap;
-
-/// Who owns a process, as shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum User {
-    /// A name from `/etc/passwd`.
-    Name(String),
-    /// A uid (`-n`, or one `/etc/passwd` does not name).
-    Id(u32),
-    /// The process went away before its owner could be read.
-    Unknown,
-}
 
 /// An address cell. Kept as data, not text, until it is printed: a listing
 /// can have tens of thousands of rows.
@@ -73,8 +61,10 @@ pub struct Owner {
 pub struct ProcessCells {
     /// Its owner.
     pub user: User,
-    /// Its comm, escaped for a table cell.
-    pub command: String,
+    /// Its comm, escaped for a table cell; `None` when it is empty (or was
+    /// gone before it could be read), which the table shows as `?` so that
+    /// no cell is blank.
+    pub command: Option<String>,
 }
 
 /// One line of output.
@@ -117,37 +107,16 @@ impl Listing {
     }
 }
 
-/// A `HashMap` keyed by inodes and pids: SipHash's defence against chosen
-/// keys buys nothing for kernel-assigned numbers, and the join hashes tens
-/// of thousands of them.
-type NumberMap<K, V> = HashMap<K, V, BuildHasherDefault<NumberHasher>>;
-
-/// FxHash's multiply-rotate, for integer keys.
-#[derive(Default)]
-struct NumberHasher(u64);
-
-impl Hasher for NumberHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Joins the walk and the records into sorted rows.
-pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users) -> Listing {
+/// Joins the walk and the records into sorted rows; `peers` are more
+/// holders (of processes the walk did not select) that may name a unix peer
+/// but get no rows.
+pub fn join(
+    walk: &Walk,
+    peers: &[Holder],
+    records: &[SockRecord],
+    filter: &Filter,
+    users: &Users,
+) -> Listing {
     let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
     by_inode.reserve(records.len());
     for record in records {
@@ -155,16 +124,9 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
             by_inode.insert(record.inode, record);
         }
     }
-    // The first (lowest pid, then fd) holder of each inode names a unix peer.
     let mut holders: Vec<&Holder> = walk.holders.iter().collect();
     holders.sort_unstable_by_key(|h| (h.pid, h.fd));
-    let mut first_holder: NumberMap<u64, (u32, u32)> = NumberMap::default();
-    first_holder.reserve(holders.len());
-    for holder in &holders {
-        first_holder
-            .entry(holder.inode)
-            .or_insert((holder.pid, holder.fd));
-    }
+    let peer_names = PeerNames::new(&holders, peers, records);
     // User and command once per process, not once per fd.
     let mut listing = Listing::default();
     let mut process_index: NumberMap<u32, usize> = NumberMap::default();
@@ -172,7 +134,7 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
         let Process { pid, uid, comm } = process;
         listing.processes.push(ProcessCells {
             user: uid.map_or(User::Unknown, |uid| users.user(uid)),
-            command: crate::escape::field(comm),
+            command: (!comm.is_empty()).then(|| crate::escape::field(comm)),
         });
         process_index.insert(*pid, index);
     }
@@ -193,7 +155,7 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
         match by_inode.get(&holder.inode) {
             Some(record) => rows.push(Row {
                 owner,
-                ..record_row(record, &first_holder)
+                ..record_row(record, &peer_names, Some(holder.pid))
             }),
             None if filter.matches_unknown(holder.inode) => rows.push(Row {
                 owner,
@@ -214,8 +176,8 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
         rows.extend(
             records
                 .iter()
-                .filter(|r| r.inode == 0 || !first_holder.contains_key(&r.inode))
-                .map(|r| record_row(r, &first_holder)),
+                .filter(|r| r.inode == 0 || !peer_names.first.contains_key(&r.inode))
+                .map(|r| record_row(r, &peer_names, None)),
         );
         rows.get_mut(held..)
             .unwrap_or_default()
@@ -227,22 +189,70 @@ pub fn join(walk: &Walk, records: &[SockRecord], filter: &Filter, users: &Users)
     listing
 }
 
-fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) -> Row {
+/// How a unix peer is named: by the fd of the row's own process that holds
+/// it, if one does (a socketpair inside a process, however many children
+/// share it for a moment after a fork); else by its first holder anywhere,
+/// the lowest pid, then fd. Neither depends on which processes a filter
+/// selected, so a filter never changes what a row says.
+struct PeerNames {
+    /// The first holder of every socket.
+    first: NumberMap<u64, (u32, u32)>,
+    /// `(pid, inode)` → its lowest fd in that process, for peer inodes.
+    own: NumberMap<(u32, u64), u32>,
+}
+
+impl PeerNames {
+    /// `holders` sorted by pid then fd; `more` the holders of peers among
+    /// processes the walk did not select.
+    fn new(holders: &[&Holder], more: &[Holder], records: &[SockRecord]) -> Self {
+        let mut first: NumberMap<u64, (u32, u32)> = NumberMap::default();
+        first.reserve(holders.len());
+        for holder in holders {
+            first.entry(holder.inode).or_insert((holder.pid, holder.fd));
+        }
+        for holder in more {
+            first
+                .entry(holder.inode)
+                .and_modify(|at| *at = (*at).min((holder.pid, holder.fd)))
+                .or_insert((holder.pid, holder.fd));
+        }
+        let peers: NumberMap<u64, ()> = records
+            .iter()
+            .filter_map(|record| match record.kind {
+                Kind::Unix {
+                    peer: Peer::Inode(peer),
+                    ..
+                } => Some((peer, ())),
+                _ => None,
+            })
+            .collect();
+        let mut own: NumberMap<(u32, u64), u32> = NumberMap::default();
+        for holder in holders.iter().filter(|h| peers.contains_key(&h.inode)) {
+            own.entry((holder.pid, holder.inode)).or_insert(holder.fd);
+        }
+        Self { first, own }
+    }
+
+    /// The holder that names `peer` in a row of process `pid` (`None`: a
+    /// row no fd holds).
+    fn name(&self, pid: Option<u32>, peer: u64) -> Option<(u32, u32)> {
+        pid.and_then(|pid| Some((pid, *self.own.get(&(pid, peer))?)))
+            .or_else(|| self.first.get(&peer).copied())
+    }
+}
+
+fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> Row {
     let (proto, local, foreign) = match &record.kind {
         Kind::Inet {
             proto,
             version,
             local,
             remote,
-        } => {
-            let name = match (proto, version) {
-                (InetProto::Tcp, IpVersion::V4) => "tcp4",
-                (InetProto::Tcp, IpVersion::V6) => "tcp6",
-                (InetProto::Udp, IpVersion::V4) => "udp4",
-                (InetProto::Udp, IpVersion::V6) => "udp6",
-            };
-            (name, Addr::Inet(*local), Addr::Inet(*remote))
-        }
+        } => (
+            Table::Inet(*proto, *version).name(),
+            Addr::Inet(*local),
+            Addr::Inet(*remote),
+        ),
         Kind::Unix { name, peer } => {
             let local = match name {
                 Some(name) => Addr::Name(crate::escape::field(name)),
@@ -251,8 +261,8 @@ fn record_row(record: &SockRecord, first_holder: &NumberMap<u64, (u32, u32)>) ->
             let foreign = match peer {
                 Peer::None => Addr::Absent,
                 Peer::Unknown => Addr::Unknown,
-                Peer::Inode(inode) => match first_holder.get(inode) {
-                    Some(&(pid, fd)) => Addr::Peer { pid, fd },
+                Peer::Inode(inode) => match peer_names.name(pid, *inode) {
+                    Some((pid, fd)) => Addr::Peer { pid, fd },
                     None => Addr::PeerInode(*inode),
                 },
             };
@@ -322,6 +332,48 @@ pub fn state_name(kind: &Kind, st: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_is_named_in_the_rows_own_process_first() {
+        let unix = |inode, peer| SockRecord {
+            inode,
+            kind: Kind::Unix {
+                name: None,
+                peer: Peer::Inode(peer),
+            },
+            state: state::ESTABLISHED,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+        };
+        // A socketpair (100, 101) in process 20; a fork, 10, holds 101 too;
+        // 102's peer, 103, is held only outside the walk, by 30 and 5.
+        let held = [(10, 7, 101), (20, 3, 100), (20, 4, 101), (20, 5, 102)];
+        let holders: Vec<Holder> = held
+            .iter()
+            .map(|&(pid, fd, inode)| Holder { pid, fd, inode })
+            .collect();
+        let sorted: Vec<&Holder> = holders.iter().collect();
+        let more = [
+            Holder {
+                pid: 30,
+                fd: 9,
+                inode: 103,
+            },
+            Holder {
+                pid: 5,
+                fd: 8,
+                inode: 103,
+            },
+        ];
+        let records = [unix(100, 101), unix(101, 100), unix(102, 103)];
+        let names = PeerNames::new(&sorted, &more, &records);
+        assert_eq!(names.name(Some(20), 101), Some((20, 4)));
+        assert_eq!(names.name(Some(10), 100), Some((20, 3)));
+        assert_eq!(names.name(None, 101), Some((10, 7)));
+        assert_eq!(names.name(Some(20), 103), Some((5, 8)));
+        assert_eq!(names.name(Some(20), 999), None);
+    }
 
     #[test]
     fn endpoints() {

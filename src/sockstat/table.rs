@@ -6,7 +6,8 @@
 //! tens of thousands of rows, a `String` per cell would cost more memory
 //! and time than the rest of the program's user-space work.
 
-use super::rows::{Listing, Row, User};
+use super::rows::{Listing, Row};
+use super::users::User;
 use core::fmt::Write as _;
 
 /// The column titles.
@@ -43,7 +44,7 @@ pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: usize)
             Some(User::Id(uid)) => num(Some(u64::from(*uid))),
             Some(User::Unknown) | None => out.push('?'),
         },
-        1 => out.push_str(process.map_or("?", |p| p.command.as_str())),
+        1 => out.push_str(process.and_then(|p| p.command.as_deref()).unwrap_or("?")),
         2 => num(row.owner.map(|o| u64::from(o.pid))),
         3 => num(row.owner.map(|o| u64::from(o.fd))),
         4 => out.push_str(row.proto),

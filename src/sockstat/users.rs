@@ -1,7 +1,17 @@
 //! uid → user name, from `/etc/passwd`, read once.
 
-use super::rows::User;
 use std::collections::HashMap;
+
+/// Who owns a process, as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum User {
+    /// A name from `/etc/passwd`.
+    Name(String),
+    /// A uid (`-n`, or one `/etc/passwd` does not name).
+    Id(u32),
+    /// The process went away before its owner could be read.
+    Unknown,
+}
 
 /// The names `/etc/passwd` gives, or none at all for `-n`.
 #[derive(Debug, Default)]
@@ -17,7 +27,7 @@ impl Users {
 
     /// Names from `/etc/passwd`; an unreadable file means numbers.
     pub fn load() -> Self {
-        match super::procfs::read_file(c"/etc/passwd", 16 * 1024) {
+        match crate::io::read_to_end_at(rustix::fs::CWD, c"/etc/passwd", 16 * 1024) {
             Ok(text) => Self {
                 names: Some(parse_passwd(&text)),
             },
@@ -49,10 +59,7 @@ pub fn parse_passwd(text: &[u8]) -> HashMap<u32, String> {
         let (Some(name), Some(_), Some(uid)) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
-        let Some(uid) = core::str::from_utf8(uid)
-            .ok()
-            .and_then(|uid| uid.parse::<u32>().ok())
-        else {
+        let Some(uid) = crate::decimal::parse::<u32>(uid) else {
             continue;
         };
         if name.is_empty() || name.starts_with(b"#") {

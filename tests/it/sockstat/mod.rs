@@ -1,12 +1,18 @@
 //! `sockstat` against sockets this test process (or a child it starts) holds:
 //! the real binary, port 0 only, loopback only, no sleeps for readiness.
 
+mod selection;
+mod trust;
+
 use crate::util::listing::{Row, parse_table, table};
-use crate::util::{Cmd, Process, skip, sockstat};
+use crate::util::{Cmd, DEADLINE, Process, skip, sockstat};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::collections::BTreeMap;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 trait OrDie<T> {
     fn or_die(self, what: &str) -> T;
@@ -47,6 +53,47 @@ fn cell<'a>(rows: &'a [Row], fd: &impl AsFd, title: &str) -> &'a str {
         Some(row) => &row[title],
         None => panic!("no row for fd {} in {rows:#?}", fd_text(fd)),
     }
+}
+
+/// Waits until process `pid` holds socket `inode` and runs as `comm` (a
+/// `setpriv` or `sh` has exec'd what it runs; until then it may be root's,
+/// or another name).
+#[track_caller]
+fn await_holder(pid: u32, inode: &str, comm: &str) -> u32 {
+    let deadline = Instant::now() + DEADLINE;
+    let want = format!("socket:[{inode}]");
+    loop {
+        let named = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|got| got.trim_end_matches('\n') == comm);
+        let fd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|entry| {
+                std::fs::read_link(entry.path()).is_ok_and(|link| link.as_os_str() == want.as_str())
+            })
+            .and_then(|entry| entry.file_name().to_str()?.parse().ok());
+        if let (true, Some(fd)) = (named, fd) {
+            return fd;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never held {want} as {comm:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Starts `cmd` holding a copy of `fd` (its other copies are the caller's
+/// to close), and waits until it runs as `comm`; returns the process and
+/// the fd number the socket has there.
+fn hand_over(fd: &impl AsFd, cmd: Cmd, comm: &str) -> (Process, u32) {
+    // dup(2) clears CLOEXEC on the copy: the child inherits it.
+    let copy = rustix::io::dup(fd).or_die("dup");
+    let child = cmd.spawn();
+    drop(copy);
+    let held = await_holder(child.pid(), &inode_of(fd), comm);
+    (child, held)
 }
 
 struct Tcp {
@@ -498,29 +545,20 @@ fn as_nobody_lists_its_own_and_stays_quiet() {
 
 #[test]
 fn churning_processes_never_fail_a_run() {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let churn = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut started = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // Not captured: no reader threads, the churn stays fast.
-                let mut batch: Vec<Process> = (0..8)
-                    .filter_map(|_| {
-                        Cmd::new("sleep")
-                            .arg("30")
-                            .stdout(Stdio::null())
-                            .stderr(Stdio::null())
-                            .try_spawn()
-                            .ok()
-                    })
-                    .collect();
-                started += u32::try_from(batch.len()).unwrap_or(0);
-                batch.clear();
-            }
-            started
-        })
-    };
+    let churn = Churn::start(|| {
+        // Not captured: no reader threads, the churn stays fast.
+        let batch: Vec<Process> = (0..8)
+            .filter_map(|_| {
+                Cmd::new("sleep")
+                    .arg("30")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .try_spawn()
+                    .ok()
+            })
+            .collect();
+        batch.len() as u64
+    });
     for run in 0..50 {
         // Full walks, and walks of the churning `sleep`s alone (their comm
         // read and fd directory race the kills); -a -e now and then.
@@ -533,20 +571,75 @@ fn churning_processes_never_fail_a_run() {
         assert_eq!(out.code, Some(0), "run {run}: {out}");
         assert!(out.stderr.is_empty(), "run {run}: {out}");
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let started = churn.join().unwrap_or(0);
+    let started = churn.stop();
     assert!(started > 0, "the churn thread started nothing");
 }
 
-#[test]
-fn other_socket_kinds_get_a_row_with_unknown_proto() {
-    let netlink = rustix::net::socket_with(
+/// A thread doing `step` over and over until stopped.
+struct Churn {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Churn {
+    fn start(mut step: impl FnMut() -> u64 + Send + 'static) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut done = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                done += step();
+            }
+            done
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops it; the sum of what its steps returned.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// A socket of a kind no table sockstat reads lists.
+fn netlink_socket() -> OwnedFd {
+    rustix::net::socket_with(
         AddressFamily::NETLINK,
         SocketType::RAW,
         SocketFlags::CLOEXEC,
         Some(rustix::net::netlink::GENERIC),
     )
-    .or_die("netlink socket");
+    .or_die("netlink socket")
+}
+
+/// Raises the soft fd limit to the hard one; whether it is now at least
+/// `limit`, so that `want` more fds fit beside the other tests' (if not,
+/// the test is skipped and must return).
+fn room_for_fds(want: usize, limit: u64) -> bool {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    if let Some(max) = now.maximum
+        && now.current.is_some_and(|cur| cur < max)
+    {
+        let raised = Rlimit {
+            current: Some(max),
+            maximum: Some(max),
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
+    let current = getrlimit(Resource::Nofile).current;
+    skip::require(
+        current.is_none_or(|cur| cur >= limit),
+        format!("RLIMIT_NOFILE {current:?} is too low for {want} more fds"),
+    )
+}
+
+#[test]
+fn other_socket_kinds_get_a_row_with_unknown_proto() {
+    let netlink = netlink_socket();
     let rows = table(&["--pid", &me()]);
     assert_eq!(cell(&rows, &netlink, "PROTO"), "?");
     assert_eq!(cell(&rows, &netlink, "STATE"), "?");
@@ -657,22 +750,7 @@ fn a_process_with_thousands_of_fds_is_walked_whole() {
     // Over 1024 fds, the walk shares one process's fds among its workers;
     // every socket must still come out exactly once.
     let want = 1600;
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    if let Some(max) = limit.maximum
-        && limit.current.is_some_and(|cur| cur < max)
-    {
-        let raised = rustix::process::Rlimit {
-            current: Some(max),
-            maximum: Some(max),
-        };
-        let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised);
-    }
-    let current = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let enough = current.is_none_or(|cur| cur >= 4096);
-    if !skip::require(
-        enough,
-        format!("RLIMIT_NOFILE {current:?} is too low for {want} more fds"),
-    ) {
+    if !room_for_fds(want, 4096) {
         return;
     }
     let pairs: Vec<(OwnedFd, OwnedFd)> = (0..want / 2).map(|_| unix_pair()).collect();

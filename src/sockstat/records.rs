@@ -1,0 +1,208 @@
+//! Every record the listing needs: each table from the chosen source, the
+//! `/proc/net/unix` lines in doubt weighed ([`trust::settle`]), and tables
+//! read again for sockets an fd holds that a read missed.
+//!
+//! Neither source is atomic: a netlink dump and a `/proc/net` read both
+//! walk the kernel's hash buckets a batch (a page) at a time and resume by
+//! position, so a socket that stays open all along can be skipped when
+//! others in its bucket close in between (a process holding 6,000 steady
+//! unix sockets beside a churning one was listed one short in about one
+//! run in four, on either source).
+
+use super::filter::Filter;
+use super::index::NumberMap;
+use super::procfs::{self, Walk};
+use super::record::{SockRecord, Table};
+use super::trust::{self, Records};
+use super::{Options, Source, netlink, procnet};
+use crate::error::Result;
+
+/// Held sockets missing from their tables beyond this many are not looked
+/// into: a listing narrowed to a few tables leaves out every socket of the
+/// others, and asking the kernel about each would cost a path lookup per fd.
+const REPAIR_MAX: usize = 512;
+/// Reads of a table for the sockets it missed, after the first.
+const REREADS: usize = 3;
+
+/// The chosen source, open.
+pub struct Loader<'a> {
+    filter: &'a Filter,
+    extended: bool,
+    diag: Option<netlink::Diag>,
+}
+
+impl<'a> Loader<'a> {
+    /// `--source netlink` opens a sock_diag socket; if that fails, or with
+    /// `--source proc`, tables are read from `/proc/net`.
+    pub fn open(opts: &Options, filter: &'a Filter) -> Self {
+        let diag = match opts.source {
+            Source::Proc => None,
+            Source::Netlink => match netlink::Diag::open() {
+                Ok(diag) => Some(diag),
+                Err(err) => {
+                    log::debug!("{err}; reading /proc/net instead");
+                    None
+                }
+            },
+        };
+        Self {
+            filter,
+            extended: opts.extended,
+            diag,
+        }
+    }
+
+    /// Every table the filter needs.
+    ///
+    /// # Errors
+    /// A table that neither netlink nor `/proc/net` could give.
+    pub fn load(&mut self) -> Result<Records> {
+        let mut records = Records::default();
+        for table in self.filter.tables() {
+            records.extend(self.table(table)?);
+        }
+        Ok(records)
+    }
+
+    /// One table: from netlink, or from `/proc/net` if its dump fails (a
+    /// missing diag module, a refused socket).
+    fn table(&mut self, table: Table) -> Result<Records> {
+        let dumped = self
+            .diag
+            .as_mut()
+            .map(|diag| diag.dump(table, self.filter, self.extended));
+        match dumped {
+            Some(Ok(sure)) => Ok(Records {
+                sure,
+                doubtful: Vec::new(),
+            }),
+            Some(Err(err)) => {
+                log::debug!("{err}; reading /proc/net instead");
+                procnet::load(table, self.filter)
+            }
+            None => procnet::load(table, self.filter),
+        }
+    }
+}
+
+/// What the kernel says, through the fds that hold them, about sockets the
+/// tables leave in doubt; each socket asked about once.
+struct Kernel {
+    /// One holder of each socket inode.
+    holder: NumberMap<u64, (u32, u32)>,
+    answers: NumberMap<u64, Option<Table>>,
+}
+
+impl Kernel {
+    fn new(walk: &Walk) -> Self {
+        let mut holder = NumberMap::default();
+        holder.reserve(walk.holders.len());
+        for h in &walk.holders {
+            holder.entry(h.inode).or_insert((h.pid, h.fd));
+        }
+        Self {
+            holder,
+            answers: NumberMap::default(),
+        }
+    }
+
+    /// The table that lists `inode`, if a visible fd holds it.
+    fn table_of(&mut self, inode: u64) -> Option<Table> {
+        let holder = self.holder.get(&inode).copied()?;
+        *self
+            .answers
+            .entry(inode)
+            .or_insert_with(|| procfs::socket_table(holder.0, holder.1, inode))
+    }
+}
+
+/// The records to join: `records` settled, and the tables read again for
+/// held sockets they missed.
+pub fn complete(loader: &mut Loader<'_>, records: Records, walk: &Walk) -> Vec<SockRecord> {
+    let mut kernel = Kernel::new(walk);
+    let mut kept = trust::settle(records, |inode| kernel.table_of(inode) == Some(Table::Unix));
+    // With -l, -c or -p a held socket is missing from a table because the
+    // filter left it out as often as because a read missed it: only the
+    // record could tell, so there is nothing to look for.
+    if loader.filter.keeps_whole_tables() {
+        reread_missed(loader, &mut kernel, &mut kept);
+    }
+    kept
+}
+
+/// Reads a table again, up to [`REREADS`] times, while a socket a visible
+/// fd holds is missing from it, and adds what the reads find.
+fn reread_missed(loader: &mut Loader<'_>, kernel: &mut Kernel, records: &mut Vec<SockRecord>) {
+    let mut listed: NumberMap<u64, ()> = NumberMap::default();
+    listed.reserve(records.len());
+    listed.extend(records.iter().map(|r| (r.inode, ())));
+    let missing: Vec<u64> = kernel
+        .holder
+        .keys()
+        .copied()
+        .filter(|inode| !listed.contains_key(inode) && loader.filter.wants_inode(*inode))
+        .collect();
+    if missing.len() > REPAIR_MAX {
+        log::debug!(
+            "{} held sockets in no table read; not looked into",
+            missing.len()
+        );
+        return;
+    }
+    let wanted: Vec<Table> = loader.filter.tables().collect();
+    let mut lost: NumberMap<u64, Table> = missing
+        .into_iter()
+        .filter_map(|inode| Some((inode, kernel.table_of(inode)?)))
+        .filter(|(_, table)| wanted.contains(table))
+        .collect();
+    for _ in 0..REREADS {
+        let tables: Vec<Table> = wanted
+            .iter()
+            .copied()
+            .filter(|table| lost.values().any(|t| t == table))
+            .collect();
+        if tables.is_empty() {
+            return;
+        }
+        for table in tables {
+            let again = match loader.table(table) {
+                Ok(again) => again,
+                Err(err) => {
+                    log::debug!("{err}; the sockets it missed stay unknown");
+                    return;
+                }
+            };
+            let found = Records {
+                sure: again
+                    .sure
+                    .into_iter()
+                    .filter(|r| lost.contains_key(&r.inode))
+                    .collect(),
+                doubtful: again
+                    .doubtful
+                    .into_iter()
+                    .filter(|r| lost.contains_key(&r.inode))
+                    .collect(),
+            };
+            // What is left in `lost` is the kernel's word already: a unix
+            // socket, of this table.
+            let found = trust::settle(found, |inode| lost.get(&inode) == Some(&Table::Unix));
+            log::debug!(
+                "{}: {} of the sockets a read missed found again",
+                table.name(),
+                found.len()
+            );
+            for record in found {
+                lost.remove(&record.inode);
+                records.push(record);
+            }
+        }
+    }
+    if !lost.is_empty() {
+        log::debug!(
+            "{} held sockets still in no table after {REREADS} more reads (another network \
+             namespace, or closed)",
+            lost.len()
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! What `--pid` and the other filters select: processes (not threads), and
+//! rows, never a changed row.
+
+use super::{OrDie, cell, fd_text, hand_over, inode_of, me, row_for, table_until, unix_pair};
+use crate::util::listing::{Row, table};
+use crate::util::{Cmd, sockstat};
+use std::process::Stdio;
+
+#[test]
+fn a_thread_id_selects_no_process() {
+    let (listener, bound) = sockkit::bind_socket("127.0.0.1", "0").or_die("bind");
+    sockkit::socket::listen(&listener, bound, 16).or_die("listen");
+    // A thread of this process that is not its main one.
+    let (tell, told) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = tell.send(rustix::thread::gettid().as_raw_nonzero().get());
+        let _ = stopped.recv();
+    });
+    let tid = told.recv().or_die("thread id").to_string();
+    assert_ne!(tid, me());
+    let ours = |rows: &[Row]| -> Vec<Row> {
+        rows.iter()
+            .filter(|r| r["INODE"] == inode_of(&listener))
+            .cloned()
+            .collect()
+    };
+    let rows = ours(&table(&["--pid", &format!("{},{tid},{tid}", me())]));
+    let [row] = &rows[..] else {
+        panic!("one listener, listed {} times: {rows:#?}", rows.len());
+    };
+    assert_eq!(
+        (row["PID"].as_str(), row["FD"].as_str()),
+        (me().as_str(), fd_text(&listener).as_str())
+    );
+    let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
+    assert_eq!(row["COMMAND"], comm.trim_end_matches('\n'));
+    let by_thread = table(&["--pid", &tid]);
+    assert!(
+        by_thread.is_empty(),
+        "--pid {tid} (a thread): {by_thread:#?}"
+    );
+    drop(stop);
+    let _ = thread.join();
+}
+
+#[test]
+fn a_filter_selects_rows_and_never_changes_one() {
+    let (ours, theirs) = unix_pair();
+    let (child, fd) = hand_over(&theirs, Cmd::new("sleep").arg("60"), "sleep");
+    drop(theirs);
+    let peer = format!("-> [{} {fd}]", child.pid());
+    let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
+    let comm = comm.trim_end_matches('\n');
+    let me = me();
+    for args in [
+        &["-u"][..],
+        &["--pid", &me],
+        &["-u", "--pid", &me],
+        &["-c", "--pid", &me],
+        &["-u", "--comm", comm],
+        &["--pid", &me, "--source", "netlink", "-e"],
+    ] {
+        // A child another test is spawning may hold copies of our fds for
+        // a moment, and name our peer first: retried, with a deadline.
+        let rows = table_until(args, |rows| {
+            row_for(rows, &ours).is_some_and(|row| row["FOREIGN ADDRESS"] == peer)
+        });
+        assert_eq!(
+            cell(&rows, &ours, "FOREIGN ADDRESS"),
+            peer,
+            "sockstat {args:?}"
+        );
+    }
+    let out = sockstat().args(["-u", "--pid", &me, "--json"]).run();
+    out.success().stderr_is("");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
+    let row = value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["fd"].as_u64().map(|fd| fd.to_string()) == Some(fd_text(&ours)))
+        .unwrap_or_else(|| panic!("no fd {} in {value}", fd_text(&ours)));
+    assert_eq!(row["foreign"], peer.as_str(), "{row}");
+}
+
+#[test]
+fn an_empty_command_name_is_a_question_mark() {
+    let (ours, theirs) = unix_pair();
+    // The shell empties its own comm (a NUL written to /proc/self/comm)
+    // and then waits on its stdin: a process with an empty name.
+    let shell = Cmd::new("sh")
+        .args(["-c", r#"printf '\000' >/proc/self/comm && read line"#])
+        .stdin(Stdio::piped());
+    let (child, fd) = hand_over(&theirs, shell, "");
+    let inode = inode_of(&theirs);
+    drop(theirs);
+    let pid = child.pid().to_string();
+    let out = sockstat().args(["--pid", &pid, "-q"]).run();
+    out.success().stderr_is("");
+    let text = out.stdout_text();
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some(fd.to_string().as_str()))
+        .unwrap_or_else(|| panic!("no line for fd {fd}: {out}"));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // USER COMMAND PID FD PROTO INODE LOCAL FOREIGN... : a blank command
+    // would shift every column after it.
+    assert_eq!(
+        fields.get(1..6),
+        Some(&["?", pid.as_str(), &fd.to_string(), "unix", &inode][..]),
+        "{line}"
+    );
+    let rows = table(&["--pid", &pid]);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["COMMAND"], "?");
+    assert_eq!(
+        rows[0]["FOREIGN ADDRESS"],
+        format!("-> [{} {}]", me(), fd_text(&ours))
+    );
+    let out = sockstat().args(["--pid", &pid, "--json"]).run();
+    out.success().stderr_is("");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).or_die("json");
+    assert_eq!(value[0]["command"], serde_json::Value::Null, "{value}");
+    drop(child);
+}
