@@ -7,6 +7,7 @@
 use super::{ClientOptions, connect_retrying};
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
+use crate::escape::push_escaped;
 use crate::io::{LineReader, recv_some, send_all, stdin, stdin_is_terminal, write_stdout};
 use crate::transcript::{MessageSplitter, push_say_line};
 use rustix::fd::OwnedFd;
@@ -32,7 +33,9 @@ pub fn run(options: &ClientOptions) -> Result<()> {
             return Ok(());
         };
         if echo_typed {
-            let mut shown = line.clone();
+            // Piped input is as untrusted as the reply: escaped the same way.
+            let mut shown = Vec::with_capacity(line.len() + 1);
+            push_escaped(&mut shown, &line);
             shown.push(b'\n');
             write_stdout(&shown)?;
         }
