@@ -3,6 +3,13 @@
 //! Each line goes on a connection of its own, as in the lesson, ended by
 //! `shutdown(SHUT_WR)` so the server sees where it ends; with `--keep` all
 //! lines share one connection and each is sent with a `\n`.
+//!
+//! A reply is shown whole: on its own connection, everything the server
+//! sends until it closes, one `IP say:` line per `\n`-ended message; with
+//! `--keep`, what arrives up to the next `\n` (bytes after it are the next
+//! line's answer). A NUL inside a message is shown as `\x00`; the NULs
+//! before a message's first byte or after its last are the lesson's padding
+//! and are dropped.
 
 use super::{ClientOptions, connect_retrying};
 use crate::addr::display_ip;
@@ -19,6 +26,9 @@ use rustix::net::{Shutdown, shutdown, sockopt};
 struct Kept {
     sock: OwnedFd,
     splitter: MessageSplitter,
+    /// Received after the last answer's `\n` (at most one `recv`): the
+    /// start of the next answer, not to be lost.
+    unread: Vec<u8>,
 }
 
 /// Runs the transcript loop until `q` or the end of stdin.
@@ -95,7 +105,7 @@ fn exchange_once(options: &ClientOptions, line: &[u8]) -> Result<Vec<(Vec<u8>, u
     let sock = connect_blocking(options)?;
     send_all(&sock, line).map_err(|errno| Error::at("send", addr, timed_out(errno)))?;
     shutdown(&sock, Shutdown::Write).map_err(|errno| Error::at("shutdown", addr, errno))?;
-    let mut splitter = MessageSplitter::new();
+    let mut splitter = MessageSplitter::for_replies();
     let mut answers = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -126,7 +136,8 @@ fn exchange_kept(
                 reconnected = true;
                 kept.insert(Kept {
                     sock: connect_blocking(options)?,
-                    splitter: MessageSplitter::new(),
+                    splitter: MessageSplitter::for_replies(),
+                    unread: Vec::new(),
                 })
             }
         };
@@ -149,22 +160,34 @@ fn exchange_kept(
     }
 }
 
-/// Reads until one answer is complete; `None` if the server closed first.
+/// Reads until one answer (what arrives up to a `\n`) is complete; `None`
+/// if the server closed first. What follows the `\n` waits in `unread`.
 fn read_answer(conn: &mut Kept) -> core::result::Result<Option<(Vec<u8>, usize)>, Errno> {
-    let mut answer = None;
     let mut buf = [0u8; 4096];
-    while answer.is_none() {
-        match recv_some(&conn.sock, &mut buf).map_err(timed_out)? {
-            0 => {
+    loop {
+        if conn.unread.is_empty() {
+            let n = recv_some(&conn.sock, &mut buf).map_err(timed_out)?;
+            if n == 0 {
+                let mut answer = None;
                 conn.splitter.finish(|m, d| answer = Some((m.to_vec(), d)));
                 return Ok(answer);
             }
-            n => conn.splitter.feed(&buf[..n], |m, d| {
-                answer.get_or_insert_with(|| (m.to_vec(), d));
-            }),
+            conn.unread.extend_from_slice(&buf[..n]);
+        }
+        let through = conn
+            .unread
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(conn.unread.len(), |at| at + 1);
+        let mut answer = None;
+        conn.splitter.feed(&conn.unread[..through], |m, d| {
+            answer = Some((m.to_vec(), d))
+        });
+        conn.unread.drain(..through);
+        if answer.is_some() {
+            return Ok(answer);
         }
     }
-    Ok(answer)
 }
 
 /// `SO_RCVTIMEO`/`SO_SNDTIMEO` expiry shows up as `EAGAIN`; to the user it

@@ -1,7 +1,7 @@
 //! sockc's transcript mode (`you say:` / `IP say:`): what reaches the
 //! terminal is escaped on both sides of the conversation.
 
-use crate::util::net::LOCAL;
+use crate::util::net::{LOCAL, accept, listener, recv_exact, recv_to_eof, send_all};
 use crate::util::{sockc, sockd};
 
 #[test]
@@ -21,4 +21,77 @@ fn the_typed_line_is_escaped_like_the_reply() {
     assert_eq!(raw, 0, "{raw} raw ESC/BEL bytes reached stdout\n{out}");
     out.success()
         .stdout_is(format!("you say: {shown}\n127.0.0.1 say: {shown}\nyou say: \n").as_bytes());
+}
+
+/// `ab NUL cd`, then `ef`, as typed and as echoed: the NUL inside the first
+/// reply is shown, escaped, and nothing after it is lost.
+const NUL_INPUT: &[u8] = b"ab\0cd\nef\n";
+const NUL_TRANSCRIPT: &str = "\
+you say: ab\\x00cd
+127.0.0.1 say: ab\\x00cd
+you say: ef
+127.0.0.1 say: ef
+you say: 
+";
+
+#[test]
+fn keep_shows_a_reply_whole_with_its_nul_escaped() {
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    sockc()
+        .args(["--keep", LOCAL, &server.port_arg()])
+        .stdin_bytes(NUL_INPUT)
+        .run()
+        .success()
+        .stdout_is(NUL_TRANSCRIPT.as_bytes());
+}
+
+#[test]
+fn without_keep_a_reply_is_every_message_until_the_close_nuls_escaped() {
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    sockc()
+        .args([LOCAL, &server.port_arg()])
+        .stdin_bytes(NUL_INPUT)
+        .run()
+        .success()
+        .stdout_is(NUL_TRANSCRIPT.as_bytes());
+    // A server of our own: three messages, NULs inside one of them, the
+    // lesson's NUL padding after the others.
+    let (listener, port) = listener();
+    let peer = std::thread::spawn(move || {
+        let conn = accept(&listener);
+        let heard = recv_to_eof(&conn);
+        send_all(&conn, b"one\n\0\0x\0\0y\n\0\0\0two\0\0\0");
+        heard
+    });
+    sockc()
+        .args([LOCAL, &port.to_string()])
+        .stdin_bytes(b"hi\nq\n")
+        .run()
+        .success()
+        .stdout_is(
+            b"you say: hi\n127.0.0.1 say: one\n127.0.0.1 say: x\\x00\\x00y\n\
+              127.0.0.1 say: two\nyou say: q\n",
+        );
+    assert_eq!(peer.join().unwrap_or_default(), b"hi");
+}
+
+#[test]
+fn keep_shows_what_follows_an_answer_as_the_next_answer() {
+    // Two answers arrive for the first line: the second is not dropped, it
+    // is the answer shown after the next line.
+    let (listener, port) = listener();
+    let peer = std::thread::spawn(move || {
+        let conn = accept(&listener);
+        let first = recv_exact(&conn, 4);
+        send_all(&conn, b"a\nb\n");
+        (first, recv_to_eof(&conn))
+    });
+    sockc()
+        .args(["--keep", "--timeout", "5", LOCAL, &port.to_string()])
+        .stdin_bytes(b"one\ntwo\nq\n")
+        .run()
+        .success()
+        .stdout_is(b"you say: one\n127.0.0.1 say: a\nyou say: two\n127.0.0.1 say: b\nyou say: q\n");
+    let heard = peer.join().unwrap_or_default();
+    assert_eq!(heard, (b"one\n".to_vec(), b"two\n".to_vec()));
 }
