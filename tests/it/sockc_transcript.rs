@@ -2,7 +2,11 @@
 //! terminal is escaped on both sides of the conversation.
 
 use crate::util::net::{LOCAL, accept, listener, recv_exact, recv_to_eof, send_all};
+use crate::util::procfs::status_kib;
 use crate::util::{sockc, sockd};
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[test]
 fn the_typed_line_is_escaped_like_the_reply() {
@@ -94,4 +98,73 @@ fn keep_shows_what_follows_an_answer_as_the_next_answer() {
         .stdout_is(b"you say: one\n127.0.0.1 say: a\nyou say: two\n127.0.0.1 say: b\nyou say: q\n");
     let heard = peer.join().unwrap_or_default();
     assert_eq!(heard, (b"one\n".to_vec(), b"two\n".to_vec()));
+}
+
+#[test]
+fn a_reply_that_does_not_end_is_shown_as_it_comes_in_bounded_memory() {
+    // Each `\n` is one `127.0.0.1 say: ` line; sockc kept every message
+    // until the close (32 bytes each: 256 MiB for this stream).
+    const STREAM: usize = 8 << 20;
+    const LIMIT_KIB: u64 = 32 << 10;
+    let (listener, port) = listener();
+    let mut client = sockc()
+        .args([LOCAL, &port.to_string()])
+        .stdin_bytes(b"hi\n")
+        .stdout_piped()
+        .spawn();
+    let pid = client.pid();
+    let shown = Arc::new(AtomicBool::new(false));
+    let server = std::thread::spawn({
+        let shown = Arc::clone(&shown);
+        move || {
+            let conn = accept(&listener);
+            let heard = recv_to_eof(&conn);
+            let chunk = vec![b'\n'; 64 << 10];
+            let (mut sent, mut sent_when_shown) = (0, None);
+            while sent < STREAM {
+                send_all(&conn, &chunk);
+                sent += chunk.len();
+                if sent_when_shown.is_none() && shown.load(Ordering::Relaxed) {
+                    sent_when_shown = Some(sent);
+                }
+            }
+            // Read before the close: after it sockc may print and exit.
+            (heard, sent_when_shown, status_kib(pid, "VmHWM"))
+        }
+    });
+    // Counted, not kept: the transcript is 16 times the stream.
+    let mut stdout = client.take_stdout();
+    let (mut bytes, mut lines) = (0, 0);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = stdout
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("read sockc's stdout: {e}"));
+        if n == 0 {
+            break;
+        }
+        bytes += n;
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        // `you say: hi` and one `say:` line.
+        if lines >= 2 {
+            shown.store(true, Ordering::Relaxed);
+        }
+    }
+    let out = client.wait_exit();
+    let (heard, sent_when_shown, hwm_kib) = server.join().unwrap_or_else(|_| panic!("server"));
+    assert!(
+        hwm_kib < LIMIT_KIB,
+        "sockc's VmHWM reached {hwm_kib} KiB (limit {LIMIT_KIB}) with {STREAM} bytes of \\n streamed\n{out}"
+    );
+    let Some(sent_when_shown) = sent_when_shown else {
+        panic!("no say line was shown before the server closed, {STREAM} bytes later\n{out}");
+    };
+    out.success();
+    assert_eq!(heard, b"hi");
+    let expected = "you say: hi\n".len() + STREAM * "127.0.0.1 say: \n".len() + "you say: \n".len();
+    assert_eq!(
+        (bytes, lines),
+        (expected, STREAM + 2),
+        "transcript bytes and lines; the first line came {sent_when_shown} bytes into the stream"
+    );
 }
