@@ -1,12 +1,17 @@
 //! sockc's transcript mode (`you say:` / `IP say:`): what reaches the
-//! terminal is escaped on both sides of the conversation.
+//! terminal is escaped on both sides of the conversation, a reply is shown
+//! whole and as it comes; and a stdout that is non-blocking is waited for,
+//! in either mode.
 
 use crate::util::net::{LOCAL, accept, listener, recv_exact, recv_to_eof, send_all};
 use crate::util::procfs::status_kib;
-use crate::util::{sockc, sockd};
+use crate::util::{Cmd, DEADLINE, assert_same_bytes, eventually, random_bytes, sockc, sockd};
+use rustix::fs::OFlags;
+use rustix::pipe::{PipeFlags, pipe_with};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 #[test]
 fn the_typed_line_is_escaped_like_the_reply() {
@@ -167,4 +172,87 @@ fn a_reply_that_does_not_end_is_shown_as_it_comes_in_bounded_memory() {
         (expected, STREAM + 2),
         "transcript bytes and lines; the first line came {sent_when_shown} bytes into the stream"
     );
+}
+
+/// Runs `cmd` with stdout a pipe whose writing end is non-blocking (as when
+/// another process set `O_NONBLOCK` on a shared file description), waits
+/// until the pipe is full, then reads it slowly to the end: what came out,
+/// and how the command ended.
+fn through_a_full_non_blocking_pipe(cmd: Cmd) -> (Vec<u8>, crate::util::Outcome) {
+    let (read_end, write_end) =
+        pipe_with(PipeFlags::CLOEXEC).unwrap_or_else(|e| panic!("pipe: {e}"));
+    rustix::fs::fcntl_setfl(&write_end, OFlags::NONBLOCK)
+        .unwrap_or_else(|e| panic!("O_NONBLOCK: {e}"));
+    let capacity = rustix::pipe::fcntl_getpipe_size(&write_end)
+        .unwrap_or_else(|e| panic!("F_GETPIPE_SZ: {e}"));
+    let client = cmd.stdout(write_end).spawn();
+    // Full (but for part of a page: small writes share one), so the next
+    // write the client tries is an EAGAIN.
+    let full = capacity - rustix::param::page_size();
+    let filled = eventually(DEADLINE, || {
+        rustix::io::ioctl_fionread(&read_end).is_ok_and(|n| n >= full as u64)
+    });
+    assert!(
+        filled,
+        "the client never filled its {capacity}-byte stdout pipe"
+    );
+    let mut reader = std::fs::File::from(read_end);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8 << 10];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("read: {e}"));
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        // A reader slower than the client: the pipe stays full.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (got, client.wait_exit())
+}
+
+#[test]
+fn a_full_non_blocking_stdout_is_waited_for_in_one_shot_mode() {
+    const REPLY: usize = 4 << 20;
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    let payload = random_bytes(REPLY, 10);
+    let cmd = sockc()
+        .args([LOCAL, &server.port_arg(), "-"])
+        .stdin_bytes(payload.clone());
+    let (got, out) = through_a_full_non_blocking_pipe(cmd);
+    assert_eq!(
+        (out.code, got.len()),
+        (Some(0), REPLY),
+        "exit code and bytes of the {REPLY}-byte echo on stdout\n{out}"
+    );
+    assert_same_bytes(&got, &payload, "the echo");
+}
+
+#[test]
+fn a_full_non_blocking_stdout_is_waited_for_in_transcript_mode() {
+    const LINES: usize = 256 << 10;
+    let (listener, port) = listener();
+    let peer = std::thread::spawn(move || {
+        let conn = accept(&listener);
+        let heard = recv_to_eof(&conn);
+        send_all(&conn, &b"abc\n".repeat(LINES));
+        heard
+    });
+    let cmd = sockc()
+        .args([LOCAL, &port.to_string()])
+        .stdin_bytes(b"hi\n");
+    let (got, out) = through_a_full_non_blocking_pipe(cmd);
+    let expected = format!(
+        "you say: hi\n{}you say: \n",
+        "127.0.0.1 say: abc\n".repeat(LINES)
+    );
+    assert_eq!(
+        (out.code, got.len()),
+        (Some(0), expected.len()),
+        "exit code and bytes of the transcript on stdout\n{out}"
+    );
+    assert_same_bytes(&got, expected.as_bytes(), "the transcript");
+    assert_eq!(peer.join().unwrap_or_default(), b"hi");
 }
