@@ -246,6 +246,40 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_is_its_line_less_the_nuls_around_it_in_any_chunking() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            // Short lines of `a`, NUL and `\n`, so none is cut.
+            let stream: Vec<u8> = (0..next() % 200)
+                .map(|_| [b'a', 0, 0, b'\n'][(next() % 4) as usize])
+                .collect();
+            let mut expected: Vec<(Vec<u8>, usize)> = Vec::new();
+            let lines: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
+            for (i, line) in lines.iter().enumerate() {
+                let first = line.iter().position(|&b| b != 0);
+                let last = line.iter().rposition(|&b| b != 0);
+                let inner = first.zip(last).map_or(&[][..], |(f, l)| &line[f..=l]);
+                // The text after the last `\n` is a message only if it has one.
+                if i + 1 < lines.len() || !inner.is_empty() {
+                    expected.push((inner.to_vec(), 0));
+                }
+            }
+            let at = (next() as usize) % (stream.len() + 1);
+            let (head, tail) = stream.split_at(at);
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(split_replies(&[&stream]), expected, "{stream:?}");
+            assert_eq!(split_replies(&[head, tail]), expected, "{stream:?} at {at}");
+            assert_eq!(split_replies(&bytes), expected, "{stream:?} by bytes");
+        }
+    }
+
+    #[test]
     fn long_messages_are_cut_and_counted_across_chunks() {
         let long = vec![b'a'; 1000];
         let got = split(&[&long, &long, b"\nnext"]);
