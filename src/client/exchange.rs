@@ -40,10 +40,10 @@ fn connect_blocking(options: &ClientOptions) -> Result<OwnedFd> {
 }
 
 /// The lesson's exchange: connect, send `line`, then show the answer until
-/// the server closes. Each message's line is written as soon as its `\n`
-/// arrives: a server that never stops talking is shown as it talks, and
-/// nothing but the message being cut grows (at most one `recv`'s worth of
-/// transcript is held).
+/// the server closes. Each message's line is written as soon as the `recv`
+/// holding its `\n` returns: a server that never stops talking is shown as
+/// it talks, in bounded memory (the message in progress is capped by the
+/// splitter, and at most one `recv`'s worth of transcript waits).
 pub fn once(options: &ClientOptions, line: &[u8]) -> Result<()> {
     let addr = options.addr;
     // Formatted once: an `IpAddr` formatted per line was three quarters of
