@@ -10,6 +10,7 @@
 
 pub mod addr;
 pub mod draw;
+pub mod escape;
 pub mod netlink;
 pub mod procnet;
 pub mod records;

@@ -1,12 +1,16 @@
-//! The transcript: the message splitter in any chunking, the say line, and
-//! the escaper's round trip.
+//! The transcript: the message splitter in any chunking against a one-pass
+//! oracle of the contract, and each say line: one safe line showing a
+//! prefix of the message and counting exactly the rest.
 
-use sockkit::escape::push_escaped;
+use super::escape::{nothing_to_escape, unescape};
 use sockkit::transcript::{MESSAGE_LIMIT, MessageSplitter, push_say_line};
 
+const PREFIX: &str = "127.0.0.1 say: ";
+
 /// The splitter on any bytes in any chunking: the same messages as in one
-/// piece, none longer than the limit, no more bytes kept and dropped than
-/// came in, and every transcript line one escaped line.
+/// piece, and those the contract's: each message's first
+/// [`MESSAGE_LIMIT`] bytes, the rest counted; every say line one escaped
+/// line that shows a prefix of the message and counts what it hides.
 pub fn any_chunking(data: &[u8], cuts: &[u16]) {
     let whole = split(&[data]);
     let mut chunks = Vec::new();
@@ -20,16 +24,16 @@ pub fn any_chunking(data: &[u8], cuts: &[u16]) {
     chunks.push(rest);
     let chunked = split(&chunks);
     assert_eq!(whole, chunked, "chunking changed the messages");
-    let mut accounted = 0usize;
-    for (message, dropped) in &whole {
-        assert!(message.len() <= MESSAGE_LIMIT);
-        assert!(*dropped == 0 || message.len() + 1 >= MESSAGE_LIMIT);
-        accounted += message.len() + dropped;
-        let mut line = Vec::new();
+    let want = messages(data);
+    assert_eq!(whole.len(), want.len(), "message count");
+    let mut line = Vec::new();
+    for ((message, dropped), want) in whole.iter().zip(want) {
+        let kept = want.len().min(MESSAGE_LIMIT);
+        assert_eq!((&message[..], *dropped), (&want[..kept], want.len() - kept));
+        line.clear();
         push_say_line(&mut line, "127.0.0.1", message, *dropped);
-        say_line(&line);
+        say_line(&line, want);
     }
-    assert!(accounted <= data.len());
 }
 
 fn split(chunks: &[&[u8]]) -> Vec<(Vec<u8>, usize)> {
@@ -42,70 +46,57 @@ fn split(chunks: &[&[u8]]) -> Vec<(Vec<u8>, usize)> {
     got
 }
 
-/// One transcript line: valid UTF-8, one `\n` at the end, and nothing a
-/// terminal acts on (C0, DEL, C1, bidi overrides).
-pub fn say_line(line: &[u8]) {
+/// The messages of a stream as the contract defines them: each ends at
+/// `\n`, at a NUL or at the end of the stream; an empty one that a NUL ends
+/// is padding, none at all; a `\r` just before the end is the line end's.
+fn messages(data: &[u8]) -> Vec<&[u8]> {
+    let mut found = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (raw, end, tail) = match rest.iter().position(|&b| b == b'\n' || b == 0) {
+            Some(at) => (&rest[..at], Some(rest[at]), &rest[at + 1..]),
+            None => (rest, None, &b""[..]),
+        };
+        if !(raw.is_empty() && end == Some(0)) {
+            found.push(raw.strip_suffix(b"\r").unwrap_or(raw));
+        }
+        rest = tail;
+    }
+    found
+}
+
+/// One say line of `message` (the whole message, before any cut): valid
+/// UTF-8, one `\n` at the end, nothing the category rule escapes, and the
+/// body a prefix of the message (a cut never splits a character) followed,
+/// when anything is hidden, by `…(+N bytes)` with N exactly the bytes not
+/// shown.
+pub fn say_line(line: &[u8], message: &[u8]) {
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
         Err(err) => panic!("not UTF-8: {err}: {line:?}"),
     };
     let body = text
         .strip_suffix('\n')
-        .unwrap_or_else(|| panic!("no newline: {text:?}"));
-    assert!(body.starts_with("127.0.0.1 say: "), "{text:?}");
-    for c in body.chars() {
-        assert!(!c.is_control(), "control {c:?} in {text:?}");
-        assert!(
-            !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'),
-            "bidi {c:?} in {text:?}"
-        );
-    }
-}
-
-/// Escaping is unambiguous: what `push_escaped` writes decodes back to the
-/// original bytes.
-pub fn escape_round_trip(bytes: &[u8]) {
-    let mut escaped = Vec::new();
-    push_escaped(&mut escaped, bytes);
-    assert!(std::str::from_utf8(&escaped).is_ok());
-    assert!(!escaped.iter().any(|&b| b < 0x20 || b == 0x7f));
-    assert_eq!(unescape(&escaped).as_deref(), Some(bytes), "{escaped:?}");
-}
-
-/// The inverse of `push_escaped`: `\\`, `\t`, `\r`, `\n`, `\xNN` (a byte),
-/// `\u{N…}` (a character); `None` for anything else after a backslash.
-pub fn unescape(escaped: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < escaped.len() {
-        if escaped[i] != b'\\' {
-            out.push(escaped[i]);
-            i += 1;
-            continue;
+        .and_then(|t| t.strip_prefix(PREFIX))
+        .unwrap_or_else(|| panic!("not one say line: {text:?}"));
+    assert!(!body.contains('\n'), "{text:?}");
+    nothing_to_escape(body);
+    let (escaped, hidden) = match body.rfind("…(+") {
+        Some(at) if message.len() > MESSAGE_LIMIT => {
+            let count = body[at..]
+                .strip_prefix("…(+")
+                .and_then(|m| m.strip_suffix(" bytes)"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("bad cut mark in {text:?}"));
+            (&body[..at], count)
         }
-        match escaped.get(i + 1)? {
-            b'\\' => out.push(b'\\'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'n' => out.push(b'\n'),
-            b'x' => {
-                let hex = std::str::from_utf8(escaped.get(i + 2..i + 4)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 4;
-                continue;
-            }
-            b'u' => {
-                let rest = escaped.get(i + 2..)?.strip_prefix(b"{")?;
-                let end = rest.iter().position(|&b| b == b'}')?;
-                let code = u32::from_str_radix(std::str::from_utf8(&rest[..end]).ok()?, 16).ok()?;
-                let mut utf8 = [0u8; 4];
-                out.extend_from_slice(char::from_u32(code)?.encode_utf8(&mut utf8).as_bytes());
-                i += 3 + end + 1;
-                continue;
-            }
-            _ => return None,
-        }
-        i += 2;
-    }
-    Some(out)
+        _ => (body, 0),
+    };
+    let shown = unescape(escaped.as_bytes()).unwrap_or_else(|| panic!("{text:?}"));
+    assert!(
+        message.starts_with(&shown),
+        "{text:?} is not of {message:?}"
+    );
+    assert_eq!(shown.len() + hidden, message.len(), "{text:?}");
+    assert!(hidden <= message.len().saturating_sub(MESSAGE_LIMIT) + 3);
 }

@@ -16,5 +16,5 @@ fuzz_target!(|data: &[u8]| {
         .map(|pair| u16::from(pair[0]) << 8 | u16::from(*pair.get(1).unwrap_or(&0)))
         .collect();
     checks::transcript::any_chunking(stream, &cuts);
-    checks::transcript::escape_round_trip(stream);
+    checks::escape::round_trip(stream);
 });

@@ -66,13 +66,50 @@ proptest! {
 
     #[test]
     fn escaping_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        checks::transcript::escape_round_trip(&bytes);
+        checks::escape::round_trip(&bytes);
     }
 
     #[test]
     fn escaping_round_trips_text(text in "\\PC*|[\\x00-\\x{ff}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}\\\\]{0,64}") {
-        checks::transcript::escape_round_trip(text.as_bytes());
+        checks::escape::round_trip(text.as_bytes());
     }
+
+    #[test]
+    fn escaping_round_trips_any_characters(chars in prop::collection::vec(any::<char>(), 0..64)) {
+        checks::escape::round_trip(chars.iter().collect::<String>().as_bytes());
+    }
+
+    #[test]
+    fn cut_marks_count_exactly_the_hidden_bytes(
+        body in prop::collection::vec(any::<u32>(), 250..1100).prop_map(text_of_every_width),
+        tail in prop::collection::vec(prop::sample::select(&b"\r\n\0b\xe4\x80\xc3"[..]), 0..8),
+        cuts in prop::collection::vec(any::<u16>(), 0..4),
+    ) {
+        // Messages around the 1024-byte cut of characters of every width,
+        // ending in `\r`s, partial characters and line ends: shown bytes
+        // + N == message bytes.
+        checks::transcript::any_chunking(&[body, tail].concat(), &cuts);
+    }
+}
+
+/// Every code point U+0000..U+10FFFF, in both forms, against the category
+/// rule read from the Unicode data in `fuzz/data/`.
+#[test]
+fn every_code_point_is_escaped_as_its_category_says() {
+    checks::escape::every_code_point();
+}
+
+/// Text of one- to four-byte characters and `\r`s (one per draw), none
+/// that ends a message.
+fn text_of_every_width(draws: Vec<u32>) -> Vec<u8> {
+    const SOME: [char; 6] = ['a', 'b', 'é', '中', '🙂', '\r'];
+    let chars = draws.iter().map(|&draw| match SOME.get(draw as usize % 8) {
+        Some(&c) => c,
+        None => char::from_u32((draw >> 3) % 0x11_0000)
+            .filter(|&c| c != '\n' && c != '\0')
+            .unwrap_or('x'),
+    });
+    chars.collect::<String>().into_bytes()
 }
 
 /// A state number: mostly the ones that change what is shown.
@@ -337,5 +374,5 @@ fn replay_addr(bytes: &[u8]) {
 
 fn replay_transcript(bytes: &[u8]) {
     checks::transcript::any_chunking(bytes, &[1, 7, 1024, 3]);
-    checks::transcript::escape_round_trip(bytes);
+    checks::escape::round_trip(bytes);
 }

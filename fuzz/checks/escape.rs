@@ -1,0 +1,238 @@
+//! The escaper against the Unicode Character Database: which characters
+//! must be escaped comes from `fuzz/data/unicode-17.0.0.txt` (every code
+//! point's General_Category and Default_Ignorable_Code_Point, made from the
+//! UCD by `fuzz/data/generate.py`), parsed here on its own, never from the
+//! table the escaper searches.
+
+use sockkit::escape::{field, push_escaped};
+use std::sync::OnceLock;
+
+const DATA: &str = include_str!("../data/unicode-17.0.0.txt");
+const CODE_POINTS: usize = 0x11_0000;
+
+/// The categories every form escapes (the rule of `sockkit::escape`): Cc,
+/// Cf, Zl, Zp, Cs, Co, Cn; and every Default_Ignorable_Code_Point.
+const ESCAPED_CATEGORIES: [&str; 7] = ["Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"];
+/// The blanks, which table cells escape too.
+const BLANK_CATEGORY: &str = "Zs";
+
+/// Code point sets drawn from the data file.
+pub struct Ucd {
+    escaped: Vec<u64>,
+    blank: Vec<u64>,
+    control: Vec<u64>,
+}
+
+fn has(set: &[u64], cp: u32) -> bool {
+    set[cp as usize / 64] >> (cp % 64) & 1 == 1
+}
+
+impl Ucd {
+    /// Whether every form must escape `cp`.
+    pub fn must_escape(&self, cp: u32) -> bool {
+        has(&self.escaped, cp)
+    }
+
+    /// Whether `cp` is a blank (Zs).
+    pub fn is_blank(&self, cp: u32) -> bool {
+        has(&self.blank, cp)
+    }
+
+    /// Whether `cp` is Cc.
+    pub fn is_control(&self, cp: u32) -> bool {
+        has(&self.control, cp)
+    }
+
+    fn parse(text: &str) -> Self {
+        let words = CODE_POINTS / 64;
+        let (mut escaped, mut blank, mut control) =
+            (vec![0u64; words], vec![0u64; words], vec![0u64; words]);
+        let mut next = 0u32;
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let fields: Vec<&str> = line.split(';').map(str::trim).collect();
+            let (first, last) = match fields[0].split_once("..") {
+                Some((a, b)) => (a, b),
+                None => (fields[0], fields[0]),
+            };
+            let hex =
+                |h: &str| u32::from_str_radix(h, 16).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let (first, last) = (hex(first), hex(last));
+            assert_eq!(first, next, "the data skips or repeats at {line:?}");
+            let gc = fields[1];
+            let ignorable = match fields.get(2) {
+                None => false,
+                Some(&"DI") => true,
+                Some(other) => panic!("{line:?}: unknown property {other:?}"),
+            };
+            for cp in first..=last {
+                let (word, bit) = (cp as usize / 64, 1u64 << (cp % 64));
+                if ESCAPED_CATEGORIES.contains(&gc) || ignorable {
+                    escaped[word] |= bit;
+                }
+                if gc == BLANK_CATEGORY {
+                    blank[word] |= bit;
+                }
+                if gc == "Cc" {
+                    control[word] |= bit;
+                }
+            }
+            next = last + 1;
+        }
+        assert_eq!(next as usize, CODE_POINTS, "the data ends early");
+        Self {
+            escaped,
+            blank,
+            control,
+        }
+    }
+}
+
+/// The data file, parsed once.
+pub fn ucd() -> &'static Ucd {
+    static UCD: OnceLock<Ucd> = OnceLock::new();
+    UCD.get_or_init(|| Ucd::parse(DATA))
+}
+
+/// What `push_escaped` must write for the one character `c`.
+fn transcript_form(c: char) -> String {
+    match c {
+        '\\' => "\\\\".into(),
+        '\t' => "\\t".into(),
+        '\r' => "\\r".into(),
+        '\n' => "\\n".into(),
+        c if ucd().must_escape(u32::from(c)) && c.is_ascii() => format!("\\x{:02x}", c as u32),
+        c if ucd().must_escape(u32::from(c)) => format!("\\u{{{:x}}}", c as u32),
+        c => c.to_string(),
+    }
+}
+
+/// What `field` must write for the one character `c`.
+fn field_form(c: char) -> String {
+    let cp = u32::from(c);
+    if c == '\\' || ucd().must_escape(cp) || ucd().is_blank(cp) {
+        c.to_string()
+            .bytes()
+            .map(|b| format!("\\x{b:02x}"))
+            .collect()
+    } else {
+        c.to_string()
+    }
+}
+
+/// Every code point U+0000..U+10FFFF through both forms: escaped exactly
+/// when the category rule says so, in the form's own escape, and decoded
+/// back to its bytes. A surrogate (never a `char`) goes in as the three
+/// bytes that would encode it and comes out as three byte escapes. The
+/// data's Cc agrees with `char::is_control`.
+pub fn every_code_point() {
+    let (major, minor, patch) = sockkit::escape::UNICODE_VERSION;
+    assert!(
+        DATA.starts_with(&format!("# Unicode {major}.{minor}.{patch}:")),
+        "the escaper's table and the data are of different Unicode versions"
+    );
+    let mut out = Vec::new();
+    for cp in 0..CODE_POINTS as u32 {
+        let Some(c) = char::from_u32(cp) else {
+            let bytes = [
+                0xe0 | (cp >> 12) as u8,
+                0x80 | (cp >> 6 & 0x3f) as u8,
+                0x80 | (cp & 0x3f) as u8,
+            ];
+            let want: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+            out.clear();
+            push_escaped(&mut out, &bytes);
+            assert_eq!(out, want.as_bytes(), "U+{cp:04X}");
+            assert_eq!(field(&bytes), want, "U+{cp:04X}");
+            continue;
+        };
+        assert_eq!(c.is_control(), ucd().is_control(cp), "U+{cp:04X}");
+        let mut utf8 = [0u8; 4];
+        let bytes = c.encode_utf8(&mut utf8).as_bytes();
+        out.clear();
+        push_escaped(&mut out, bytes);
+        assert_eq!(
+            std::str::from_utf8(&out),
+            Ok(transcript_form(c).as_str()),
+            "U+{cp:04X}: transcript form"
+        );
+        assert_eq!(unescape(&out).as_deref(), Some(bytes), "U+{cp:04X}");
+        let cell = field(bytes);
+        assert_eq!(cell, field_form(c), "U+{cp:04X}: table cell form");
+        assert_eq!(
+            unescape(cell.as_bytes()).as_deref(),
+            Some(bytes),
+            "U+{cp:04X}"
+        );
+    }
+}
+
+/// Nothing in `text` that the category rule escapes.
+#[track_caller]
+pub fn nothing_to_escape(text: &str) {
+    if let Some(c) = text.chars().find(|&c| ucd().must_escape(u32::from(c))) {
+        panic!("{c:?} shown raw in {text:?}");
+    }
+}
+
+/// Escaping is unambiguous and safe: what `push_escaped` and `field` write
+/// is valid UTF-8 holding nothing the rule escapes (and, in a cell, no
+/// blank), and decodes back to the original bytes.
+pub fn round_trip(bytes: &[u8]) {
+    let mut escaped = Vec::new();
+    push_escaped(&mut escaped, bytes);
+    let text = std::str::from_utf8(&escaped).unwrap_or_else(|e| panic!("{e}: {escaped:?}"));
+    nothing_to_escape(text);
+    assert_eq!(unescape(&escaped).as_deref(), Some(bytes), "{text:?}");
+    let cell = field(bytes);
+    nothing_to_escape(&cell);
+    assert!(
+        !cell.chars().any(|c| ucd().is_blank(u32::from(c))),
+        "blank in {cell:?}"
+    );
+    assert_eq!(
+        unescape(cell.as_bytes()).as_deref(),
+        Some(bytes),
+        "{cell:?}"
+    );
+}
+
+/// The inverse of both forms: `\\`, `\t`, `\r`, `\n`, `\xNN` (a byte),
+/// `\u{N…}` (a character); `None` for anything else after a backslash.
+pub fn unescape(escaped: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    while i < escaped.len() {
+        if escaped[i] != b'\\' {
+            out.push(escaped[i]);
+            i += 1;
+            continue;
+        }
+        match escaped.get(i + 1)? {
+            b'\\' => out.push(b'\\'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'n' => out.push(b'\n'),
+            b'x' => {
+                let hex = std::str::from_utf8(escaped.get(i + 2..i + 4)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 4;
+                continue;
+            }
+            b'u' => {
+                let rest = escaped.get(i + 2..)?.strip_prefix(b"{")?;
+                let end = rest.iter().position(|&b| b == b'}')?;
+                let code = u32::from_str_radix(std::str::from_utf8(&rest[..end]).ok()?, 16).ok()?;
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(char::from_u32(code)?.encode_utf8(&mut utf8).as_bytes());
+                i += 3 + end + 1;
+                continue;
+            }
+            _ => return None,
+        }
+        i += 2;
+    }
+    Some(out)
+}
