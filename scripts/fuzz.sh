@@ -35,13 +35,13 @@ targets=("${@:-${all_targets[@]}}")
 
 # The longest input worth trying, per target: an address is short; the
 # transcript needs room for a message past the 1024-byte cut and a few
-# short ones; the sockstat inputs hold up to 16 drawn lines or 8 drawn
-# replies.
+# short ones; /proc/net is parsed line by line, and 16 drawn lines take
+# 1-2 KiB; a netlink dump of 8 drawn replies takes up to 2.5 KiB.
 max_len() {
     case $1 in
     addr) echo 256 ;;
-    transcript) echo 2048 ;;
-    *) echo 4096 ;;
+    transcript | procnet) echo 2048 ;;
+    netlink) echo 4096 ;;
     esac
 }
 
