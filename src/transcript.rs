@@ -187,45 +187,30 @@ mod tests {
     }
 
     #[test]
-    fn a_line_end_is_not_counted_as_cut() {
-        // 1024 bytes fit; the CRLF after them is the line end, not a cut.
-        let a1024 = "a".repeat(1024);
-        assert_eq!(
-            say_all(&a_then(1024, b"\r\n")),
-            format!("127.0.0.1 say: {a1024}\n")
-        );
-        assert_eq!(
-            say_all(&a_then(1024, b"\r")),
-            format!("127.0.0.1 say: {a1024}\n")
-        );
-        // One byte more than fits is one byte cut, whatever ends the line.
-        for end in [&b"\r\n"[..], b"\n", b"\0", b""] {
+    fn a_cut_mark_counts_the_message_bytes_not_shown() {
+        let a1023 = "a".repeat(1023);
+        for (count, tail, shown) in [
+            // 1024 bytes fit; the line end after them is not a cut.
+            (1024, &b"\r\n"[..], "a"),
+            (1024, b"\r", "a"),
+            // One byte more than fits is one byte cut, whatever ends it.
+            (1025, b"\r\n", "a…(+1 bytes)"),
+            (1025, b"\n", "a…(+1 bytes)"),
+            (1025, b"\0", "a…(+1 bytes)"),
+            (1025, b"", "a…(+1 bytes)"),
+            // A `\r` inside the message is a message byte: shown (escaped)
+            // when it fits, counted when it is cut.
+            (1023, b"\rbbbb\n", "\\r…(+4 bytes)"),
+            (1024, b"\rbbbb\n", "a…(+5 bytes)"),
+            // Two before the `\n`: the second is the line end's.
+            (1024, b"\r\r\n", "a…(+1 bytes)"),
+        ] {
             assert_eq!(
-                say_all(&a_then(1025, end)),
-                format!("127.0.0.1 say: {a1024}…(+1 bytes)\n"),
-                "{end:?}"
+                say_all(&a_then(count, tail)),
+                format!("127.0.0.1 say: {a1023}{shown}\n"),
+                "{count} a + {tail:?}"
             );
         }
-    }
-
-    #[test]
-    fn a_cut_counts_every_message_byte_not_shown() {
-        // A `\r` inside the message is a message byte: shown (escaped) when
-        // it fits, counted when it is cut.
-        let a1023 = "a".repeat(1023);
-        assert_eq!(
-            say_all(&a_then(1023, b"\rbbbb\n")),
-            format!("127.0.0.1 say: {a1023}\\r…(+4 bytes)\n")
-        );
-        assert_eq!(
-            say_all(&a_then(1024, b"\rbbbb\n")),
-            format!("127.0.0.1 say: {a1023}a…(+5 bytes)\n")
-        );
-        // Two `\r` before the `\n`: the second is the line end's.
-        assert_eq!(
-            say_all(&a_then(1024, b"\r\r\n")),
-            format!("127.0.0.1 say: {a1023}a…(+1 bytes)\n")
-        );
     }
 
     #[test]
