@@ -153,23 +153,19 @@ mod tests {
 
     #[test]
     fn field_escapes_what_would_break_a_table() {
-        assert_eq!(field(b"sockd"), "sockd");
-        assert_eq!(field(b"a b\n"), "a\\x20b\\x0a");
-        assert_eq!(field(b"\xff\\"), "\\xff\\x5c");
-        assert_eq!(field("é".as_bytes()), "é");
-        assert_eq!(
-            field("a\u{a0}b\u{3000}".as_bytes()),
-            "a\\xc2\\xa0b\\xe3\\x80\\x80"
-        );
-    }
-
-    #[test]
-    fn a_process_name_cannot_reverse_the_row() {
-        assert_eq!(field("x\u{202e}y".as_bytes()), "x\\xe2\\x80\\xaey");
-        assert_eq!(
-            field("\u{61c}\u{200b}".as_bytes()),
-            "\\xd8\\x9c\\xe2\\x80\\x8b"
-        );
+        for (name, want) in [
+            ("sockd", "sockd"),
+            ("é", "é"),
+            ("a b\n", "a\\x20b\\x0a"),
+            ("a\u{a0}b\u{3000}", "a\\xc2\\xa0b\\xe3\\x80\\x80"), // blanks
+            ("\\", "\\x5c"),
+            // A process name cannot reverse or hide the rest of the row.
+            ("x\u{202e}y", "x\\xe2\\x80\\xaey"),
+            ("\u{61c}\u{200b}", "\\xd8\\x9c\\xe2\\x80\\x8b"),
+        ] {
+            assert_eq!(field(name.as_bytes()), want, "{name:?}");
+        }
+        assert_eq!(field(b"\xff"), "\\xff");
     }
 
     #[test]
