@@ -100,36 +100,86 @@ pub fn ucd() -> &'static Ucd {
     UCD.get_or_init(|| Ucd::parse(DATA))
 }
 
-/// What `push_escaped` must write for the one character `c`.
-fn transcript_form(c: char) -> String {
+/// The bytes of code point `cp`, and what `push_escaped` and `field` must
+/// write for them, appended to the three buffers. A surrogate (never a
+/// `char`) is the three bytes that would encode it: each invalid, each a
+/// byte escape in both forms.
+fn push_expected(cp: u32, input: &mut Vec<u8>, transcript: &mut String, cell: &mut String) {
+    use std::fmt::Write;
+    let Some(c) = char::from_u32(cp) else {
+        let bytes = [
+            0xe0 | (cp >> 12) as u8,
+            0x80 | (cp >> 6 & 0x3f) as u8,
+            0x80 | (cp & 0x3f) as u8,
+        ];
+        input.extend_from_slice(&bytes);
+        for b in bytes {
+            let _ = write!(transcript, "\\x{b:02x}");
+            let _ = write!(cell, "\\x{b:02x}");
+        }
+        return;
+    };
+    assert_eq!(c.is_control(), ucd().is_control(cp), "U+{cp:04X}");
+    let mut utf8 = [0u8; 4];
+    let bytes = c.encode_utf8(&mut utf8).as_bytes();
+    input.extend_from_slice(bytes);
+    let escaped = ucd().must_escape(cp);
     match c {
-        '\\' => "\\\\".into(),
-        '\t' => "\\t".into(),
-        '\r' => "\\r".into(),
-        '\n' => "\\n".into(),
-        c if ucd().must_escape(u32::from(c)) && c.is_ascii() => format!("\\x{:02x}", c as u32),
-        c if ucd().must_escape(u32::from(c)) => format!("\\u{{{:x}}}", c as u32),
-        c => c.to_string(),
+        '\\' => transcript.push_str("\\\\"),
+        '\t' => transcript.push_str("\\t"),
+        '\r' => transcript.push_str("\\r"),
+        '\n' => transcript.push_str("\\n"),
+        c if escaped && c.is_ascii() => {
+            let _ = write!(transcript, "\\x{cp:02x}");
+        }
+        _ if escaped => {
+            let _ = write!(transcript, "\\u{{{cp:x}}}");
+        }
+        c => transcript.push(c),
+    }
+    if c == '\\' || escaped || ucd().is_blank(cp) {
+        for b in bytes {
+            let _ = write!(cell, "\\x{b:02x}");
+        }
+    } else {
+        cell.push(c);
     }
 }
 
-/// What `field` must write for the one character `c`.
-fn field_form(c: char) -> String {
-    let cp = u32::from(c);
-    if c == '\\' || ucd().must_escape(cp) || ucd().is_blank(cp) {
-        c.to_string()
-            .bytes()
-            .map(|b| format!("\\x{b:02x}"))
-            .collect()
-    } else {
-        c.to_string()
+/// Code points `cps` (their bytes in `input`) through both forms, at once:
+/// escaping is per character, so the output is the expected forms one after
+/// the other. On a difference, each code point alone, to name the first.
+fn check_run(cps: core::ops::RangeInclusive<u32>, input: &[u8], transcript: &str, cell: &str) {
+    let mut out = Vec::new();
+    push_escaped(&mut out, input);
+    let got_cell = field(input);
+    if out != transcript.as_bytes() || got_cell != cell {
+        for cp in cps.clone() {
+            let (mut one, mut want_t, mut want_f) = (Vec::new(), String::new(), String::new());
+            push_expected(cp, &mut one, &mut want_t, &mut want_f);
+            out.clear();
+            push_escaped(&mut out, &one);
+            let got = String::from_utf8_lossy(&out);
+            assert_eq!(got, want_t, "U+{cp:04X}: transcript form");
+            assert_eq!(field(&one), want_f, "U+{cp:04X}: table cell form");
+        }
+        panic!(
+            "U+{:04X}..U+{:04X} differ only together",
+            cps.start(),
+            cps.end()
+        );
     }
+    assert_eq!(unescape(&out).as_deref(), Some(input), "{cps:?}");
+    assert_eq!(
+        unescape(got_cell.as_bytes()).as_deref(),
+        Some(input),
+        "{cps:?}"
+    );
 }
 
 /// Every code point U+0000..U+10FFFF through both forms: escaped exactly
 /// when the category rule says so, in the form's own escape, and decoded
-/// back to its bytes. A surrogate (never a `char`) goes in as the three
-/// bytes that would encode it and comes out as three byte escapes. The
+/// back to its bytes; surrogates as the bytes that would encode them. The
 /// data's Cc agrees with `char::is_control`.
 pub fn every_code_point() {
     let (major, minor, patch) = sockkit::escape::UNICODE_VERSION;
@@ -137,39 +187,14 @@ pub fn every_code_point() {
         DATA.starts_with(&format!("# Unicode {major}.{minor}.{patch}:")),
         "the escaper's table and the data are of different Unicode versions"
     );
-    let mut out = Vec::new();
+    let (mut input, mut transcript, mut cell) = (Vec::new(), String::new(), String::new());
+    let mut first = 0;
     for cp in 0..CODE_POINTS as u32 {
-        let Some(c) = char::from_u32(cp) else {
-            let bytes = [
-                0xe0 | (cp >> 12) as u8,
-                0x80 | (cp >> 6 & 0x3f) as u8,
-                0x80 | (cp & 0x3f) as u8,
-            ];
-            let want: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
-            out.clear();
-            push_escaped(&mut out, &bytes);
-            assert_eq!(out, want.as_bytes(), "U+{cp:04X}");
-            assert_eq!(field(&bytes), want, "U+{cp:04X}");
-            continue;
-        };
-        assert_eq!(c.is_control(), ucd().is_control(cp), "U+{cp:04X}");
-        let mut utf8 = [0u8; 4];
-        let bytes = c.encode_utf8(&mut utf8).as_bytes();
-        out.clear();
-        push_escaped(&mut out, bytes);
-        assert_eq!(
-            std::str::from_utf8(&out),
-            Ok(transcript_form(c).as_str()),
-            "U+{cp:04X}: transcript form"
-        );
-        assert_eq!(unescape(&out).as_deref(), Some(bytes), "U+{cp:04X}");
-        let cell = field(bytes);
-        assert_eq!(cell, field_form(c), "U+{cp:04X}: table cell form");
-        assert_eq!(
-            unescape(cell.as_bytes()).as_deref(),
-            Some(bytes),
-            "U+{cp:04X}"
-        );
+        push_expected(cp, &mut input, &mut transcript, &mut cell);
+        if input.len() >= 1 << 14 || cp as usize == CODE_POINTS - 1 {
+            check_run(first..=cp, &input, &transcript, &cell);
+            (first, input, transcript, cell) = (cp + 1, Vec::new(), String::new(), String::new());
+        }
     }
 }
 
