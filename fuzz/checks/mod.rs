@@ -2,7 +2,10 @@
 //! finding of either is a regression test of the other. Included by path:
 //! `fuzz/fuzz_targets/*.rs` and `tests/it/props.rs`. One file per domain;
 //! each builds its well-formed input itself, never with the parsers'
-//! helpers.
+//! helpers. Shared by the sockstat domains: [`draw`] (fuzz bytes read as
+//! values) and [`records`] (what any parsed record must be). A new domain
+//! is a new file and a `pub mod` line here (or, for more properties of one
+//! parser, more functions in its file).
 //!
 //! Each check panics when a property breaks (that is how libFuzzer and
 //! proptest learn of it); the code under test must never panic by itself.
