@@ -45,14 +45,18 @@ max_len() {
     esac
 }
 
-# Build flags per target. The transcript's checks compare every byte of
-# every line they read; with -trace-compares each comparison called a hook,
-# 70% of the run (1.3 k exec/s). Its branch points are single bytes and
-# UTF-8 lead ranges, which mutation finds unaided. Another flag set needs
-# its own target dir, or each switch rebuilds everything.
+# Build flags per target. The transcript and procnet checks and parsers
+# compare every byte they read; with -trace-compares each comparison calls
+# a hook: 70% of the transcript's run (1.3 k exec/s), and procnet took 46
+# CPU seconds for 1 M executions against 18 without, for the same coverage
+# (cov 611 / 606, ft 2810 / 2794). Their branch points are single bytes,
+# which mutation and the drawn well-formed lines reach unaided. Another
+# flag set needs its own target dir, or each switch rebuilds everything.
 build_flags() {
     case $1 in
-    transcript) echo --no-trace-compares --target-dir "$PWD/fuzz/target/no-trace-compares" ;;
+    transcript | procnet)
+        echo --no-trace-compares --target-dir "$PWD/fuzz/target/no-trace-compares"
+        ;;
     esac
 }
 
