@@ -14,6 +14,10 @@ pub const MESSAGE_LIMIT: usize = 1024;
 
 /// Splits a byte stream into messages, keeping at most [`MESSAGE_LIMIT`]
 /// bytes of the current one and counting the rest.
+///
+/// A message is the bytes before its end (`\n`, NUL, end of stream) less
+/// one `\r` just before it: that `\r` belongs to the line end (CRLF), kept
+/// or not, so it is neither shown nor counted as cut.
 #[derive(Debug, Default)]
 pub struct MessageSplitter {
     kept: Vec<u8>,
@@ -23,6 +27,8 @@ pub struct MessageSplitter {
     /// NULs seen after the message's last other byte: padding unless another
     /// byte of the message follows them.
     pending_nuls: usize,
+    /// The last byte of the message so far, kept or dropped, is `\r`.
+    ends_with_cr: bool,
 }
 
 impl MessageSplitter {
@@ -44,8 +50,9 @@ impl MessageSplitter {
     }
 
     /// Feeds the next bytes of the stream; `emit(message, dropped)` is called
-    /// for each message they complete. NULs that follow a message's end (the
-    /// lesson's padding) end nothing.
+    /// for each message they complete, `dropped` the count of its bytes not
+    /// in `message`. NULs that follow a message's end (the lesson's padding)
+    /// end nothing.
     pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&[u8], usize)) {
         if self.nuls_inside {
             return self.feed_reply(bytes, emit);
@@ -103,6 +110,9 @@ impl MessageSplitter {
     }
 
     fn keep(&mut self, bytes: &[u8]) {
+        if let Some(&last) = bytes.last() {
+            self.ends_with_cr = last == b'\r';
+        }
         let room = MESSAGE_LIMIT.saturating_sub(self.kept.len());
         let taken = bytes.len().min(room);
         self.kept.extend_from_slice(&bytes[..taken]);
@@ -111,13 +121,21 @@ impl MessageSplitter {
 
     fn emit_current(&mut self, emit: &mut impl FnMut(&[u8], usize)) {
         let mut message = self.kept.as_slice();
-        if message.last() == Some(&b'\r') {
-            message = &message[..message.len() - 1];
+        let mut dropped = self.dropped;
+        if self.ends_with_cr {
+            // The line end's `\r` is the last byte: among the dropped ones
+            // if any were, else the last one kept.
+            match (dropped, message.split_last()) {
+                (1.., _) => dropped -= 1,
+                (0, Some((_, before))) => message = before,
+                (0, None) => {}
+            }
         }
-        emit(message, self.dropped);
+        emit(message, dropped);
         self.kept.clear();
         self.dropped = 0;
         self.pending_nuls = 0;
+        self.ends_with_cr = false;
     }
 }
 
@@ -287,6 +305,47 @@ mod tests {
         assert_eq!(got[0].1, 2000 - MESSAGE_LIMIT);
         assert_eq!(got[1], (b"next".to_vec(), 0));
         assert!(say(&got[0].0, got[0].1).ends_with("a…(+976 bytes)\n"));
+    }
+
+    /// `count` bytes `a`, then `tail`.
+    fn a_then(count: usize, tail: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![b'a'; count];
+        bytes.extend_from_slice(tail);
+        bytes
+    }
+
+    fn say_all(bytes: &[u8]) -> String {
+        split(&[bytes])
+            .iter()
+            .map(|(message, dropped)| say(message, *dropped))
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_mark_counts_the_message_bytes_not_shown() {
+        let a1023 = "a".repeat(1023);
+        for (count, tail, shown) in [
+            // 1024 bytes fit; the line end after them is not a cut.
+            (1024, &b"\r\n"[..], "a"),
+            (1024, b"\r", "a"),
+            // One byte more than fits is one byte cut, whatever ends it.
+            (1025, b"\r\n", "a…(+1 bytes)"),
+            (1025, b"\n", "a…(+1 bytes)"),
+            (1025, b"\0", "a…(+1 bytes)"),
+            (1025, b"", "a…(+1 bytes)"),
+            // A `\r` inside the message is a message byte: shown (escaped)
+            // when it fits, counted when it is cut.
+            (1023, b"\rbbbb\n", "\\r…(+4 bytes)"),
+            (1024, b"\rbbbb\n", "a…(+5 bytes)"),
+            // Two before the `\n`: the second is the line end's.
+            (1024, b"\r\r\n", "a…(+1 bytes)"),
+        ] {
+            assert_eq!(
+                say_all(&a_then(count, tail)),
+                format!("127.0.0.1 say: {a1023}{shown}\n"),
+                "{count} a + {tail:?}"
+            );
+        }
     }
 
     #[test]
