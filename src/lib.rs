@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod decimal;
+pub mod endpoint;
 pub mod errno;
 pub mod error;
 pub mod escape;
@@ -21,6 +22,7 @@ pub mod socket;
 pub mod sockstat;
 pub mod transcript;
 
+pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use exit::Exit;
 pub use socket::{bind_socket, connect_socket, init_socket};
