@@ -1,5 +1,6 @@
 //! The one error type: what was tried, on what, and what the kernel said.
 
+use crate::endpoint::{Address, Endpoint, UnixAddr};
 use crate::errno::errno_name;
 use crate::exit::Exit;
 use core::fmt;
@@ -50,6 +51,8 @@ pub enum Error {
 pub enum Target {
     /// A socket address (`127.0.0.1:7777`, `[::1]:80`).
     Addr(SocketAddr),
+    /// A unix socket address (`/run/x.sock`, `@name`).
+    Unix(UnixAddr),
     /// Anything else, already rendered (a path, `stdin`).
     Other(String),
 }
@@ -58,11 +61,11 @@ pub enum Target {
 pub type Result<T> = core::result::Result<T, Error>;
 
 impl Error {
-    /// A failed syscall on a socket address.
-    pub fn at(op: &'static str, addr: SocketAddr, errno: Errno) -> Self {
+    /// A failed syscall on a socket address or an endpoint.
+    pub fn at(op: &'static str, target: impl Into<Target>, errno: Errno) -> Self {
         Self::Os {
             op,
-            target: Target::Addr(addr),
+            target: target.into(),
             errno,
         }
     }
@@ -102,6 +105,12 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Usage(_) => Exit::Usage,
+            // No socket at the path: nobody is there to serve, as a refusal.
+            Self::Os {
+                op: "connect",
+                target: Target::Unix(_),
+                errno: Errno::NOENT,
+            } => Exit::Unavailable,
             Self::Os { errno, .. } => Exit::from_errno(*errno),
             Self::Io { .. } => Exit::OsError,
             Self::StdoutClosed => Exit::Success,
@@ -155,10 +164,32 @@ pub fn describe_errno(errno: Errno) -> String {
     }
 }
 
+impl From<SocketAddr> for Target {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Addr(addr)
+    }
+}
+
+impl From<&Address> for Target {
+    fn from(address: &Address) -> Self {
+        match address {
+            Address::Ip(addr) => Self::Addr(*addr),
+            Address::Unix(unix) => Self::Unix(unix.clone()),
+        }
+    }
+}
+
+impl From<&Endpoint> for Target {
+    fn from(endpoint: &Endpoint) -> Self {
+        Self::from(&endpoint.address)
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Addr(addr) => write!(f, "{addr}"),
+            Self::Unix(unix) => write!(f, "{unix}"),
             Self::Other(text) => f.write_str(text),
         }
     }
