@@ -45,7 +45,7 @@ pub fn run(
     deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+    let fd = connect_timeout(&options.target.into(), deadline.connect_timeout())?;
     let pattern = Pattern::new(CHUNK.max(READ));
     let mut poller = Poller::new()?;
     poller

@@ -71,7 +71,10 @@ pub fn run(
     deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    drop(connect_timeout(options.target, deadline.connect_timeout())?);
+    drop(connect_timeout(
+        &options.target.into(),
+        deadline.connect_timeout(),
+    )?);
     let mut driver = Driver::new(options.connections)?;
     driver.tally().connects = 1;
     // Consecutive runs start at different source pairs.

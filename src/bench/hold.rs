@@ -39,7 +39,7 @@ pub fn run(
     let load = deadline.load_from(start);
     let mut opened = 0;
     while opened < options.connections && Instant::now() < load {
-        let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+        let fd = connect_timeout(&options.target.into(), deadline.connect_timeout())?;
         let conn = Conn {
             id: options.first_connection + opened,
             exchange: Exchange::new(0, start),

@@ -363,8 +363,9 @@ pub fn wait_for_server(target: SocketAddr, limit: Duration) -> Result<()> {
 /// # Errors
 /// The failed `socket` or `bind`.
 pub fn free_port() -> Result<u16> {
-    let (_fd, bound) = crate::socket::bind_socket("127.0.0.1", "0")?;
-    Ok(bound.port())
+    let loopback = crate::Endpoint::tcp(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (_fd, bound) = crate::socket::bind_socket(&loopback)?;
+    Ok(bound.socket_addr().map_or(0, |addr| addr.port()))
 }
 
 /// [`free_port`], printed on a line of its own.

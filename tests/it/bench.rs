@@ -6,13 +6,13 @@
 //! readiness (a listening socket queues connections before `accept`); speed
 //! is never asserted.
 
-use crate::util::net::{listener, refused_port};
+use crate::util::net::{bind_tcp, listener, refused_port};
 use crate::util::{Outcome, sockbench, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
 use sockkit::io::{recv_some, send_all};
-use sockkit::socket::{accept, bind_socket, listen};
+use sockkit::socket::{accept, listen};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ struct EchoServer {
 
 impl EchoServer {
     fn start(echo: Echo) -> Self {
-        let (fd, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
+        let (fd, bound) = bind_tcp("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
         listen(&fd, bound, 1024).unwrap_or_else(|e| panic!("{e}"));
         let listener = Arc::new(fd);
         let accepting = Arc::clone(&listener);

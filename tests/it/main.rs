@@ -5,6 +5,7 @@ mod util;
 mod bench;
 mod client;
 mod echo;
+mod endpoint;
 mod errors;
 mod faults;
 mod interop;
