@@ -122,13 +122,13 @@ impl Error {
 
     /// A second line for the failures the lesson's `utils.h` silently ignores.
     pub fn hint(&self) -> Option<String> {
-        let Self::Os {
-            op,
-            target: Target::Addr(addr),
-            errno,
-        } = self
-        else {
+        let Self::Os { op, target, errno } = self else {
             return None;
+        };
+        let addr = match target {
+            Target::Addr(addr) => addr,
+            Target::Unix(unix) => return unix_hint(op, *errno, unix),
+            Target::Other(_) => return None,
         };
         match (*op, *errno) {
             ("bind", Errno::ADDRINUSE) => Some(format!(
@@ -145,6 +145,44 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The hint for a failure on a unix socket address: a path's file that is
+/// there (live or stale) or missing, an abstract name held or not, the
+/// permissions a path needs.
+fn unix_hint(op: &str, errno: Errno, unix: &UnixAddr) -> Option<String> {
+    let named = unix.as_abstract_name().is_some();
+    let hint = match (op, errno, named) {
+        ("bind", Errno::ADDRINUSE, false) => format!(
+            "a file exists at {unix}: a live server's socket, or a stale one its server left; \
+             `sockd --unlink` removes it only if nobody listens"
+        ),
+        ("bind", Errno::ADDRINUSE, true) => {
+            format!("another socket holds {unix}; `sockstat -u` shows which process")
+        }
+        ("bind", Errno::ACCESS, false) => {
+            format!("this user may not create {unix}: its directory is not writable")
+        }
+        ("connect", Errno::NOENT, false) => format!(
+            "no socket at {unix}: no server has created it; start the server first, or pass --wait SECS"
+        ),
+        ("connect", Errno::CONNREFUSED, false) => format!(
+            "nothing listens on {unix}: the socket file is stale (its server ended without removing it); \
+             remove it, or start the server with --unlink"
+        ),
+        ("connect", Errno::CONNREFUSED, true) => {
+            format!("no socket holds {unix}; start the server first, or pass --wait SECS")
+        }
+        ("connect", Errno::ACCESS, false) => format!(
+            "this user may not connect to {unix}: that takes write permission on the socket file \
+             and search permission on its directories"
+        ),
+        ("connect", Errno::TIMEDOUT, _) => format!(
+            "the backlog of {unix} stayed full until --timeout ran out: its server is not accepting"
+        ),
+        _ => return None,
+    };
+    Some(hint)
 }
 
 /// `"address already in use (EADDRINUSE)"`: strerror's text without its
@@ -289,6 +327,46 @@ mod tests {
         assert_eq!(wrong.to_string(), "echo differed");
         let none = Error::NoEcho("no echo came back".to_string());
         assert_eq!((none.exit(), none.errno()), (Exit::Unavailable, None));
+    }
+
+    #[test]
+    fn unix_failures_name_the_path_and_hint_at_what_is_there() {
+        let path = |text: &str| UnixAddr::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let hint = |op, errno, at: &str| {
+            let err = Error::at(op, &Address::Unix(path(at)), errno);
+            (err.to_string(), err.exit(), err.hint().unwrap_or_default())
+        };
+        let (shown, exit, stale) = hint("connect", Errno::CONNREFUSED, "/run/x.sock");
+        assert_eq!(
+            shown,
+            "connect /run/x.sock: connection refused (ECONNREFUSED)"
+        );
+        assert_eq!(exit, Exit::Unavailable);
+        assert!(
+            stale.contains("stale") && stale.contains("--unlink"),
+            "{stale}"
+        );
+        let (shown, exit, missing) = hint("connect", Errno::NOENT, "/run/x.sock");
+        assert_eq!(
+            shown,
+            "connect /run/x.sock: no such file or directory (ENOENT)"
+        );
+        assert_eq!(exit, Exit::Unavailable);
+        assert!(missing.contains("no server has created it"), "{missing}");
+        let (_, exit, held) = hint("bind", Errno::ADDRINUSE, "/run/x.sock");
+        assert_eq!(exit, Exit::TempFail);
+        assert!(held.contains("a file exists at /run/x.sock"), "{held}");
+        let (shown, _, named) = hint("bind", Errno::ADDRINUSE, "@sockd");
+        assert_eq!(shown, "bind @sockd: address already in use (EADDRINUSE)");
+        assert!(named.contains("sockstat -u"), "{named}");
+        let (_, _, unheld) = hint("connect", Errno::CONNREFUSED, "@sockd");
+        assert!(unheld.contains("no socket holds @sockd"), "{unheld}");
+        let (_, exit, denied) = hint("connect", Errno::ACCESS, "/run/x.sock");
+        assert_eq!(exit, Exit::NoPermission);
+        assert!(denied.contains("write permission"), "{denied}");
+        // ENOENT elsewhere (a bind in a missing directory) is no refusal.
+        let (_, exit, none) = hint("bind", Errno::NOENT, "/no/dir/x.sock");
+        assert_eq!((exit, none.as_str()), (Exit::OsError, ""));
     }
 
     #[test]
