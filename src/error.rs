@@ -44,6 +44,14 @@ pub enum Error {
     WrongEcho(String),
     /// An echo server never sent a whole echo back (`sockbench`; exit 69).
     NoEcho(String),
+    /// The resolver gave no address for a host name: unknown (exit 68),
+    /// or not now (exit 75).
+    Resolve {
+        /// The name, as given.
+        host: String,
+        /// The resolver's `EAI_*` code.
+        failure: crate::resolve::Failure,
+    },
 }
 
 /// What a failed operation was applied to.
@@ -117,11 +125,15 @@ impl Error {
             Self::Reported(exit) => *exit,
             Self::WrongEcho(_) => Exit::OsError,
             Self::NoEcho(_) => Exit::Unavailable,
+            Self::Resolve { failure, .. } => failure.exit(),
         }
     }
 
     /// A second line for the failures the lesson's `utils.h` silently ignores.
     pub fn hint(&self) -> Option<String> {
+        if let Self::Resolve { host, failure } = self {
+            return resolve_hint(host, *failure);
+        }
         let Self::Os { op, target, errno } = self else {
             return None;
         };
@@ -183,6 +195,21 @@ fn unix_hint(op: &str, errno: Errno, unix: &UnixAddr) -> Option<String> {
         _ => return None,
     };
     Some(hint)
+}
+
+/// The hint for a host name the resolver gave no address for.
+fn resolve_hint(host: &str, failure: crate::resolve::Failure) -> Option<String> {
+    use crate::resolve::Failure;
+    match failure {
+        Failure::NoName | Failure::NoData => Some(format!(
+            "the resolver (/etc/hosts, then DNS) does not know {host}; check the name, or give an IP address"
+        )),
+        Failure::Again => Some(
+            "the resolver could not answer now (is DNS reachable? see /etc/resolv.conf); try again, or give an IP address"
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// `"address already in use (EADDRINUSE)"`: strerror's text without its
@@ -249,6 +276,12 @@ impl fmt::Display for Error {
             } => write!(f, "{op} {target}: {message}"),
             Self::StdoutClosed => f.write_str("stdout closed"),
             Self::Reported(exit) => write!(f, "failed with exit code {}", exit.code()),
+            Self::Resolve { host, failure } => write!(
+                f,
+                "resolve {host}: {} ({})",
+                failure.describe(),
+                failure.name()
+            ),
         }
     }
 }

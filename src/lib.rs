@@ -16,6 +16,7 @@ pub mod error;
 pub mod escape;
 pub mod exit;
 pub mod io;
+pub mod resolve;
 pub mod server;
 pub mod slab;
 pub mod socket;

@@ -28,7 +28,7 @@ pub struct Requests {
 /// The flags every load takes.
 #[derive(Args, Debug)]
 pub struct Common {
-    /// The echo server's IP (loopback only).
+    /// The echo server's IP, or a host name (loopback only).
     pub ip: String,
     /// The echo server's port.
     pub port: String,
@@ -74,7 +74,7 @@ impl Requests {
         let common = &self.common;
         Ok(Options {
             mode,
-            target: crate::addr::parse_socket_addr(&common.ip, &common.port)?,
+            target: target(&common.ip, &common.port)?,
             connections: self.connections as usize,
             size: self.size,
             duration: seconds("-d", &common.duration)?,
@@ -88,6 +88,18 @@ impl Requests {
             first_connection: 0,
         })
     }
+}
+
+/// The server: an IP literal, or a name's first loopback address (its
+/// first address when it has none, for [`super::validate`] to refuse).
+fn target(host: &str, port: &str) -> Result<core::net::SocketAddr> {
+    let found = crate::resolve::endpoints(crate::endpoint::Kind::Stream, host, port)?;
+    let mut addrs = found.iter().filter_map(crate::Endpoint::socket_addr);
+    let first = addrs.clone().next();
+    addrs
+        .find(super::is_loopback)
+        .or(first)
+        .ok_or_else(|| Error::Usage(format!("{host}: no IP address")))
 }
 
 /// A duration flag (`-d`, `--wait`) as [`crate::cli::parse_secs`] reads it;

@@ -187,13 +187,7 @@ impl Outcome {
 /// # Errors
 /// [`Error::Usage`] saying what is wrong.
 pub fn validate(options: &Options) -> Result<()> {
-    let loopback = match options.target.ip() {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    };
-    if !loopback {
+    if !is_loopback(&options.target) {
         return Err(Error::Usage(format!(
             "target {} is not a loopback address: sockbench loads only 127.0.0.0/8 and ::1",
             options.target.ip()
@@ -231,6 +225,16 @@ pub fn validate(options: &Options) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether `addr` is on loopback: 127.0.0.0/8, `::1`, or 127/8 mapped in IPv6.
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 /// Runs the load `options` describes.
