@@ -72,7 +72,7 @@ pub fn run(
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
     drop(connect_timeout(
-        &options.target.into(),
+        &options.target,
         deadline.connect_timeout(),
     )?);
     let mut driver = Driver::new(options.connections)?;
@@ -85,7 +85,7 @@ pub fn run(
     // Threads start far apart in the cycle of source pairs.
     let first = options.first_connection;
     let mut sources = Sources::new(
-        options.target,
+        &options.target,
         first_pair.wrapping_add((first as u64).wrapping_mul(40_009)),
     );
     let mut lanes = Lanes {

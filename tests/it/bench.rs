@@ -6,20 +6,21 @@
 //! readiness (a listening socket queues connections before `accept`); speed
 //! is never asserted.
 
-use crate::util::net::{bind_tcp, listener, refused_port};
+use crate::util::net::{listener, loopback, refused_port};
 use crate::util::{Outcome, skip, sockbench, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
+use sockkit::Endpoint;
 use sockkit::io::{recv_some, send_all};
-use sockkit::socket::{accept, listen};
+use sockkit::socket::{accept, bind_socket, listen};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// What the in-test server does with the bytes it reads.
 #[derive(Clone, Copy)]
-enum Echo {
+pub(crate) enum Echo {
     Faithful,
     /// Flips the byte at this offset of each connection's stream.
     FlipAt(usize),
@@ -29,17 +30,21 @@ enum Echo {
     Append,
 }
 
-/// A threaded blocking echo server on 127.0.0.1:<kernel's port>; stops
-/// accepting when dropped.
-struct EchoServer {
-    port: u16,
+/// A threaded blocking echo server on 127.0.0.1:<kernel's port> (or any
+/// stream endpoint); stops accepting when dropped.
+pub(crate) struct EchoServer {
+    pub(crate) port: u16,
     listener: Arc<OwnedFd>,
 }
 
 impl EchoServer {
-    fn start(echo: Echo) -> Self {
-        let (fd, bound) = bind_tcp("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
-        listen(&fd, bound, 1024).unwrap_or_else(|e| panic!("{e}"));
+    pub(crate) fn start(echo: Echo) -> Self {
+        Self::start_at(&loopback(0), echo)
+    }
+
+    pub(crate) fn start_at(at: &Endpoint, echo: Echo) -> Self {
+        let (fd, bound) = bind_socket(at).unwrap_or_else(|e| panic!("bind {at}: {e}"));
+        listen(&fd, &bound, 1024).unwrap_or_else(|e| panic!("{e}"));
         let listener = Arc::new(fd);
         let accepting = Arc::clone(&listener);
         thread::spawn(move || {
@@ -49,7 +54,7 @@ impl EchoServer {
             }
         });
         Self {
-            port: bound.port(),
+            port: bound.socket_addr().map_or(0, |addr| addr.port()),
             listener,
         }
     }
@@ -91,12 +96,12 @@ fn serve(conn: OwnedFd, echo: Echo) {
 }
 
 /// `sockbench ARGS`, run to completion.
-fn bench(args: &[&str]) -> Outcome {
+pub(crate) fn bench(args: &[&str]) -> Outcome {
     sockbench().args(args).run()
 }
 
 /// Runs sockbench with `--json`, expects success, returns the one object.
-fn json_run(args: &[&str]) -> Value {
+pub(crate) fn json_run(args: &[&str]) -> Value {
     let out = bench(&[args, &["--json"]].concat());
     out.success().no_panic();
     let text = out.stdout_text();
@@ -114,7 +119,7 @@ fn json_run(args: &[&str]) -> Value {
     object
 }
 
-fn number(object: &Value, key: &str) -> f64 {
+pub(crate) fn number(object: &Value, key: &str) -> f64 {
     object[key]
         .as_f64()
         .unwrap_or_else(|| panic!("{key} is not a number in {object}"))
@@ -122,9 +127,16 @@ fn number(object: &Value, key: &str) -> f64 {
 
 /// The fields every report has, with sane values for a clean run.
 fn check_common(object: &Value, mode: &str, port: u16) {
-    assert_eq!(object["mode"], mode, "{object}");
-    assert_eq!(object["target"], format!("127.0.0.1:{port}"), "{object}");
+    check_clean(object, mode, &format!("127.0.0.1:{port}"));
+    assert_eq!(object["transport"], "tcp", "{object}");
     assert!(number(object, "seconds") >= 0.9, "{object}");
+}
+
+/// As [`check_common`], for any target.
+pub(crate) fn check_clean(object: &Value, mode: &str, target: &str) {
+    assert_eq!(object["mode"], mode, "{object}");
+    assert_eq!(object["target"], target, "{object}");
+    assert!(number(object, "seconds") > 0.0, "{object}");
     assert!(number(object, "bytes") > 0.0, "{object}");
     assert!(number(object, "mb_per_sec") >= 0.0, "{object}");
     assert!(number(object, "connects") >= 1.0, "{object}");
@@ -133,7 +145,7 @@ fn check_common(object: &Value, mode: &str, port: u16) {
     assert_eq!(object["first_corrupt"], Value::Null, "{object}");
 }
 
-fn check_requests(object: &Value) {
+pub(crate) fn check_requests(object: &Value) {
     assert!(number(object, "requests") > 0.0, "{object}");
     assert!(number(object, "requests_per_sec") > 0.0, "{object}");
     let latency = &object["latency_us"];

@@ -326,16 +326,10 @@ fn unix_errors_name_the_path_or_the_abstract_name() {
 
 #[test]
 fn udp_to_a_port_held_by_nobody_it_answers_is_refused() {
-    // A UDP socket connected elsewhere holds the port but takes no
-    // datagram from us: the kernel answers ICMP port unreachable, which
-    // our connected socket sees as ECONNREFUSED.
-    let (holder, held) = bound(&loopback(Kind::Datagram));
-    let (_other, other) = bound(&loopback(Kind::Datagram));
-    rustix::net::connect(
-        &holder,
-        &other.socket_addr().unwrap_or_else(|| panic!("{other}")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    // ICMP port unreachable comes back; our connected socket sees it as
+    // ECONNREFUSED.
+    let (_holder, port) = crate::util::net::udp_refusing();
+    let held = crate::util::net::loopback_of(Kind::Datagram, port);
     let client = connected(&held);
     send_all(&client, b"anyone?").unwrap_or_else(|e| panic!("{e:?}"));
     let mut buf = [0u8; 64];

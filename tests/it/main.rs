@@ -3,6 +3,7 @@
 mod util;
 
 mod bench;
+mod bench_transports;
 mod client;
 mod echo;
 mod endpoint;

@@ -10,6 +10,7 @@ use rustix::io::Errno;
 use rustix::net::sockopt::{self, Timeout};
 use rustix::net::{Shutdown, SocketFlags, shutdown};
 use sockkit::Endpoint;
+use sockkit::endpoint::{Address, Kind};
 use std::thread;
 use std::time::Duration;
 
@@ -30,7 +31,27 @@ pub fn connect(port: u16) -> OwnedFd {
 
 /// TCP to or on `127.0.0.1:port`.
 pub fn loopback(port: u16) -> Endpoint {
-    Endpoint::tcp(SocketAddr::from(([127, 0, 0, 1], port)))
+    loopback_of(Kind::Stream, port)
+}
+
+/// TCP (stream) or UDP (datagram) to or on `127.0.0.1:port`.
+pub fn loopback_of(kind: Kind, port: u16) -> Endpoint {
+    Endpoint::new(kind, Address::Ip(SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// A UDP port that answers every datagram with ICMP port unreachable
+/// (`ECONNREFUSED` on a connected socket), held while the socket lives:
+/// the only socket on it is connected to another port, so the kernel
+/// delivers it nothing from anyone else.
+pub fn udp_refusing() -> (OwnedFd, u16) {
+    let bind = |port| {
+        sockkit::bind_socket(&loopback_of(Kind::Datagram, port)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (holder, held) = bind(0);
+    let (_other, other) = bind(0);
+    let other = other.socket_addr().unwrap_or_else(|| panic!("{other}"));
+    rustix::net::connect(&holder, &other).unwrap_or_else(|e| panic!("connect: {e}"));
+    (holder, held.socket_addr().map_or(0, |addr| addr.port()))
 }
 
 /// A TCP socket bound to `ip` (a literal) on a port the kernel chose, and
