@@ -136,37 +136,28 @@ server_cpu_us() {
 
 # --- servers ----------------------------------------------------------------
 
-wait_for_port_file() {
-  local file=$1 pid=$2
-  for _ in $(seq 1 1000); do
-    [ -s "$file" ] && return 0
+# Until "$@" succeeds, tried every 10 ms at most $2 times, while process $1
+# lives.
+wait_until() {
+  local pid=$1 tries=$2
+  shift 2
+  for _ in $(seq 1 "$tries"); do
+    "$@" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.01
   done
   return 1
 }
 
-# Bounded: until a connection to 127.0.0.1:$1 succeeds.
-wait_for_listener() {
-  local port=$1 pid=$2
-  for _ in $(seq 1 500); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
+wait_for_port_file() { wait_until "$2" 1000 test -s "$1"; }
 
-# Until a unix socket file appears at $1 (bounded), while $2 lives.
-wait_for_socket() {
-  local path=$1 pid=$2
-  for _ in $(seq 1 500); do
-    [ -S "$path" ] && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
+connects_to() { (exec 3<>"/dev/tcp/127.0.0.1/$1"); }
+
+# Until a connection to 127.0.0.1:$1 succeeds.
+wait_for_listener() { wait_until "$2" 500 connects_to "$1"; }
+
+# Until a unix socket file appears at $1.
+wait_for_socket() { wait_until "$2" 500 test -S "$1"; }
 
 # Runs "$@" as server instance $name (NAME:TRANSPORT), in its own cgroup
 # when CPU comes from cgroups.

@@ -534,7 +534,7 @@ fn a_host_the_resolver_does_not_know_exits_68() {
 /// with `net`, in a network namespace of its own as well (a loopback that
 /// is down, no route to any DNS server).
 fn bench_resolving(net: bool, hosts: &str, nsswitch: &str, args: &[&str]) -> Option<Outcome> {
-    if !skip::require_root() || !skip::require_tool("unshare") {
+    if !skip::require_root() || !skip::require_tool("unshare") || !skip::require_tool("mount") {
         return None;
     }
     let dir = crate::util::TempDir::new();

@@ -135,6 +135,12 @@ fn echo_datagrams(fd: &OwnedFd, reply: Reply, stop: &AtomicBool, received: &Atom
     }
 }
 
+/// `sockbench pingpong -u 127.0.0.1 PORT ARGS --json` against `server`.
+fn udp_json(server: &DatagramServer, args: &[&str]) -> (Outcome, Value) {
+    let port = server.port();
+    bench_json(&[&["pingpong", "-u", "127.0.0.1", &port], args].concat())
+}
+
 /// sockbench with `--json`, and the object it printed (success or not).
 fn bench_json(args: &[&str]) -> (Outcome, Value) {
     let out = bench(&[args, &["--json"]].concat());
@@ -195,19 +201,7 @@ fn udp_pingpong_echoes_every_datagram_whole() {
 #[test]
 fn udp_losses_are_counted_and_the_run_goes_on() {
     let server = DatagramServer::udp(Reply::DropEveryOther);
-    let port = server.port();
-    let (out, object) = bench_json(&[
-        "pingpong",
-        "-u",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "2",
-        "-d",
-        "1",
-        "--lost-after",
-        "0.05",
-    ]);
+    let (out, object) = udp_json(&server, &["-c", "2", "-d", "1", "--lost-after", "0.05"]);
     out.success();
     let (requests, lost) = (count(&object, "requests"), count(&object, "lost"));
     assert!(requests > 0 && lost > 0, "{object}");
@@ -223,17 +217,7 @@ fn udp_losses_are_counted_and_the_run_goes_on() {
 #[test]
 fn udp_late_echoes_are_counted_late_not_wrong() {
     let server = DatagramServer::udp(Reply::LateEveryOther);
-    let port = server.port();
-    let (out, object) = bench_json(&[
-        "pingpong",
-        "-u",
-        "127.0.0.1",
-        &port,
-        "-d",
-        "1",
-        "--lost-after",
-        "0.05",
-    ]);
+    let (out, object) = udp_json(&server, &["-d", "1", "--lost-after", "0.05"]);
     out.success();
     assert!(count(&object, "late") > 0, "{object}");
     assert!(
@@ -246,19 +230,8 @@ fn udp_late_echoes_are_counted_late_not_wrong() {
 #[test]
 fn udp_with_every_request_lost_exits_69() {
     let server = DatagramServer::udp(Reply::OnlyFirst);
-    let port = server.port();
-    let (out, object) = bench_json(&[
-        "pingpong",
-        "-u",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "2",
-        "-d",
-        "0.5",
-        "--lost-after",
-        "0.05",
-    ]);
+    let args = ["-c", "2", "-d", "0.5", "--lost-after", "0.05"];
+    let (out, object) = udp_json(&server, &args);
     out.fails_with(69, "sockbench: no echo came back from 127.0.0.1:")
         .stderr_has("requests were lost");
     assert_eq!(count(&object, "requests"), 0, "{object}");
@@ -268,8 +241,7 @@ fn udp_with_every_request_lost_exits_69() {
 #[test]
 fn a_wrong_datagram_echo_exits_71() {
     let server = DatagramServer::udp(Reply::Flip);
-    let port = server.port();
-    let (out, object) = bench_json(&["pingpong", "-u", "127.0.0.1", &port, "-d", "0.5"]);
+    let (out, object) = udp_json(&server, &["-d", "0.5"]);
     out.fails_with(71, "differed from what was sent");
     assert_eq!(object["first_corrupt"]["offset"], 0, "{object}");
 }
