@@ -34,13 +34,13 @@ fn main() -> ExitCode {
 
 fn hold(ip: &str, tcp: usize, unix: usize) -> sockkit::Result<Vec<rustix::fd::OwnedFd>> {
     let mut held = Vec::with_capacity(tcp * 2 + unix * 2 + 1);
-    let (listener, bound) = sockkit::bind_socket(ip, "0")?;
-    sockkit::socket::listen(&listener, bound, 1024)?;
-    let port = bound.port().to_string();
+    let any = sockkit::Endpoint::parse_ip(sockkit::endpoint::Kind::Stream, ip, "0")?;
+    let (listener, bound) = sockkit::bind_socket(&any)?;
+    sockkit::socket::listen(&listener, &bound, 1024)?;
     for _ in 0..tcp {
-        let (client, _) = sockkit::connect_socket(ip, &port)?;
+        let client = sockkit::connect_socket(&bound)?;
         let (server, _) = sockkit::socket::accept(&listener, SocketFlags::CLOEXEC)
-            .map_err(|errno| sockkit::Error::at("accept", bound, errno))?;
+            .map_err(|errno| sockkit::Error::at("accept", &bound, errno))?;
         held.push(client);
         held.push(server);
     }

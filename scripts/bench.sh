@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # sockd against the echo servers a user would otherwise pick, measured by
-# sockbench: a tokio echo server (bench/tokio-echo), socat, ncat and
-# tcpserver. Each missing one is skipped with a note.
+# sockbench, per transport:
+#   TCP:  a tokio echo server (bench/tokio-echo), socat, ncat, tcpserver;
+#   UDP:  a C recvfrom/sendto loop (bench/udp-echo: the floor, built here
+#         with cc -O2), socat UDP-RECVFROM;
+#   unix: socat UNIX-LISTEN.
+# Each missing one is skipped with a note. sockd's UDP and unix rows appear
+# once `sockd -u` / `sockd -U` start (it is tried; a sockd that cannot is
+# noted and its rows skipped).
 #
-# For every round, every load and every server (interleaved, so a slow drift
-# of the machine touches all servers alike), one sockbench run:
-#   pingpong -c 1 -s 64, pingpong -c 50 -s 64, churn -c 8 -s 64, bulk.
+# For every round, every load and every server that speaks the load's
+# transport (interleaved, so a slow drift of the machine touches all servers
+# alike), one sockbench run:
+#   TCP:  pingpong -c 1 -s 64, pingpong -c 50 -s 64, churn -c 8 -s 64, bulk;
+#   UDP:  pingpong -u -c 1 -s 64, pingpong -u -c 50 -s 64;
+#   unix: pingpong -U -c 1 -s 64, bulk -U.
 # Printed (by `sockbench report`, from the runs recorded as JSON lines): the
 # median over the rounds of requests/s (bulk: MB/s) and of p99 latency, each
 # server's ratio to sockd, and the server's CPU time per request (bulk: per
@@ -20,8 +29,8 @@
 # Knobs (environment):
 #   BENCH_SECS=3       seconds per run
 #   BENCH_ROUNDS=3     rounds
-#   BENCH_SERVERS="sockd tokio socat ncat tcpserver"
-#   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk"
+#   BENCH_SERVERS="sockd tokio socat ncat tcpserver udp-echo"
+#   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unixbulk"
 #   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
 #   BENCH_GEN_THREADS=1  sockbench load threads for pingpong and churn (on a
@@ -29,11 +38,11 @@
 #   BENCH_CPU=auto     auto | proc | cgroup
 #   BENCH_RAW=FILE     keep every run's record (JSON lines: round, load,
 #                      server, server_cpu_us and sockbench's --json object) in FILE
-# Then, for sockd and tokio only (the others fork a process per connection),
-# `sockbench hold`: BENCH_HOLD connections that each echo once, sit idle, and
-# echo once more; the server's peak VmRSS meanwhile is reported.
-# Defaults take about 5 servers x 4 loads x 3 rounds x (3 s + ~2 s) = 5 min,
-# plus under a minute for the hold check.
+# Then, for sockd and tokio over TCP only (the others fork a process per
+# connection), `sockbench hold`: BENCH_HOLD connections that each echo once,
+# sit idle, and echo once more; the server's peak VmRSS meanwhile is reported.
+# Defaults take about 11 server-transports x their loads x 3 rounds x
+# (3 s + ~2 s) = 8 min, plus under a minute for the hold check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,8 +50,8 @@ secs=${BENCH_SECS:-3}
 hold=${BENCH_HOLD:-10000}
 gen_threads=${BENCH_GEN_THREADS:-1}
 rounds=${BENCH_ROUNDS:-3}
-servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver"}
-loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk"}
+servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver udp-echo"}
+loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unixbulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
 if [ -n "$sockd_args" ]; then sockd_args="$sockd_args "; fi
 cpu_source=${BENCH_CPU:-auto}
@@ -51,7 +60,7 @@ cpu_source=${BENCH_CPU:-auto}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 target=${CARGO_TARGET_DIR:-target}
-echo "building (release): sockkit, bench/tokio-echo" >&2
+echo "building (release): sockkit, bench/tokio-echo, bench/udp-echo" >&2
 cargo build --quiet --release --bin sockd --bin sockbench
 if [[ " $servers_wanted " == *" tokio "* ]]; then
   cargo build --quiet --release --manifest-path bench/tokio-echo/Cargo.toml \
@@ -60,12 +69,18 @@ fi
 sockbench=$target/release/sockbench
 sockd=$target/release/sockd
 tokio_echo=$target/tokio-echo/release/tokio-echo
+udp_echo=$target/udp-echo/udp-echo
+if [[ " $servers_wanted " == *" udp-echo "* ]] && command -v cc >/dev/null 2>&1; then
+  mkdir -p "$target/udp-echo"
+  cc -O2 -Wall -o "$udp_echo" bench/udp-echo/udp-echo.c
+fi
 
 work=$(mktemp -d)
 raw=$work/runs.jsonl
 holds=$work/holds.jsonl
-declare -A pid_of=() port_of=() cgroup_of=()
-servers=()
+# Each server runs once per transport it speaks: an instance, NAME:TRANSPORT.
+declare -A pid_of=() target_of=() cgroup_of=() shown_as=()
+instances=()
 
 cleanup() {
   local name pid child
@@ -121,86 +136,161 @@ server_cpu_us() {
 
 # --- servers ----------------------------------------------------------------
 
-wait_for_port_file() {
-  local file=$1 pid=$2
-  for _ in $(seq 1 1000); do
-    [ -s "$file" ] && return 0
+# Until "$@" succeeds, tried every 10 ms at most $2 times, while process $1
+# lives.
+wait_until() {
+  local pid=$1 tries=$2
+  shift 2
+  for _ in $(seq 1 "$tries"); do
+    "$@" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.01
   done
   return 1
 }
 
-# Bounded: until a connection to 127.0.0.1:$1 succeeds.
-wait_for_listener() {
-  local port=$1 pid=$2
-  for _ in $(seq 1 500); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
+wait_for_port_file() { wait_until "$2" 1000 test -s "$1"; }
 
-# Runs "$@" as server $name, in its own cgroup when CPU comes from cgroups.
+connects_to() { (exec 3<>"/dev/tcp/127.0.0.1/$1"); }
+
+# Until a connection to 127.0.0.1:$1 succeeds.
+wait_for_listener() { wait_until "$2" 500 connects_to "$1"; }
+
+# Until a unix socket file appears at $1.
+wait_for_socket() { wait_until "$2" 500 test -S "$1"; }
+
+# Runs "$@" as server instance $name (NAME:TRANSPORT), in its own cgroup
+# when CPU comes from cgroups.
 start() {
   local name=$1
   shift
   if [ "$cpu_source" = cgroup ]; then
-    local group=$cgroup_root/sockbench-$$-$name
+    local group=$cgroup_root/sockbench-$$-${name//:/-}
     mkdir "$group"
     cgroup_of[$name]=$group
     # The subshell joins the cgroup, then becomes the server.
     (echo "$BASHPID" >"$group/cgroup.procs" && exec "$@") \
-      >"$work/$name.out" 2>"$work/$name.err" &
+      >"$work/${name//:/-}.out" 2>"$work/${name//:/-}.err" &
   else
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    "$@" >"$work/${name//:/-}.out" 2>"$work/${name//:/-}.err" &
   fi
   pid_of[$name]=$!
 }
 
 note() { echo "note: $*" >&2; }
 
-for name in $servers_wanted; do
-  case $name in
-    sockd)
-      if [ ! -x "$sockd" ]; then note "sockd: not built, skipped"; continue; fi
+err_of() { cat "$work/${1//:/-}.err"; }
+
+transport_of() {
+  case $1 in
+    pingpong1 | pingpong50 | churn8 | bulk) echo tcp ;;
+    udp1 | udp50) echo udp ;;
+    unix1 | unixbulk) echo unix ;;
+    *) return 1 ;;
+  esac
+}
+
+# The transports the loads use, in the order they first appear.
+transports=()
+for load in $loads; do
+  transport=$(transport_of "$load") || { note "unknown load $load"; exit 1; }
+  [[ " ${transports[*]} " == *" $transport "* ]] || transports+=("$transport")
+done
+
+# Starts server $1 for transport $2, if it speaks it and is there; records
+# how sockbench reaches it (target_of) and how the table names it. A sockd
+# that cannot serve the transport yet is a note, not a failure; any other
+# server that does not start is a failure.
+start_instance() {
+  local name=$1 transport=$2 key=$1:$2 port path
+  case $key in
+    sockd:*)
+      if [ ! -x "$sockd" ]; then note "sockd: not built, skipped"; return 1; fi
+      local flags=()
+      case $transport in
+        tcp) flags=(127.0.0.1 0) ;;
+        udp) flags=(-u 127.0.0.1 0) ;;
+        unix) path=$work/sockd.sock; flags=(-U "$path") ;;
+      esac
       # shellcheck disable=SC2086 # BENCH_SOCKD_ARGS is a list of flags
-      start sockd "$sockd" -q ${sockd_args}--port-file "$work/sockd.port" 127.0.0.1 0
-      wait_for_port_file "$work/sockd.port" "${pid_of[sockd]}" ||
-        { note "sockd did not start: $(cat "$work/sockd.err")"; exit 1; }
-      port_of[sockd]=$(cat "$work/sockd.port")
+      start "$key" "$sockd" -q ${sockd_args}--port-file "$work/sockd-$transport.port" "${flags[@]}"
+      if ! wait_for_port_file "$work/sockd-$transport.port" "${pid_of[$key]}"; then
+        if [ "$transport" = tcp ]; then note "sockd did not start: $(err_of "$key")"; exit 1; fi
+        note "sockd ${flags[0]} does not serve $transport here, its rows skipped: $(err_of "$key" | head -n 1)"
+        return 1
+      fi
+      case $transport in
+        unix) target_of[$key]="-U $path" ;;
+        *) target_of[$key]="127.0.0.1 $(cat "$work/sockd-$transport.port")" ;;
+      esac
+      shown_as[$key]="sockd -q ${sockd_args}${flags[*]} (--threads default: usable CPUs)"
       ;;
-    tokio)
-      if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; continue; fi
-      start tokio "$tokio_echo" 127.0.0.1 0 "$work/tokio.port"
-      wait_for_port_file "$work/tokio.port" "${pid_of[tokio]}" ||
-        { note "tokio-echo did not start: $(cat "$work/tokio.err")"; exit 1; }
-      port_of[tokio]=$(cat "$work/tokio.port")
+    tokio:tcp)
+      if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; return 1; fi
+      start "$key" "$tokio_echo" 127.0.0.1 0 "$work/tokio.port"
+      wait_for_port_file "$work/tokio.port" "${pid_of[$key]}" ||
+        { note "tokio-echo did not start: $(err_of "$key")"; exit 1; }
+      target_of[$key]="127.0.0.1 $(cat "$work/tokio.port")"
+      shown_as[$key]="bench/tokio-echo 127.0.0.1 0 (multi-threaded runtime, $(nproc) workers)"
       ;;
-    socat | ncat | tcpserver)
+    udp-echo:udp)
+      if [ ! -x "$udp_echo" ]; then note "udp-echo: not built (no cc?), skipped"; return 1; fi
+      start "$key" "$udp_echo" 127.0.0.1 0 "$work/udp-echo.port"
+      wait_for_port_file "$work/udp-echo.port" "${pid_of[$key]}" ||
+        { note "udp-echo did not start: $(err_of "$key")"; exit 1; }
+      target_of[$key]="127.0.0.1 $(cat "$work/udp-echo.port")"
+      shown_as[$key]="bench/udp-echo 127.0.0.1 0 (cc -O2; one thread, blocking recvfrom/sendto)"
+      ;;
+    socat:* | ncat:tcp | tcpserver:tcp)
       if ! command -v "$name" >/dev/null 2>&1; then
         note "$name: not installed, skipped"
-        continue
+        return 1
       fi
       # These take a port and cannot report one: ask for one that was free.
-      port=$("$sockbench" free-port)
-      case $name in
-        socat) start socat socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" PIPE ;;
-        ncat) start ncat ncat -lk --exec /bin/cat 127.0.0.1 "$port" ;;
+      case $transport in
+        tcp) port=$("$sockbench" free-port) ;;
+        udp) port=$("$sockbench" free-port -u) ;;
+        unix) path=$work/socat.sock ;;
+      esac
+      case $key in
+        socat:tcp) shown_as[$key]="socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr PIPE"
+          start "$key" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" PIPE ;;
+        socat:udp) shown_as[$key]="socat UDP-RECVFROM:P,bind=127.0.0.1,fork PIPE"
+          start "$key" socat "UDP-RECVFROM:$port,bind=127.0.0.1,fork" PIPE ;;
+        socat:unix) shown_as[$key]="socat UNIX-LISTEN:PATH,fork PIPE"
+          start "$key" socat "UNIX-LISTEN:$path,fork" PIPE ;;
+        ncat:tcp) shown_as[$key]="ncat -lk --exec /bin/cat 127.0.0.1 P"
+          start "$key" ncat -lk --exec /bin/cat 127.0.0.1 "$port" ;;
         # -c 100: room for pingpong's 50 connections (the default is 40);
         # -H -R -l 0: no DNS or ident look-ups per connection.
-        tcpserver) start tcpserver tcpserver -q -H -R -l 0 -c 100 127.0.0.1 "$port" cat ;;
+        tcpserver:tcp) shown_as[$key]="tcpserver -q -H -R -l 0 -c 100 127.0.0.1 P cat"
+          start "$key" tcpserver -q -H -R -l 0 -c 100 127.0.0.1 "$port" cat ;;
       esac
-      wait_for_listener "$port" "${pid_of[$name]}" ||
-        { note "$name did not start: $(cat "$work/$name.err")"; exit 1; }
-      port_of[$name]=$port
+      case $transport in
+        tcp) wait_for_listener "$port" "${pid_of[$key]}" ;;
+        # Nothing to connect to: the first run's --wait resends until it answers.
+        udp) kill -0 "${pid_of[$key]}" 2>/dev/null ;;
+        unix) wait_for_socket "$path" "${pid_of[$key]}" ;;
+      esac || { note "$name ($transport) did not start: $(err_of "$key")"; exit 1; }
+      case $transport in
+        unix) target_of[$key]="-U $path" ;;
+        *) target_of[$key]="127.0.0.1 $port" ;;
+      esac
       ;;
-    *) note "unknown server $name, skipped"; continue ;;
+    *) return 1 ;;
   esac
-  servers+=("$name")
+}
+
+for transport in "${transports[@]}"; do
+  for name in $servers_wanted; do
+    case $name in
+      sockd | tokio | socat | ncat | tcpserver | udp-echo) ;;
+      *) [ "$transport" = "${transports[0]}" ] && note "unknown server $name, skipped"; continue ;;
+    esac
+    if start_instance "$name" "$transport"; then instances+=("$name:$transport"); fi
+  done
 done
-[ ${#servers[@]} -gt 0 ] || { note "no server to measure"; exit 1; }
+[ ${#instances[@]} -gt 0 ] || { note "no server to measure"; exit 1; }
 
 # --- runs -------------------------------------------------------------------
 
@@ -210,30 +300,46 @@ load_args() {
     pingpong50) echo "pingpong -c 50 -s 64 --threads $gen_threads" ;;
     churn8) echo "churn -c 8 -s 64 --threads $gen_threads" ;;
     bulk) echo "bulk" ;;
+    udp1) echo "pingpong -u -c 1 -s 64" ;;
+    udp50) echo "pingpong -u -c 50 -s 64 --threads $gen_threads" ;;
+    unix1) echo "pingpong -c 1 -s 64" ;;
+    unixbulk) echo "bulk" ;;
     *) return 1 ;;
   esac
 }
 
+# The instances that serve load $1.
+serving() {
+  local transport instance
+  transport=$(transport_of "$1")
+  for instance in "${instances[@]}"; do
+    [ "${instance#*:}" = "$transport" ] && echo "$instance"
+  done
+  return 0
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$raw"
-total_runs=$((rounds * $(wc -w <<<"$loads") * ${#servers[@]}))
+total_runs=0
+for load in $loads; do total_runs=$((total_runs + rounds * $(serving "$load" | wc -l))); done
 run=0
 failed=0
 for round in $(seq 1 "$rounds"); do
   for load in $loads; do
-    args=$(load_args "$load") || { note "unknown load $load"; exit 1; }
-    for name in "${servers[@]}"; do
+    args=$(load_args "$load")
+    for instance in $(serving "$load"); do
+      name=${instance%%:*}
       run=$((run + 1))
       if [ -t 2 ]; then
         printf '\r[%d/%d] round %d %-10s %-9s' "$run" "$total_runs" "$round" "$load" "$name" >&2
       fi
-      before=$(server_cpu_us "$name")
-      # shellcheck disable=SC2086 # $args is the load's flag list
-      if ! out=$("$sockbench" $args 127.0.0.1 "${port_of[$name]}" -d "$secs" --wait 5 --json 2>"$work/sockbench.err"); then
+      before=$(server_cpu_us "$instance")
+      # shellcheck disable=SC2086 # $args and the target are flag lists
+      if ! out=$("$sockbench" $args ${target_of[$instance]} -d "$secs" --wait 5 --json 2>"$work/sockbench.err"); then
         note "$name $load: sockbench failed: $(head -c 300 "$work/sockbench.err")"
         failed=$((failed + 1))
       fi
-      after=$(server_cpu_us "$name")
+      after=$(server_cpu_us "$instance")
       # sockbench's --json is one object on one line, or nothing.
       printf '{"round":%d,"load":"%s","server":"%s","server_cpu_us":%d,"run":%s}\n' \
         "$round" "$load" "$name" "$((after - before))" "${out:-null}" >>"$raw"
@@ -248,15 +354,9 @@ echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run, $gen_thread
 echo "+-: half the range of the rounds' rates, relative to the median (noise); load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "x sockd: ratio to sockd within each round, median over the rounds (rate: higher is better; CPU: lower is better)"
 echo "gen CPU: sockbench's own, % of one core"
-echo "servers:"
-for name in "${servers[@]}"; do
-  case $name in
-    sockd) echo "  sockd      sockd -q ${sockd_args}127.0.0.1 0 (--threads default: usable CPUs)" ;;
-    tokio) echo "  tokio      bench/tokio-echo 127.0.0.1 0 (multi-threaded runtime, $(nproc) workers)" ;;
-    socat) echo "  socat      socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr PIPE" ;;
-    ncat) echo "  ncat       ncat -lk --exec /bin/cat 127.0.0.1 P" ;;
-    tcpserver) echo "  tcpserver  tcpserver -q -H -R -l 0 -c 100 127.0.0.1 P cat" ;;
-  esac
+echo "servers (loads: pingpong1/50, churn8, bulk over TCP; udp1/50 pingpong -u; unix1, unixbulk over -U):"
+for instance in "${instances[@]}"; do
+  printf '  %-10s %-5s %s\n' "${instance%%:*}" "${instance#*:}" "${shown_as[$instance]}"
 done
 "$sockbench" report "$raw"
 # --- idle connections: memory --------------------------------------------------
@@ -270,12 +370,14 @@ if [ "$hold" -gt 0 ]; then
   if [ $(($(ulimit -n) - 64)) -lt "$hold" ]; then
     note "hold: RLIMIT_NOFILE $(ulimit -n) is below $hold connections, skipped"
   else
-    for name in "${servers[@]}"; do
-      case $name in sockd | tokio) ;; *) continue ;; esac
-      pid=${pid_of[$name]}
+    for instance in "${instances[@]}"; do
+      case $instance in sockd:tcp | tokio:tcp) ;; *) continue ;; esac
+      name=${instance%%:*}
+      pid=${pid_of[$instance]}
       base=$(rss_kib "$pid")
       peak=$base
-      "$sockbench" hold 127.0.0.1 "${port_of[$name]}" -c "$hold" -s 64 -d $((secs + 2)) --json \
+      # shellcheck disable=SC2086 # the target is a flag list
+      "$sockbench" hold ${target_of[$instance]} -c "$hold" -s 64 -d $((secs + 2)) --json \
         >"$work/hold.json" 2>"$work/hold.err" &
       holder=$!
       # Bounded by sockbench's own: -d, plus at most 10 s (set-up, last round, drain).

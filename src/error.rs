@@ -1,5 +1,6 @@
 //! The one error type: what was tried, on what, and what the kernel said.
 
+use crate::endpoint::{Address, Endpoint, UnixAddr};
 use crate::errno::errno_name;
 use crate::exit::Exit;
 use core::fmt;
@@ -43,6 +44,14 @@ pub enum Error {
     WrongEcho(String),
     /// An echo server never sent a whole echo back (`sockbench`; exit 69).
     NoEcho(String),
+    /// The resolver gave no address for a host name: unknown (exit 68),
+    /// or not now (exit 75).
+    Resolve {
+        /// The name, as given.
+        host: String,
+        /// The resolver's `EAI_*` code.
+        failure: crate::resolve::Failure,
+    },
 }
 
 /// What a failed operation was applied to.
@@ -50,6 +59,8 @@ pub enum Error {
 pub enum Target {
     /// A socket address (`127.0.0.1:7777`, `[::1]:80`).
     Addr(SocketAddr),
+    /// A unix socket address (`/run/x.sock`, `@name`).
+    Unix(UnixAddr),
     /// Anything else, already rendered (a path, `stdin`).
     Other(String),
 }
@@ -58,11 +69,11 @@ pub enum Target {
 pub type Result<T> = core::result::Result<T, Error>;
 
 impl Error {
-    /// A failed syscall on a socket address.
-    pub fn at(op: &'static str, addr: SocketAddr, errno: Errno) -> Self {
+    /// A failed syscall on a socket address or an endpoint.
+    pub fn at(op: &'static str, target: impl Into<Target>, errno: Errno) -> Self {
         Self::Os {
             op,
-            target: Target::Addr(addr),
+            target: target.into(),
             errno,
         }
     }
@@ -102,24 +113,34 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Usage(_) => Exit::Usage,
+            // No socket at the path: nobody is there to serve, as a refusal.
+            Self::Os {
+                op: "connect",
+                target: Target::Unix(_),
+                errno: Errno::NOENT,
+            } => Exit::Unavailable,
             Self::Os { errno, .. } => Exit::from_errno(*errno),
             Self::Io { .. } => Exit::OsError,
             Self::StdoutClosed => Exit::Success,
             Self::Reported(exit) => *exit,
             Self::WrongEcho(_) => Exit::OsError,
             Self::NoEcho(_) => Exit::Unavailable,
+            Self::Resolve { failure, .. } => failure.exit(),
         }
     }
 
     /// A second line for the failures the lesson's `utils.h` silently ignores.
     pub fn hint(&self) -> Option<String> {
-        let Self::Os {
-            op,
-            target: Target::Addr(addr),
-            errno,
-        } = self
-        else {
+        if let Self::Resolve { host, failure } = self {
+            return resolve_hint(host, *failure);
+        }
+        let Self::Os { op, target, errno } = self else {
             return None;
+        };
+        let addr = match target {
+            Target::Addr(addr) => addr,
+            Target::Unix(unix) => return unix_hint(op, *errno, unix),
+            Target::Other(_) => return None,
         };
         match (*op, *errno) {
             ("bind", Errno::ADDRINUSE) => Some(format!(
@@ -135,6 +156,59 @@ impl Error {
             )),
             _ => None,
         }
+    }
+}
+
+/// The hint for a failure on a unix socket address: a path's file that is
+/// there (live or stale) or missing, an abstract name held or not, the
+/// permissions a path needs.
+fn unix_hint(op: &str, errno: Errno, unix: &UnixAddr) -> Option<String> {
+    let named = unix.as_abstract_name().is_some();
+    let hint = match (op, errno, named) {
+        ("bind", Errno::ADDRINUSE, false) => format!(
+            "a file exists at {unix}: a live server's socket, or a stale one its server left; \
+             `sockd --unlink` removes it only if nobody listens"
+        ),
+        ("bind", Errno::ADDRINUSE, true) => {
+            format!("another socket holds {unix}; `sockstat -u` shows which process")
+        }
+        ("bind", Errno::ACCESS, false) => {
+            format!("this user may not create {unix}: its directory is not writable")
+        }
+        ("connect", Errno::NOENT, false) => format!(
+            "no socket at {unix}: no server has created it; start the server first, or pass --wait SECS"
+        ),
+        ("connect", Errno::CONNREFUSED, false) => format!(
+            "nothing listens on {unix}: the socket file is stale (its server ended without removing it); \
+             remove it, or start the server with --unlink"
+        ),
+        ("connect", Errno::CONNREFUSED, true) => {
+            format!("no socket holds {unix}; start the server first, or pass --wait SECS")
+        }
+        ("connect", Errno::ACCESS, false) => format!(
+            "this user may not connect to {unix}: that takes write permission on the socket file \
+             and search permission on its directories"
+        ),
+        ("connect", Errno::TIMEDOUT, _) => format!(
+            "the backlog of {unix} stayed full until --timeout ran out: its server is not accepting"
+        ),
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// The hint for a host name the resolver gave no address for.
+fn resolve_hint(host: &str, failure: crate::resolve::Failure) -> Option<String> {
+    use crate::resolve::Failure;
+    match failure {
+        Failure::NoName | Failure::NoData => Some(format!(
+            "the resolver (/etc/hosts, then DNS) does not know {host}; check the name, or give an IP address"
+        )),
+        Failure::Again => Some(
+            "the resolver could not answer now (is DNS reachable? see /etc/resolv.conf); try again, or give an IP address"
+                .to_string(),
+        ),
+        _ => None,
     }
 }
 
@@ -155,10 +229,32 @@ pub fn describe_errno(errno: Errno) -> String {
     }
 }
 
+impl From<SocketAddr> for Target {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Addr(addr)
+    }
+}
+
+impl From<&Address> for Target {
+    fn from(address: &Address) -> Self {
+        match address {
+            Address::Ip(addr) => Self::Addr(*addr),
+            Address::Unix(unix) => Self::Unix(unix.clone()),
+        }
+    }
+}
+
+impl From<&Endpoint> for Target {
+    fn from(endpoint: &Endpoint) -> Self {
+        Self::from(&endpoint.address)
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Addr(addr) => write!(f, "{addr}"),
+            Self::Unix(unix) => write!(f, "{unix}"),
             Self::Other(text) => f.write_str(text),
         }
     }
@@ -180,6 +276,12 @@ impl fmt::Display for Error {
             } => write!(f, "{op} {target}: {message}"),
             Self::StdoutClosed => f.write_str("stdout closed"),
             Self::Reported(exit) => write!(f, "failed with exit code {}", exit.code()),
+            Self::Resolve { host, failure } => write!(
+                f,
+                "resolve {host}: {} ({})",
+                failure.describe(),
+                failure.name()
+            ),
         }
     }
 }
@@ -258,6 +360,46 @@ mod tests {
         assert_eq!(wrong.to_string(), "echo differed");
         let none = Error::NoEcho("no echo came back".to_string());
         assert_eq!((none.exit(), none.errno()), (Exit::Unavailable, None));
+    }
+
+    #[test]
+    fn unix_failures_name_the_path_and_hint_at_what_is_there() {
+        let path = |text: &str| UnixAddr::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let hint = |op, errno, at: &str| {
+            let err = Error::at(op, &Address::Unix(path(at)), errno);
+            (err.to_string(), err.exit(), err.hint().unwrap_or_default())
+        };
+        let (shown, exit, stale) = hint("connect", Errno::CONNREFUSED, "/run/x.sock");
+        assert_eq!(
+            shown,
+            "connect /run/x.sock: connection refused (ECONNREFUSED)"
+        );
+        assert_eq!(exit, Exit::Unavailable);
+        assert!(
+            stale.contains("stale") && stale.contains("--unlink"),
+            "{stale}"
+        );
+        let (shown, exit, missing) = hint("connect", Errno::NOENT, "/run/x.sock");
+        assert_eq!(
+            shown,
+            "connect /run/x.sock: no such file or directory (ENOENT)"
+        );
+        assert_eq!(exit, Exit::Unavailable);
+        assert!(missing.contains("no server has created it"), "{missing}");
+        let (_, exit, held) = hint("bind", Errno::ADDRINUSE, "/run/x.sock");
+        assert_eq!(exit, Exit::TempFail);
+        assert!(held.contains("a file exists at /run/x.sock"), "{held}");
+        let (shown, _, named) = hint("bind", Errno::ADDRINUSE, "@sockd");
+        assert_eq!(shown, "bind @sockd: address already in use (EADDRINUSE)");
+        assert!(named.contains("sockstat -u"), "{named}");
+        let (_, _, unheld) = hint("connect", Errno::CONNREFUSED, "@sockd");
+        assert!(unheld.contains("no socket holds @sockd"), "{unheld}");
+        let (_, exit, denied) = hint("connect", Errno::ACCESS, "/run/x.sock");
+        assert_eq!(exit, Exit::NoPermission);
+        assert!(denied.contains("write permission"), "{denied}");
+        // ENOENT elsewhere (a bind in a missing directory) is no refusal.
+        let (_, exit, none) = hint("bind", Errno::NOENT, "/no/dir/x.sock");
+        assert_eq!((exit, none.as_str()), (Exit::OsError, ""));
     }
 
     #[test]

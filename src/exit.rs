@@ -9,6 +9,8 @@ pub enum Exit {
     Success,
     /// 64 (`EX_USAGE`): bad arguments.
     Usage,
+    /// 68 (`EX_NOHOST`): a host name the resolver does not know.
+    NoHost,
     /// 69 (`EX_UNAVAILABLE`): the peer is not there (refused, unreachable).
     Unavailable,
     /// 71 (`EX_OSERR`): any other failed syscall.
@@ -35,6 +37,7 @@ impl Exit {
         [
             Self::Success,
             Self::Usage,
+            Self::NoHost,
             Self::Unavailable,
             Self::OsError,
             Self::TempFail,
@@ -49,6 +52,7 @@ impl Exit {
         match self {
             Self::Success => 0,
             Self::Usage => 64,
+            Self::NoHost => 68,
             Self::Unavailable => 69,
             Self::OsError => 71,
             Self::TempFail => 75,
@@ -72,6 +76,7 @@ mod tests {
     fn codes_match_the_spec_table() {
         assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::Usage.code(), 64);
+        assert_eq!(Exit::NoHost.code(), 68);
         assert_eq!(Exit::Unavailable.code(), 69);
         assert_eq!(Exit::OsError.code(), 71);
         assert_eq!(Exit::TempFail.code(), 75);
@@ -83,6 +88,7 @@ mod tests {
         for exit in [
             Exit::Success,
             Exit::Usage,
+            Exit::NoHost,
             Exit::TempFail,
             Exit::NoPermission,
         ] {

@@ -175,6 +175,66 @@ pub fn recv_with(
     retry(|| rustix::net::recv(fd.as_fd(), &mut *buf, flags))
 }
 
+/// One datagram as [`recv_from`] read it.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Bytes stored in the buffer.
+    pub len: usize,
+    /// The datagram's whole length (`MSG_TRUNC`): more than `len` when the
+    /// buffer was too small and the rest was lost.
+    pub full_len: usize,
+    /// The sender; `None` on a connected socket that reports none.
+    pub from: Option<rustix::net::SocketAddrAny>,
+}
+
+impl Datagram {
+    /// Whether the buffer was too small for the whole datagram.
+    pub fn truncated(&self) -> bool {
+        self.full_len > self.len
+    }
+}
+
+/// `recvfrom(fd, buf, MSG_TRUNC | flags)`, retried on `EINTR`: one
+/// datagram, its true length (so a datagram cut short by a small buffer is
+/// seen, not passed on as if whole), and its sender.
+///
+/// # Errors
+/// `EAGAIN` on an empty non-blocking socket; `ECONNREFUSED` (an ICMP error
+/// on a connected UDP socket).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/recvfrom.2.html)
+pub fn recv_from(
+    fd: impl AsFd,
+    buf: &mut [u8],
+    flags: RecvFlags,
+) -> core::result::Result<Datagram, Errno> {
+    let (len, full_len, from) =
+        retry(|| rustix::net::recvfrom(fd.as_fd(), &mut *buf, flags | RecvFlags::TRUNC))?;
+    Ok(Datagram {
+        len,
+        full_len,
+        from,
+    })
+}
+
+/// `sendto(fd, bytes, MSG_NOSIGNAL, addr)`, retried on `EINTR`: one
+/// datagram to `addr` (sent whole or not at all).
+///
+/// # Errors
+/// `EAGAIN` (a full send buffer, or a unix peer's full queue), `EMSGSIZE`,
+/// `ECONNREFUSED`, `ENOENT` (no socket at a unix path).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/sendto.2.html)
+pub fn send_to(
+    fd: impl AsFd,
+    bytes: &[u8],
+    addr: &impl rustix::net::addr::SocketAddrArg,
+) -> core::result::Result<usize, Errno> {
+    retry(|| rustix::net::sendto(fd.as_fd(), bytes, SendFlags::NOSIGNAL, addr))
+}
+
 /// Where a `connect(2)` on a socket stands after the call returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connecting {
@@ -199,6 +259,26 @@ pub fn start_connect(
         Err(Errno::INPROGRESS | Errno::INTR) => Ok(Connecting::InProgress),
         Err(errno) => Err(errno),
     }
+}
+
+/// `connect(2)` on a unix socket, restarted on `EINTR`: unlike TCP's, an
+/// interrupted unix connect leaves nothing going on in the kernel, and the
+/// socket stays unconnected. On a blocking stream socket the call waits for
+/// room in the listener's backlog, bounded by `SO_SNDTIMEO` (each restart
+/// waits it anew).
+///
+/// # Errors
+/// `ENOENT` (no socket file), `ECONNREFUSED` (nobody listens: a stale
+/// file, or an abstract name nobody holds), `EAGAIN` (the backlog is full:
+/// non-blocking, or `SO_SNDTIMEO` ran out), `EACCES`, `EPROTOTYPE`.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man7/unix.7.html)
+pub fn connect_unix(
+    fd: impl AsFd,
+    addr: &rustix::net::SocketAddrUnix,
+) -> core::result::Result<(), Errno> {
+    retry(|| rustix::net::connect(fd.as_fd(), addr))
 }
 
 /// `poll(2)` on `fds` for up to `timeout` (`None`: no limit); an `EINTR` is

@@ -2,8 +2,10 @@
 //! [`Options`]: the binary names the subcommands and reports the result.
 
 use super::{Mode, Options};
+use crate::endpoint::{Endpoint, Kind};
 use crate::error::{Error, Result};
 use clap::Args;
+use std::ffi::OsString;
 use std::time::Duration;
 
 /// The flags of the request loads (pingpong, churn, hold).
@@ -28,10 +30,22 @@ pub struct Requests {
 /// The flags every load takes.
 #[derive(Args, Debug)]
 pub struct Common {
-    /// The echo server's IP (loopback only).
-    pub ip: String,
-    /// The echo server's port.
-    pub port: String,
+    /// The echo server's IP, or a host name (loopback only); not with -U.
+    #[arg(value_name = "HOST", required_unless_present = "unix")]
+    pub ip: Option<String>,
+    /// The echo server's port; not with -U.
+    #[arg(required_unless_present = "unix")]
+    pub port: Option<String>,
+    /// A unix socket server instead: a path, or @name (abstract namespace).
+    #[arg(short = 'U', long = "unix", value_name = "PATH", conflicts_with_all = ["ip", "port"])]
+    pub unix: Option<OsString>,
+    /// Datagrams: UDP, or unix datagrams with -U (pingpong only).
+    #[arg(short = 'u', long = "udp")]
+    pub udp: bool,
+    /// With -u: a request with no echo for SECS is lost, and the next one
+    /// sent (default 0.2).
+    #[arg(long = "lost-after", value_name = "SECS")]
+    pub lost_after: Option<String>,
     /// How long to run, in seconds (fractions allowed).
     #[arg(
         short = 'd',
@@ -74,7 +88,7 @@ impl Requests {
         let common = &self.common;
         Ok(Options {
             mode,
-            target: crate::addr::parse_socket_addr(&common.ip, &common.port)?,
+            target: common.target()?,
             connections: self.connections as usize,
             size: self.size,
             duration: seconds("-d", &common.duration)?,
@@ -86,7 +100,40 @@ impl Requests {
                 .transpose()?,
             threads: self.threads,
             first_connection: 0,
+            lost_after: match &common.lost_after {
+                Some(_) if !common.udp => {
+                    return Err(Error::Usage(
+                        "--lost-after is for datagram loads (-u)".to_string(),
+                    ));
+                }
+                Some(text) => seconds("--lost-after", text)?,
+                None => super::datagram::LOST_AFTER,
+            },
         })
+    }
+}
+
+impl Common {
+    /// The server: `-U`'s unix socket, or `HOST PORT`: an IP literal, or a
+    /// name's first loopback address (its first address when it has none,
+    /// for [`super::validate`] to refuse); datagrams with `-u`.
+    fn target(&self) -> Result<Endpoint> {
+        let kind = Kind::from_udp_flag(self.udp);
+        let (host, port) = match (&self.unix, &self.ip, &self.port) {
+            (Some(path), _, _) => return Endpoint::unix(kind, path),
+            (None, Some(host), Some(port)) => (host, port),
+            _ => return Err(Error::Usage("give HOST PORT, or -U PATH".to_string())),
+        };
+        let found = crate::resolve::endpoints(kind, host, port)?;
+        let is_loopback = |endpoint: &&Endpoint| {
+            endpoint
+                .socket_addr()
+                .is_some_and(|addr| super::is_loopback(&addr))
+        };
+        let chosen = found.iter().find(is_loopback).or(found.first());
+        chosen
+            .cloned()
+            .ok_or_else(|| Error::Usage(format!("{host}: no address")))
     }
 }
 

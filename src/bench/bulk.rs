@@ -45,12 +45,12 @@ pub fn run(
     deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+    let fd = connect_timeout(&options.target, deadline.connect_timeout())?;
     let pattern = Pattern::new(CHUNK.max(READ));
     let mut poller = Poller::new()?;
     poller
         .add(&fd, 0)
-        .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
+        .map_err(|errno| Error::at("epoll_ctl", &options.target, errno))?;
     let mut tally = Tally {
         connects: 1,
         ..Tally::default()

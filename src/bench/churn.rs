@@ -71,7 +71,10 @@ pub fn run(
     deadline: Deadline,
     progress: &mut Progress,
 ) -> Result<(Tally, Duration)> {
-    drop(connect_timeout(options.target, deadline.connect_timeout())?);
+    drop(connect_timeout(
+        &options.target,
+        deadline.connect_timeout(),
+    )?);
     let mut driver = Driver::new(options.connections)?;
     driver.tally().connects = 1;
     // Consecutive runs start at different source pairs.
@@ -82,7 +85,7 @@ pub fn run(
     // Threads start far apart in the cycle of source pairs.
     let first = options.first_connection;
     let mut sources = Sources::new(
-        options.target,
+        &options.target,
         first_pair.wrapping_add((first as u64).wrapping_mul(40_009)),
     );
     let mut lanes = Lanes {

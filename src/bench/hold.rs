@@ -39,14 +39,14 @@ pub fn run(
     let load = deadline.load_from(start);
     let mut opened = 0;
     while opened < options.connections && Instant::now() < load {
-        let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+        let fd = connect_timeout(&options.target, deadline.connect_timeout())?;
         let conn = Conn {
             id: options.first_connection + opened,
             exchange: Exchange::new(0, start),
         };
         let token = driver
             .open(fd, conn)
-            .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
+            .map_err(|errno| Error::at("epoll_ctl", &options.target, errno))?;
         opened += 1;
         driver.start(token, |conn, io| begin(0, conn, io, pattern));
         driver.run(load, Stop::Idle, progress, &mut handler)?;

@@ -1,4 +1,5 @@
-//! `sockbench`: a load generator for any TCP echo server, on raw fds and one
+//! `sockbench`: a load generator for any echo server on this host (TCP,
+//! UDP, unix stream or unix datagram sockets), on raw fds and one
 //! edge-triggered epoll loop.
 //!
 //! Four loads ([`Mode`]): `pingpong` (persistent connections, one request in
@@ -8,13 +9,28 @@
 //! pays for connections it merely keeps). Every echoed byte is compared with what
 //! was sent; a single wrong byte makes the run fail.
 //!
+//! # Transports
+//! `HOST PORT` is TCP (an IP literal, or a name whose loopback address is
+//! used); `-U PATH` (a path, or `@name` for the abstract namespace) is a
+//! unix stream socket, for every load. `-u` makes either a datagram load,
+//! pingpong only ([`datagram`]): each request is one datagram whose echo
+//! must come back as one datagram of the same bytes; a request with no
+//! echo within `--lost-after` (default 0.2 s) is lost, counted, and
+//! followed by the next request; the run fails only if no request came
+//! back at all. A request is at most 65,507 bytes (IPv4's largest UDP
+//! datagram; 65,527 over IPv6; unix datagrams are held to IPv4's, so the
+//! two compare). Before a datagram load, one datagram is sent, and resent,
+//! until something answers (for `--wait` SECS, else 5 s): a refusal exits
+//! 69 at once, silence 69 after that.
+//!
 //! # Output
 //! A short table on stdout, or with `--json` one object:
 //!
 //! | field | meaning |
 //! |---|---|
 //! | `mode` | `"pingpong"`, `"churn"`, `"bulk"` or `"hold"` |
-//! | `target` | the server, `127.0.0.1:7777` |
+//! | `transport` | `"tcp"`, `"udp"`, `"unix"` or `"unix-dgram"` |
+//! | `target` | the server, `127.0.0.1:7777`, `/run/echo.sock` or `@echo` |
 //! | `connections` | pingpong, hold: connections; churn: concurrency; bulk: 1 |
 //! | `threads` | load threads (`--threads`), each with its own epoll loop |
 //! | `size` | bytes per request (bulk: `null`) |
@@ -27,19 +43,24 @@
 //! | `latency_us` | `{"p50", "p99", "max", "mean"}` in µs, from a request's first byte (churn: from `connect`) to its last echoed byte; `null` for bulk |
 //! | `errors` | failures by errno name, `{"ECONNRESET": 2}`; `"EOF"` is a server that closed before the echo was complete; `"ETIMEDOUT"` a hold connection whose echo did not come back in its round |
 //! | `corrupt` | requests (bulk: reads) whose echo differed |
+//! | `lost` | datagram loads: requests given up after `--lost-after` with no echo; `null` otherwise |
+//! | `late` | datagram loads: echoes of a request already lost or answered (late, or sent twice), neither wrong nor counted as requests; `null` otherwise |
 //! | `client_cpu_percent` | sockbench's own CPU use over the run, % of one core (near 100: the load generator was the limit); `null` if unknown |
 //! | `first_corrupt` | `{"connection", "request", "offset", "expected", "got"}` of the first wrong byte, or `null`; `expected` is `null` for a byte after the whole echo |
 //!
 //! # Exit codes
 //! 0 when every echo was right; 71 when any echoed byte differed, or a
 //! byte came after a whole echo (the results are still printed); 69 when
-//! the server refuses the first connection, or no request's echo came back
-//! whole (bulk: no byte came back); 75 when a connect timed out; 64 for a
-//! usage error, including a target that is not a loopback address.
+//! the server refuses the first connection (for unix, also: no socket at
+//! the path), or no request's echo came back whole (bulk: no byte came
+//! back; datagrams: every request was lost); 75 when a connect timed out;
+//! 68 for a host name the resolver does not know, 75 for one it could not
+//! look up now; 64 for a usage error, including a target that is not a
+//! loopback address.
 //!
 //! # For scripts
-//! Three hidden subcommands serve `scripts/bench.sh`: `free-port` (a
-//! loopback port that was free a moment ago), `cpu PID` ([`cpu`]: a process
+//! Three hidden subcommands serve `scripts/bench.sh`: `free-port [-u]` (a
+//! loopback TCP or UDP port that was free a moment ago), `cpu PID` ([`cpu`]: a process
 //! tree's CPU time in µs) and `report [--hold] FILE` ([`summary`]: the
 //! tables, from the runs the script recorded as JSON lines).
 //!
@@ -54,6 +75,7 @@ pub mod args;
 pub mod bulk;
 pub mod churn;
 pub mod cpu;
+pub mod datagram;
 pub mod deadline;
 pub mod drain;
 pub mod driver;
@@ -67,6 +89,7 @@ pub mod source;
 pub mod stats;
 pub mod summary;
 
+use crate::endpoint::{Address, Endpoint, Kind};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use core::net::{IpAddr, SocketAddr};
@@ -82,6 +105,11 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const SCRATCH: usize = 64 * 1024;
 /// The largest request `-s` accepts.
 pub const MAX_SIZE: usize = 16 * 1024 * 1024;
+/// The largest UDP payload over IPv4 (65,535 less the IP and UDP headers),
+/// and the largest datagram request over unix sockets.
+pub const MAX_DATAGRAM_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 (no IP header counts against it).
+pub const MAX_DATAGRAM_V6: usize = 65_527;
 /// The most load threads `--threads` accepts.
 pub const MAX_THREADS: usize = 256;
 /// The longest run `-d` accepts.
@@ -117,8 +145,8 @@ impl Mode {
 pub struct Options {
     /// Which load.
     pub mode: Mode,
-    /// The echo server; loopback only.
-    pub target: SocketAddr,
+    /// The echo server: TCP or UDP on loopback, or a unix socket.
+    pub target: Endpoint,
     /// Connections (pingpong) or concurrency (churn); bulk uses 1.
     pub connections: usize,
     /// Bytes per request.
@@ -136,6 +164,16 @@ pub struct Options {
     /// The number of this share's first connection (set by [`run`] for each
     /// thread, so patterns and reports number connections across threads).
     pub first_connection: usize,
+    /// Datagram loads: how long a request waits for its echo before it is
+    /// lost ([`datagram::LOST_AFTER`] by default).
+    pub lost_after: Duration,
+}
+
+impl Options {
+    /// Whether this is a datagram load (UDP or unix datagrams).
+    pub fn is_datagram(&self) -> bool {
+        self.target.kind == Kind::Datagram
+    }
 }
 
 /// What a run measured.
@@ -159,9 +197,15 @@ impl Outcome {
     /// # Errors
     /// Those two, with the message a user sees.
     pub fn verdict(&self) -> Result<()> {
-        let (tally, target) = (&self.tally, self.options.target);
+        let (tally, target) = (&self.tally, &self.options.target);
         if let Some(message) = report::corruption_message(self) {
             Err(Error::WrongEcho(message))
+        } else if tally.requests == 0 && self.options.is_datagram() {
+            Err(Error::NoEcho(format!(
+                "no echo came back from {target}: all {} requests were lost (no echo within {:.3} s)",
+                tally.lost,
+                self.options.lost_after.as_secs_f64()
+            )))
         } else if tally.bytes == 0 {
             Err(Error::NoEcho(format!("no echo came back from {target}")))
         } else if tally.requests == 0 && self.options.mode != Mode::Bulk {
@@ -187,20 +231,34 @@ impl Outcome {
 /// # Errors
 /// [`Error::Usage`] saying what is wrong.
 pub fn validate(options: &Options) -> Result<()> {
-    let loopback = match options.target.ip() {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+    if let Address::Ip(addr) = options.target.address {
+        if !is_loopback(&addr) {
+            return Err(Error::Usage(format!(
+                "target {} is not a loopback address: sockbench loads only 127.0.0.0/8, ::1 and unix sockets",
+                addr.ip()
+            )));
         }
-    };
-    if !loopback {
-        return Err(Error::Usage(format!(
-            "target {} is not a loopback address: sockbench loads only 127.0.0.0/8 and ::1",
-            options.target.ip()
-        )));
+        if addr.port() == 0 {
+            return Err(Error::Usage("port 0: give the server's port".to_string()));
+        }
     }
-    if options.target.port() == 0 {
-        return Err(Error::Usage("port 0: give the server's port".to_string()));
+    if options.is_datagram() {
+        if options.mode != Mode::PingPong {
+            return Err(Error::Usage(format!(
+                "-u loads pingpong only: datagrams have no connection to {}",
+                options.mode.name()
+            )));
+        }
+        let max = match options.target.address {
+            Address::Ip(SocketAddr::V6(_)) => MAX_DATAGRAM_V6,
+            _ => MAX_DATAGRAM_V4,
+        };
+        if options.size > max {
+            return Err(Error::Usage(format!(
+                "-s must be from 1 to {max} bytes for {} (one datagram)",
+                options.target.transport().name()
+            )));
+        }
     }
     if options.connections == 0 {
         return Err(Error::Usage("-c must be at least 1".to_string()));
@@ -230,7 +288,22 @@ pub fn validate(options: &Options) -> Result<()> {
             "-d must be more than 0 and at most 86400 seconds".to_string(),
         ));
     }
+    if options.lost_after.is_zero() || options.lost_after > MAX_DURATION {
+        return Err(Error::Usage(
+            "--lost-after must be more than 0 and at most 86400 seconds".to_string(),
+        ));
+    }
     Ok(())
+}
+
+/// Whether `addr` is on loopback: 127.0.0.0/8, `::1`, or 127/8 mapped in IPv6.
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 /// Runs the load `options` describes.
@@ -240,8 +313,10 @@ pub fn validate(options: &Options) -> Result<()> {
 /// (`ECONNREFUSED`: exit 69) or an `epoll` failure as [`Error::Os`].
 pub fn run(options: &Options) -> Result<Outcome> {
     validate(options)?;
-    if let Some(wait) = options.wait {
-        wait_for_server(options.target, wait)?;
+    if options.is_datagram() {
+        datagram::probe(options)?;
+    } else if let Some(wait) = options.wait {
+        wait_for_server(&options.target, wait)?;
     }
     let cpu_before = cpu::process_cpu();
     // One pattern for every thread: with large requests it is the biggest
@@ -292,6 +367,9 @@ fn run_one(
 ) -> Result<(Tally, Duration)> {
     let mut progress = report::Progress::new(options.mode, progress);
     let result = match options.mode {
+        Mode::PingPong if options.is_datagram() => {
+            datagram::run(options, pattern, deadline, &mut progress)
+        }
         Mode::PingPong => pingpong::run(options, pattern, deadline, &mut progress),
         Mode::Churn => churn::run(options, pattern, deadline, &mut progress),
         Mode::Bulk => bulk::run(options, deadline, &mut progress),
@@ -347,32 +425,35 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Retries `connect` while it is refused, for at most `limit` (a server
-/// still starting up), as `sockc --wait` does; the connection is closed again.
+/// Retries `connect` while it is refused (for unix, also while the socket
+/// file is missing), for at most `limit` (a server still starting up), as
+/// `sockc --wait` does; the connection is closed again.
 ///
 /// # Errors
 /// The last refusal once `limit` has passed, or any other connect error.
-pub fn wait_for_server(target: SocketAddr, limit: Duration) -> Result<()> {
-    crate::client::connect_retrying(target, CONNECT_TIMEOUT, Some(limit)).map(drop)
+pub fn wait_for_server(target: &Endpoint, limit: Duration) -> Result<()> {
+    crate::client::connect_retrying(target.clone(), CONNECT_TIMEOUT, Some(limit)).map(drop)
 }
 
-/// A loopback port that was free a moment ago: bind `127.0.0.1:0`, read the
-/// kernel's choice, close. For scripts that must hand a port to a server
-/// that cannot report its own (`socat`, `ncat`, `tcpserver`).
+/// A loopback port of `kind` (TCP or UDP) that was free a moment ago: bind
+/// `127.0.0.1:0`, read the kernel's choice, close. For scripts that must
+/// hand a port to a server that cannot report its own (`socat`, `ncat`,
+/// `tcpserver`).
 ///
 /// # Errors
 /// The failed `socket` or `bind`.
-pub fn free_port() -> Result<u16> {
-    let (_fd, bound) = crate::socket::bind_socket("127.0.0.1", "0")?;
-    Ok(bound.port())
+pub fn free_port(kind: Kind) -> Result<u16> {
+    let loopback = Endpoint::new(kind, Address::Ip(SocketAddr::from(([127, 0, 0, 1], 0))));
+    let (_fd, bound) = crate::socket::bind_socket(&loopback)?;
+    Ok(bound.socket_addr().map_or(0, |addr| addr.port()))
 }
 
 /// [`free_port`], printed on a line of its own.
 ///
 /// # Errors
 /// As [`free_port`]; a failed write to stdout.
-pub fn print_free_port() -> Result<()> {
-    crate::io::write_stdout(format!("{}\n", free_port()?).as_bytes())
+pub fn print_free_port(kind: Kind) -> Result<()> {
+    crate::io::write_stdout(format!("{}\n", free_port(kind)?).as_bytes())
 }
 
 #[cfg(test)]
@@ -382,7 +463,7 @@ mod tests {
     fn options(target: &str) -> Options {
         Options {
             mode: Mode::PingPong,
-            target: target.parse().unwrap_or(SocketAddr::from(([0; 4], 0))),
+            target: Endpoint::tcp(target.parse().unwrap_or(SocketAddr::from(([0; 4], 0)))),
             connections: 1,
             size: 64,
             duration: Duration::from_secs(1),
@@ -390,6 +471,7 @@ mod tests {
             wait: None,
             threads: 1,
             first_connection: 0,
+            lost_after: datagram::LOST_AFTER,
         }
     }
 
@@ -415,6 +497,29 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn datagram_loads_are_pingpong_of_one_datagram() {
+        let mut o = options("127.0.0.1:7");
+        o.target.kind = Kind::Datagram;
+        o.size = MAX_DATAGRAM_V4;
+        assert!(validate(&o).is_ok());
+        o.size += 1;
+        assert!(matches!(validate(&o), Err(Error::Usage(m)) if m.contains("65507")));
+        o.target = Endpoint::udp(SocketAddr::from((core::net::Ipv6Addr::LOCALHOST, 7)));
+        assert!(validate(&o).is_ok(), "IPv6 carries 20 bytes more");
+        o.size = MAX_DATAGRAM_V6 + 1;
+        assert!(validate(&o).is_err());
+        o.size = 64;
+        for mode in [Mode::Churn, Mode::Bulk, Mode::Hold] {
+            o.mode = mode;
+            assert!(matches!(validate(&o), Err(Error::Usage(m)) if m.contains("pingpong only")));
+        }
+        let mut unix = options("127.0.0.1:7");
+        unix.target = Endpoint::unix(Kind::Stream, "@echo").unwrap_or_else(|e| panic!("{e}"));
+        unix.mode = Mode::Hold;
+        assert!(validate(&unix).is_ok(), "no port, no loopback rule");
     }
 
     #[test]

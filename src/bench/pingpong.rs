@@ -29,7 +29,7 @@ pub fn run(
 ) -> Result<(Tally, Duration)> {
     let mut driver = Driver::new(options.connections)?;
     for index in 0..options.connections {
-        let fd = connect_timeout(options.target, deadline.connect_timeout())?;
+        let fd = connect_timeout(&options.target, deadline.connect_timeout())?;
         // Requests are written whole; never hold a tail back for an ACK.
         let _ = sockopt::set_tcp_nodelay(&fd, true);
         let conn = Conn {
@@ -38,7 +38,7 @@ pub fn run(
         };
         driver
             .open(fd, conn)
-            .map_err(|errno| Error::at("epoll_ctl", options.target, errno))?;
+            .map_err(|errno| Error::at("epoll_ctl", &options.target, errno))?;
     }
     let start = Instant::now();
     let until = deadline.load_from(start);

@@ -112,8 +112,16 @@ pub fn json(outcome: &Outcome) -> Value {
             "got": c.got,
         })
     });
+    let datagram = |count: u64| {
+        if options.is_datagram() {
+            json!(count)
+        } else {
+            Value::Null
+        }
+    };
     json!({
         "mode": options.mode.name(),
+        "transport": options.target.transport().name(),
         "target": options.target.to_string(),
         "connections": if bulk { 1 } else { options.connections },
         "threads": options.threads.min(options.connections).max(1),
@@ -132,6 +140,8 @@ pub fn json(outcome: &Outcome) -> Value {
         "errors": tally.errors,
         "client_cpu_percent": client_cpu_percent(outcome),
         "corrupt": tally.corrupt,
+        "lost": datagram(tally.lost),
+        "late": datagram(tally.late),
         "first_corrupt": first,
     })
 }
@@ -151,6 +161,10 @@ pub fn text(outcome: &Outcome) -> String {
     let elapsed = outcome.elapsed;
     let mut out = String::new();
     let what = match options.mode {
+        Mode::PingPong if options.is_datagram() => format!(
+            "{} sockets, {} B datagrams, one in flight on each",
+            options.connections, options.size
+        ),
         Mode::PingPong => format!(
             "{} connections, {} B requests",
             options.connections, options.size
@@ -167,8 +181,9 @@ pub fn text(outcome: &Outcome) -> String {
     };
     let _ = writeln!(
         out,
-        "{} {}: {what}, {:.2} s",
+        "{} {} {}: {what}, {:.2} s",
         options.mode.name(),
+        options.target.transport().name(),
         options.target,
         elapsed.as_secs_f64()
     );
@@ -215,6 +230,19 @@ pub fn text(outcome: &Outcome) -> String {
     };
     let _ = writeln!(out, "errors     {errors}");
     let _ = writeln!(out, "wrong      {}", tally.corrupt);
+    if options.is_datagram() {
+        let _ = writeln!(
+            out,
+            "lost       {:>12}  (no echo within {:.3} s; the next request went out)",
+            tally.lost,
+            options.lost_after.as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "late       {:>12}  (echoes of a request already lost or answered)",
+            tally.late
+        );
+    }
     if let Some(percent) = client_cpu_percent(outcome) {
         let _ = writeln!(out, "client CPU {percent:.0} % of a core");
     }

@@ -10,7 +10,11 @@
 //! whose timestamps are older (RFC 6191), so nothing is reset and nothing
 //! waits. (`IP_BIND_ADDRESS_NO_PORT` would let the kernel pick the port
 //! instead, but rustix has no setter for it.)
+//!
+//! A unix socket leaves nothing behind when closed: churn over `-U`
+//! connects without choosing a source.
 
+use crate::endpoint::{Address, Endpoint};
 use crate::io::start_connect;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rustix::fd::OwnedFd;
@@ -25,16 +29,52 @@ const V4_SOURCES: u8 = 16;
 /// How many source pairs one connection may try before it gives up.
 const ATTEMPTS: usize = 64;
 
-/// A cycle of source addresses for one target.
+/// Where churn's connections come from: a cycle of source pairs (TCP), or
+/// none to choose (unix).
 #[derive(Debug, Clone)]
-pub struct Sources {
+pub enum Sources {
+    /// TCP: explicit source pairs.
+    Cycled(Cycle),
+    /// A unix stream socket.
+    Direct(Endpoint),
+}
+
+impl Sources {
+    /// Sources for `target`; `start` spreads consecutive runs over
+    /// different pairs (see [`Cycle::new`]).
+    pub fn new(target: &Endpoint, start: u64) -> Self {
+        match target.address {
+            Address::Ip(addr) => Self::Cycled(Cycle::new(addr, start)),
+            Address::Unix(_) => Self::Direct(target.clone()),
+        }
+    }
+
+    /// A non-blocking socket with its `connect` to the target started (TCP),
+    /// or made (unix: bounded by [`super::CONNECT_TIMEOUT`] while the
+    /// server's backlog is full).
+    ///
+    /// # Errors
+    /// As [`Cycle::connect`]; for unix, the errno of `socket` or `connect`
+    /// (`ECONNREFUSED`, `ENOENT`, `ETIMEDOUT`).
+    pub fn connect(&mut self) -> Result<OwnedFd, Errno> {
+        match self {
+            Self::Cycled(cycle) => cycle.connect(),
+            Self::Direct(target) => crate::socket::connect_timeout(target, super::CONNECT_TIMEOUT)
+                .map_err(|err| err.errno().unwrap_or(Errno::INVAL)),
+        }
+    }
+}
+
+/// A cycle of source addresses for one TCP target.
+#[derive(Debug, Clone)]
+pub struct Cycle {
     target: SocketAddr,
     family: AddressFamily,
     ips: Vec<IpAddr>,
     next: u64,
 }
 
-impl Sources {
+impl Cycle {
     /// Sources for `target`: the 16 addresses above for IPv4 loopback, the
     /// target's own address otherwise (`::1`). `start` spreads consecutive
     /// runs over different pairs.
@@ -118,7 +158,7 @@ mod tests {
     #[test]
     fn ipv4_loopback_cycles_sixteen_ips_then_ports() {
         let target = SocketAddr::from(([127, 0, 0, 1], 7));
-        let mut sources = Sources::new(target, 0);
+        let mut sources = Cycle::new(target, 0);
         let first: Vec<SocketAddr> = (0..17).map(|_| sources.next_source()).collect();
         assert_eq!(first[0], SocketAddr::from(([127, 0, 0, 2], PORTS.start)));
         assert_eq!(first[15], SocketAddr::from(([127, 0, 0, 17], PORTS.start)));
@@ -131,7 +171,7 @@ mod tests {
     #[test]
     fn ipv6_uses_the_target_address_and_wraps() {
         let target: SocketAddr = SocketAddr::from((core::net::Ipv6Addr::LOCALHOST, 7));
-        let mut sources = Sources::new(target, u64::MAX);
+        let mut sources = Cycle::new(target, u64::MAX);
         let a = sources.next_source();
         let b = sources.next_source();
         assert_eq!(a.ip(), target.ip());

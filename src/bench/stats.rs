@@ -156,6 +156,11 @@ pub struct Tally {
     pub errors: BTreeMap<String, u64>,
     /// Requests (bulk: reads) whose echo differed from what was sent.
     pub corrupt: u64,
+    /// Datagram requests given up for want of an echo (`--lost-after`).
+    pub lost: u64,
+    /// Datagram echoes of a request already lost or answered, come late
+    /// (or twice): neither wrong nor a completed request.
+    pub late: u64,
     /// The first wrong byte seen.
     pub first_corruption: Option<Corruption>,
     /// Time from a request's first byte sent (churn: from `connect`) to its
@@ -202,6 +207,8 @@ impl Tally {
             *self.errors.entry(name.clone()).or_insert(0) += count;
         }
         self.corrupt += other.corrupt;
+        self.lost += other.lost;
+        self.late += other.late;
         if self.first_corruption.is_none() {
             self.first_corruption = other.first_corruption;
         }

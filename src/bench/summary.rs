@@ -13,7 +13,8 @@
 //! ratio to sockd taken within each round and then the median of those (the
 //! rounds drift: one round ran every server at 15k req/s, the next at 62k),
 //! the median p99, the server's CPU time per request (bulk: per MB) and its
-//! ratio to sockd the same way, sockbench's own CPU, and every error seen.
+//! ratio to sockd the same way, sockbench's own CPU, and every error seen
+//! (datagram loads: and the requests lost, and echoes come late).
 
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -93,24 +94,36 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// A run's errors as `NAME:COUNT` words.
+/// A run's errors as `NAME:COUNT` words, then a datagram load's `lost:N`
+/// and `late:N` when there were any.
 fn errors(run: &Value) -> String {
-    run["errors"]
+    let mut words: Vec<String> = run["errors"]
         .as_object()
         .map(|errors| {
             errors
                 .iter()
                 .map(|(name, count)| format!("{name}:{count}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+                .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    for key in ["lost", "late"] {
+        if let Some(count) = run[key].as_u64().filter(|&count| count > 0) {
+            words.push(format!("{key}:{count}"));
+        }
+    }
+    words.join(" ")
+}
+
+/// Whether a load streams (its rate is MB/s): bench.sh names them `bulk`
+/// and `unixbulk`.
+fn is_bulk(load: &str) -> bool {
+    load.ends_with("bulk")
 }
 
 fn load_run(record: &Value) -> LoadRun {
     let run = &record["run"];
     let load = text(&record["load"]);
-    let bulk = load == "bulk";
+    let bulk = is_bulk(&load);
     let (rate, work) = if bulk {
         (
             run["mb_per_sec"].as_f64(),
@@ -220,7 +233,7 @@ fn load_table(runs: &[LoadRun]) -> String {
     let loads = in_order(runs.iter().map(|run| run.load.as_str()));
     let servers = in_order(runs.iter().map(|run| run.server.as_str()));
     for &load in &loads {
-        let (unit, cpu_unit) = if load == "bulk" {
+        let (unit, cpu_unit) = if is_bulk(load) {
             ("MB/s", "us/MB")
         } else {
             ("req/s", "us/req")
@@ -230,6 +243,10 @@ fn load_table(runs: &[LoadRun]) -> String {
                 .iter()
                 .filter(|run| run.load == load && run.server == server)
                 .collect();
+            // Not every server speaks every load's transport.
+            if mine.is_empty() {
+                continue;
+            }
             let column = |pick: fn(&LoadRun) -> Option<f64>| -> Vec<f64> {
                 mine.iter().filter_map(|run| pick(run)).collect()
             };
@@ -329,7 +346,7 @@ mod tests {
                     .collect();
                 let run = number(w[4]).map(|rate| {
                     let mut run = json!({"errors": errors, "client_cpu_percent": number(w[8])});
-                    if load == "bulk" {
+                    if is_bulk(load) {
                         run["mb_per_sec"] = json!(rate);
                         run["bytes"] = json!((work * 1e6).round() as u64);
                     } else {
@@ -405,6 +422,24 @@ mod tests {
         let want = HEADER.to_string()
             + "churn8      tokio         5050.0 req/s   98%        -       13.0    25.35 us/req        -      15%  ECONNREFUSED:1\n"
             + "churn8      ncat             0.0 req/s  >99%        -          -     0.00 us/req        -       -%  -\n";
+        assert_eq!(table_of(rows), want);
+    }
+
+    #[test]
+    fn losses_and_late_echoes_are_among_the_errors() {
+        let run = json!({"errors": {"ECONNREFUSED": 1}, "lost": 3, "late": 0});
+        assert_eq!(errors(&run), "ECONNREFUSED:1 lost:3");
+        assert_eq!(errors(&json!({"errors": {}, "lost": null})), "");
+    }
+
+    #[test]
+    fn unix_bulk_is_in_mb_per_second_and_udp_rows_in_requests() {
+        let rows = "\
+1 unixbulk socat 3000000 1500 - 1500 - 60
+1 udp1 udp-echo 400000 25000.5 40 75000 - 90";
+        let want = HEADER.to_string()
+            + "unixbulk    socat         1500.0 MB/s      -        -          -  2000.00 us/MB         -      60%  -\n"
+            + "udp1        udp-echo     25000.5 req/s     -        -       40.0     5.33 us/req        -      90%  -\n";
         assert_eq!(table_of(rows), want);
     }
 

@@ -1,5 +1,6 @@
-//! `sockbench pingpong|churn|bulk|hold IP PORT ...`: load any TCP echo server on
-//! loopback, compare every echoed byte, report rate and latency.
+//! `sockbench pingpong|churn|bulk|hold HOST PORT|-U PATH ...`: load any echo
+//! server on loopback (TCP, UDP with -u) or on a unix socket, compare every
+//! echoed byte, report rate and latency.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
@@ -9,11 +10,12 @@ use sockkit::cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Load generator for TCP echo servers on loopback (127.0.0.0/8, ::1).
+/// Load generator for echo servers on loopback (127.0.0.0/8, ::1): TCP,
+/// UDP (-u, pingpong), unix sockets (-U PATH, -uU for datagrams).
 ///
 /// Exits 0 when every echoed byte was right, 71 when any differed, 69 when
 /// the server refuses the first connection or no request came back whole,
-/// 64 for bad arguments.
+/// 68 for an unknown host, 64 for bad arguments.
 #[derive(Parser)]
 #[command(name = "sockbench", version)]
 enum Load {
@@ -27,9 +29,12 @@ enum Load {
     /// CONNS connections: one echo each, idle until SECS are up, one more
     /// echo each (for measuring what idle connections cost a server).
     Hold(Requests),
-    /// Print a loopback port that was free a moment ago (for scripts).
+    /// Print a loopback port that was free a moment ago (-u: a UDP one).
     #[command(hide = true)]
-    FreePort,
+    FreePort {
+        #[arg(short = 'u')]
+        udp: bool,
+    },
     /// Print scripts/bench.sh's table (--hold: its hold table) from the runs
     /// it recorded in FILE, one JSON object a line.
     #[command(hide = true)]
@@ -54,7 +59,10 @@ fn main() -> ExitCode {
         Load::Churn(requests) => (Mode::Churn, requests),
         Load::Bulk(common) => (Mode::Bulk, common.into_requests()),
         Load::Hold(requests) => (Mode::Hold, requests),
-        Load::FreePort => return cli::report("sockbench", bench::print_free_port()),
+        Load::FreePort { udp } => {
+            let kind = sockkit::endpoint::Kind::from_udp_flag(udp);
+            return cli::report("sockbench", bench::print_free_port(kind));
+        }
         Load::Report { hold, file } => {
             return cli::report("sockbench", summary::print(&file, hold));
         }

@@ -1,8 +1,8 @@
 //! Connecting for a script that may be racing the server's start.
 
+use crate::endpoint::Endpoint;
 use crate::error::Result;
 use crate::socket::connect_timeout;
-use core::net::SocketAddr;
 use core::time::Duration;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -12,22 +12,24 @@ use std::time::Instant;
 const RETRY_FIRST: Duration = Duration::from_millis(5);
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
-/// Connects within `timeout`; under `wait`, a refused connection is retried
-/// (a new socket each time, backing off to 100 ms) until `wait` has passed.
-/// The socket is returned non-blocking.
+/// Connects within `timeout`; under `wait`, a refused connection (for
+/// unix, also a missing socket file) is retried (a new socket each time,
+/// backing off to 100 ms) until `wait` has passed. The socket is returned
+/// non-blocking.
 ///
 /// # Errors
-/// As [`connect_timeout`]; `ECONNREFUSED` once `wait` is used up.
+/// As [`connect_timeout`]; `ECONNREFUSED` (`ENOENT`) once `wait` is used up.
 pub fn connect_retrying(
-    addr: SocketAddr,
+    target: impl Into<Endpoint>,
     timeout: Duration,
     wait: Option<Duration>,
 ) -> Result<OwnedFd> {
+    let addr = target.into();
     let give_up = wait.map(|wait| Instant::now() + wait);
     let mut pause = RETRY_FIRST;
     loop {
-        match connect_timeout(addr, timeout) {
-            Err(err) if err.errno() == Some(Errno::CONNREFUSED) => {
+        match connect_timeout(&addr, timeout) {
+            Err(err) if not_there_yet(&err, &addr) => {
                 let left = give_up.map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
                 });
@@ -40,5 +42,14 @@ pub fn connect_retrying(
             }
             other => return other,
         }
+    }
+}
+
+/// Refused, or (unix) no socket file yet: a server still starting.
+fn not_there_yet(err: &crate::Error, target: &Endpoint) -> bool {
+    match err.errno() {
+        Some(Errno::CONNREFUSED) => true,
+        Some(Errno::NOENT) => target.address.unix().is_some(),
+        _ => false,
     }
 }

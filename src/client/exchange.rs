@@ -176,9 +176,10 @@ mod tests {
         // Listening, never accepting: the handshake completes in the backlog
         // and nothing reads, so a line far larger than the socket buffers
         // cannot be sent within the timeout.
-        let (listener, addr) =
-            crate::bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-        crate::socket::listen(&listener, addr, 8).unwrap_or_else(|e| panic!("{e}"));
+        let any = crate::Endpoint::tcp(core::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (listener, bound) = crate::bind_socket(&any).unwrap_or_else(|e| panic!("{e}"));
+        crate::socket::listen(&listener, &bound, 8).unwrap_or_else(|e| panic!("{e}"));
+        let addr = bound.socket_addr().unwrap_or_else(|| panic!("{bound}"));
         let options = ClientOptions {
             addr,
             message: None,

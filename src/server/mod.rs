@@ -107,7 +107,9 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         return background::launch();
     }
     limits::raise_fd_limit();
-    let (listener, local) = bind_socket(&options.ip, &options.port)?;
+    let addr = crate::addr::parse_socket_addr(&options.ip, &options.port)?;
+    let (listener, bound) = bind_socket(&crate::Endpoint::tcp(addr))?;
+    let local = bound.socket_addr().unwrap_or(addr);
     listen(&listener, local, options.backlog)?;
     let stop = Stop::on_signals()?;
     let port = format!("{}\n", local.port());
@@ -159,8 +161,10 @@ fn announce_to(
 /// use sockkit::server::{ServeOptions, Stop, serve};
 ///
 /// # fn main() -> sockkit::Result<()> {
-/// let (listener, addr) = sockkit::bind_socket("127.0.0.1", "0")?;
-/// sockkit::socket::listen(&listener, addr, 128)?;
+/// let loopback = sockkit::Endpoint::tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+/// let (listener, bound) = sockkit::bind_socket(&loopback)?;
+/// sockkit::socket::listen(&listener, &bound, 128)?;
+/// let addr = bound.socket_addr().ok_or(sockkit::Error::Usage("not TCP".into()))?;
 /// let stop = Stop::new()?;
 /// let options = ServeOptions { threads: Some(1), ..ServeOptions::default() };
 /// let server = std::thread::spawn({
@@ -168,7 +172,7 @@ fn announce_to(
 ///     move || serve((listener, addr), stop, &options)
 /// });
 ///
-/// let (client, _) = sockkit::connect_socket("127.0.0.1", &addr.port().to_string())?;
+/// let client = sockkit::connect_socket(&bound)?;
 /// send_all(&client, b"ping").map_err(|e| sockkit::Error::at("send", addr, e))?;
 /// rustix::net::shutdown(&client, rustix::net::Shutdown::Write)
 ///     .map_err(|e| sockkit::Error::at("shutdown", addr, e))?;

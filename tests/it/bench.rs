@@ -6,11 +6,12 @@
 //! readiness (a listening socket queues connections before `accept`); speed
 //! is never asserted.
 
-use crate::util::net::{listener, refused_port};
-use crate::util::{Outcome, sockbench, sockd};
+use crate::util::net::{listener, loopback, refused_port};
+use crate::util::{Outcome, skip, sockbench, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
+use sockkit::Endpoint;
 use sockkit::io::{recv_some, send_all};
 use sockkit::socket::{accept, bind_socket, listen};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// What the in-test server does with the bytes it reads.
 #[derive(Clone, Copy)]
-enum Echo {
+pub(crate) enum Echo {
     Faithful,
     /// Flips the byte at this offset of each connection's stream.
     FlipAt(usize),
@@ -29,17 +30,21 @@ enum Echo {
     Append,
 }
 
-/// A threaded blocking echo server on 127.0.0.1:<kernel's port>; stops
-/// accepting when dropped.
-struct EchoServer {
-    port: u16,
+/// A threaded blocking echo server on 127.0.0.1:<kernel's port> (or any
+/// stream endpoint); stops accepting when dropped.
+pub(crate) struct EchoServer {
+    pub(crate) port: u16,
     listener: Arc<OwnedFd>,
 }
 
 impl EchoServer {
-    fn start(echo: Echo) -> Self {
-        let (fd, bound) = bind_socket("127.0.0.1", "0").unwrap_or_else(|e| panic!("{e}"));
-        listen(&fd, bound, 1024).unwrap_or_else(|e| panic!("{e}"));
+    pub(crate) fn start(echo: Echo) -> Self {
+        Self::start_at(&loopback(0), echo)
+    }
+
+    pub(crate) fn start_at(at: &Endpoint, echo: Echo) -> Self {
+        let (fd, bound) = bind_socket(at).unwrap_or_else(|e| panic!("bind {at}: {e}"));
+        listen(&fd, &bound, 1024).unwrap_or_else(|e| panic!("{e}"));
         let listener = Arc::new(fd);
         let accepting = Arc::clone(&listener);
         thread::spawn(move || {
@@ -49,7 +54,7 @@ impl EchoServer {
             }
         });
         Self {
-            port: bound.port(),
+            port: bound.socket_addr().map_or(0, |addr| addr.port()),
             listener,
         }
     }
@@ -91,12 +96,12 @@ fn serve(conn: OwnedFd, echo: Echo) {
 }
 
 /// `sockbench ARGS`, run to completion.
-fn bench(args: &[&str]) -> Outcome {
+pub(crate) fn bench(args: &[&str]) -> Outcome {
     sockbench().args(args).run()
 }
 
 /// Runs sockbench with `--json`, expects success, returns the one object.
-fn json_run(args: &[&str]) -> Value {
+pub(crate) fn json_run(args: &[&str]) -> Value {
     let out = bench(&[args, &["--json"]].concat());
     out.success().no_panic();
     let text = out.stdout_text();
@@ -114,7 +119,7 @@ fn json_run(args: &[&str]) -> Value {
     object
 }
 
-fn number(object: &Value, key: &str) -> f64 {
+pub(crate) fn number(object: &Value, key: &str) -> f64 {
     object[key]
         .as_f64()
         .unwrap_or_else(|| panic!("{key} is not a number in {object}"))
@@ -122,9 +127,16 @@ fn number(object: &Value, key: &str) -> f64 {
 
 /// The fields every report has, with sane values for a clean run.
 fn check_common(object: &Value, mode: &str, port: u16) {
-    assert_eq!(object["mode"], mode, "{object}");
-    assert_eq!(object["target"], format!("127.0.0.1:{port}"), "{object}");
+    check_clean(object, mode, &format!("127.0.0.1:{port}"));
+    assert_eq!(object["transport"], "tcp", "{object}");
     assert!(number(object, "seconds") >= 0.9, "{object}");
+}
+
+/// As [`check_common`], for any target.
+pub(crate) fn check_clean(object: &Value, mode: &str, target: &str) {
+    assert_eq!(object["mode"], mode, "{object}");
+    assert_eq!(object["target"], target, "{object}");
+    assert!(number(object, "seconds") > 0.0, "{object}");
     assert!(number(object, "bytes") > 0.0, "{object}");
     assert!(number(object, "mb_per_sec") >= 0.0, "{object}");
     assert!(number(object, "connects") >= 1.0, "{object}");
@@ -133,7 +145,7 @@ fn check_common(object: &Value, mode: &str, port: u16) {
     assert_eq!(object["first_corrupt"], Value::Null, "{object}");
 }
 
-fn check_requests(object: &Value) {
+pub(crate) fn check_requests(object: &Value) {
     assert!(number(object, "requests") > 0.0, "{object}");
     assert!(number(object, "requests_per_sec") > 0.0, "{object}");
     let latency = &object["latency_us"];
@@ -278,7 +290,9 @@ fn bad_arguments_and_remote_targets_are_usage_errors() {
     for (args, needle) in [
         (&["pingpong", "10.0.0.1", "7"][..], "not a loopback address"),
         (&["churn", "0.0.0.0", "7"], "not a loopback address"),
-        (&["bulk", "example.com", "7"], "invalid address"),
+        (&["bulk", "exa mple.com", "7"], "invalid host"),
+        (&["bulk", "127.1", "7"], "invalid address \"127.1\""),
+        (&["bulk", "999.0.0.1", "7"], "invalid address"),
         (&["pingpong", "127.0.0.1", "70000"], "invalid port"),
         (&["pingpong", "127.0.0.1", "7", "-c", "0"], "sockbench: "),
         (&["pingpong", "127.0.0.1", "7", "-s", "0"], "-s must be"),
@@ -496,4 +510,103 @@ fn report_and_cpu_print_bench_sh_tables_and_name_what_fails() {
     let pid_max =
         std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap_or_else(|e| panic!("{e}"));
     bench(&["cpu", pid_max.trim()]).fails_with(71, "(ENOENT)");
+}
+
+#[test]
+fn a_host_the_resolver_does_not_know_exits_68() {
+    // The .invalid TLD never resolves (RFC 2606); bounded in case a
+    // resolver is slow to say so.
+    let out = sockbench()
+        .args(["pingpong", "no-such-host.invalid", "7", "-d", "1"])
+        .limit(Duration::from_secs(30))
+        .run();
+    out.fails_with(
+        68,
+        "sockbench: resolve no-such-host.invalid: unknown host (EAI_NONAME)",
+    )
+    .stderr_has("hint: the resolver (/etc/hosts, then DNS) does not know no-such-host.invalid")
+    .stdout_is(b"");
+}
+
+/// `sockbench ARGS` with a resolver of the test's making: in a mount
+/// namespace of its own, `/etc/hosts` and `/etc/nsswitch.conf` are
+/// replaced by `hosts` and `nsswitch` (nothing on the machine changes);
+/// with `net`, in a network namespace of its own as well (a loopback that
+/// is down, no route to any DNS server).
+fn bench_resolving(net: bool, hosts: &str, nsswitch: &str, args: &[&str]) -> Option<Outcome> {
+    if !skip::require_root() || !skip::require_tool("unshare") || !skip::require_tool("mount") {
+        return None;
+    }
+    let dir = crate::util::TempDir::new();
+    let (hosts_file, nsswitch_file) = (dir.join("hosts"), dir.join("nsswitch.conf"));
+    std::fs::write(&hosts_file, hosts).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&nsswitch_file, nsswitch).unwrap_or_else(|e| panic!("{e}"));
+    let script = "mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/nsswitch.conf \
+                  && shift && exec \"$@\"";
+    let mut unshare = vec!["unshare", "--mount"];
+    if net {
+        unshare.push("--net");
+    }
+    let out = crate::util::Cmd::new(unshare[0])
+        .args(&unshare[1..])
+        .args(["sh", "-c", script])
+        .args([&hosts_file, &nsswitch_file])
+        .arg(crate::util::SOCKBENCH)
+        .args(args)
+        .limit(Duration::from_secs(30))
+        .run();
+    Some(out)
+}
+
+/// Name service by DNS alone, with no network: every look-up fails for now.
+const DNS_ONLY: &str = "hosts: dns\n";
+
+#[test]
+fn a_resolver_that_cannot_answer_now_exits_75() {
+    let args = ["pingpong", "no-such-host.invalid", "7"];
+    let Some(out) = bench_resolving(true, "", DNS_ONLY, &args) else {
+        return;
+    };
+    out.fails_with(
+        75,
+        "sockbench: resolve no-such-host.invalid: temporary failure in name resolution (EAI_AGAIN)",
+    )
+    .stderr_has("hint: the resolver could not answer now");
+}
+
+#[test]
+fn literals_and_localhost_never_reach_the_resolver() {
+    // A look-up would fail with EAI_AGAIN (75) here; these get as far as
+    // connecting, on a loopback that is down.
+    for host in ["localhost", "127.0.0.1"] {
+        let Some(out) = bench_resolving(true, "", DNS_ONLY, &["pingpong", host, "7"]) else {
+            return;
+        };
+        out.fails_with(
+            69,
+            "sockbench: connect 127.0.0.1:7: network is unreachable (ENETUNREACH)",
+        );
+    }
+}
+
+#[test]
+fn a_host_name_goes_through_the_system_resolver() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let args = ["pingpong", "sockkit-it-echo", &port, "-d", "0.5", "--json"];
+    let hosts = "127.0.0.1 sockkit-it-echo\n";
+    let Some(out) = bench_resolving(false, hosts, "hosts: files\n", &args) else {
+        return;
+    };
+    out.success();
+    let object: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(object["target"], format!("127.0.0.1:{port}"), "{object}");
+    assert!(number(&object, "requests") > 0.0, "{object}");
+    // Outside that namespace the name is unknown.
+    sockbench()
+        .args(["pingpong", "sockkit-it-echo", &port])
+        .limit(Duration::from_secs(30))
+        .run()
+        .fails_with(68, "(EAI_NONAME)");
 }

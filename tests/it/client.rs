@@ -182,7 +182,7 @@ fn a_stdout_closed_early_is_success_with_nothing_on_stderr() {
 
 #[test]
 fn ipv6_loopback_works_with_and_without_brackets() {
-    let bindable = sockkit::bind_socket("::1", "0").is_ok();
+    let bindable = crate::util::net::bind_tcp("::1").is_ok();
     if !skip::require(bindable, "::1 cannot be bound here (no IPv6 loopback)") {
         return;
     }

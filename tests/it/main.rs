@@ -3,8 +3,10 @@
 mod util;
 
 mod bench;
+mod bench_transports;
 mod client;
 mod echo;
+mod endpoint;
 mod errors;
 mod faults;
 mod interop;

@@ -106,7 +106,7 @@ struct Tcp {
 /// A listener, a client and the accepted end on `ip`; `None` (with the
 /// skip reported) where `ip` cannot be bound.
 fn tcp_pair(ip: &str) -> Option<Tcp> {
-    let (listener, bound) = match sockkit::bind_socket(ip, "0") {
+    let (listener, bound) = match crate::util::net::bind_tcp(ip) {
         Ok(pair) => pair,
         Err(err) => {
             skip::part(
@@ -117,7 +117,7 @@ fn tcp_pair(ip: &str) -> Option<Tcp> {
         }
     };
     sockkit::socket::listen(&listener, bound, 16).or_die("listen");
-    let (client, _) = sockkit::connect_socket(ip, &bound.port().to_string()).or_die("connect");
+    let client = sockkit::connect_socket(&bound.into()).or_die("connect");
     let (server, _) = sockkit::socket::accept(&listener, SocketFlags::CLOEXEC).or_die("accept");
     Some(Tcp {
         listener,
@@ -137,9 +137,7 @@ fn udp_socket() -> (OwnedFd, u16) {
     .or_die("socket");
     let any: core::net::SocketAddr = "127.0.0.1:0".parse().or_die("addr");
     rustix::net::bind(&fd, &any).or_die("bind");
-    let port = sockkit::socket::local_addr(&fd)
-        .or_die("getsockname")
-        .port();
+    let port = crate::util::net::local_port(&fd);
     (fd, port)
 }
 
@@ -689,9 +687,7 @@ fn all_adds_time_wait_sockets_with_no_owner() {
     let Some(tcp) = tcp_pair("127.0.0.1") else {
         return;
     };
-    let client_port = sockkit::socket::local_addr(&tcp.client)
-        .or_die("getsockname")
-        .port();
+    let client_port = crate::util::net::local_port(&tcp.client);
     // The side that closes first ends in TIME_WAIT (normally the client).
     drop(tcp.client);
     drop(tcp.server);

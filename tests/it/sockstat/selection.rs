@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 #[test]
 fn a_thread_id_selects_no_process() {
-    let (listener, bound) = sockkit::bind_socket("127.0.0.1", "0").or_die("bind");
+    let (listener, bound) = crate::util::net::bind_tcp("127.0.0.1").or_die("bind");
     sockkit::socket::listen(&listener, bound, 16).or_die("listen");
     // A thread of this process that is not its main one.
     let (tell, told) = std::sync::mpsc::channel();

@@ -48,7 +48,7 @@ fn a_unix_name_cannot_forge_another_tables_socket() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
     }
-    let (listener, bound) = sockkit::bind_socket("127.0.0.1", "0").or_die("bind");
+    let (listener, bound) = crate::util::net::bind_tcp("127.0.0.1").or_die("bind");
     sockkit::socket::listen(&listener, bound, 16).or_die("listen");
     let netlink = netlink_socket();
     // A unix socket, on a path.

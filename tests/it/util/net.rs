@@ -4,10 +4,13 @@
 //! and a port that refuses connections.
 
 use super::DEADLINE;
+use core::net::SocketAddr;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::sockopt::{self, Timeout};
 use rustix::net::{Shutdown, SocketFlags, shutdown};
+use sockkit::Endpoint;
+use sockkit::endpoint::{Address, Kind};
 use std::thread;
 use std::time::Duration;
 
@@ -20,10 +23,55 @@ pub const STEP: Duration = Duration::from_secs(20);
 /// gives up after [`STEP`] instead of hanging the test.
 #[track_caller]
 pub fn connect(port: u16) -> OwnedFd {
-    let (fd, _) = sockkit::connect_socket(LOCAL, &port.to_string())
+    let fd = sockkit::connect_socket(&loopback(port))
         .unwrap_or_else(|e| panic!("connect {LOCAL}:{port}: {e}"));
     set_timeouts(&fd, STEP);
     fd
+}
+
+/// TCP to or on `127.0.0.1:port`.
+pub fn loopback(port: u16) -> Endpoint {
+    loopback_of(Kind::Stream, port)
+}
+
+/// TCP (stream) or UDP (datagram) to or on `127.0.0.1:port`.
+pub fn loopback_of(kind: Kind, port: u16) -> Endpoint {
+    Endpoint::new(kind, Address::Ip(SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// A UDP port that answers every datagram with ICMP port unreachable
+/// (`ECONNREFUSED` on a connected socket), held while the socket lives:
+/// the only socket on it is connected to another port, so the kernel
+/// delivers it nothing from anyone else.
+pub fn udp_refusing() -> (OwnedFd, u16) {
+    let bind = |port| {
+        sockkit::bind_socket(&loopback_of(Kind::Datagram, port)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (holder, held) = bind(0);
+    let (_other, other) = bind(0);
+    let other = other.socket_addr().unwrap_or_else(|| panic!("{other}"));
+    rustix::net::connect(&holder, &other).unwrap_or_else(|e| panic!("connect: {e}"));
+    (holder, held.socket_addr().map_or(0, |addr| addr.port()))
+}
+
+/// A TCP socket bound to `ip` (a literal) on a port the kernel chose, and
+/// the address it got.
+pub fn bind_tcp(ip: &str) -> sockkit::Result<(OwnedFd, SocketAddr)> {
+    let endpoint = Endpoint::parse_ip(sockkit::endpoint::Kind::Stream, ip, "0")?;
+    let (fd, bound) = sockkit::bind_socket(&endpoint)?;
+    let addr = bound
+        .socket_addr()
+        .unwrap_or_else(|| panic!("TCP bound to {bound}"));
+    Ok((fd, addr))
+}
+
+/// The port an IP socket is bound to (or fails the test).
+#[track_caller]
+pub fn local_port(fd: impl AsFd) -> u16 {
+    match sockkit::socket::local_addr(fd) {
+        Ok(sockkit::endpoint::Address::Ip(addr)) => addr.port(),
+        other => panic!("getsockname: {other:?}"),
+    }
 }
 
 /// Bounds every later send and recv on `fd` by `limit`.
@@ -133,14 +181,14 @@ pub fn stays_silent(fd: impl AsFd, limit: Duration) -> bool {
 /// A port with nothing listening: a socket kept bound (not listening) on
 /// port 0, so nothing else can take the port while the test uses it.
 pub fn refused_port() -> (OwnedFd, u16) {
-    let (fd, addr) = sockkit::bind_socket(LOCAL, "0").unwrap_or_else(|e| panic!("{e}"));
+    let (fd, addr) = bind_tcp(LOCAL).unwrap_or_else(|e| panic!("{e}"));
     (fd, addr.port())
 }
 
 /// A socket listening on `127.0.0.1:<kernel's port>`: the kernel completes
 /// handshakes into its backlog whether or not anyone accepts.
 pub fn listener() -> (OwnedFd, u16) {
-    let (fd, addr) = sockkit::bind_socket(LOCAL, "0").unwrap_or_else(|e| panic!("{e}"));
+    let (fd, addr) = bind_tcp(LOCAL).unwrap_or_else(|e| panic!("{e}"));
     rustix::net::listen(&fd, 128).unwrap_or_else(|e| panic!("listen: {e}"));
     (fd, addr.port())
 }
