@@ -7,6 +7,7 @@ mod client;
 mod echo;
 mod errors;
 mod faults;
+mod freeze;
 mod interop;
 mod lesson;
 mod lifecycle;
