@@ -12,6 +12,10 @@ use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 use std::time::Instant;
 
+mod output;
+
+pub use output::{Flushed, OutputQueue, Pushed};
+
 /// Calls `f` again for as long as it fails with `EINTR`: for syscalls that
 /// may simply be restarted (`accept4`, `openat`, `sendto`, `recv`).
 ///
@@ -104,6 +108,53 @@ pub fn write_all_waiting(fd: impl AsFd, mut bytes: &[u8]) -> core::result::Resul
         }
     }
     Ok(())
+}
+
+/// The most one `write(2)` of [`write_all_polled`] carries: `PIPE_BUF`, what
+/// a pipe that polled writable takes whole, at once, without interleaving.
+pub const PIPE_BUF: usize = 4096;
+
+/// `poll(2)` for room, then `write(2)` of at most [`PIPE_BUF`] bytes, until
+/// all of `bytes` is written or `cancel` becomes readable (`Ok(false)`).
+///
+/// Waiting in `poll` rather than in a blocking `write` is what lets a stop
+/// signal end the wait for an output nobody reads (a paused `| less`, a
+/// terminal at Ctrl-S), on a blocking fd as on a non-blocking one: a pipe
+/// that polls writable has room for `PIPE_BUF` bytes, and a stopped
+/// terminal does not poll writable. (A terminal stopped in the middle of a
+/// write can still hold that write: nothing short of `O_NONBLOCK` on a
+/// file description others share would avoid it.)
+///
+/// # Errors
+/// The first errno other than `EINTR` and `EAGAIN` (`EPIPE`, `EBADF`, `EIO`).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/poll.2.html)
+///  - [Linux](https://man7.org/linux/man-pages/man7/pipe.7.html)
+pub fn write_all_polled(
+    fd: impl AsFd,
+    mut bytes: &[u8],
+    cancel: BorrowedFd<'_>,
+) -> core::result::Result<bool, Errno> {
+    while !bytes.is_empty() {
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::OUT),
+            PollFd::from_borrowed_fd(cancel, PollFlags::IN),
+        ];
+        poll(&mut fds, None)?;
+        if !fds[1].revents().is_empty() {
+            return Ok(false);
+        }
+        let piece = &bytes[..bytes.len().min(PIPE_BUF)];
+        match retry(|| rustix::io::write(fd.as_fd(), piece)) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => bytes = &bytes[n..],
+            // Another writer of a shared pipe took the room first.
+            Err(Errno::AGAIN) => {}
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(true)
 }
 
 /// `send(2)` with `MSG_NOSIGNAL` until all of `bytes` is sent, across partial

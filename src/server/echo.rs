@@ -16,7 +16,7 @@ use super::conn::{Conn, Slab};
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{epoll_wait, recv_some, send_some, write_stdout};
+use crate::io::{Pushed, epoll_wait, recv_some, send_some};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::{IpAddr, Ipv4Addr};
@@ -32,8 +32,8 @@ use std::time::Instant;
 /// syscall rate of `cat` with 128 KiB reads (64 KiB measured 0.86× of
 /// `tcpserver … cat` in `scripts/bench.sh`, 256 KiB 1.10×).
 const SCRATCH_BYTES: usize = 256 * 1024;
-/// Transcript bytes buffered before a write to stdout: a flood of one-byte
-/// messages expands ~16× into lines, so the buffer is flushed early.
+/// Transcript bytes a worker gathers before queueing them for stdout: a
+/// flood of one-byte messages expands ~16× into lines, so they go early.
 const TRANSCRIPT_FLUSH_BYTES: usize = 64 * 1024;
 /// Events taken per `epoll_wait`.
 const EVENT_BATCH: usize = 256;
@@ -410,24 +410,22 @@ impl Worker<'_> {
         self.flush_transcript();
     }
 
+    /// Hands the lines to the transcript's writer; never waits for stdout.
     fn flush_transcript(&mut self) {
         if self.transcript.is_empty() {
             return;
         }
-        let result = {
-            let _serialised = self
-                .shared
-                .stdout
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            write_stdout(&self.transcript)
+        let Some(queue) = &self.shared.transcript else {
+            self.transcript.clear();
+            return;
         };
+        let pushed = queue.push(&self.transcript);
         self.transcript.clear();
-        match result {
-            Ok(()) => {}
-            Err(Error::StdoutClosed) => self.stop_transcript(),
-            Err(err) => {
-                log::warn!("transcript off: {err}");
+        match pushed {
+            Pushed::Queued => {}
+            Pushed::Gone(Errno::PIPE) => self.stop_transcript(),
+            Pushed::Gone(errno) => {
+                log::warn!("transcript off: {}", Error::on("write", "stdout", errno));
                 self.stop_transcript();
             }
         }

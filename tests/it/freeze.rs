@@ -3,17 +3,20 @@
 //! and what it sends arrives whole. Each assertion message carries the
 //! figure it measured.
 
-use crate::util::net::{LOCAL, exchange};
+use crate::util::net::{LOCAL, connect, exchange, recv_upto, set_timeouts};
 use crate::util::{DEADLINE, eventually, sockd};
 use rustix::fd::OwnedFd;
+use rustix::net::{Shutdown, shutdown};
 use rustix::process::Signal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// What a default pipe holds.
+/// What a default pipe holds: 16 pages. Written in whole lines of at
+/// most a page each, it is full with up to a page less.
 const PIPE_BYTES: u64 = 64 * 1024;
+const PIPE_FULL: u64 = PIPE_BYTES - 4096;
 
 /// A pipe for sockd's stdout: (read end, write end), both close-on-exec in
 /// the test process (the write end becomes sockd's fd 1, without it).
@@ -22,11 +25,107 @@ fn stdout_pipe() -> (OwnedFd, OwnedFd) {
         .unwrap_or_else(|e| panic!("pipe: {e}"))
 }
 
-/// `lines` messages `line 00000` … as one payload.
+/// `lines` messages `line 000000` … as one payload.
 fn numbered_lines(lines: usize) -> Vec<u8> {
     (0..lines)
-        .flat_map(|i| format!("line {i:05}\n").into_bytes())
+        .flat_map(|i| format!("line {i:06}\n").into_bytes())
         .collect()
+}
+
+/// Sends `payload` on a new connection (from a thread, shutting the write
+/// side after it) and reads the echo until EOF, or until nothing has come
+/// for `quiet`: what came back, and how long it took.
+fn echo_of(port: u16, payload: &[u8], quiet: Duration) -> (Vec<u8>, Duration) {
+    let fd = connect(port);
+    set_timeouts(&fd, quiet);
+    let started = Instant::now();
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            if sockkit::io::send_all(&fd, payload).is_ok() {
+                let _ = shutdown(&fd, Shutdown::Write);
+            }
+        });
+        let (got, _) = recv_upto(&fd, usize::MAX);
+        (got, started.elapsed())
+    })
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Item 4: `sockd | less`, paused. The transcript's pipe fills and stays
+/// full; echo goes on for the client that fills it and for new ones, the
+/// lines that find no room are dropped and counted on the stop line, and
+/// SIGTERM stops sockd at once.
+#[test]
+fn a_stdout_nobody_reads_stalls_no_client_and_never_the_stop() {
+    const LINES: usize = 100_000;
+    let (read_end, write_end) = stdout_pipe();
+    let server = sockd()
+        .args(["--threads", "1", LOCAL, "0"])
+        .stdout(write_end)
+        .serve();
+    let port = server.port();
+    // 1.2 MB of short lines, 2.7 MB of transcript: far more than the pipe
+    // (64 KiB) and sockd's transcript queue hold.
+    let payload = numbered_lines(LINES);
+    let quiet = Duration::from_secs(5);
+    let (echoed, took) = echo_of(port, &payload, quiet);
+    assert!(
+        echoed == payload,
+        "the client filling the transcript got {} of {} bytes back in {took:?}",
+        echoed.len(),
+        payload.len()
+    );
+    let mut served = 0;
+    for i in 0..6 {
+        let message = format!("client {i}\n");
+        let (echoed, took) = echo_of(port, message.as_bytes(), quiet);
+        served += usize::from(echoed == message.as_bytes());
+        assert_eq!(
+            served,
+            i + 1,
+            "new client {i} got {:?} in {took:?}: {served} of {} served",
+            String::from_utf8_lossy(&echoed),
+            i + 1
+        );
+    }
+    let mut server = server;
+    let signalled = Instant::now();
+    server.signal(Signal::TERM);
+    let exited = server.exits_within(Duration::from_secs(10));
+    let stopping = signalled.elapsed();
+    assert!(exited, "sockd still ran {stopping:?} after SIGTERM");
+    let stopped = server.wait_exit();
+    stopped.success();
+    // Every line is either in the pipe, whole, or counted as dropped.
+    let (in_pipe, _) = recv_upto_eof_of_pipe(read_end);
+    assert!(in_pipe.ends_with(b"\n"), "a transcript line was cut");
+    let dropped = stopped.transcript_dropped();
+    assert!(dropped > 0, "{stopped}");
+    assert_eq!(
+        count_lines(&in_pipe) + dropped,
+        LINES as u64 + 6,
+        "{} lines in the pipe, {dropped} counted as dropped\n{stopped}",
+        count_lines(&in_pipe)
+    );
+    eprintln!(
+        "stdout not read: {} bytes echoed in {took:?}, 6 of 6 new clients served, \
+         stopped {stopping:?} after SIGTERM, {dropped} lines dropped",
+        payload.len()
+    );
+}
+
+/// What is in a pipe whose writers have all gone, up to EOF.
+fn recv_upto_eof_of_pipe(pipe: OwnedFd) -> (Vec<u8>, usize) {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = sockkit::io::read_some(&pipe, &mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    let len = got.len();
+    (got, len)
 }
 
 /// Reads `pipe` to EOF on a thread; the count of lines read so far is
@@ -65,10 +164,10 @@ fn a_full_non_blocking_stdout_is_waited_for_not_given_up() {
     let port = server.port();
     let payload = numbered_lines(LINES);
     let sent = payload.clone();
-    let client = thread::spawn(move || exchange(&crate::util::net::connect(port), &sent));
-    // 26 bytes a line: 260 KB of transcript for a 64 KiB pipe nobody reads yet.
+    let client = thread::spawn(move || exchange(&connect(port), &sent));
+    // 27 bytes a line: 270 KB of transcript for a 64 KiB pipe nobody reads yet.
     let full = eventually(DEADLINE, || {
-        rustix::io::ioctl_fionread(&read_end).unwrap_or(0) >= PIPE_BYTES
+        rustix::io::ioctl_fionread(&read_end).unwrap_or(0) >= PIPE_FULL
     });
     assert!(full, "sockd's stdout pipe never filled up");
     let (seen, reader) = read_lines_to_eof(read_end);
@@ -94,7 +193,7 @@ fn a_full_non_blocking_stdout_is_waited_for_not_given_up() {
     );
     stopped.success();
     let expected: String = (0..LINES)
-        .map(|i| format!("127.0.0.1 say: line {i:05}\n"))
+        .map(|i| format!("127.0.0.1 say: line {i:06}\n"))
         .collect();
     assert!(
         got == expected.as_bytes(),
