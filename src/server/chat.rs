@@ -20,11 +20,14 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
+use std::time::Instant;
 
 /// Settings of the chat loop.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatOptions {
-    /// Close a client that sends nothing for this long.
+    /// The time a client has, from its accept, to complete its message: a
+    /// silent client and one trickling a byte at a time (slowloris) alike
+    /// give up the one chat slot when it runs out.
     pub idle_timeout: Option<Duration>,
     /// Stop after this many connections have closed.
     pub exit_after: Option<u64>,
@@ -105,7 +108,8 @@ pub fn run_chat(
 }
 
 /// Reads until the client's first message ends. `None`: the client closed
-/// without one, went silent past the idle timeout, reset, or stop came.
+/// without one, reset, did not complete it within `idle_timeout` of its
+/// accept, or stop came.
 fn read_message(
     conn: &OwnedFd,
     stop: &Stop,
@@ -116,11 +120,15 @@ fn read_message(
     let mut splitter = MessageSplitter::new();
     let mut first: Option<(Vec<u8>, usize)> = None;
     let mut buf = [0u8; 4096];
+    // One deadline for the whole message, not one per byte: a byte every
+    // half second would otherwise hold the slot for ever.
+    let deadline = idle_timeout.and_then(|idle| Instant::now().checked_add(idle));
     loop {
-        match wait_readable(conn, stop, idle_timeout, local)? {
+        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        match wait_readable(conn, stop, left, local)? {
             Ready::Stopped => return Ok(None),
             Ready::TimedOut => {
-                log::info!("closing a client silent for {idle_timeout:?}");
+                log::info!("closing a client whose message did not come within {idle_timeout:?}");
                 return Ok(None);
             }
             Ready::Fd => {}

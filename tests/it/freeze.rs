@@ -3,7 +3,7 @@
 //! and what it sends arrives whole. Each assertion message carries the
 //! figure it measured.
 
-use crate::util::net::{LOCAL, connect, exchange, recv_upto, set_timeouts};
+use crate::util::net::{LOCAL, connect, exchange, recv_timeout, recv_upto, send_all, set_timeouts};
 use crate::util::{DEADLINE, eventually, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, shutdown};
@@ -202,4 +202,63 @@ fn a_full_non_blocking_stdout_is_waited_for_not_given_up() {
         expected.len()
     );
     assert!(!stopped.stderr.contains("transcript"), "{stopped}");
+}
+
+/// Item 7: a chat client trickling its message a byte every half second
+/// cannot hold the one chat slot past `--idle-timeout`: the message must
+/// be complete within that time of the accept. The client behind it is
+/// served.
+#[test]
+fn chat_a_trickling_client_gives_up_the_slot_at_the_idle_timeout() {
+    let server = sockd()
+        .args(["--chat", "--idle-timeout", "1", LOCAL, "0"])
+        .stdin_bytes(b"hello\n")
+        .serve();
+    let port = server.port();
+    let started = Instant::now();
+    // Connected first, so first in the backlog and the one accepted.
+    let fd = connect(port);
+    let trickler = thread::spawn(move || {
+        let mut sent = 0;
+        // A byte, then half a second of listening (which also sees sockd
+        // close): 10 s of it, unless sockd lets go first.
+        while sent < 20 {
+            if sockkit::io::send_all(&fd, b"x").is_err() {
+                break;
+            }
+            sent += 1;
+            recv_timeout(&fd, Duration::from_millis(500));
+            let mut buf = [0u8; 16];
+            match sockkit::io::recv_some(&fd, &mut buf) {
+                Err(rustix::io::Errno::AGAIN) => continue,
+                _ => break,
+            }
+        }
+        (sent, started.elapsed())
+    });
+    // The next client, in the backlog behind the trickler.
+    let next = connect(port);
+    send_all(&next, b"hi\n");
+    let (reply, _) = {
+        recv_timeout(&next, Duration::from_secs(8));
+        recv_upto(&next, usize::MAX)
+    };
+    let waited = started.elapsed();
+    let (sent, held) = trickler
+        .join()
+        .unwrap_or_else(|_| panic!("the trickler panicked"));
+    assert_eq!(
+        reply,
+        b"hello",
+        "the next client got {:?} after {waited:?}; the trickler sent {sent} bytes and held \
+         the slot for {held:?} under --idle-timeout 1",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(
+        held < Duration::from_secs(5),
+        "the trickler held the slot for {held:?} ({sent} bytes) under --idle-timeout 1"
+    );
+    eprintln!(
+        "chat slowloris: let go after {held:?} ({sent} bytes); the next client served after {waited:?}"
+    );
 }
