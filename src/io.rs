@@ -543,7 +543,10 @@ mod tests {
             }
         }
         writer.join().unwrap_or_else(|_| panic!("writer panicked"));
-        assert_eq!(got, vec![vec![b'a'; 10_000], b"b".to_vec(), vec![b'c'; 5000]]);
+        assert_eq!(
+            got,
+            vec![vec![b'a'; 10_000], b"b".to_vec(), vec![b'c'; 5000]]
+        );
     }
 
     #[test]

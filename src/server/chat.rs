@@ -6,17 +6,16 @@
 //! stdin EOF instead of crashing on a NULL `fgets`.
 
 use super::WorkerStats;
-use super::stop::Stop;
+use super::reply::{Sent, send_reply};
+use super::stop::{Ready, Stop};
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{
-    LineReader, poll, poll_readable, recv_some, send_all, stdin, stdin_is_terminal, write_stdout,
-};
+use crate::io::{LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, stdout};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::SocketAddr;
 use core::time::Duration;
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::PollFlags;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -25,22 +24,18 @@ use std::time::Instant;
 /// Settings of the chat loop.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatOptions {
-    /// The time a client has, from its accept, to complete its message: a
-    /// silent client and one trickling a byte at a time (slowloris) alike
-    /// give up the one chat slot when it runs out.
+    /// The time a client has, from its accept, to complete its message (a
+    /// silent client and one trickling a byte at a time, slowloris, alike
+    /// give up the one chat slot when it runs out); and the longest it may
+    /// go without taking a byte of its reply.
     pub idle_timeout: Option<Duration>,
     /// Stop after this many connections have closed.
     pub exit_after: Option<u64>,
 }
 
-enum Ready {
-    Fd,
-    TimedOut,
-    Stopped,
-}
-
 /// Serves chat clients one at a time until stdin ends, a stop signal comes,
-/// or `exit_after` connections have closed.
+/// or `exit_after` connections have closed. Every wait (for a client, the
+/// operator, or stdout) ends at the stop signal.
 ///
 /// # Errors
 /// A failing `poll`, a failing stdin read, or a stdout that cannot be written.
@@ -58,9 +53,9 @@ pub fn run_chat(
         match wait_readable(listener, stop, None, local)? {
             Ready::Stopped => break,
             Ready::TimedOut => continue,
-            Ready::Fd => {}
+            Ready::Fd(_) => {}
         }
-        let (conn, peer) = match accept(listener, SocketFlags::CLOEXEC) {
+        let (conn, peer) = match accept(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok(accepted) => accepted,
             Err(Errno::AGAIN) => continue,
             Err(errno) => {
@@ -86,25 +81,48 @@ pub fn run_chat(
         let mut out = Vec::new();
         push_say_line(&mut out, peer_ip, &message.0, message.1);
         out.extend_from_slice(b"you say: ");
-        write_stdout(&out)?;
+        if !say(&out, stop)? {
+            break;
+        }
         let Some(reply) = next_operator_line(&mut operator, stop)? else {
             // stdin ended (or a stop came) at the prompt: the lesson's server
             // crashed here; this one ends the line and exits 0.
-            write_stdout(b"\n")?;
+            say(b"\n", stop)?;
             break;
         };
         if echo_typed {
             let mut typed = reply.clone();
             typed.push(b'\n');
-            write_stdout(&typed)?;
+            if !say(&typed, stop)? {
+                break;
+            }
         }
-        if let Err(errno) = send_all(&conn, &reply) {
-            log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
-        }
-        drop(conn);
+        let sent = send_reply(&conn, &reply, stop, options.idle_timeout)
+            .map_err(|errno| Error::at("poll", local, errno))?;
         closed += 1;
+        match sent {
+            Sent::Whole => {}
+            Sent::Stopped => break,
+            Sent::Stalled => log::info!(
+                "closing {peer_ip}: it took none of its reply for {:?}",
+                options.idle_timeout.unwrap_or_default()
+            ),
+            Sent::Failed(errno) => {
+                log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
+            }
+        }
     }
     Ok(stats)
+}
+
+/// Writes `bytes` on stdout unless a stop comes first (`Ok(false)`): a
+/// terminal at Ctrl-S or a paused `| less` cannot keep sockd from stopping.
+fn say(bytes: &[u8], stop: &Stop) -> Result<bool> {
+    match crate::io::write_all_polled(stdout(), bytes, stop.fd()) {
+        Ok(done) => Ok(done),
+        Err(Errno::PIPE) => Err(Error::StdoutClosed),
+        Err(errno) => Err(Error::on("write", "stdout", errno)),
+    }
 }
 
 /// Reads until the client's first message ends. `None`: the client closed
@@ -131,7 +149,7 @@ fn read_message(
                 log::info!("closing a client whose message did not come within {idle_timeout:?}");
                 return Ok(None);
             }
-            Ready::Fd => {}
+            Ready::Fd(_) => {}
         }
         match recv_some(conn, &mut buf) {
             Ok(0) => {
@@ -167,13 +185,10 @@ fn next_operator_line(operator: &mut LineReader, stop: &Stop) -> Result<Option<V
         if operator.at_eof() {
             return Ok(None);
         }
-        let mut fds = [
-            PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
-            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
-        ];
-        poll(&mut fds, None).map_err(|errno| Error::on("poll", "stdin", errno))?;
-        if !fds[1].revents().is_empty() {
-            return Ok(None);
+        match stop.wait_for(stdin(), PollFlags::IN, None) {
+            Ok(Ready::Stopped) => return Ok(None),
+            Ok(_) => {}
+            Err(errno) => return Err(Error::on("poll", "stdin", errno)),
         }
         operator
             .fill_from(stdin())
@@ -187,16 +202,8 @@ fn wait_readable(
     timeout: Option<Duration>,
     local: SocketAddr,
 ) -> Result<Ready> {
-    let mut fds = [
-        PollFd::new(fd, PollFlags::IN),
-        PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
-    ];
-    match poll(&mut fds, timeout) {
-        Ok(0) => Ok(Ready::TimedOut),
-        Ok(_) if !fds[1].revents().is_empty() => Ok(Ready::Stopped),
-        Ok(_) => Ok(Ready::Fd),
-        Err(errno) => Err(Error::at("poll", local, errno)),
-    }
+    stop.wait_for(fd, PollFlags::IN, timeout)
+        .map_err(|errno| Error::at("poll", local, errno))
 }
 
 /// Waits up to `pause` for a stop; returns whether one came.

@@ -10,6 +10,7 @@ mod chat;
 mod conn;
 mod echo;
 mod limits;
+mod reply;
 mod shared;
 mod stop;
 

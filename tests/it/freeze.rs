@@ -3,7 +3,9 @@
 //! and what it sends arrives whole. Each assertion message carries the
 //! figure it measured.
 
-use crate::util::net::{LOCAL, connect, exchange, recv_timeout, recv_upto, send_all, set_timeouts};
+use crate::util::net::{
+    LOCAL, STEP, connect, exchange, recv_timeout, recv_upto, send_all, set_timeouts,
+};
 use crate::util::{DEADLINE, eventually, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, shutdown};
@@ -261,4 +263,115 @@ fn chat_a_trickling_client_gives_up_the_slot_at_the_idle_timeout() {
     eprintln!(
         "chat slowloris: let go after {held:?} ({sent} bytes); the next client served after {waited:?}"
     );
+}
+
+/// A connection to `127.0.0.1:port` with `SO_RCVBUF` set before the
+/// handshake, so the window it offers is small from the start.
+fn connect_with_rcvbuf(port: u16, bytes: usize) -> OwnedFd {
+    let (fd, addr) =
+        sockkit::init_socket(LOCAL, &port.to_string()).unwrap_or_else(|e| panic!("socket: {e}"));
+    rustix::net::sockopt::set_socket_recv_buffer_size(&fd, bytes)
+        .unwrap_or_else(|e| panic!("SO_RCVBUF: {e}"));
+    rustix::net::connect(&fd, &addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    set_timeouts(&fd, STEP);
+    fd
+}
+
+/// `lines` for sockd's stdin: the operator's replies, the first `len` bytes
+/// long.
+fn replies(len: usize, then: &[u8]) -> Vec<u8> {
+    let mut typed = vec![b'r'; len];
+    typed.push(b'\n');
+    typed.extend_from_slice(then);
+    typed
+}
+
+/// Item 5: `--chat` with an 8 MiB reply to a client that never reads it:
+/// sockd waits for room in `poll` with the stop signal, so SIGTERM ends it.
+#[test]
+fn chat_a_client_that_does_not_read_its_large_reply_cannot_hold_off_sigterm() {
+    let mut server = sockd()
+        .args(["--chat", LOCAL, "0"])
+        .stdin_bytes(replies(8 << 20, b""))
+        .serve();
+    let client = connect(server.port());
+    send_all(&client, b"hi\n");
+    // The reply is on its way once the first of it reaches the client.
+    let sending = eventually(DEADLINE, || {
+        rustix::io::ioctl_fionread(&client).unwrap_or(0) > 0
+    });
+    assert!(sending, "no reply started");
+    let signalled = Instant::now();
+    server.signal(Signal::TERM);
+    let exited = server.exits_within(Duration::from_secs(10));
+    let stopping = signalled.elapsed();
+    let queued = rustix::io::ioctl_fionread(&client).unwrap_or(0);
+    assert!(
+        exited,
+        "sockd --chat still ran {stopping:?} after SIGTERM, sending an 8 MiB reply \
+         the client does not read ({queued} bytes of it arrived)"
+    );
+    server.wait_exit().success();
+    eprintln!(
+        "chat reply nobody reads: stopped {stopping:?} after SIGTERM ({queued} bytes arrived)"
+    );
+}
+
+/// Item 5, with `--idle-timeout`: a client (small `SO_RCVBUF`) that takes
+/// none of its 8 MiB reply for the idle timeout is let go, and the client
+/// behind it is served. (The kernel takes a few MiB into sockd's send
+/// buffer whatever the client's window: the reply must be larger.)
+#[test]
+fn chat_a_client_that_does_not_read_its_reply_is_let_go_at_the_idle_timeout() {
+    let server = sockd()
+        .args(["--chat", "--idle-timeout", "1", LOCAL, "0"])
+        .stdin_bytes(replies(8 << 20, b"small\n"))
+        .serve();
+    let port = server.port();
+    let started = Instant::now();
+    let stuck = connect_with_rcvbuf(port, 4096);
+    send_all(&stuck, b"hi\n");
+    let next = connect(port);
+    send_all(&next, b"hi\n");
+    recv_timeout(&next, Duration::from_secs(10));
+    let (reply, _) = recv_upto(&next, usize::MAX);
+    let waited = started.elapsed();
+    let queued = rustix::io::ioctl_fionread(&stuck).unwrap_or(0);
+    assert_eq!(
+        reply,
+        b"small",
+        "the client behind one that does not read got {:?} after {waited:?} \
+         (--idle-timeout 1; {queued} bytes of the 8 MiB reached the stuck client)",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    eprintln!("chat reply nobody reads, --idle-timeout 1: the next client served after {waited:?}");
+}
+
+/// Items 4 and 5 in chat mode: with stdout a pipe nobody reads, the 1 MiB
+/// reply line echoed after the prompt fills it; SIGTERM still ends sockd.
+#[test]
+fn chat_with_a_stdout_nobody_reads_still_stops_on_sigterm() {
+    let (read_end, write_end) = stdout_pipe();
+    let mut server = sockd()
+        .args(["--chat", LOCAL, "0"])
+        .stdin_bytes(replies(1 << 20, b""))
+        .stdout(write_end)
+        .serve();
+    let client = connect(server.port());
+    send_all(&client, b"hi\n");
+    let full = eventually(DEADLINE, || {
+        rustix::io::ioctl_fionread(&read_end).unwrap_or(0) >= PIPE_FULL
+    });
+    assert!(full, "sockd's stdout pipe never filled up");
+    let signalled = Instant::now();
+    server.signal(Signal::TERM);
+    let exited = server.exits_within(Duration::from_secs(10));
+    let stopping = signalled.elapsed();
+    assert!(
+        exited,
+        "sockd --chat still ran {stopping:?} after SIGTERM, its stdout full and unread"
+    );
+    server.wait_exit().success();
+    eprintln!("chat with stdout unread: stopped {stopping:?} after SIGTERM");
 }
