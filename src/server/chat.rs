@@ -1,12 +1,13 @@
 //! `--chat`: the lesson's server. One client at a time: read one message,
-//! print it, prompt `you say: `, send the operator's line back, close.
+//! print it, prompt `you say: `, send the operator's line back, close (so
+//! that the reply arrives whole: see [`super::reply`]).
 //!
 //! Unlike the lesson it reads until the message ends (not one `read`),
 //! sends only the reply's bytes (not a fixed 1024), and ends cleanly on
 //! stdin EOF instead of crashing on a NULL `fgets`.
 
 use super::WorkerStats;
-use super::reply::{Sent, send_reply};
+use super::reply::{Ended, reply_and_close};
 use super::stop::{Ready, Stop};
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
@@ -97,17 +98,21 @@ pub fn run_chat(
                 break;
             }
         }
-        let sent = send_reply(&conn, &reply, stop, options.idle_timeout)
+        let (ended, extra) = reply_and_close(conn, &reply, stop, options.idle_timeout)
             .map_err(|errno| Error::at("poll", local, errno))?;
+        stats.bytes += extra;
         closed += 1;
-        match sent {
-            Sent::Whole => {}
-            Sent::Stopped => break,
-            Sent::Stalled => log::info!(
+        match ended {
+            Ended::Delivered => {}
+            Ended::Stopped => break,
+            Ended::Cut => {
+                log::info!("closed {peer_ip} after its reply without its close: it went on sending")
+            }
+            Ended::Stalled => log::info!(
                 "closing {peer_ip}: it took none of its reply for {:?}",
                 options.idle_timeout.unwrap_or_default()
             ),
-            Sent::Failed(errno) => {
+            Ended::Failed(errno) => {
                 log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
             }
         }

@@ -375,3 +375,41 @@ fn chat_with_a_stdout_nobody_reads_still_stops_on_sigterm() {
     server.wait_exit().success();
     eprintln!("chat with stdout unread: stopped {stopping:?} after SIGTERM");
 }
+
+/// Item 6: a chat client sends `hi\n` and then more before it reads. sockd
+/// reads (and drops) the extra bytes while its reply goes out and after,
+/// and closes only once the client has: the 1 MiB reply arrives whole, then
+/// EOF, never ECONNRESET.
+#[test]
+fn chat_a_reply_arrives_whole_though_the_client_sent_more_than_its_message() {
+    let reply: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    for extra in [1 << 20, 8 << 20] {
+        let mut typed = reply.clone();
+        typed.push(b'\n');
+        let server = sockd()
+            .args(["--chat", "--exit-after", "1", LOCAL, "0"])
+            .stdin_bytes(typed)
+            .serve();
+        let fd = connect(server.port());
+        set_timeouts(&fd, DEADLINE);
+        let mut sent = b"hi\n".to_vec();
+        sent.extend_from_slice(&crate::util::random_bytes(extra, extra as u64));
+        let (got, err) = thread::scope(|scope| {
+            scope.spawn(|| {
+                send_all(&fd, &sent);
+                let _ = shutdown(&fd, Shutdown::Write);
+            });
+            recv_upto(&fd, usize::MAX)
+        });
+        assert!(
+            err.is_none() && got == reply,
+            "with {extra} bytes after its message, the client got {} of the {} byte reply, \
+             then {err:?}",
+            got.len(),
+            reply.len()
+        );
+        let stopped = server.wait_exit();
+        stopped.success();
+        assert_eq!(stopped.summary(), (1, sent.len() as u64), "{stopped}");
+    }
+}
