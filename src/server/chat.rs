@@ -8,6 +8,7 @@
 
 use super::WorkerStats;
 use super::reply::{Ended, reply_and_close};
+use super::sendq::SendQueues;
 use super::stop::{Ready, Stop};
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
@@ -49,6 +50,7 @@ pub fn run_chat(
     let mut stats = WorkerStats::default();
     let mut closed = 0u64;
     let mut operator = LineReader::new();
+    let mut queues = SendQueues::new();
     let echo_typed = !stdin_is_terminal();
     while options.exit_after.is_none_or(|limit| closed < limit) {
         match wait_readable(listener, stop, None, local)? {
@@ -98,7 +100,7 @@ pub fn run_chat(
                 break;
             }
         }
-        let (ended, extra) = reply_and_close(conn, &reply, stop, options.idle_timeout)
+        let (ended, extra) = reply_and_close(conn, &reply, stop, options.idle_timeout, &mut queues)
             .map_err(|errno| Error::at("poll", local, errno))?;
         stats.bytes += extra;
         closed += 1;

@@ -82,6 +82,12 @@ impl Slab {
             .map(|(index, (generation, _))| token(index as u32, *generation))
     }
 
+    /// Whether a token names an open connection.
+    pub fn contains(&self, token: u64) -> bool {
+        let (index, generation) = split(token);
+        matches!(self.slots.get(index as usize), Some((live, Some(_))) if *live == generation)
+    }
+
     /// Open connections.
     pub fn len(&self) -> usize {
         self.len
@@ -123,6 +129,7 @@ mod tests {
         let second = slab.insert(second_conn);
         assert_ne!(first, second);
         assert!(slab.get_mut(first).is_none());
+        assert!(!slab.contains(first) && slab.contains(second));
         assert!(slab.remove(first).is_none());
         assert!(slab.get_mut(second).is_some());
         assert_eq!(slab.len(), 1);

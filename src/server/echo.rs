@@ -9,10 +9,11 @@
 //! also the length of a slot's lease while others wait in the backlog: a
 //! connection that moved fewer than [`TRICKLE_BYTES`] in its last lease is
 //! closed to make room, so trickling clients (slowloris) cannot hold every
-//! slot forever.
+//! slot forever (see [`super::idle`]).
 
 use super::WorkerStats;
 use super::conn::{Conn, Slab};
+use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
@@ -40,11 +41,6 @@ const EVENT_BATCH: usize = 256;
 /// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to spin
 /// on a backlog we cannot take, short enough to notice freed fds quickly.
 const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Under `--max-conns` pressure, the least traffic (bytes in plus bytes
-/// out) that keeps a slot for another `--idle-timeout`: 1 KiB, far above a
-/// byte a second, far below any transfer worth keeping.
-pub const TRICKLE_BYTES: u64 = 1024;
 
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
@@ -78,6 +74,7 @@ pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> 
         paused_until: None,
         fd_exhaustion_logged: false,
         stats: WorkerStats::default(),
+        idle: IdleSweep::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -98,6 +95,7 @@ struct Worker<'a> {
     paused_until: Option<Instant>,
     fd_exhaustion_logged: bool,
     stats: WorkerStats,
+    idle: IdleSweep,
 }
 
 impl Worker<'_> {
@@ -306,6 +304,7 @@ impl Worker<'_> {
             Err(Errno::AGAIN) => 0,
             Err(_) => return false,
         };
+        conn.moved += sent as u64;
         if sent < received {
             conn.pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
@@ -361,42 +360,25 @@ impl Worker<'_> {
         self.shared.connection_closed();
     }
 
-    /// Closes silent clients; under `--max-conns` pressure, also those whose
-    /// lease ran out with less than [`TRICKLE_BYTES`] moved. Other leases
-    /// that ran out start again.
+    /// Closes the clients the idle sweep finds silent, or trickling while
+    /// others wait for a slot (see [`IdleSweep`]).
     fn close_idle(&mut self, now: Instant) {
         let Some(idle) = self.options.idle_timeout else {
             return;
         };
         let pressed = self.shared.at_capacity() && self.shared.clients_waiting();
-        let tokens: Vec<u64> = self.conns.tokens().collect();
-        let (mut silent, mut trickling) = (Vec::new(), Vec::new());
-        for token in tokens {
-            let Some(conn) = self.conns.get_mut(token) else {
-                continue;
-            };
-            if now.saturating_duration_since(conn.last_active) >= idle {
-                silent.push(token);
-            } else if now.saturating_duration_since(conn.lease_start) >= idle {
-                if pressed && conn.moved < TRICKLE_BYTES {
-                    trickling.push(token);
-                } else {
-                    conn.lease_start = now;
-                    conn.moved = 0;
-                }
-            }
+        let found = self.idle.sweep(&mut self.conns, idle, pressed, now);
+        if !found.silent.is_empty() {
+            log::info!("closing {} clients silent for {idle:?}", found.silent.len());
         }
-        if !silent.is_empty() {
-            log::info!("closing {} clients silent for {idle:?}", silent.len());
-        }
-        if !trickling.is_empty() {
+        if !found.trickling.is_empty() {
             log::info!(
                 "at --max-conns with clients waiting: closing {} clients that moved under \
                  {TRICKLE_BYTES} bytes in {idle:?}",
-                trickling.len()
+                found.trickling.len()
             );
         }
-        for token in silent.into_iter().chain(trickling) {
+        for token in found.silent.into_iter().chain(found.trickling) {
             self.close(token);
         }
         self.flush_transcript();

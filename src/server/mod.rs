@@ -9,8 +9,10 @@ pub mod background;
 mod chat;
 mod conn;
 mod echo;
+mod idle;
 mod limits;
 mod reply;
+mod sendq;
 mod shared;
 mod stop;
 

@@ -13,14 +13,16 @@
 //! [`LINGER_TOTAL`].
 //!
 //! Every wait is bounded by the stop signal and, where the client has to
-//! act, by `--idle-timeout`: a client that does not read cannot hold the
-//! one chat slot, nor keep sockd from stopping.
+//! act, by `--idle-timeout`: a client that takes none of its reply for that
+//! long (neither from `send` nor, read slowly, from the kernel's send
+//! queue) cannot hold the one chat slot, nor keep sockd from stopping.
 
+use super::sendq::SendQueues;
 use super::stop::{Ready, Stop};
 use crate::io::{recv_some, send_some};
 use core::time::Duration;
 use rustix::event::PollFlags;
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::Shutdown;
 use std::time::Instant;
@@ -61,9 +63,10 @@ pub fn reply_and_close(
     reply: &[u8],
     stop: &Stop,
     idle: Option<Duration>,
+    queues: &mut SendQueues,
 ) -> Result<(Ended, u64), Errno> {
     let mut extra = Discard::new();
-    let ended = match send(&conn, reply, stop, idle, &mut extra)? {
+    let ended = match send(&conn, reply, stop, idle, &mut extra, queues)? {
         None => {
             let _ = rustix::net::shutdown(&conn, Shutdown::Write);
             linger(&conn, stop, &mut extra)?
@@ -75,24 +78,35 @@ pub fn reply_and_close(
 
 /// Sends all of `reply`, reading what the client sends meanwhile. `None`:
 /// all of it is with the kernel.
+///
+/// Progress is what the client takes: bytes `send` accepts, or bytes that
+/// leave the kernel's send queue (a slow reader, whose window opens long
+/// after sockd's last `send`), looked at when the idle timeout runs out.
 fn send(
     conn: &OwnedFd,
     reply: &[u8],
     stop: &Stop,
     idle: Option<Duration>,
     extra: &mut Discard,
+    queues: &mut SendQueues,
 ) -> Result<Option<Ended>, Errno> {
     let mut rest = reply;
     let mut progress = Instant::now();
+    // The kernel's queue when the wait for room began.
+    let mut queued: Option<u32> = None;
     while !rest.is_empty() {
         match send_some(conn, rest) {
             Ok(n) => {
                 rest = &rest[n..];
                 progress = Instant::now();
+                queued = None;
                 continue;
             }
             Err(Errno::AGAIN) => {}
             Err(errno) => return Ok(Some(Ended::Failed(errno))),
+        }
+        if idle.is_some() && queued.is_none() {
+            queued = queues.unacked(conn.as_fd());
         }
         // Only the reply's progress counts: a client that sends and never
         // reads is as stalled as a silent one.
@@ -109,7 +123,13 @@ fn send(
                 }
             }
             Ready::Fd(_) => {}
-            Ready::TimedOut => return Ok(Some(Ended::Stalled)),
+            Ready::TimedOut => match (queued, queues.unacked(conn.as_fd())) {
+                (Some(before), Some(left)) if left < before => {
+                    progress = Instant::now();
+                    queued = Some(left);
+                }
+                _ => return Ok(Some(Ended::Stalled)),
+            },
             Ready::Stopped => return Ok(Some(Ended::Stopped)),
         }
     }

@@ -413,3 +413,133 @@ fn chat_a_reply_arrives_whole_though_the_client_sent_more_than_its_message() {
         assert_eq!(stopped.summary(), (1, sent.len() as u64), "{stopped}");
     }
 }
+
+/// Item 9: a client busy reading its echo is not silent. It sends 4 MiB
+/// and reads the echo at 80 KB/s through a small receive buffer: most of
+/// the time sockd's `send` returned long ago and the bytes leave from the
+/// kernel's queue, which no event reports. Under `--idle-timeout 1` it must
+/// stay open for 3 s of slow reading, then get every byte.
+#[test]
+fn idle_timeout_spares_a_client_busy_reading_its_echo() {
+    let server = sockd()
+        .args(["-q", "--threads", "1", "--idle-timeout", "1", LOCAL, "0"])
+        .serve();
+    let fd = connect_with_rcvbuf(server.port(), 16 * 1024);
+    let payload = crate::util::random_bytes(4 << 20, 0x51_0e);
+    let started = Instant::now();
+    let (got, err) = thread::scope(|scope| {
+        scope.spawn(|| {
+            // sockd reads it only as fast as the echo leaves: the last of
+            // it goes out once the reader speeds up.
+            set_timeouts(&fd, DEADLINE);
+            if sockkit::io::send_all(&fd, &payload).is_ok() {
+                let _ = shutdown(&fd, Shutdown::Write);
+            }
+        });
+        read_slowly_then_all(&fd)
+    });
+    let took = started.elapsed();
+    assert!(
+        err.is_none() && got == payload,
+        "a client reading its echo at 80 KB/s under --idle-timeout 1 got {} of {} bytes, \
+         then {err:?}, after {took:?}",
+        got.len(),
+        payload.len()
+    );
+}
+
+/// Item 9's other side: a client that stopped reading (its echo stuck in
+/// sockd's kernel queue, which does not move) is still silent, and is
+/// closed once that queue has not moved for the idle timeout.
+#[test]
+fn idle_timeout_still_closes_a_client_that_stopped_reading() {
+    let server = sockd()
+        .args(["-q", "--threads", "1", "--idle-timeout", "1", LOCAL, "0"])
+        .serve();
+    let fd = connect_with_rcvbuf(server.port(), 16 * 1024);
+    let chunk = crate::util::random_bytes(1 << 20, 0x57_0c);
+    let started = Instant::now();
+    let sender = thread::spawn(move || {
+        set_timeouts(&fd, DEADLINE);
+        // Blocks once every buffer is full, until sockd closes (a reset).
+        let mut sent = 0usize;
+        let failed = loop {
+            match sockkit::io::send_all(&fd, &chunk) {
+                Ok(()) if sent < 1 << 30 => sent += chunk.len(),
+                Ok(()) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        (failed, sent, started.elapsed())
+    });
+    let (failed, sent, took) = within_limit(sender, Duration::from_secs(30));
+    assert!(
+        failed.is_some() && took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "a client that never reads (after sending {sent} bytes) was closed after {took:?} \
+         under --idle-timeout 1 ({failed:?})"
+    );
+    eprintln!("idle: a client that stopped reading was closed after {took:?} ({sent} bytes sent)");
+}
+
+/// Joins `worker`, failing the test if it runs past `limit`.
+fn within_limit<T>(worker: thread::JoinHandle<T>, limit: Duration) -> T {
+    let finished = eventually(limit, || worker.is_finished());
+    assert!(finished, "still running after {limit:?}");
+    worker
+        .join()
+        .unwrap_or_else(|_| panic!("the worker panicked"))
+}
+
+/// A slow reader: 4 KiB every 50 ms (80 KB/s) for 3 s from the first
+/// byte, then everything to EOF. What it read, and what ended it early (an
+/// early EOF, an error).
+fn read_slowly_then_all(fd: &OwnedFd) -> (Vec<u8>, Option<String>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    match sockkit::io::recv_some(fd, &mut buf) {
+        Ok(n @ 1..) => got.extend_from_slice(&buf[..n]),
+        other => return (got, Some(format!("{other:?} before the first byte"))),
+    }
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        // Pacing, not waiting for anything.
+        thread::sleep(Duration::from_millis(50));
+        match sockkit::io::recv_some(fd, &mut buf) {
+            Ok(0) => return (got, Some("EOF".to_string())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Some(format!("{e:?}"))),
+        }
+    }
+    let (rest, err) = recv_upto(fd, usize::MAX);
+    got.extend_from_slice(&rest);
+    (got, err.map(|e| format!("{e:?}")))
+}
+
+/// Item 9 in chat mode: a client reading its 32 MiB reply slowly (80 KB/s)
+/// takes bytes from the kernel's queue for seconds while `send` finds no
+/// room (the kernel wakes a sender once half its buffer is free: 2 MiB, 25
+/// s at that pace); under `--idle-timeout 1` it is not stalled, and gets
+/// the whole reply.
+#[test]
+fn chat_idle_timeout_spares_a_client_reading_its_reply_slowly() {
+    const REPLY: usize = 32 << 20;
+    let chat = ["--chat", "--idle-timeout", "1", "--exit-after", "1"];
+    let server = sockd()
+        .args(chat)
+        .args([LOCAL, "0"])
+        .stdin_bytes(replies(REPLY, b""))
+        .serve();
+    let fd = connect_with_rcvbuf(server.port(), 16 * 1024);
+    set_timeouts(&fd, DEADLINE);
+    send_all(&fd, b"hi\n");
+    let started = Instant::now();
+    let (got, err) = read_slowly_then_all(&fd);
+    let took = started.elapsed();
+    assert!(
+        err.is_none() && got.len() == REPLY && got.iter().all(|&b| b == b'r'),
+        "a chat client reading its reply at 80 KB/s under --idle-timeout 1 got {} of {REPLY} \
+         bytes, then {err:?}, after {took:?}",
+        got.len(),
+    );
+    server.wait_exit().success();
+}
