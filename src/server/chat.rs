@@ -61,6 +61,9 @@ pub fn run_chat(
         let (conn, peer) = match accept(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok(accepted) => accepted,
             Err(Errno::AGAIN) => continue,
+            Err(errno) if super::listener_gone(errno) => {
+                return Err(Error::at("accept", local, errno));
+            }
             Err(errno) => {
                 log::warn!("accept {local}: {}", crate::error::describe_errno(errno));
                 if matches!(errno, Errno::MFILE | Errno::NFILE)

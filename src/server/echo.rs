@@ -113,7 +113,7 @@ impl Worker<'_> {
                 let (flags, token) = (event.flags, event.data.u64());
                 match token {
                     STOP => return Ok(()),
-                    LISTENER => self.accept_burst(),
+                    LISTENER => self.accept_burst()?,
                     RESUME => self.start_accepting(),
                     _ => self.on_connection(token, flags),
                 }
@@ -177,11 +177,16 @@ impl Worker<'_> {
         }
     }
 
-    fn accept_burst(&mut self) {
+    /// Accepts until the backlog is empty (or a slot or fd limit says
+    /// wait).
+    ///
+    /// # Errors
+    /// A listener that no longer listens: [`super::listener_gone`].
+    fn accept_burst(&mut self) -> Result<()> {
         loop {
             if !self.shared.reserve_slot() {
                 self.stop_accepting();
-                return;
+                return Ok(());
             }
             match accept(
                 &self.shared.listener,
@@ -193,7 +198,11 @@ impl Worker<'_> {
                 }
                 Err(Errno::AGAIN) => {
                     self.shared.unreserve_slot();
-                    return;
+                    return Ok(());
+                }
+                Err(errno) if super::listener_gone(errno) => {
+                    self.shared.unreserve_slot();
+                    return Err(Error::at("accept", self.shared.local, errno));
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();
@@ -208,7 +217,7 @@ impl Worker<'_> {
                     }
                     self.stop_accepting();
                     self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
-                    return;
+                    return Ok(());
                 }
                 Err(errno) => {
                     // ECONNABORTED and friends: that client is gone, others wait.

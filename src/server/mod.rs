@@ -25,6 +25,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
+use rustix::io::Errno;
 use shared::Shared;
 use std::path::PathBuf;
 
@@ -173,7 +174,9 @@ fn announce_to(
 /// at the stop the transcript gets one second to drain.
 ///
 /// # Errors
-/// Failures of the server's own fds: `ioctl` on the listener, `eventfd`,
+/// A listener that stops listening under it (`accept` says `EINVAL`: shut
+/// down, or destroyed with `ss -K`). Failures of the server's own fds:
+/// `ioctl` on the listener, `eventfd`,
 /// `epoll_create`/`epoll_ctl`/`epoll_wait`, `poll`, the transcript writer's
 /// `pipe2` and thread; in chat mode a stdin that cannot be read or a stdout
 /// that cannot be written. A client's failure only closes that client. A
@@ -256,6 +259,13 @@ pub fn serve(
         stats.transcript_dropped = transcript.finish(TRANSCRIPT_FINAL_FLUSH).dropped_lines;
     }
     Ok(stats)
+}
+
+/// Whether `accept` failed because the listener itself no longer listens
+/// (`EINVAL`: shut down, or destroyed by `ss -K`), not because of one
+/// client: retrying could only spin, deaf to the stop signal.
+fn listener_gone(errno: Errno) -> bool {
+    matches!(errno, Errno::INVAL | Errno::BADF | Errno::NOTSOCK)
 }
 
 struct StopOnExit<'a>(&'a Stop);

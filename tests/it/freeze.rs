@@ -543,3 +543,51 @@ fn chat_idle_timeout_spares_a_client_reading_its_reply_slowly() {
     );
     server.wait_exit().success();
 }
+
+/// A listener shut down under sockd (here through a `pidfd_getfd` copy, as
+/// `ss -K` or a `sockstat --kill` would end it) makes every `accept` say
+/// EINVAL. The echo worker retried in a loop that never went back to the
+/// stop signal: a core at 100% and SIGTERM ignored, for as long as one
+/// cared to watch. sockd now ends, exit 71, naming the error.
+#[test]
+fn a_listener_shut_down_under_sockd_ends_it_instead_of_a_spin() {
+    if !crate::util::skip::require_root() {
+        return;
+    }
+    for mode in ["-q", "--chat"] {
+        let mut server = sockd().args([mode, LOCAL, "0"]).serve();
+        let pid = server.pid();
+        let listener = crate::util::procfs::fd_targets(pid)
+            .into_iter()
+            .find(|(_, target)| target.starts_with("socket:["))
+            .map(|(fd, _)| fd)
+            .unwrap_or_else(|| panic!("sockd {mode} holds no socket"));
+        let pidfd = rustix::process::Pid::from_raw(pid as i32)
+            .and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+            })
+            .unwrap_or_else(|| panic!("pidfd_open {pid}"));
+        let copy = rustix::process::pidfd_getfd(
+            &pidfd,
+            listener as i32,
+            rustix::process::PidfdGetfdFlags::empty(),
+        )
+        .unwrap_or_else(|e| panic!("pidfd_getfd {pid} {listener}: {e}"));
+        shutdown(&copy, Shutdown::Read).unwrap_or_else(|e| panic!("shutdown: {e}"));
+        let started = Instant::now();
+        let exited = server.exits_within(Duration::from_secs(10));
+        let stopping = started.elapsed();
+        if !exited {
+            let cpu = crate::util::procfs::cpu_seconds(pid);
+            panic!(
+                "sockd {mode} still ran {stopping:?} after its listener was shut down \
+                 ({cpu:.1} s of CPU)"
+            );
+        }
+        let out = server.wait_exit();
+        assert_eq!(out.code, Some(71), "{out}");
+        out.stderr_has(&format!("sockd: accept {LOCAL}:"))
+            .stderr_has("(EINVAL)")
+            .no_panic();
+    }
+}
