@@ -11,7 +11,7 @@ use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, shutdown};
 use rustix::process::Signal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ fn count_lines(bytes: &[u8]) -> u64 {
 fn a_stdout_nobody_reads_stalls_no_client_and_never_the_stop() {
     const LINES: usize = 100_000;
     let (read_end, write_end) = stdout_pipe();
-    let server = sockd()
+    let mut server = sockd()
         .args(["--threads", "1", LOCAL, "0"])
         .stdout(write_end)
         .serve();
@@ -80,20 +80,18 @@ fn a_stdout_nobody_reads_stalls_no_client_and_never_the_stop() {
         echoed.len(),
         payload.len()
     );
-    let mut served = 0;
-    for i in 0..6 {
-        let message = format!("client {i}\n");
-        let (echoed, took) = echo_of(port, message.as_bytes(), quiet);
-        served += usize::from(echoed == message.as_bytes());
-        assert_eq!(
-            served,
-            i + 1,
-            "new client {i} got {:?} in {took:?}: {served} of {} served",
-            String::from_utf8_lossy(&echoed),
-            i + 1
-        );
-    }
-    let mut server = server;
+    let late: Vec<(usize, Duration)> = (0..6)
+        .map(|i| {
+            let message = format!("client {i}\n");
+            let (echoed, took) = echo_of(port, message.as_bytes(), quiet);
+            (usize::from(echoed == message.as_bytes()), took)
+        })
+        .collect();
+    let served: usize = late.iter().map(|(ok, _)| ok).sum();
+    assert_eq!(
+        served, 6,
+        "{served} of 6 new clients got their echo: {late:?}"
+    );
     let signalled = Instant::now();
     server.signal(Signal::TERM);
     let exited = server.exits_within(Duration::from_secs(10));
@@ -102,7 +100,7 @@ fn a_stdout_nobody_reads_stalls_no_client_and_never_the_stop() {
     let stopped = server.wait_exit();
     stopped.success();
     // Every line is either in the pipe, whole, or counted as dropped.
-    let (in_pipe, _) = recv_upto_eof_of_pipe(read_end);
+    let in_pipe = read_pipe(&read_end, |_| {});
     assert!(in_pipe.ends_with(b"\n"), "a transcript line was cut");
     let dropped = stopped.transcript_dropped();
     assert!(dropped > 0, "{stopped}");
@@ -119,31 +117,27 @@ fn a_stdout_nobody_reads_stalls_no_client_and_never_the_stop() {
     );
 }
 
-/// What is in a pipe whose writers have all gone, up to EOF.
-fn recv_upto_eof_of_pipe(pipe: OwnedFd) -> (Vec<u8>, usize) {
+/// Reads `pipe` until every writer has gone; `each` sees each chunk as it
+/// comes.
+fn read_pipe(pipe: &OwnedFd, mut each: impl FnMut(&[u8])) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n @ 1..) = sockkit::io::read_some(&pipe, &mut buf) {
+    while let Ok(n @ 1..) = sockkit::io::read_some(pipe, &mut buf) {
+        each(&buf[..n]);
         got.extend_from_slice(&buf[..n]);
     }
-    let len = got.len();
-    (got, len)
+    got
 }
 
 /// Reads `pipe` to EOF on a thread; the count of lines read so far is
 /// shared as they come.
-fn read_lines_to_eof(pipe: OwnedFd) -> (Arc<AtomicUsize>, thread::JoinHandle<Vec<u8>>) {
-    let lines = Arc::new(AtomicUsize::new(0));
+fn read_lines_to_eof(pipe: OwnedFd) -> (Arc<AtomicU64>, thread::JoinHandle<Vec<u8>>) {
+    let lines = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&lines);
     let reader = thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n @ 1..) = sockkit::io::read_some(&pipe, &mut buf) {
-            got.extend_from_slice(&buf[..n]);
-            let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count();
-            counter.fetch_add(newlines, Ordering::Relaxed);
-        }
-        got
+        read_pipe(&pipe, |chunk| {
+            counter.fetch_add(count_lines(chunk), Ordering::Relaxed);
+        })
     });
     (lines, reader)
 }
@@ -183,7 +177,7 @@ fn a_full_non_blocking_stdout_is_waited_for_not_given_up() {
         payload.len()
     );
     let all = eventually(Duration::from_secs(20), || {
-        seen.load(Ordering::Relaxed) >= LINES
+        seen.load(Ordering::Relaxed) >= LINES as u64
     });
     server.signal(Signal::TERM);
     let stopped = server.wait_exit();
@@ -277,8 +271,8 @@ fn connect_with_rcvbuf(port: u16, bytes: usize) -> OwnedFd {
     fd
 }
 
-/// `lines` for sockd's stdin: the operator's replies, the first `len` bytes
-/// long.
+/// sockd's stdin in chat mode, the operator's replies: a line of `len`
+/// bytes, then `then`.
 fn replies(len: usize, then: &[u8]) -> Vec<u8> {
     let mut typed = vec![b'r'; len];
     typed.push(b'\n');
