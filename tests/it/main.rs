@@ -9,6 +9,7 @@ mod echo;
 mod endpoint;
 mod errors;
 mod faults;
+mod freeze;
 mod interop;
 mod lesson;
 mod lifecycle;
