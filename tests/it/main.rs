@@ -15,3 +15,4 @@ mod port_file;
 mod props;
 mod sockstat;
 mod sockstat_live;
+mod usage;

@@ -1,44 +1,56 @@
 //! What every binary does around its one library call: parse arguments with
 //! the shared exit codes, set up diagnostics, print an error once.
 
+mod usage;
+
 use crate::error::Error;
 use crate::exit::Exit;
+use clap::Command;
 use std::process::ExitCode;
 
-/// Parses the command line; `--help`/`--version` print and exit 0, any other
-/// clap error prints one line (`PROGRAM: …`) and exits 64.
-pub fn parse_args<T: clap::Parser>(program: &str) -> Result<T, ExitCode> {
-    match T::try_parse() {
-        Ok(args) => Ok(args),
-        Err(err) => {
-            use clap::error::ErrorKind;
-            match err.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    let _ = err.print();
-                    Err(Exit::Success.into())
-                }
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    let _ = err.print();
-                    Err(Exit::Usage.into())
-                }
-                _ => {
-                    eprintln!("{program}: {}", one_line_usage_error(&err.to_string()));
-                    Err(Exit::Usage.into())
-                }
-            }
-        }
-    }
+/// Parses the command line. `--help` and `--version` print and exit 0; a
+/// usage error prints one line (`PROGRAM: missing <PORT> (try --help)`, and
+/// a hint where one helps) and exits 64.
+pub fn parse_args<T: clap::Parser>(program: &'static str) -> Result<T, ExitCode> {
+    let mut cmd = command::<T>(program);
+    let matches = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .map_err(|err| clap_failure(program, &cmd, &err))?;
+    T::from_arg_matches(&matches).map_err(|err| clap_failure(program, &cmd, &err))
 }
 
-/// clap's first line ("error: unexpected argument ..."), without its
-/// "error: " prefix, as the one line a user sees.
-fn one_line_usage_error(rendered: &str) -> String {
-    let first = rendered
-        .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("usage error");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (try --help)")
+/// `T`'s clap definition, with a missing argument or command named on one
+/// line, as for every other usage error, rather than answered with the
+/// whole help.
+fn command<T: clap::CommandFactory>(program: &'static str) -> Command {
+    T::command()
+        .bin_name(program)
+        .arg_required_else_help(false)
+        .disable_help_subcommand(true)
+}
+
+/// Prints a clap outcome that ends the program, and says with what code.
+fn clap_failure(program: &str, cmd: &Command, err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            Exit::Success.into()
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            Exit::Usage.into()
+        }
+        _ => {
+            let usage = usage::describe(err, cmd);
+            let mut text = format!("{program}: {} (try --help)\n", usage.line);
+            if let Some(hint) = usage.hint {
+                text.push_str(&format!("hint: {hint}\n"));
+            }
+            crate::io::write_stderr(&text);
+            Exit::Usage.into()
+        }
+    }
 }
 
 /// Parses a duration in seconds (`10`, `0.5`): positive, finite, at least a
@@ -94,8 +106,6 @@ pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line_usage_error;
-
     #[test]
     fn seconds_are_positive_and_finite() {
         use super::parse_secs;
@@ -105,14 +115,5 @@ mod tests {
         ] {
             assert!(parse_secs(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn usage_errors_fold_to_one_line() {
-        let rendered = "error: unexpected argument '--nope' found\n\nUsage: sockd <IP> <PORT>\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            one_line_usage_error(rendered),
-            "unexpected argument '--nope' found (try --help)"
-        );
     }
 }
