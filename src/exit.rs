@@ -57,6 +57,33 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// Every exit code, in order, for the tables that list them (the man
+    /// pages' EXIT STATUS).
+    pub const ALL: [Self; 6] = [
+        Self::Success,
+        Self::Usage,
+        Self::Unavailable,
+        Self::OsError,
+        Self::TempFail,
+        Self::NoPermission,
+    ];
+
+    /// What the code tells a script, and what typically causes it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "success (also --help, --version, and a reader closing stdout early)",
+            Self::Usage => {
+                "usage error: a bad address, port, flag or value, or flags that cannot go together"
+            }
+            Self::Unavailable => "service unavailable: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH",
+            Self::OsError => "any other failed syscall (ECONNRESET, ENOENT, EADDRNOTAVAIL, ...)",
+            Self::TempFail => "temporary failure: EADDRINUSE, ETIMEDOUT (including --timeout)",
+            Self::NoPermission => "permission denied: EACCES, EPERM",
+        }
+    }
+}
+
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
         Self::from(exit.code())
@@ -91,6 +118,15 @@ mod tests {
         for foreign in [1, 2, 70, 101, 137, -1] {
             assert_eq!(Exit::from_code(foreign), None, "{foreign}");
         }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let listed: Vec<i32> = Exit::ALL.iter().map(|e| i32::from(e.code())).collect();
+        let known: Vec<i32> = (0..=255)
+            .filter(|&c| Exit::from_code(c).is_some())
+            .collect();
+        assert_eq!(listed, known);
     }
 
     #[test]

@@ -1,32 +1,49 @@
 //! What every binary does around its one library call: parse arguments with
 //! the shared exit codes, set up diagnostics, print an error once.
 
+mod generate;
 mod usage;
+
+pub use generate::Generate;
 
 use crate::error::Error;
 use crate::exit::Exit;
 use clap::Command;
 use std::process::ExitCode;
 
-/// Parses the command line. `--help` and `--version` print and exit 0; a
-/// usage error prints one line (`PROGRAM: missing <PORT> (try --help)`, and
+/// Parses the command line. `--help`, `--version` and `--generate KIND`
+/// print and exit 0; a usage error prints one line (`PROGRAM: missing <PORT> (try --help)`, and
 /// a hint where one helps) and exits 64.
 pub fn parse_args<T: clap::Parser>(program: &'static str) -> Result<T, ExitCode> {
     let mut cmd = command::<T>(program);
     let matches = cmd
         .try_get_matches_from_mut(std::env::args_os())
         .map_err(|err| clap_failure(program, &cmd, &err))?;
+    if let Some(&kind) = matches.get_one::<Generate>(generate::ID) {
+        return Err(report(program, generate::print(kind, cmd)));
+    }
     T::from_arg_matches(&matches).map_err(|err| clap_failure(program, &cmd, &err))
 }
 
-/// `T`'s clap definition, with a missing argument or command named on one
-/// line, as for every other usage error, rather than answered with the
+/// `T`'s clap definition as every program presents it: named after the
+/// program, with `--generate`, and a missing argument or command named on
+/// one line, as for every other usage error, rather than answered with the
 /// whole help.
 fn command<T: clap::CommandFactory>(program: &'static str) -> Command {
-    T::command()
+    let mut cmd = T::command()
+        .name(program)
         .bin_name(program)
+        .arg(generate::arg())
         .arg_required_else_help(false)
-        .disable_help_subcommand(true)
+        .disable_help_subcommand(true);
+    if cmd.has_subcommands() {
+        // `--generate` stands alone: `sockbench --generate man` names no
+        // command, so the command is checked after parsing.
+        cmd = cmd.subcommand_required(false).override_usage(format!(
+            "{program} <COMMAND>\n       {program} --generate <KIND>"
+        ));
+    }
+    cmd
 }
 
 /// Prints a clap outcome that ends the program, and says with what code.

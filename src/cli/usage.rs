@@ -30,12 +30,13 @@ pub fn describe(err: &clap::Error, cmd: &clap::Command) -> Usage {
         }),
         ErrorKind::InvalidValue => bad_value(err).map(|(flag, value)| {
             let valid = strings(err, ContextKind::ValidValue).unwrap_or_default();
-            match valid.is_empty() {
-                true => format!("invalid {flag} {value:?}"),
-                false => format!(
-                    "invalid {flag} {value:?}: expected {}",
-                    listed(&valid, "or")
-                ),
+            let expected = match valid.is_empty() {
+                true => String::new(),
+                false => format!(": expected {}", listed(&valid, "or")),
+            };
+            match value.is_empty() {
+                true => format!("{flag} needs a value{expected}"),
+                false => format!("invalid {flag} {value:?}{expected}"),
             }
         }),
         ErrorKind::UnknownArgument => {
@@ -44,20 +45,19 @@ pub fn describe(err: &clap::Error, cmd: &clap::Command) -> Usage {
                 false => format!("unexpected argument {arg:?}"),
             })
         }
-        ErrorKind::ArgumentConflict => {
-            let arg = string(err, ContextKind::InvalidArg);
-            let prior = string(err, ContextKind::PriorArg)
-                .map(|prior| vec![prior])
-                .or_else(|| strings(err, ContextKind::PriorArg));
-            arg.zip(prior).map(|(arg, prior)| {
-                let prior: Vec<String> = prior.iter().map(|p| flag_name(p)).collect();
-                format!(
+        ErrorKind::ArgumentConflict => string(err, ContextKind::InvalidArg).map(|arg| {
+            let prior = strings(err, ContextKind::PriorArg).unwrap_or_default();
+            let prior: Vec<String> = prior.iter().map(|p| flag_name(p)).collect();
+            match prior.is_empty() {
+                // An exclusive flag (`--generate`) says no more than that.
+                true => format!("{} cannot be used with other arguments", flag_name(&arg)),
+                false => format!(
                     "{} cannot be used with {}",
                     flag_name(&arg),
                     listed(&prior, "or")
-                )
-            })
-        }
+                ),
+            }
+        }),
         ErrorKind::InvalidSubcommand => string(err, ContextKind::InvalidSubcommand)
             .map(|name| format!("unknown command {name:?}")),
         ErrorKind::TooManyValues => string(err, ContextKind::InvalidValue)
@@ -204,6 +204,10 @@ mod tests {
         assert_eq!(
             usage(&["a", "1", "--source", "x\u{1b}"]).line,
             "invalid --source \"x\\u{1b}\": expected netlink or proc"
+        );
+        assert_eq!(
+            usage(&["a", "1", "--source"]).line,
+            "--source needs a value: expected netlink or proc"
         );
     }
 

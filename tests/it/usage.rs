@@ -1,7 +1,7 @@
 //! The command line as a new user meets it: usage errors that name what is
 //! wrong, the same conventions in all four programs, `--generate`.
 
-use crate::util::{sockbench, sockc, sockd, sockstat};
+use crate::util::{Cmd, TempDir, sockbench, sockc, sockd, sockstat};
 
 #[test]
 fn a_missing_argument_is_named() {
@@ -52,4 +52,155 @@ fn an_unknown_option_is_named_with_what_was_meant() {
         .run()
         .fails_with(64, "sockbench: unknown command \"pingpng\"")
         .stderr_has("hint: did you mean \"pingpong\"?");
+}
+
+/// A program, its name, and the commands whose `--help` lists its flags.
+struct Program {
+    cmd: fn() -> Cmd,
+    name: &'static str,
+    commands: &'static [&'static [&'static str]],
+}
+
+const PROGRAMS: [Program; 4] = [
+    Program {
+        cmd: sockd,
+        name: "sockd",
+        commands: &[&[]],
+    },
+    Program {
+        cmd: sockc,
+        name: "sockc",
+        commands: &[&[]],
+    },
+    Program {
+        cmd: sockstat,
+        name: "sockstat",
+        commands: &[&[]],
+    },
+    Program {
+        cmd: sockbench,
+        name: "sockbench",
+        commands: &[&[], &["pingpong"], &["bulk"]],
+    },
+];
+
+/// The long flags a `--help` lists (`--port-file`, `--generate`, …).
+fn long_flags(help: &str) -> Vec<String> {
+    let mut flags: Vec<String> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.starts_with("--") && word.len() > 2)
+        .map(str::to_string)
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+impl Program {
+    fn run(&self, args: &[&str]) -> crate::util::Outcome {
+        (self.cmd)().args(args).run()
+    }
+
+    /// Every long flag, from `--help` (and the commands' `--help`).
+    fn flags(&self) -> Vec<String> {
+        let flags: Vec<String> = self
+            .commands
+            .iter()
+            .flat_map(|command| {
+                let help = self.run(&[*command, &["--help"][..]].concat());
+                long_flags(&help.success().stdout_text())
+            })
+            .collect();
+        assert!(flags.len() >= 3, "{}: too few flags: {flags:?}", self.name);
+        flags
+    }
+}
+
+#[test]
+fn generate_man_is_a_roff_page_naming_every_flag() {
+    for program in &PROGRAMS {
+        let name = program.name;
+        let out = program.run(&["--generate", "man"]);
+        out.success().stderr_is("");
+        let page = out.stdout_text();
+        assert!(
+            page.contains(&format!("\n.TH {name} 1 ")),
+            "{name}: no .TH\n{page}"
+        );
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH OPTIONS",
+            ".SH \"EXIT STATUS\"",
+        ] {
+            assert!(page.contains(section), "{name}: no {section}\n{page}");
+        }
+        for flag in program.flags() {
+            let roff = flag.replace('-', "\\-");
+            assert!(page.contains(&roff), "{name}: man page lacks {flag}");
+        }
+    }
+}
+
+#[test]
+fn generate_bash_is_a_script_bash_sources() {
+    let dir = TempDir::new();
+    for program in &PROGRAMS {
+        let name = program.name;
+        let out = program.run(&["--generate", "bash"]);
+        out.success().stderr_is("");
+        let script = dir.join(&format!("{name}.bash"));
+        std::fs::write(&script, &out.stdout)
+            .unwrap_or_else(|e| panic!("write {}: {e}", script.display()));
+        Cmd::new("bash").arg("-n").arg(&script).run().success();
+        let loaded = Cmd::new("bash")
+            .args(["-c", "source \"$0\" && complete -p \"$1\""])
+            .arg(&script)
+            .arg(name)
+            .run();
+        loaded.success().stdout_has(&format!("-F _{name}"));
+        let text = out.stdout_text();
+        for flag in program.flags() {
+            assert!(text.contains(&flag), "{name}: bash completion lacks {flag}");
+        }
+        for hidden in ["--detached", "free-port"] {
+            assert!(!text.contains(hidden), "{name}: completes hidden {hidden}");
+        }
+    }
+}
+
+#[test]
+fn generate_zsh_and_fish_complete_every_flag() {
+    for program in &PROGRAMS {
+        let name = program.name;
+        let flags = program.flags();
+        for (shell, marker) in [
+            ("zsh", format!("#compdef {name}")),
+            ("fish", format!("complete -c {name}")),
+        ] {
+            let out = program.run(&["--generate", shell]);
+            out.success().stderr_is("").stdout_has(&marker);
+            let text = out.stdout_text();
+            for flag in &flags {
+                let fish_form = format!("-l {}", &flag[2..]);
+                assert!(
+                    text.contains(flag.as_str()) || text.contains(&fish_form),
+                    "{name}: {shell} completion lacks {flag}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn generate_takes_only_its_kinds_and_stands_alone() {
+    sockd().args(["--generate", "troff"]).run().fails_with(
+        64,
+        "sockd: invalid --generate \"troff\": expected man, bash, zsh or fish",
+    );
+    sockc()
+        .args(["--generate", "man", "127.0.0.1", "1"])
+        .run()
+        .fails_with(64, "sockc: ")
+        .stderr_has("--generate cannot be used with other arguments");
 }
