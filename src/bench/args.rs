@@ -46,9 +46,9 @@ pub struct Common {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// More diagnostics on stderr (-vv for debug).
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    /// `-v`, as every program has it.
+    #[command(flatten)]
+    pub verbosity: crate::cli::Verbosity,
 }
 
 impl Common {
@@ -94,5 +94,5 @@ impl Requests {
 /// its range is checked by [`super::validate`].
 fn seconds(flag: &str, text: &str) -> Result<Duration> {
     crate::cli::parse_secs(text)
-        .map_err(|reason| Error::Usage(format!("invalid {flag} '{text}': {reason}")))
+        .map_err(|reason| Error::Usage(format!("invalid {flag} {text:?}: {reason}")))
 }

@@ -8,8 +8,16 @@ pub use generate::Generate;
 
 use crate::error::Error;
 use crate::exit::Exit;
-use clap::Command;
+use clap::{Arg, ArgAction, Command};
 use std::process::ExitCode;
+
+/// `-v`, as every program has it.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct Verbosity {
+    /// More diagnostics on stderr: -v info, -vv debug (RUST_LOG overrides)
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
 
 /// Parses the command line. `--help`, `--version` and `--generate KIND`
 /// print and exit 0; a usage error prints one line (`PROGRAM: missing <PORT> (try --help)`, and
@@ -26,13 +34,16 @@ pub fn parse_args<T: clap::Parser>(program: &'static str) -> Result<T, ExitCode>
 }
 
 /// `T`'s clap definition as every program presents it: named after the
-/// program, with `--generate`, and a missing argument or command named on
+/// program (its `--version` line too), with `--generate`, one help layout
+/// (`-h` and `--help` both print the short form; the long one is the man
+/// page; no `help` command), and a missing argument or command named on
 /// one line, as for every other usage error, rather than answered with the
 /// whole help.
 fn command<T: clap::CommandFactory>(program: &'static str) -> Command {
     let mut cmd = T::command()
         .name(program)
         .bin_name(program)
+        .version(env!("CARGO_PKG_VERSION"))
         .arg(generate::arg())
         .arg_required_else_help(false)
         .disable_help_subcommand(true);
@@ -43,7 +54,19 @@ fn command<T: clap::CommandFactory>(program: &'static str) -> Command {
             "{program} <COMMAND>\n       {program} --generate <KIND>"
         ));
     }
-    cmd
+    short_help(cmd)
+}
+
+fn short_help(cmd: Command) -> Command {
+    cmd.disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::HelpShort)
+                .help("Print help"),
+        )
+        .mut_subcommands(short_help)
 }
 
 /// Prints a clap outcome that ends the program, and says with what code.

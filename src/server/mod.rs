@@ -125,10 +125,19 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     }
     let stats = serve((listener, local), stop, &serving)?;
     crate::io::write_stderr(&format!(
-        "sockd: stopped: {} connections, {} bytes received\n",
-        stats.accepted, stats.bytes
+        "sockd: stopped: {}, {} received\n",
+        counted(stats.accepted, "connection"),
+        counted(stats.bytes, "byte")
     ));
     Ok(())
+}
+
+/// `1 connection`, `2 connections`.
+fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 fn announce_to(
@@ -217,7 +226,7 @@ pub fn serve(
         idle_timeout: options.idle_timeout,
     };
     let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
-    log::info!("{threads} echo workers");
+    log::info!("{}", counted(threads as u64, "echo worker"));
     serve_echo(&shared, echo, threads)
 }
 

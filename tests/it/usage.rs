@@ -204,3 +204,98 @@ fn generate_takes_only_its_kinds_and_stands_alone() {
         .fails_with(64, "sockc: ")
         .stderr_has("--generate cannot be used with other arguments");
 }
+
+#[test]
+fn every_program_names_itself_in_its_version() {
+    for program in &PROGRAMS {
+        let out = program.run(&["--version"]);
+        out.success()
+            .stdout_is(format!("{} {}\n", program.name, env!("CARGO_PKG_VERSION")).as_bytes());
+    }
+}
+
+const VERBOSE: &str = "More diagnostics on stderr: -v info, -vv debug (RUST_LOG overrides)";
+
+#[test]
+fn one_help_layout_in_every_program() {
+    for program in &PROGRAMS {
+        for command in program.commands {
+            let short = program.run(&[*command, &["-h"][..]].concat());
+            let long = program.run(&[*command, &["--help"][..]].concat());
+            let help = short.success().stdout_text();
+            assert_eq!(help, long.success().stdout_text(), "-h and --help differ");
+            let usage = format!(
+                "\n\nUsage: {}",
+                [&[program.name], *command].concat().join(" ")
+            );
+            assert!(help.contains(&usage), "no {usage:?} in\n{help}");
+            assert!(help.contains("\n  -h, --help "), "{help}");
+            let verbose = help.lines().find(|line| line.contains("-v, --verbose..."));
+            let loads = !(program.name == "sockbench" && command.is_empty());
+            assert!(
+                verbose.is_some_and(|line| line.ends_with(VERBOSE)) || !loads,
+                "-v not {VERBOSE:?}\n{help}"
+            );
+            // One line per option, its text capitalized (no blank-line
+            // separated long form).
+            let options = help.split("\nOptions:\n").nth(1).unwrap_or_default();
+            for line in options.lines() {
+                let (_, text) = line.trim_start().split_once("  ").unwrap_or_default();
+                let first = text.trim_start().chars().next().unwrap_or('?');
+                assert!(
+                    !first.is_lowercase(),
+                    "{}: lowercase help {line:?}",
+                    program.name
+                );
+                assert!(
+                    line.starts_with("  "),
+                    "{}: {line:?} in\n{help}",
+                    program.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_values_are_quoted_one_way_everywhere() {
+    let bad: [(Cmd, &str); 6] = [
+        (
+            sockstat().args(["-p", "22,x"]),
+            "sockstat: invalid -p \"22,x\": bad port \"x\": ",
+        ),
+        (sockstat().args(["-P", "sctp"]), "bad protocol \"sctp\": "),
+        (sockstat().args(["--pid", "0"]), "bad pid \"0\": "),
+        (
+            sockbench().args(["pingpong", "127.0.0.1", "7", "-d", "nan"]),
+            "sockbench: invalid -d \"nan\": ",
+        ),
+        (
+            sockc().args(["127.0.0.1", "http", "x"]),
+            "sockc: invalid port \"http\": ",
+        ),
+        (
+            sockd().args(["--idle-timeout", "soon", "127.0.0.1", "0"]),
+            "sockd: invalid --idle-timeout \"soon\": ",
+        ),
+    ];
+    for (cmd, needle) in bad {
+        let out = cmd.run();
+        out.fails_with(64, needle);
+        assert!(!out.stderr.contains('\''), "single quotes\n{out}");
+    }
+}
+
+#[test]
+fn quiet_sockd_still_says_where_it_listens_and_that_it_stopped() {
+    let server = sockd()
+        .args(["-q", "--exit-after", "1", "127.0.0.1", "0"])
+        .serve();
+    assert_eq!(crate::util::net::round_trip(server.port(), b"hi"), b"hi");
+    let stopped = server.wait_exit();
+    stopped.success().stdout_is(b"");
+    stopped
+        .stderr_starts_with("sockd: listening on 127.0.0.1:")
+        .stderr_has("\nsockd: stopped: 1 connection, 2 bytes received\n")
+        .stderr_lines(2);
+}
