@@ -93,18 +93,17 @@ fn clap_failure(program: &str, cmd: &Command, err: &clap::Error) -> ExitCode {
     }
 }
 
-/// Parses a duration in seconds (`10`, `0.5`): positive, finite, at least a
+/// Parses a duration in seconds (`10`, `0.5`): positive, at least a
 /// nanosecond (`1e-10` would round to a zero timeout), at most a year. A clap
 /// value parser, so a bad value is a usage error.
 pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
     const YEAR: f64 = 365.0 * 24.0 * 3600.0;
     match text.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= YEAR => {
-            match std::time::Duration::try_from_secs_f64(secs) {
-                Ok(duration) if !duration.is_zero() => Ok(duration),
-                _ => Err("expected at least a nanosecond".to_string()),
-            }
-        }
+        Ok(secs) if secs > YEAR => Err(format!("expected at most a year ({YEAR} seconds)")),
+        Ok(secs) if secs > 0.0 => match std::time::Duration::try_from_secs_f64(secs) {
+            Ok(duration) if !duration.is_zero() => Ok(duration),
+            _ => Err("expected at least a nanosecond".to_string()),
+        },
         _ => Err("expected a number of seconds greater than 0".to_string()),
     }
 }
@@ -155,5 +154,18 @@ mod tests {
         ] {
             assert!(parse_secs(bad).is_err(), "{bad}");
         }
+        let year = 365 * 24 * 3600;
+        assert!(parse_secs(&year.to_string()).is_ok());
+        for past_a_year in ["1000000000", "31536000.5", "inf"] {
+            assert_eq!(
+                parse_secs(past_a_year),
+                Err(format!("expected at most a year ({year} seconds)")),
+                "{past_a_year}"
+            );
+        }
+        assert_eq!(
+            parse_secs("1e-10"),
+            Err("expected at least a nanosecond".to_string())
+        );
     }
 }

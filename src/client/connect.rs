@@ -32,7 +32,10 @@ pub fn connect_retrying(
                     at.saturating_duration_since(Instant::now())
                 });
                 if left.is_zero() {
-                    return Err(err);
+                    return Err(match wait {
+                        Some(wait) => err.gave_up("--wait", wait),
+                        None => err,
+                    });
                 }
                 log::debug!("{addr} refused; retrying in {pause:?}");
                 std::thread::sleep(pause.min(left));

@@ -64,8 +64,12 @@ impl ClientOptions {
 /// Connection failures (`ECONNREFUSED` → 69), our timeouts (`ETIMEDOUT` →
 /// 75), resets; a closed stdout is [`crate::Error::StdoutClosed`] (exit 0).
 pub fn run(options: &ClientOptions) -> Result<()> {
-    match &options.message {
+    let result = match &options.message {
         Some(message) => oneshot::run(options, message),
         None => interactive::run(options),
-    }
+    };
+    result.map_err(|err| match err.errno() {
+        Some(rustix::io::Errno::TIMEDOUT) => err.gave_up("--timeout", options.timeout),
+        _ => err,
+    })
 }

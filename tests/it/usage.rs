@@ -1,7 +1,8 @@
 //! The command line as a new user meets it: usage errors that name what is
 //! wrong, the same conventions in all four programs, `--generate`.
 
-use crate::util::{Cmd, TempDir, sockbench, sockc, sockd, sockstat};
+use crate::util::net::{listener, refused_port};
+use crate::util::{Cmd, TempDir, skip, sockbench, sockc, sockd, sockstat};
 
 #[test]
 fn a_missing_argument_is_named() {
@@ -298,4 +299,74 @@ fn quiet_sockd_still_says_where_it_listens_and_that_it_stopped() {
         .stderr_starts_with("sockd: listening on 127.0.0.1:")
         .stderr_has("\nsockd: stopped: 1 connection, 2 bytes received\n")
         .stderr_lines(2);
+}
+
+#[test]
+fn a_refusal_after_wait_says_how_long_it_waited() {
+    let (_held, port) = refused_port();
+    let port = port.to_string();
+    let out = sockc()
+        .args(["--wait", "0.3", "127.0.0.1", &port, "hi"])
+        .run();
+    out.fails_with(
+        69,
+        &format!("sockc: connect 127.0.0.1:{port}: connection refused (ECONNREFUSED)"),
+    )
+    .stderr_has(&format!(
+        "\nhint: nothing listened on 127.0.0.1:{port} during the 0.3 s of --wait"
+    ));
+    assert!(!out.stderr.contains("pass --wait"), "{out}");
+}
+
+#[test]
+fn a_timeout_names_timeout_in_both_modes() {
+    // Listening, never accepting: the handshake completes, no reply comes.
+    let (_listener, port) = listener();
+    let port = port.to_string();
+    let args = ["--timeout", "0.5", "127.0.0.1", &port];
+    for (out, op) in [
+        (sockc().args(args).arg("hi").run(), "recv"),
+        (sockc().args(args).stdin_bytes("hi\n").run(), "recv"),
+    ] {
+        out.fails_with(
+            75,
+            &format!("sockc: {op} 127.0.0.1:{port}: connection timed out (ETIMEDOUT)"),
+        )
+        .stderr_has(&format!(
+            "\nhint: no progress with 127.0.0.1:{port} for 0.5 s (--timeout)"
+        ));
+    }
+}
+
+#[test]
+fn an_address_not_on_this_host_is_eaddrnotavail_with_a_hint() {
+    if !skip::require_root() || !skip::require_tool("unshare") {
+        return;
+    }
+    // A network namespace of the test's own, its lo down: not even ::1 is
+    // an address of this "host" there.
+    let out = sockd().wrap(["unshare", "-n"]).args(["::1", "0"]).run();
+    out.fails_with(
+        71,
+        "sockd: bind [::1]:0: cannot assign requested address (EADDRNOTAVAIL)",
+    )
+    .stderr_has("\nhint: ::1 is not an address of this host; `ip addr` lists them");
+}
+
+#[test]
+fn a_duration_past_a_year_says_a_year_is_the_limit() {
+    sockc()
+        .args(["--timeout", "1000000000", "127.0.0.1", "1", "x"])
+        .run()
+        .fails_with(
+            64,
+            "sockc: invalid --timeout \"1000000000\": expected at most a year (31536000 seconds)",
+        );
+    sockd()
+        .args(["--idle-timeout", "0", "127.0.0.1", "0"])
+        .run()
+        .fails_with(
+            64,
+            "sockd: invalid --idle-timeout \"0\": expected a number of seconds greater than 0",
+        );
 }
