@@ -74,7 +74,7 @@ impl Requests {
         let common = &self.common;
         Ok(Options {
             mode,
-            target: crate::addr::parse_socket_addr(&common.ip, &common.port)?,
+            target: crate::addr::parse_peer_addr(&common.ip, &common.port)?,
             connections: self.connections as usize,
             size: self.size,
             duration: seconds("-d", &common.duration)?,

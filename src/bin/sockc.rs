@@ -16,8 +16,8 @@ struct Args {
     ip: String,
     /// Server port, 0-65535
     port: String,
-    /// Words to send, joined by spaces; - streams stdin
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Words to send, joined by spaces; - streams stdin; after -- a word
+    /// may start with - (options go anywhere before --)
     message: Vec<String>,
     /// Transcript mode: one connection for all lines
     #[arg(long)]

@@ -29,7 +29,7 @@ struct Args {
     #[arg(long = "detached", hide = true)]
     detached: bool,
     /// Accept at most N concurrent connections
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "chat")]
     max_conns: Option<u32>,
     /// Close clients silent for SECS; at --max-conns with clients waiting,
     /// also those that moved under 1 KiB in the last SECS (slowloris)
@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     exit_after: Option<u64>,
     /// Echo workers, each with its own epoll loop [default: usable CPUs]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), conflicts_with = "chat")]
     threads: Option<u16>,
     /// Backlog for listen() (capped by net.core.somaxconn)
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]

@@ -6,7 +6,7 @@ mod oneshot;
 
 pub use connect::connect_retrying;
 
-use crate::addr::parse_socket_addr;
+use crate::addr::parse_peer_addr;
 use crate::error::Result;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -40,9 +40,9 @@ impl ClientOptions {
     /// alone means stdin).
     ///
     /// # Errors
-    /// [`crate::Error::Usage`] for a bad IP or port.
+    /// [`crate::Error::Usage`] for a bad IP or port, and for port 0.
     pub fn new(ip: &str, port: &str, words: &[String], timeout: Duration) -> Result<Self> {
-        let addr = parse_socket_addr(ip, port)?;
+        let addr = parse_peer_addr(ip, port)?;
         let message = match words {
             [] => None,
             [dash] if dash == "-" => Some(Message::Stdin),

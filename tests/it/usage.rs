@@ -370,3 +370,67 @@ fn a_duration_past_a_year_says_a_year_is_the_limit() {
             "sockd: invalid --idle-timeout \"0\": expected a number of seconds greater than 0",
         );
 }
+
+#[test]
+fn sockc_options_go_anywhere_before_the_double_dash() {
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let port = server.port_arg();
+    let sent = |args: &[&str]| sockc().args(["127.0.0.1", &port]).args(args).run();
+    sent(&["hi", "--timeout", "3"]).success().stdout_is(b"hi");
+    sent(&["hi", "-q", "there"])
+        .success()
+        .stdout_is(b"hi there");
+    sent(&["--", "hi", "--timeout", "-q"])
+        .success()
+        .stdout_is(b"hi --timeout -q");
+    // After the message, an option is still parsed, so its value is checked.
+    sent(&["hi", "--timeout", "0"]).fails_with(64, "sockc: invalid --timeout \"0\": ");
+    sent(&["hi", "-x"]).fails_with(64, "sockc: unknown option \"-x\"");
+}
+
+#[test]
+fn a_client_cannot_connect_to_port_0_and_the_ip_is_checked_first() {
+    let zero = "invalid port \"0\": a client cannot connect to port 0";
+    sockc()
+        .args(["127.0.0.1", "0", "hi"])
+        .run()
+        .fails_with(64, &format!("sockc: {zero}"));
+    sockc()
+        .args(["127.0.0.1", "0"])
+        .stdin_bytes("hi\n")
+        .run()
+        .fails_with(64, &format!("sockc: {zero}"));
+    sockbench()
+        .args(["pingpong", "127.0.0.1", "0"])
+        .run()
+        .fails_with(64, &format!("sockbench: {zero}"));
+    sockc()
+        .args(["999.1.1.1", "99999", "hi"])
+        .run()
+        .fails_with(64, "sockc: invalid address \"999.1.1.1\"");
+    sockd()
+        .args(["999.1.1.1", "99999"])
+        .run()
+        .fails_with(64, "sockd: invalid address \"999.1.1.1\"");
+}
+
+#[test]
+fn chat_refuses_the_options_that_mean_nothing_in_chat_mode() {
+    for (args, line) in [
+        (
+            ["--chat", "--threads", "2"],
+            "sockd: --chat cannot be used with --threads",
+        ),
+        (
+            ["--max-conns", "2", "--chat"],
+            "sockd: --max-conns cannot be used with --chat",
+        ),
+    ] {
+        sockd()
+            .args(args)
+            .args(["127.0.0.1", "0"])
+            .limit(std::time::Duration::from_secs(10))
+            .run()
+            .fails_with(64, line);
+    }
+}
