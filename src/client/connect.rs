@@ -14,7 +14,8 @@ const RETRY_MAX: Duration = Duration::from_millis(100);
 
 /// Connects within `timeout`; under `wait`, a refused connection is retried
 /// (a new socket each time, backing off to 100 ms) until `wait` has passed.
-/// The socket is returned non-blocking.
+/// The socket is returned non-blocking; `-v` logs what it connected to and
+/// from where.
 ///
 /// # Errors
 /// As [`connect_timeout`]; `ECONNREFUSED` once `wait` is used up.
@@ -41,7 +42,15 @@ pub fn connect_retrying(
                 std::thread::sleep(pause.min(left));
                 pause = (pause * 2).min(RETRY_MAX);
             }
-            other => return other,
+            Ok(sock) => {
+                // As `nc -v`: which server, and from which local address.
+                match crate::socket::local_addr(&sock) {
+                    Ok(local) => log::info!("connected to {addr} from {local}"),
+                    Err(_) => log::info!("connected to {addr}"),
+                }
+                return Ok(sock);
+            }
+            Err(err) => return Err(err),
         }
     }
 }

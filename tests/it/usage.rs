@@ -434,3 +434,52 @@ fn chat_refuses_the_options_that_mean_nothing_in_chat_mode() {
             .fails_with(64, line);
     }
 }
+
+#[test]
+fn verbose_sockc_says_what_it_connected_to_and_from_where() {
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let port = server.port_arg();
+    let out = sockc().args(["-v", "127.0.0.1", &port, "hi"]).run();
+    out.success().stdout_is(b"hi");
+    let from = format!("sockc: connected to 127.0.0.1:{port} from 127.0.0.1:");
+    let local = out
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(&from))
+        .and_then(|local| local.parse::<u16>().ok());
+    assert!(
+        local.is_some_and(|local| local > 0 && local.to_string() != port),
+        "no {from:?}PORT line\n{out}"
+    );
+    sockc()
+        .args(["127.0.0.1", &port, "hi"])
+        .run()
+        .success()
+        .stderr_is("");
+}
+
+#[test]
+fn very_verbose_sockd_logs_accepts_and_closes_with_bytes() {
+    let server = sockd()
+        .args(["-vv", "--exit-after", "1", "127.0.0.1", "0"])
+        .serve();
+    let client = crate::util::net::connect(server.port());
+    let peer = sockkit::socket::local_addr(&client).unwrap_or_else(|e| panic!("getsockname: {e}"));
+    assert_eq!(crate::util::net::exchange(&client, b"hello"), b"hello");
+    let stopped = server.wait_exit();
+    stopped
+        .success()
+        .stderr_has(&format!("\nsockd: accepted {peer}\n"))
+        .stderr_has(&format!(
+            "\nsockd: closed {peer}: 5 bytes in, 5 bytes out\n"
+        ));
+    let quieter = sockd()
+        .args(["-v", "--exit-after", "1", "127.0.0.1", "0"])
+        .serve();
+    assert_eq!(crate::util::net::round_trip(quieter.port(), b"x"), b"x");
+    let stopped = quieter.wait_exit();
+    assert!(
+        !stopped.stderr.contains("accepted"),
+        "-v logs accepts\n{stopped}"
+    );
+}
