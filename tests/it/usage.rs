@@ -483,3 +483,19 @@ fn very_verbose_sockd_logs_accepts_and_closes_with_bytes() {
         "-v logs accepts\n{stopped}"
     );
 }
+
+#[test]
+fn one_connection_is_one_connection_in_sockbench_too() {
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let port = server.port_arg();
+    for (load, what) in [
+        ("pingpong", "1 connection, 64 B requests"),
+        ("hold", "1 connection held, 64 B requests"),
+    ] {
+        sockbench()
+            .args([load, "127.0.0.1", &port, "-c", "1", "-d", "0.2"])
+            .run()
+            .success()
+            .stdout_has(&format!("{load} 127.0.0.1:{port}: {what}, "));
+    }
+}
