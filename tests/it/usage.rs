@@ -499,3 +499,77 @@ fn one_connection_is_one_connection_in_sockbench_too() {
             .stdout_has(&format!("{load} 127.0.0.1:{port}: {what}, "));
     }
 }
+
+/// The flags a `--help` lists, short and long (`-q`, `--quiet`, `-p`).
+fn option_names(help: &str) -> Vec<String> {
+    help.split("\nOptions:\n")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .flat_map(|line| {
+            let names = line.trim_start().split("  ").next().unwrap_or_default();
+            names
+                .split([',', ' '])
+                .filter(|word| word.starts_with('-'))
+                .map(|word| word.trim_end_matches("...").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_docs_describe_every_flag_of_every_program() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for program in &PROGRAMS {
+        let page = docs.join(format!("{}.md", program.name));
+        let text = std::fs::read_to_string(&page)
+            .unwrap_or_else(|e| panic!("read {}: {e}", page.display()));
+        let mut flags: Vec<String> = program
+            .commands
+            .iter()
+            .flat_map(|command| {
+                let help = program.run(&[*command, &["--help"][..]].concat());
+                option_names(&help.success().stdout_text())
+            })
+            .collect();
+        flags.dedup();
+        assert!(flags.len() >= 5, "{}: {flags:?}", program.name);
+        for flag in flags {
+            assert!(
+                text.contains(&format!("`{flag}")),
+                "{} does not describe {flag}",
+                page.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_in_the_repository_points_outside_it() {
+    // Spelled in pieces, so that this file does not name them itself.
+    let outside = [concat!("SPEC", ".md"), concat!("../", "shared")];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pending = vec![root.to_path_buf()];
+    let mut files = 0;
+    while let Some(path) = pending.pop() {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "target" && name != ".git" {
+                let entries = std::fs::read_dir(&path)
+                    .unwrap_or_else(|e| panic!("read_dir {}: {e}", path.display()));
+                pending.extend(entries.filter_map(|entry| entry.ok()).map(|e| e.path()));
+            }
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        files += 1;
+        for needle in outside {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} mentions {needle}",
+                path.display()
+            );
+        }
+    }
+    assert!(files > 50, "only {files} files walked");
+}
