@@ -573,3 +573,83 @@ fn nothing_in_the_repository_points_outside_it() {
     }
     assert!(files > 50, "only {files} files walked");
 }
+
+/// The README's `sh` blocks in the section titled `title`.
+fn readme_blocks(title: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("README.md: {e}"));
+    let section = readme
+        .split("\n## ")
+        .find(|section| section.starts_with(title))
+        .unwrap_or_else(|| panic!("README.md has no section {title:?}"));
+    section
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(code, _)| code.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_readme_puts_the_programs_on_path_before_using_them() {
+    let first = readme_blocks("The two commands");
+    assert!(
+        first
+            .first()
+            .is_some_and(|block| block.contains("cargo install --locked --path .")),
+        "the server command does not install the programs: {first:?}"
+    );
+}
+
+#[test]
+fn the_readmes_script_patterns_run_as_written_and_read_no_stale_port() {
+    let blocks = readme_blocks("In scripts");
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    let dir = TempDir::new();
+    let bin = std::path::Path::new(crate::util::SOCKD)
+        .parent()
+        .unwrap_or_else(|| panic!("no directory in {}", crate::util::SOCKD));
+    // A server slow to start, so that a pattern which could read the stale
+    // file below does read it (a fast sockd replaces it before `cat` runs).
+    let slow = dir.join("slow");
+    std::fs::create_dir(&slow).unwrap_or_else(|e| panic!("mkdir slow: {e}"));
+    let wrapper = format!(
+        "#!/bin/sh\nsleep 0.3\nexec '{}' \"$@\"\n",
+        crate::util::SOCKD
+    );
+    std::fs::write(slow.join("sockd"), wrapper).unwrap_or_else(|e| panic!("slow/sockd: {e}"));
+    Cmd::new("chmod")
+        .arg("+x")
+        .arg(slow.join("sockd"))
+        .run()
+        .success();
+    let path = format!(
+        "{}:{}:{}",
+        slow.display(),
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let input = crate::util::random_bytes(100_000, 7);
+    std::fs::write(dir.join("in.bin"), &input).unwrap_or_else(|e| panic!("in.bin: {e}"));
+    // A port file an earlier run left behind, which the pattern must not
+    // read as this server's.
+    std::fs::write(dir.join("echo.port"), "1\n").unwrap_or_else(|e| panic!("echo.port: {e}"));
+    // As written, but for the pid file, which goes in the test's directory
+    // (another run of this test could be using /tmp/echo.pid meanwhile).
+    let background = blocks[0].replace("/tmp/echo.pid", "./echo.pid");
+    let script = format!(
+        "set -e\ncd \"$0\"\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n{background}\n{}\n\
+         sockc 127.0.0.1 \"$port\" ok\n",
+        blocks[1]
+    );
+    let out = Cmd::new("bash")
+        .args(["-c", &script])
+        .arg(dir.join(""))
+        .env("PATH", path)
+        .limit(std::time::Duration::from_secs(20))
+        .run();
+    out.success();
+    let copied = std::fs::read(dir.join("out.bin")).unwrap_or_default();
+    crate::util::assert_same_bytes(&copied, &input, "out.bin");
+    // The reused path gave the new server's port: it answered.
+    assert!(out.stdout_text().ends_with("ok"), "{out}");
+}
