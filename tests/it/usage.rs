@@ -102,16 +102,18 @@ impl Program {
         (self.cmd)().args(args).run()
     }
 
+    /// `--help` of the program and of its commands.
+    fn helps(&self) -> Vec<String> {
+        let help = |command: &&[&str]| {
+            let out = self.run(&[*command, &["--help"][..]].concat());
+            out.success().stdout_text()
+        };
+        self.commands.iter().map(help).collect()
+    }
+
     /// Every long flag, from `--help` (and the commands' `--help`).
     fn flags(&self) -> Vec<String> {
-        let flags: Vec<String> = self
-            .commands
-            .iter()
-            .flat_map(|command| {
-                let help = self.run(&[*command, &["--help"][..]].concat());
-                long_flags(&help.success().stdout_text())
-            })
-            .collect();
+        let flags: Vec<String> = self.helps().iter().flat_map(|h| long_flags(h)).collect();
         assert!(flags.len() >= 3, "{}: too few flags: {flags:?}", self.name);
         flags
     }
@@ -525,12 +527,9 @@ fn the_docs_describe_every_flag_of_every_program() {
         let text = std::fs::read_to_string(&page)
             .unwrap_or_else(|e| panic!("read {}: {e}", page.display()));
         let mut flags: Vec<String> = program
-            .commands
+            .helps()
             .iter()
-            .flat_map(|command| {
-                let help = program.run(&[*command, &["--help"][..]].concat());
-                option_names(&help.success().stdout_text())
-            })
+            .flat_map(|h| option_names(h))
             .collect();
         flags.dedup();
         assert!(flags.len() >= 5, "{}: {flags:?}", program.name);
