@@ -82,12 +82,8 @@ fn clap_failure(program: &str, cmd: &Command, err: &clap::Error) -> ExitCode {
             Exit::Usage.into()
         }
         _ => {
-            let usage = usage::describe(err, cmd);
-            let mut text = format!("{program}: {} (try --help)\n", usage.line);
-            if let Some(hint) = usage.hint {
-                text.push_str(&format!("hint: {hint}\n"));
-            }
-            crate::io::write_stderr(&text);
+            let line = usage::describe(err, cmd);
+            crate::io::write_stderr(&format!("{program}: {line} (try --help)\n"));
             Exit::Usage.into()
         }
     }

@@ -1,24 +1,15 @@
 //! clap's usage errors in sockkit's own words: one line that names what is
 //! wrong (the missing argument, the flag and its bad value in double quotes,
-//! as every other sockkit message quotes a value), and clap's "did you
-//! mean" as a hint. clap's own rendering is a paragraph whose first
+//! as every other sockkit message quotes a value, clap's "did you mean"). clap's own rendering is a paragraph whose first
 //! line loses the names ("the following required arguments were not
 //! provided:") and quotes in its own style.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::error::Error as _;
 
-/// What a clap usage error becomes: the line after `PROGRAM: `, and a hint.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Usage {
-    /// `missing <PORT>`, `invalid --timeout "0": …`, `unknown option "--x"`.
-    pub line: String,
-    /// A second line, where the way out is not in the first.
-    pub hint: Option<String>,
-}
-
-/// Renders `err`, raised while parsing for `cmd`.
-pub fn describe(err: &clap::Error, cmd: &clap::Command) -> Usage {
+/// `err`, raised while parsing for `cmd`, as the line after `PROGRAM: `:
+/// `missing <PORT>`, `invalid --timeout "0": …`, `unknown option "--x"`.
+pub fn describe(err: &clap::Error, cmd: &clap::Command) -> String {
     let line = match err.kind() {
         ErrorKind::MissingRequiredArgument => strings(err, ContextKind::InvalidArg)
             .filter(|names| !names.is_empty())
@@ -64,9 +55,10 @@ pub fn describe(err: &clap::Error, cmd: &clap::Command) -> Usage {
             .map(|value| format!("unexpected argument {value:?}")),
         _ => None,
     };
-    Usage {
-        line: line.unwrap_or_else(|| first_line(&err.to_string())),
-        hint: hint(err),
+    let line = line.unwrap_or_else(|| first_line(&err.to_string()));
+    match suggestion(err) {
+        Some(like) => format!("{line}; did you mean {like:?}?"),
+        None => line,
     }
 }
 
@@ -88,15 +80,14 @@ fn missing_command(cmd: &clap::Command) -> String {
 }
 
 /// clap's "did you mean" for an unknown option or command.
-fn hint(err: &clap::Error) -> Option<String> {
-    let like = string(err, ContextKind::SuggestedArg)
+fn suggestion(err: &clap::Error) -> Option<String> {
+    string(err, ContextKind::SuggestedArg)
         .map(|flag| flag_name(&flag))
         .or_else(|| {
             strings(err, ContextKind::SuggestedSubcommand)?
                 .first()
                 .cloned()
-        })?;
-    Some(format!("did you mean {like:?}?"))
+        })
 }
 
 /// `--timeout <SECS>` → `--timeout`; `<PORT>` stays `<PORT>`.
@@ -169,7 +160,7 @@ mod tests {
             .arg(Arg::new("threads").long("threads").conflicts_with("chat"))
     }
 
-    fn usage(args: &[&str]) -> Usage {
+    fn usage(args: &[&str]) -> String {
         let mut cmd = cmd();
         let argv = std::iter::once("sockt").chain(args.iter().copied());
         match cmd.try_get_matches_from_mut(argv) {
@@ -180,41 +171,35 @@ mod tests {
 
     #[test]
     fn missing_arguments_are_named() {
-        assert_eq!(usage(&[]).line, "missing <IP> and <PORT>");
-        assert_eq!(usage(&["127.0.0.1"]).line, "missing <PORT>");
+        assert_eq!(usage(&[]), "missing <IP> and <PORT>");
+        assert_eq!(usage(&["127.0.0.1"]), "missing <PORT>");
     }
 
     #[test]
     fn bad_values_are_double_quoted_after_their_flag() {
         assert_eq!(
-            usage(&["a", "1", "--timeout", "0"]).line,
+            usage(&["a", "1", "--timeout", "0"]),
             "invalid --timeout \"0\": expected 1"
         );
         assert_eq!(
-            usage(&["a", "1", "--source", "x\u{1b}"]).line,
+            usage(&["a", "1", "--source", "x\u{1b}"]),
             "invalid --source \"x\\u{1b}\": expected netlink or proc"
         );
         assert_eq!(
-            usage(&["a", "1", "--source"]).line,
+            usage(&["a", "1", "--source"]),
             "--source needs a value: expected netlink or proc"
         );
     }
 
     #[test]
     fn unknown_options_and_conflicts() {
-        let unknown = usage(&["a", "1", "--timeot", "1"]);
-        assert_eq!(unknown.line, "unknown option \"--timeot\"");
-        assert_eq!(unknown.hint.as_deref(), Some("did you mean \"--timeout\"?"));
-        let dash = usage(&["a", "1", "hi", "-x"]);
         assert_eq!(
-            dash,
-            Usage {
-                line: "unknown option \"-x\"".to_string(),
-                hint: None
-            }
+            usage(&["a", "1", "--timeot", "1"]),
+            "unknown option \"--timeot\"; did you mean \"--timeout\"?"
         );
+        assert_eq!(usage(&["a", "1", "hi", "-x"]), "unknown option \"-x\"");
         assert_eq!(
-            usage(&["a", "1", "--chat", "--threads", "2"]).line,
+            usage(&["a", "1", "--chat", "--threads", "2"]),
             "--chat cannot be used with --threads"
         );
     }
