@@ -10,14 +10,14 @@ use std::time::Duration;
 
 /// TCP client: one-shot with MESSAGE (or - for stdin), else the lesson's loop.
 #[derive(Parser)]
-#[command(version, allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true)]
 struct Args {
     /// IPv4 or IPv6 literal of the server (localhost = 127.0.0.1)
     ip: String,
     /// Server port, 0-65535
     port: String,
-    /// Words to send, joined by spaces; - streams stdin
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Words to send, joined by spaces; - streams stdin; after -- a word
+    /// may start with - (options go anywhere before --)
     message: Vec<String>,
     /// Transcript mode: one connection for all lines
     #[arg(long)]
@@ -28,12 +28,11 @@ struct Args {
     /// Bound on connecting and on each wait for the server
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "10")]
     timeout: Duration,
-    /// Errors only
+    /// No warnings: only errors on stderr
     #[arg(short, long)]
     quiet: bool,
-    /// More diagnostics (-vv for debug)
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: cli::Verbosity,
 }
 
 fn main() -> ExitCode {
@@ -41,7 +40,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    cli::init_logging("sockc", args.verbose, args.quiet);
+    cli::init_logging("sockc", args.verbosity.verbose, args.quiet);
     let result = ClientOptions::new(&args.ip, &args.port, &args.message, args.timeout).and_then(
         |mut options| {
             options.keep = args.keep;

@@ -15,7 +15,7 @@ const RETRY_MAX: Duration = Duration::from_millis(100);
 /// Connects within `timeout`; under `wait`, a refused connection (for
 /// unix, also a missing socket file) is retried (a new socket each time,
 /// backing off to 100 ms) until `wait` has passed. The socket is returned
-/// non-blocking.
+/// non-blocking; `-v` logs what it connected to and from where.
 ///
 /// # Errors
 /// As [`connect_timeout`]; `ECONNREFUSED` (`ENOENT`) once `wait` is used up.
@@ -34,13 +34,24 @@ pub fn connect_retrying(
                     at.saturating_duration_since(Instant::now())
                 });
                 if left.is_zero() {
-                    return Err(err);
+                    return Err(match wait {
+                        Some(wait) => err.gave_up("--wait", wait),
+                        None => err,
+                    });
                 }
                 log::debug!("{addr} refused; retrying in {pause:?}");
                 std::thread::sleep(pause.min(left));
                 pause = (pause * 2).min(RETRY_MAX);
             }
-            other => return other,
+            Ok(sock) => {
+                // As `nc -v`: which server, and from which local address.
+                match crate::socket::local_addr(&sock) {
+                    Ok(local) => log::info!("connected to {addr} from {local}"),
+                    Err(_) => log::info!("connected to {addr}"),
+                }
+                return Ok(sock);
+            }
+            Err(err) => return Err(err),
         }
     }
 }

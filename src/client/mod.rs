@@ -7,7 +7,7 @@ mod oneshot;
 
 pub use connect::connect_retrying;
 
-use crate::addr::parse_socket_addr;
+use crate::addr::parse_peer_addr;
 use crate::error::Result;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -41,9 +41,9 @@ impl ClientOptions {
     /// alone means stdin).
     ///
     /// # Errors
-    /// [`crate::Error::Usage`] for a bad IP or port.
+    /// [`crate::Error::Usage`] for a bad IP or port, and for port 0.
     pub fn new(ip: &str, port: &str, words: &[String], timeout: Duration) -> Result<Self> {
-        let addr = parse_socket_addr(ip, port)?;
+        let addr = parse_peer_addr(ip, port)?;
         let message = match words {
             [] => None,
             [dash] if dash == "-" => Some(Message::Stdin),
@@ -65,8 +65,12 @@ impl ClientOptions {
 /// Connection failures (`ECONNREFUSED` → 69), our timeouts (`ETIMEDOUT` →
 /// 75), resets; a closed stdout is [`crate::Error::StdoutClosed`] (exit 0).
 pub fn run(options: &ClientOptions) -> Result<()> {
-    match &options.message {
+    let result = match &options.message {
         Some(message) => oneshot::run(options, message),
         None => interactive::run(options),
-    }
+    };
+    result.map_err(|err| match err.errno() {
+        Some(rustix::io::Errno::TIMEDOUT) => err.gave_up("--timeout", options.timeout),
+        _ => err,
+    })
 }

@@ -21,7 +21,7 @@ use crate::io::{Pushed, epoll_wait, recv_some, send_some};
 use crate::slab::Slab;
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
@@ -195,7 +195,8 @@ impl Worker<'_> {
             ) {
                 Ok((fd, peer)) => {
                     self.fd_exhaustion_logged = false;
-                    self.add_connection(fd, peer.map(|p| p.ip()));
+                    let unnamed = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+                    self.add_connection(fd, peer.unwrap_or(unnamed));
                 }
                 Err(Errno::AGAIN) => {
                     self.shared.unreserve_slot();
@@ -233,11 +234,14 @@ impl Worker<'_> {
         }
     }
 
-    fn add_connection(&mut self, fd: OwnedFd, peer: Option<IpAddr>) {
+    fn add_connection(&mut self, fd: OwnedFd, peer: SocketAddr) {
         self.stats.accepted += 1;
+        log::debug!("accepted {peer}");
         let conn = Conn {
             fd,
-            peer: peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            peer,
+            bytes_in: 0,
+            bytes_out: 0,
             pending: Vec::new(),
             last_active: Instant::now(),
             lease_start: Instant::now(),
@@ -298,12 +302,13 @@ impl Worker<'_> {
         };
         let data = &self.scratch[..received];
         self.stats.bytes += received as u64;
+        conn.bytes_in += received as u64;
         conn.moved += received as u64;
         if self.options.idle_timeout.is_some() {
             conn.last_active = Instant::now();
         }
         if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer);
+            let ip = display_ip(conn.peer.ip());
             let out = &mut self.transcript;
             splitter.feed(data, |message, dropped| {
                 push_say_line(out, ip, message, dropped)
@@ -315,6 +320,7 @@ impl Worker<'_> {
             Err(_) => return false,
         };
         conn.moved += sent as u64;
+        conn.bytes_out += sent as u64;
         if sent < received {
             conn.pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
@@ -342,6 +348,7 @@ impl Worker<'_> {
             conn.last_active = Instant::now();
         }
         conn.moved += sent as u64;
+        conn.bytes_out += sent as u64;
         conn.pending.drain(..sent);
         if !conn.pending.is_empty() {
             return true;
@@ -361,8 +368,14 @@ impl Worker<'_> {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
+        log::debug!(
+            "closed {}: {} bytes in, {} bytes out",
+            conn.peer,
+            conn.bytes_in,
+            conn.bytes_out
+        );
         if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer);
+            let ip = display_ip(conn.peer.ip());
             let out = &mut self.transcript;
             splitter.finish(|message, dropped| push_say_line(out, ip, message, dropped));
         }

@@ -147,13 +147,25 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let stats = serve((listener, local), stop, &serving)?;
     let dropped = match stats.transcript_dropped {
         0 => String::new(),
-        n => format!(", {n} transcript lines dropped (stdout not read)"),
+        n => format!(
+            ", {} dropped (stdout not read)",
+            counted(n, "transcript line")
+        ),
     };
     crate::io::write_stderr(&format!(
-        "sockd: stopped: {} connections, {} bytes received{dropped}\n",
-        stats.accepted, stats.bytes
+        "sockd: stopped: {}, {} received{dropped}\n",
+        counted(stats.accepted, "connection"),
+        counted(stats.bytes, "byte")
     ));
     Ok(())
+}
+
+/// `1 connection`, `2 connections`.
+fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 fn announce_to(
@@ -257,7 +269,7 @@ pub fn serve(
         idle_timeout: options.idle_timeout,
     };
     let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
-    log::info!("{threads} echo workers");
+    log::info!("{}", counted(threads as u64, "echo worker"));
     let mut stats = serve_echo(&shared, echo, threads)?;
     if let Some(transcript) = shared.transcript.take() {
         stats.transcript_dropped = transcript.finish(TRANSCRIPT_FINAL_FLUSH).dropped_lines;

@@ -19,3 +19,4 @@ mod props;
 mod sockc_transcript;
 mod sockstat;
 mod sockstat_live;
+mod usage;

@@ -154,7 +154,8 @@ impl Outcome {
             .filter(|w| !w.is_empty())
             .filter_map(|w| w.parse().ok())
             .collect();
-        let dropped = line.ends_with(" transcript lines dropped (stdout not read)");
+        let dropped = line.ends_with(" transcript lines dropped (stdout not read)")
+            || line.ends_with(" transcript line dropped (stdout not read)");
         match numbers[..] {
             [conns, bytes] if !dropped => (conns, bytes, 0),
             [conns, bytes, lines] if dropped => (conns, bytes, lines),
