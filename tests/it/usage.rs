@@ -503,7 +503,7 @@ fn one_connection_is_one_connection_in_sockbench_too() {
             .args([load, "127.0.0.1", &port, "-c", "1", "-d", "0.2"])
             .run()
             .success()
-            .stdout_has(&format!("{load} 127.0.0.1:{port}: {what}, "));
+            .stdout_has(&format!("{load} tcp 127.0.0.1:{port}: {what}, "));
     }
 }
 
