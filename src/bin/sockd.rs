@@ -1,13 +1,11 @@
-//! `sockd IP PORT`: an echo server (many clients, epoll), or with `--chat`
-//! the lesson's interactive server.
+//! `sockd IP PORT`: an echo server (many clients, epoll, faults on request), or the lesson's chat.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
 use sockkit::cli::{self, parse_secs};
-use sockkit::server::{self, Mode, ServeOptions, ServerOptions};
+use sockkit::server::{self, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
 
 /// TCP echo server (default) or the lesson's chat server (--chat).
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(allow_negative_numbers = true)]
 struct Args {
     /// IPv4 or IPv6 literal to listen on (localhost = 127.0.0.1)
@@ -31,8 +29,7 @@ struct Args {
     /// Accept at most N concurrent connections
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "chat")]
     max_conns: Option<u32>,
-    /// Close clients silent for SECS; at --max-conns with clients waiting,
-    /// also those that moved under 1 KiB in the last SECS (slowloris)
+    /// Close clients silent for SECS; at --max-conns with clients waiting, also those that moved under 1 KiB in the last SECS (slowloris)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     idle_timeout: Option<std::time::Duration>,
     /// Exit 0 after N connections have closed
@@ -49,6 +46,8 @@ struct Args {
     quiet: bool,
     #[command(flatten)]
     verbosity: cli::Verbosity,
+    #[command(flatten)]
+    faults: FaultFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,7 +71,9 @@ fn main() -> std::process::ExitCode {
             idle_timeout: args.idle_timeout,
             exit_after: args.exit_after,
             threads: args.threads.map(usize::from),
+            faults: None,
         },
+        faults: args.faults,
     };
     cli::report("sockd", server::run(&options))
 }

@@ -10,10 +10,19 @@
 //! connection that moved fewer than [`TRICKLE_BYTES`] in its last lease is
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever (see [`super::idle`]).
+//!
+//! A connection the faults pick ([`super::fault`]) is served by
+//! [`fault::stream::step`] instead, on events and on the worker's timers
+//! (the earliest deadline bounds `epoll_wait`); a worker without faults
+//! holds no timer and never looks.
 
 use super::WorkerStats;
-use super::conn::Conn;
+use super::conn::{Conn, Outgoing};
+use super::fault::stream::{self as faulted, Faulted};
+use super::fault::timer::Timers;
+use super::fault::Plan;
 use super::idle::{IdleSweep, TRICKLE_BYTES};
+use super::sendq::SendQueues;
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
@@ -56,12 +65,17 @@ pub struct EchoOptions {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Runs one echo worker until the stop signal fires.
+/// Runs one echo worker until the stop signal fires; with `faults`, the
+/// connections they pick are served through them.
 ///
 /// # Errors
 /// Only failures of the worker's own epoll instance; a client's failure
 /// closes that client.
-pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> {
+pub fn run_worker(
+    shared: &Shared,
+    options: EchoOptions,
+    faults: Option<&Plan>,
+) -> Result<WorkerStats> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
         .map_err(|errno| Error::on("epoll_create", "worker", errno))?;
     let mut worker = Worker {
@@ -76,6 +90,9 @@ pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> 
         fd_exhaustion_logged: false,
         stats: WorkerStats::default(),
         idle: IdleSweep::new(),
+        faults,
+        timers: Timers::new(),
+        send_queues: SendQueues::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -97,6 +114,10 @@ struct Worker<'a> {
     fd_exhaustion_logged: bool,
     stats: WorkerStats,
     idle: IdleSweep,
+    faults: Option<&'a Plan>,
+    timers: Timers,
+    /// For the faults' RST ending (opened at the first).
+    send_queues: SendQueues,
 }
 
 impl Worker<'_> {
@@ -121,6 +142,9 @@ impl Worker<'_> {
             }
             self.flush_transcript();
             let now = Instant::now();
+            if self.faults.is_some() {
+                self.fire_timers(now);
+            }
             if self.paused_until.is_some_and(|until| now >= until) {
                 self.paused_until = None;
                 self.start_accepting();
@@ -135,11 +159,28 @@ impl Worker<'_> {
     }
 
     fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<Duration> {
-        let next = match (self.paused_until, next_sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }?;
+        let next = [self.paused_until, next_sweep, self.timers.next()]
+            .into_iter()
+            .flatten()
+            .min()?;
         Some(next.saturating_duration_since(Instant::now()))
+    }
+
+    /// Steps the faulted connections whose deadlines came by `now`.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((at, token)) = self.timers.pop_due(now) {
+            let due = self
+                .conns
+                .get_mut(token)
+                .is_some_and(|conn| match &mut conn.out {
+                    Outgoing::Faulted(fault) => fault.fire(at),
+                    Outgoing::Plain(_) => false,
+                });
+            if due {
+                self.on_faulted(token, EventFlags::empty());
+            }
+        }
+        self.flush_transcript();
     }
 
     fn watch(&self, fd: impl AsFd, token: u64, flags: EventFlags) -> Result<()> {
@@ -237,12 +278,22 @@ impl Worker<'_> {
     fn add_connection(&mut self, fd: OwnedFd, peer: SocketAddr) {
         self.stats.accepted += 1;
         log::debug!("accepted {peer}");
+        let fault = self.faults.and_then(|plan| {
+            let ordinal = plan.pick()?;
+            log::debug!("faults on connection {ordinal} ({peer})");
+            Some(Box::new(Faulted::new(plan, ordinal, &fd, Instant::now())))
+        });
+        let faulted = fault.is_some();
+        let out = match fault {
+            Some(fault) => Outgoing::Faulted(fault),
+            None => Outgoing::Plain(Vec::new()),
+        };
         let conn = Conn {
             fd,
             peer,
             bytes_in: 0,
             bytes_out: 0,
-            pending: Vec::new(),
+            out,
             last_active: Instant::now(),
             lease_start: Instant::now(),
             moved: 0,
@@ -267,6 +318,8 @@ impl Worker<'_> {
                 crate::error::describe_errno(errno)
             );
             self.close(token);
+        } else if faulted {
+            self.on_faulted(token, EventFlags::empty());
         }
     }
 
@@ -274,7 +327,10 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let writing = !conn.pending.is_empty();
+        let writing = match &conn.out {
+            Outgoing::Plain(pending) => !pending.is_empty(),
+            Outgoing::Faulted(_) => return self.on_faulted(token, flags),
+        };
         let keep = if writing {
             self.flush_pending(token)
         } else {
@@ -301,19 +357,8 @@ impl Worker<'_> {
             Err(_) => return false,
         };
         let data = &self.scratch[..received];
-        self.stats.bytes += received as u64;
-        conn.bytes_in += received as u64;
-        conn.moved += received as u64;
-        if self.options.idle_timeout.is_some() {
-            conn.last_active = Instant::now();
-        }
-        if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer.ip());
-            let out = &mut self.transcript;
-            splitter.feed(data, |message, dropped| {
-                push_say_line(out, ip, message, dropped)
-            });
-        }
+        let idle = self.options.idle_timeout.is_some();
+        received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
         let sent = match send_some(&conn.fd, data) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => 0,
@@ -322,7 +367,10 @@ impl Worker<'_> {
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
         if sent < received {
-            conn.pending.extend_from_slice(&data[sent..]);
+            let Outgoing::Plain(pending) = &mut conn.out else {
+                return false;
+            };
+            pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
                 &self.epoll,
                 &conn.fd,
@@ -334,12 +382,40 @@ impl Worker<'_> {
         true
     }
 
+    /// An event or a timer for a faulted connection.
+    fn on_faulted(&mut self, token: u64, flags: EventFlags) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let mut io = faulted::Io {
+            epoll: &self.epoll,
+            scratch: &mut self.scratch,
+            timers: &mut self.timers,
+            send_queues: &mut self.send_queues,
+        };
+        let stepped = faulted::step(conn, &mut io, token, flags, Instant::now());
+        if stepped.received > 0 {
+            let data = &self.scratch[..stepped.received];
+            let idle = self.options.idle_timeout.is_some();
+            received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
+        }
+        if !stepped.open {
+            self.close(token);
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
+        }
+    }
+
     /// Sends what a short send left; back to reading once it is all out.
     fn flush_pending(&mut self, token: u64) -> bool {
         let Some(conn) = self.conns.get_mut(token) else {
             return false;
         };
-        let sent = match send_some(&conn.fd, &conn.pending) {
+        let Outgoing::Plain(pending) = &mut conn.out else {
+            return false;
+        };
+        let sent = match send_some(&conn.fd, pending.as_slice()) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => return true,
             Err(_) => return false,
@@ -349,12 +425,12 @@ impl Worker<'_> {
         }
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
-        conn.pending.drain(..sent);
-        if !conn.pending.is_empty() {
+        pending.drain(..sent);
+        if !pending.is_empty() {
             return true;
         }
         // Give the buffer back: an idle connection holds none.
-        conn.pending = Vec::new();
+        *pending = Vec::new();
         epoll::modify(
             &self.epoll,
             &conn.fd,
@@ -445,5 +521,28 @@ impl Worker<'_> {
                 conn.transcript = None;
             }
         }
+    }
+}
+
+/// `data` came from `conn`: the counters, the idle clock (with
+/// `--idle-timeout`), the transcript.
+fn received_from(
+    conn: &mut Conn,
+    data: &[u8],
+    idle: bool,
+    stats: &mut WorkerStats,
+    transcript: &mut Vec<u8>,
+) {
+    stats.bytes += data.len() as u64;
+    conn.bytes_in += data.len() as u64;
+    conn.moved += data.len() as u64;
+    if idle {
+        conn.last_active = Instant::now();
+    }
+    if let Some(splitter) = conn.transcript.as_mut() {
+        let ip = display_ip(conn.peer.ip());
+        splitter.feed(data, |message, dropped| {
+            push_say_line(transcript, ip, message, dropped)
+        });
     }
 }

@@ -9,6 +9,7 @@ pub mod background;
 mod chat;
 mod conn;
 mod echo;
+pub mod fault;
 mod idle;
 mod limits;
 mod reply;
@@ -28,6 +29,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use shared::Shared;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What [`serve`] does with each client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +57,8 @@ pub struct ServeOptions {
     pub exit_after: Option<u64>,
     /// Echo workers; `None`: the CPUs this process may run on.
     pub threads: Option<usize>,
+    /// The faults echo goes through (echo mode); `None`: the plain echo.
+    pub faults: Option<Arc<fault::Plan>>,
 }
 
 /// Everything `sockd` was asked to do.
@@ -77,6 +81,8 @@ pub struct ServerOptions {
     pub detached: bool,
     /// How to serve once listening.
     pub serve: ServeOptions,
+    /// The fault flags (the plan, with its seed, is made once listening).
+    pub faults: fault::FaultFlags,
 }
 
 /// What a server did, for the summary line.
@@ -125,12 +131,21 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     if options.background && !options.detached {
         return background::launch();
     }
+    // Usage errors first, before anything is bound.
+    let plan = options.faults.plan()?;
     limits::raise_fd_limit();
     let addr = crate::addr::parse_socket_addr(&options.ip, &options.port)?;
     let (listener, bound) = bind_socket(&crate::Endpoint::tcp(addr))?;
     let local = bound.socket_addr().unwrap_or(addr);
     listen(&listener, local, options.backlog)?;
     let stop = Stop::on_signals()?;
+    let mut serving = options.serve.clone();
+    if let Some(plan) = plan {
+        // Before any readiness signal: a script that saw one can read the
+        // seed that replays the run.
+        crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
+        serving.faults = Some(Arc::new(plan));
+    }
     let port = format!("{}\n", local.port());
     // The pid file first: once the port file (the readiness signal) is
     // there, so is the pid to kill.
@@ -138,7 +153,6 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let _pid_file = announce_to(options.pid_file.as_deref(), &pid, &stop)?;
     let _port_file = announce_to(options.port_file.as_deref(), &port, &stop)?;
     crate::io::write_stderr(&format!("sockd: listening on {local}\n"));
-    let mut serving = options.serve.clone();
     if options.detached {
         background::detach(&port)?;
         // stdout is /dev/null now: nobody could read a transcript.
@@ -270,7 +284,7 @@ pub fn serve(
     };
     let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
     log::info!("{}", counted(threads as u64, "echo worker"));
-    let mut stats = serve_echo(&shared, echo, threads)?;
+    let mut stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
     if let Some(transcript) = shared.transcript.take() {
         stats.transcript_dropped = transcript.finish(TRANSCRIPT_FINAL_FLUSH).dropped_lines;
     }
@@ -292,7 +306,12 @@ impl Drop for StopOnExit<'_> {
     }
 }
 
-fn serve_echo(shared: &Shared, echo: echo::EchoOptions, threads: usize) -> Result<WorkerStats> {
+fn serve_echo(
+    shared: &Shared,
+    echo: echo::EchoOptions,
+    faults: Option<&fault::Plan>,
+    threads: usize,
+) -> Result<WorkerStats> {
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -301,7 +320,7 @@ fn serve_echo(shared: &Shared, echo: echo::EchoOptions, threads: usize) -> Resul
                     // the rest rather than leaving a server that silently
                     // accepts less, or a scope that never joins.
                     let _stop_all = StopOnExit(&shared.stop);
-                    echo::run_worker(shared, echo)
+                    echo::run_worker(shared, echo, faults)
                 })
             })
             .collect();
