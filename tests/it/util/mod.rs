@@ -2,7 +2,8 @@
 //! background waited on with deadlines and never a sleep (`process`), the
 //! assertions that show what a command did when they fail (`outcome`),
 //! test-side sockets (`net`), what `/proc` says about a process (`procfs`),
-//! sockstat's table read back (`listing`) and visible skips (`skip`).
+//! sockstat's table read back (`listing`), a resolver of the test's making
+//! (`resolver`) and visible skips (`skip`).
 //!
 //! ```text
 //! let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
@@ -16,6 +17,7 @@ pub mod net;
 mod outcome;
 mod process;
 pub mod procfs;
+pub mod resolver;
 pub mod skip;
 
 pub use cmd::Cmd;
