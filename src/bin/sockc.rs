@@ -1,37 +1,52 @@
-//! `sockc IP PORT [MESSAGE]...`: send and print the reply (scripts), or the
-//! lesson's interactive `you say:` client.
+//! `sockc HOST PORT [MESSAGE]...` · `sockc -U PATH [MESSAGE]...`: send and
+//! print the reply (scripts), or the lesson's interactive `you say:` client.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
 use sockkit::cli::{self, parse_secs};
-use sockkit::client::{self, ClientOptions};
+use sockkit::client::{self, ClientOptions, ServerAddr};
+use sockkit::endpoint::Kind;
+use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// TCP client: one-shot with MESSAGE (or - for stdin), else the lesson's loop.
+/// Client for TCP, UDP (-u) and unix sockets (-U PATH): one-shot with
+/// MESSAGE (or - for stdin), else the lesson's loop.
 #[derive(Parser)]
 #[command(version, allow_negative_numbers = true)]
+#[command(override_usage = "sockc [OPTIONS] HOST PORT [MESSAGE]...\n       \
+                            sockc -U PATH [-u] [OPTIONS] [MESSAGE]...")]
 struct Args {
-    /// IPv4 or IPv6 literal of the server (localhost = 127.0.0.1)
-    ip: String,
-    /// Server port, 0-65535
-    port: String,
-    /// Words to send, joined by spaces; - streams stdin
+    /// Server: IPv4 or IPv6 literal, localhost (127.0.0.1) or a host name
+    #[arg(value_name = "HOST", required_unless_present = "unix")]
+    ip: Option<String>,
+    /// Server port, 1-65535
+    #[arg(required_unless_present = "unix")]
+    port: Option<String>,
+    /// Words to send, joined by spaces; - streams stdin (-u: a datagram a
+    /// line); with -U every word after the options
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     message: Vec<String>,
+    /// Unix socket server: a path, or @name (abstract namespace)
+    #[arg(short = 'U', long = "unix", value_name = "PATH")]
+    unix: Option<OsString>,
+    /// Datagrams: UDP, or unix datagrams with -U
+    #[arg(short = 'u', long = "udp")]
+    udp: bool,
     /// Transcript mode: one connection for all lines
     #[arg(long)]
     keep: bool,
-    /// Retry a refused connection for up to SECS (server still starting)
+    /// Retry a server not there yet for up to SECS (refused, no socket file,
+    /// no UDP reply)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     wait: Option<Duration>,
-    /// Bound on connecting and on each wait for the server
+    /// Bound on each connect attempt and on each wait for the server
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "10")]
     timeout: Duration,
     /// Errors only
     #[arg(short, long)]
     quiet: bool,
-    /// More diagnostics (-vv for debug)
+    /// More diagnostics (-v: which address it connected to; -vv for debug)
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -42,10 +57,13 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     cli::init_logging("sockc", args.verbose, args.quiet);
-    let result = ClientOptions::new(&args.ip, &args.port, &args.message, args.timeout).and_then(
-        |mut options| {
-            options.keep = args.keep;
-            options.wait = args.wait;
+    let kind = Kind::from_udp_flag(args.udp);
+    let positionals = args.ip.into_iter().chain(args.port).chain(args.message);
+    let result = ServerAddr::from_args(kind, args.unix.as_deref(), positionals.collect()).and_then(
+        |(server, words)| {
+            let mut options = ClientOptions::new(server, &words, args.timeout);
+            (options.keep, options.wait) = (args.keep, args.wait);
+            options.check()?;
             client::run(&options)
         },
     );

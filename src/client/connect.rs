@@ -1,55 +1,105 @@
-//! Connecting for a script that may be racing the server's start.
+//! Connecting for a script that may be racing the server's start: every
+//! address of a name in turn, each attempt bounded by `--timeout`, and
+//! under `--wait` again until the server is there.
 
+use super::retry::Retry;
+use super::{ClientOptions, ServerAddr};
 use crate::endpoint::Endpoint;
-use crate::error::Result;
-use crate::socket::connect_timeout;
+use crate::error::{Error, Result};
+use crate::socket::{connect_any, connect_timeout, local_addr};
 use core::time::Duration;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use std::time::Instant;
 
-/// First and longest pause between refused attempts under `--wait`.
+/// First and longest pause between attempts under `--wait`.
 const RETRY_FIRST: Duration = Duration::from_millis(5);
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
-/// Connects within `timeout`; under `wait`, a refused connection (for
-/// unix, also a missing socket file) is retried (a new socket each time,
-/// backing off to 100 ms) until `wait` has passed. The socket is returned
+/// A connected socket and the endpoint it reached.
+#[derive(Debug)]
+pub struct Connected {
+    /// Non-blocking.
+    pub sock: OwnedFd,
+    /// Which of the server's addresses answered.
+    pub endpoint: Endpoint,
+}
+
+/// Connects within `timeout`; under `wait`, a server not there yet (see
+/// [`not_there_yet`]) is tried again (a new socket each time, backing off
+/// to 100 ms) until `wait` has passed. The socket is returned
 /// non-blocking.
 ///
 /// # Errors
-/// As [`connect_timeout`]; `ECONNREFUSED` (`ENOENT`) once `wait` is used up.
+/// As [`connect_timeout`]; the last attempt's error once `wait` is used up.
 pub fn connect_retrying(
     target: impl Into<Endpoint>,
     timeout: Duration,
     wait: Option<Duration>,
 ) -> Result<OwnedFd> {
-    let addr = target.into();
-    let give_up = wait.map(|wait| Instant::now() + wait);
-    let mut pause = RETRY_FIRST;
+    let target = target.into();
+    let attempt = || connect_timeout(&target, timeout).map(|sock| (sock, target.clone()));
+    retrying(wait, attempt).map(|connected| connected.sock)
+}
+
+/// Connects to the server: each of its addresses in the resolver's order,
+/// each attempt bounded by `--timeout`, all of it again under `--wait`
+/// (the name looked up anew each time). `-v` says which address answered
+/// and from where.
+///
+/// # Errors
+/// The last address's error; an unknown host (68) or a resolver failing
+/// for now (75).
+pub fn connect(options: &ClientOptions) -> Result<Connected> {
+    retrying(options.wait, || attempt(&options.server, options.timeout))
+}
+
+/// One try at every address of `server`.
+///
+/// # Errors
+/// As [`connect`], without the retrying.
+pub fn attempt(server: &ServerAddr, timeout: Duration) -> Result<(OwnedFd, Endpoint)> {
+    connect_any(&server.endpoints()?, timeout)
+}
+
+fn retrying(
+    wait: Option<Duration>,
+    mut attempt: impl FnMut() -> Result<(OwnedFd, Endpoint)>,
+) -> Result<Connected> {
+    let mut retry = Retry::new(wait, RETRY_FIRST, RETRY_MAX);
     loop {
-        match connect_timeout(&addr, timeout) {
-            Err(err) if not_there_yet(&err, &addr) => {
-                let left = give_up.map_or(Duration::ZERO, |at| {
-                    at.saturating_duration_since(Instant::now())
-                });
-                if left.is_zero() {
-                    return Err(err);
-                }
-                log::debug!("{addr} refused; retrying in {pause:?}");
-                std::thread::sleep(pause.min(left));
-                pause = (pause * 2).min(RETRY_MAX);
+        match attempt() {
+            Ok((sock, endpoint)) => {
+                log_connected(&sock, &endpoint);
+                return Ok(Connected { sock, endpoint });
             }
-            other => return other,
+            Err(err) if not_there_yet(&err) => {
+                let Some(pause) = retry.next() else {
+                    return Err(err);
+                };
+                log::debug!("{err}; retrying in {pause:?}");
+                std::thread::sleep(pause);
+            }
+            Err(err) => return Err(err),
         }
     }
 }
 
-/// Refused, or (unix) no socket file yet: a server still starting.
-fn not_there_yet(err: &crate::Error, target: &Endpoint) -> bool {
-    match err.errno() {
-        Some(Errno::CONNREFUSED) => true,
-        Some(Errno::NOENT) => target.address.unix().is_some(),
+/// As `nc -v`: which server, and from which local address.
+pub fn log_connected(sock: &OwnedFd, endpoint: &Endpoint) {
+    match local_addr(sock) {
+        Ok(local) => log::info!("connected to {endpoint} from {local}"),
+        Err(_) => log::info!("connected to {endpoint}"),
+    }
+}
+
+/// A server still starting: refused; for unix, no socket file yet.
+pub fn not_there_yet(err: &Error) -> bool {
+    let Error::Os { target, errno, .. } = err else {
+        return false;
+    };
+    match *errno {
+        Errno::CONNREFUSED => true,
+        Errno::NOENT => matches!(target, crate::error::Target::Unix(_)),
         _ => false,
     }
 }

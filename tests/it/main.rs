@@ -16,5 +16,7 @@ mod netns;
 mod port_file;
 mod props;
 mod sockc_transcript;
+mod sockc_udp;
+mod sockc_unix;
 mod sockstat;
 mod sockstat_live;
