@@ -1,5 +1,6 @@
 //! `sockc HOST PORT [MESSAGE]...` · `sockc -U PATH [MESSAGE]...`: send and
-//! print the reply (scripts), or the lesson's interactive `you say:` client.
+//! print the reply (scripts), the lesson's interactive `you say:` client,
+//! or `-z`, "is anything there".
 #![forbid(unsafe_code)]
 
 use clap::Parser;
@@ -11,7 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Client for TCP, UDP (-u) and unix sockets (-U PATH): one-shot with
-/// MESSAGE (or - for stdin), else the lesson's loop.
+/// MESSAGE (or - for stdin), -z to check that a server is there, else the
+/// lesson's loop.
 #[derive(Parser)]
 #[command(version, allow_negative_numbers = true)]
 #[command(override_usage = "sockc [OPTIONS] HOST PORT [MESSAGE]...\n       \
@@ -33,11 +35,14 @@ struct Args {
     /// Datagrams: UDP, or unix datagrams with -U
     #[arg(short = 'u', long = "udp")]
     udp: bool,
+    /// Connect and close, send nothing: exit 0 if a server is there, 69 if not
+    #[arg(short = 'z')]
+    zero: bool,
     /// Transcript mode: one connection for all lines
     #[arg(long)]
     keep: bool,
     /// Retry a server not there yet for up to SECS (refused, no socket file,
-    /// no UDP reply)
+    /// no UDP reply, a connect attempt timed out)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     wait: Option<Duration>,
     /// Bound on each connect attempt and on each wait for the server
@@ -62,7 +67,7 @@ fn main() -> ExitCode {
     let result = ServerAddr::from_args(kind, args.unix.as_deref(), positionals.collect()).and_then(
         |(server, words)| {
             let mut options = ClientOptions::new(server, &words, args.timeout);
-            (options.keep, options.wait) = (args.keep, args.wait);
+            (options.keep, options.zero, options.wait) = (args.keep, args.zero, args.wait);
             options.check()?;
             client::run(&options)
         },

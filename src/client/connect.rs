@@ -3,8 +3,8 @@
 //! under `--wait` again until the server is there.
 
 use super::retry::Retry;
-use super::{ClientOptions, ServerAddr};
-use crate::endpoint::Endpoint;
+use super::{ClientOptions, ServerAddr, datagram};
+use crate::endpoint::{Endpoint, Transport};
 use crate::error::{Error, Result};
 use crate::socket::{connect_any, connect_timeout, local_addr};
 use core::time::Duration;
@@ -92,14 +92,32 @@ pub fn log_connected(sock: &OwnedFd, endpoint: &Endpoint) {
     }
 }
 
-/// A server still starting: refused; for unix, no socket file yet.
+/// A server still starting: refused; for unix, no socket file yet; a
+/// connect attempt that timed out (a SYN nobody answers yet: a host still
+/// booting, a firewall not yet open).
 pub fn not_there_yet(err: &Error) -> bool {
-    let Error::Os { target, errno, .. } = err else {
+    let Error::Os { op, target, errno } = err else {
         return false;
     };
     match *errno {
         Errno::CONNREFUSED => true,
         Errno::NOENT => matches!(target, crate::error::Target::Unix(_)),
+        Errno::TIMEDOUT => *op == "connect",
         _ => false,
     }
+}
+
+/// `-z`: connect (to any of the server's addresses, under `--wait` until
+/// one answers) and close, sending nothing. A unix datagram socket's
+/// `connect` already proves a socket is bound at the path; UDP has no
+/// handshake, so it is asked with an empty datagram ([`datagram::probe`]).
+///
+/// # Errors
+/// As [`connect`].
+pub fn zero(options: &ClientOptions) -> Result<()> {
+    if options.server.transport() == Transport::Udp {
+        return datagram::probe(options);
+    }
+    // Closed at once: the server sees a connection and its end, no byte.
+    connect(options).map(drop)
 }

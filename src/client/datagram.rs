@@ -195,6 +195,17 @@ pub fn say(options: &ClientOptions, link: &mut Option<Link>, line: &[u8]) -> Res
     show_reply(&say_name(&link.endpoint), &link.reply[..len])
 }
 
+/// `-z -u`: an empty datagram (so nothing is sent but the fact of it),
+/// and a reply awaited as for any: a reply is 0, an ICMP port unreachable
+/// 69, silence 75 (UDP cannot tell a server that ignores empty datagrams
+/// from one that is not there behind a firewall that drops them).
+///
+/// # Errors
+/// As [`open`].
+pub fn probe(options: &ClientOptions) -> Result<()> {
+    open(options, b"").map(drop)
+}
+
 /// stdin's lines, each with its `\n` (a last one without), at most
 /// [`MAX_DATAGRAM`] bytes each.
 struct Lines {

@@ -1,5 +1,6 @@
-//! `sockc`: one-shot for scripts, or the lesson's `you say:` loop, over
-//! TCP, UDP, unix stream and unix datagram sockets.
+//! `sockc`: one-shot for scripts, the lesson's `you say:` loop, or `-z`'s
+//! "is anything there", over TCP, UDP, unix stream and unix datagram
+//! sockets.
 
 mod connect;
 mod datagram;
@@ -34,6 +35,8 @@ pub struct ClientOptions {
     pub message: Option<Message>,
     /// Reuse one connection for every typed line (transcript mode).
     pub keep: bool,
+    /// `-z`: connect and close, send nothing.
+    pub zero: bool,
     /// Retry a server that is not there yet this long.
     pub wait: Option<Duration>,
     /// Bound on each connect attempt and on each wait for the server.
@@ -53,6 +56,7 @@ impl ClientOptions {
             server,
             message,
             keep: false,
+            zero: false,
             wait: None,
             timeout,
         }
@@ -61,10 +65,14 @@ impl ClientOptions {
     /// Refuses flags that mean nothing together.
     ///
     /// # Errors
-    /// [`Error::Usage`]: `--keep` with datagrams (there is no connection
-    /// to keep).
+    /// [`Error::Usage`]: `-z` with a message or `--keep` (it sends
+    /// nothing), `--keep` with datagrams (there is no connection to keep).
     pub fn check(&self) -> Result<()> {
-        let clash = if self.keep && self.server.kind() == Kind::Datagram {
+        let clash = if self.zero && self.message.is_some() {
+            "-z sends nothing: give no MESSAGE with it"
+        } else if self.zero && self.keep {
+            "-z sends nothing: --keep means nothing with it"
+        } else if self.keep && self.server.kind() == Kind::Datagram {
             "--keep is for stream connections: datagrams (-u) have none to keep"
         } else {
             return Ok(());
@@ -81,9 +89,10 @@ impl ClientOptions {
 /// stdout is [`crate::Error::StdoutClosed`] (exit 0).
 pub fn run(options: &ClientOptions) -> Result<()> {
     let datagrams = options.server.kind() == Kind::Datagram;
-    match &options.message {
-        Some(message) if datagrams => datagram::oneshot(options, message),
-        Some(message) => oneshot::run(options, message),
-        None => interactive::run(options),
+    match (&options.message, options.zero) {
+        (_, true) => connect::zero(options),
+        (Some(message), false) if datagrams => datagram::oneshot(options, message),
+        (Some(message), false) => oneshot::run(options, message),
+        (None, false) => interactive::run(options),
     }
 }

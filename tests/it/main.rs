@@ -18,5 +18,6 @@ mod props;
 mod sockc_transcript;
 mod sockc_udp;
 mod sockc_unix;
+mod sockc_z;
 mod sockstat;
 mod sockstat_live;

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A UDP socket on 127.0.0.1 that the test answers from itself.
-fn udp_socket() -> (OwnedFd, Endpoint, String) {
+pub(crate) fn udp_socket() -> (OwnedFd, Endpoint, String) {
     let (fd, bound) =
         bind_socket(&loopback_of(Kind::Datagram, 0)).unwrap_or_else(|e| panic!("{e}"));
     recv_timeout(&fd, DEADLINE);
