@@ -6,6 +6,7 @@ use super::retry::Retry;
 use super::{ClientOptions, ServerAddr, datagram};
 use crate::endpoint::{Endpoint, Transport};
 use crate::error::{Error, Result};
+use crate::resolve::Failure;
 use crate::socket::{connect_any, connect_timeout, local_addr};
 use core::time::Duration;
 use rustix::fd::OwnedFd;
@@ -48,7 +49,7 @@ pub fn connect_retrying(
 ///
 /// # Errors
 /// The last address's error; an unknown host (68) or a resolver failing
-/// for now (75).
+/// for now (75, retried under `--wait`).
 pub fn connect(options: &ClientOptions) -> Result<Connected> {
     retrying(options.wait, || attempt(&options.server, options.timeout))
 }
@@ -94,8 +95,12 @@ pub fn log_connected(sock: &OwnedFd, endpoint: &Endpoint) {
 
 /// A server still starting: refused; for unix, no socket file yet; a
 /// connect attempt that timed out (a SYN nobody answers yet: a host still
-/// booting, a firewall not yet open).
+/// booting, a firewall not yet open); a resolver that failed for now. An
+/// unknown host is not retried: a typo should fail at once (68).
 pub fn not_there_yet(err: &Error) -> bool {
+    if let Error::Resolve { failure, .. } = err {
+        return *failure == Failure::Again;
+    }
     let Error::Os { op, target, errno } = err else {
         return false;
     };

@@ -102,7 +102,7 @@ fn send_within(
 
 /// Connects and sends `first`, returning the link and its reply's length;
 /// under `--wait`, while nobody is there (refused, silent, no unix socket
-/// yet), again from a new socket, the wait for
+/// yet, a resolver failing for now), again from a new socket, the wait for
 /// a reply growing from 50 ms to 1 s. The last copy waits `--timeout`.
 ///
 /// # Errors

@@ -1,12 +1,14 @@
 //! Connecting: `sockc -z` (connect, send nothing, close) over TCP, unix
 //! sockets and UDP; `--wait` for a server started later and `--timeout`
-//! bounding each attempt against SYNs nobody answers; the strictness of
-//! numeric input.
+//! bounding each attempt against SYNs nobody answers; host names (every
+//! address in the resolver's order, unknown → 68, a resolver failing for
+//! now → 75) and the strictness of numeric input.
 
 use crate::bench::{Echo, EchoServer};
 use crate::bench_transports::{DatagramServer, Reply};
-use crate::util::net::{LOCAL, listener, recv_to_eof, refused_port, udp_refusing};
-use crate::util::{TempDir, sockc};
+use crate::util::net::{LOCAL, bind_tcp, listener, recv_to_eof, refused_port, udp_refusing};
+use crate::util::resolver::{self, DNS_ONLY, FILES_ONLY};
+use crate::util::{Outcome, SOCKC, TempDir, sockc};
 use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
 use rustix::net::RecvFlags;
@@ -222,4 +224,183 @@ fn z_refuses_what_it_cannot_do() {
     ] {
         sockc().args(args).run().fails_with(64, needle);
     }
+}
+
+#[test]
+fn an_unknown_host_exits_68_without_hanging() {
+    // The .invalid TLD never resolves (RFC 2606); bounded in case a
+    // resolver is slow to say so. Not retried under --wait: a typo fails
+    // at once.
+    let host = "no-such-host.invalid";
+    for args in [
+        &["-z", host, "7"][..],
+        &["-z", "--wait", "60", host, "7"],
+        &["-u", host, "7", "hi"],
+        &[host, "7", "hi"],
+    ] {
+        sockc()
+            .args(args)
+            .limit(Duration::from_secs(30))
+            .run()
+            .fails_with(
+                68,
+                &format!("sockc: resolve {host}: unknown host (EAI_NONAME)"),
+            )
+            .stderr_has(&format!(
+                "hint: the resolver (/etc/hosts, then DNS) does not know {host}"
+            ))
+            .stdout_is(b"");
+    }
+}
+
+/// `sockc ARGS` under a resolver of the test's making.
+fn sockc_resolving(net: bool, hosts: &str, nsswitch: &str, args: &[&str]) -> Option<Outcome> {
+    resolver::run(net, hosts, nsswitch, SOCKC, args)
+}
+
+#[test]
+fn a_host_name_goes_through_the_system_resolver() {
+    let server = EchoServer::start(Echo::Faithful);
+    let port = server.port.to_string();
+    let hosts = "127.0.0.1 sockkit-it-db\n";
+    let Some(out) = sockc_resolving(
+        false,
+        hosts,
+        FILES_ONLY,
+        &["-v", "sockkit-it-db", &port, "hi"],
+    ) else {
+        return;
+    };
+    out.success().stdout_is(b"hi").stderr_has(&format!(
+        "sockc: connected to 127.0.0.1:{port} from 127.0.0.1:"
+    ));
+    let udp = DatagramServer::udp(Reply::Faithful);
+    let Some(out) = sockc_resolving(
+        false,
+        hosts,
+        FILES_ONLY,
+        &["-u", "sockkit-it-db", &udp.port(), "dgram"],
+    ) else {
+        return;
+    };
+    out.success().stdout_is(b"dgram");
+    // Outside that namespace the name is unknown; localhost is the
+    // literal rule (127.0.0.1) and needs no resolver.
+    sockc()
+        .args(["-z", "sockkit-it-db", &port])
+        .limit(Duration::from_secs(30))
+        .run()
+        .fails_with(68, "(EAI_NONAME)");
+    sockc()
+        .args(["localhost", &port, "lo"])
+        .run()
+        .success()
+        .stdout_is(b"lo");
+}
+
+/// The addresses `-vv` says the name resolved to, in the resolver's order.
+fn resolved_order(out: &Outcome, name: &str) -> Vec<String> {
+    let marker = format!("sockc: {name} resolved to [");
+    let line = out
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(&marker))
+        .unwrap_or_else(|| panic!("no {marker:?} line\n{out}"));
+    let list = line.strip_suffix(']').unwrap_or(line);
+    list.split(", ").map(str::to_string).collect()
+}
+
+#[test]
+fn every_address_of_a_name_is_tried_in_the_resolvers_order() {
+    // Two addresses for one name, the same port on each, bound but not
+    // listening: both refuse.
+    let (first, addr) = bind_tcp("127.0.0.2").unwrap_or_else(|e| panic!("{e}"));
+    let port = addr.port().to_string();
+    let other =
+        Endpoint::parse_ip(Kind::Stream, "127.0.0.3", &port).unwrap_or_else(|e| panic!("{e}"));
+    let (second, _) = bind_socket(&other).unwrap_or_else(|e| panic!("{e}"));
+    let hosts = "127.0.0.2 sockkit-it-multi\n127.0.0.3 sockkit-it-multi\n";
+    let run = |args: &[&str]| {
+        let args = [args, &["sockkit-it-multi", &port]].concat();
+        sockc_resolving(false, hosts, FILES_ONLY, &args)
+    };
+    let Some(out) = run(&["-vv", "-z"]) else {
+        return;
+    };
+    assert_eq!(out.code, Some(69), "{out}");
+    let order = resolved_order(&out, "sockkit-it-multi");
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [format!("127.0.0.2:{port}"), format!("127.0.0.3:{port}")]
+    );
+    let refused = |at: &str| {
+        let needle = format!("connect {at}: connection refused (ECONNREFUSED)");
+        out.stderr
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{at} not tried\n{out}"))
+    };
+    assert!(
+        refused(&order[0]) < refused(&order[1]),
+        "not in the resolver's order\n{out}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("sockc: connect {}: connection refused", order[1])),
+        "the last address's error is the one reported\n{out}"
+    );
+    // The second in order listening: found after the first refuses.
+    let (first_fd, second_fd) = if order[0].starts_with("127.0.0.2:") {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    rustix::net::listen(&second_fd, 8).unwrap_or_else(|e| panic!("listen: {e}"));
+    let Some(out) = run(&["-v", "-z"]) else {
+        return;
+    };
+    out.success()
+        .stderr_has(&format!("sockc: connected to {} from", order[1]));
+    // The first dropping SYNs: its attempt is cut at --timeout, and the
+    // next address tried.
+    drop(first_fd);
+    let first_ip = order[0].split(':').next().unwrap_or_default();
+    let (_dropping, _filler, dropping) = syn_dropping(first_ip, &port);
+    assert_eq!(dropping.to_string(), order[0]);
+    let started = Instant::now();
+    let Some(out) = run(&["-v", "-z", "--timeout", "0.5"]) else {
+        return;
+    };
+    out.success()
+        .stderr_has(&format!("sockc: connected to {} from", order[1]));
+    took_between(started, Duration::from_millis(450), Duration::from_secs(15));
+}
+
+#[test]
+fn a_resolver_failing_for_now_exits_75_and_is_retried_under_wait() {
+    let args = ["-z", "sockkit-it-db", "7"];
+    let Some(out) = sockc_resolving(true, "", DNS_ONLY, &args) else {
+        return;
+    };
+    out.fails_with(
+        75,
+        "sockc: resolve sockkit-it-db: temporary failure in name resolution (EAI_AGAIN)",
+    )
+    .stderr_has("hint: the resolver could not answer now");
+    let started = Instant::now();
+    let Some(out) = sockc_resolving(
+        true,
+        "",
+        DNS_ONLY,
+        &[&["-vv", "--wait", "1"][..], &args].concat(),
+    ) else {
+        return;
+    };
+    assert_eq!(out.code, Some(75), "{out}");
+    assert!(
+        out.stderr.contains("(EAI_AGAIN); retrying"),
+        "not retried\n{out}"
+    );
+    took_between(started, Duration::from_secs(1), Duration::from_secs(20));
 }
