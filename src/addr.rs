@@ -15,8 +15,35 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 /// # Errors
 /// [`Error::Usage`] naming the bad argument.
 pub fn parse_socket_addr(ip: &str, port: &str) -> Result<SocketAddr> {
-    let port = parse_port(port)?;
-    parse_ip(ip, port)
+    // The IP first: in `999.1.1.1 99999` it is the first thing wrong.
+    let mut addr = parse_ip(ip, 0)?;
+    addr.set_port(parse_port(port)?);
+    Ok(addr)
+}
+
+/// Parses the address of a server to connect to: as [`parse_socket_addr`],
+/// and port 0 (a server's way to let the kernel choose) is refused.
+///
+/// # Errors
+/// [`Error::Usage`] naming the bad argument.
+pub fn parse_peer_addr(ip: &str, port: &str) -> Result<SocketAddr> {
+    let addr = parse_socket_addr(ip, port)?;
+    check_peer_port(addr.port(), port)?;
+    Ok(addr)
+}
+
+/// A client's port must name a server: 0 is only for servers (the kernel
+/// chooses). `text` is the port as given, for the message.
+///
+/// # Errors
+/// [`Error::Usage`] for port 0.
+pub fn check_peer_port(port: u16, text: &str) -> Result<()> {
+    if port == 0 {
+        return Err(Error::Usage(format!(
+            "invalid port {text:?}: a client cannot connect to port 0 (only a server can ask for any port)"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a port number, 0–65535 (0 lets the kernel choose).
@@ -132,6 +159,20 @@ mod tests {
         assert_eq!(ok("[::1]"), "[::1]:7777");
         assert_eq!(ok("0.0.0.0"), "0.0.0.0:7777");
         assert_eq!(ok("fe80::1%1"), "[fe80::1%1]:7777");
+    }
+
+    #[test]
+    fn the_ip_is_checked_before_the_port_and_clients_need_a_port() {
+        let shown = |result: Result<SocketAddr>| match result {
+            Ok(addr) => addr.to_string(),
+            Err(err) => err.to_string(),
+        };
+        assert!(shown(parse_socket_addr("999.1.1.1", "99999")).starts_with("invalid address"));
+        assert!(shown(parse_socket_addr("::1", "99999")).starts_with("invalid port"));
+        assert_eq!(shown(parse_socket_addr("::1", "0")), "[::1]:0");
+        assert!(shown(parse_peer_addr("::1", "0")).starts_with("invalid port \"0\": a client"));
+        assert!(shown(parse_peer_addr("127.1", "0")).starts_with("invalid address"));
+        assert_eq!(shown(parse_peer_addr("::1", "7")), "[::1]:7");
     }
 
     #[test]

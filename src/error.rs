@@ -5,6 +5,7 @@ use crate::errno::errno_name;
 use crate::exit::Exit;
 use core::fmt;
 use core::net::SocketAddr;
+use core::time::Duration;
 use rustix::io::Errno;
 
 /// Everything a sockkit operation can fail with.
@@ -51,6 +52,17 @@ pub enum Error {
         host: String,
         /// The resolver's `EAI_*` code.
         failure: crate::resolve::Failure,
+    },
+    /// A failure that outlasted what the user allowed for it: still refused
+    /// when `--wait` ran out, or nothing within `--timeout`. Everything but
+    /// the hint is `error`'s; the hint says how long was allowed.
+    GaveUp {
+        /// The last failure.
+        error: Box<Error>,
+        /// The flag that set the allowance (`"--wait"`, `"--timeout"`).
+        flag: &'static str,
+        /// How long it allowed.
+        allowed: Duration,
     },
 }
 
@@ -101,10 +113,21 @@ impl Error {
         }
     }
 
+    /// This failure, as the end of what `flag` allowed for `allowed`: its
+    /// hint says how long that was, instead of suggesting the flag.
+    pub fn gave_up(self, flag: &'static str, allowed: Duration) -> Self {
+        Self::GaveUp {
+            error: Box::new(self),
+            flag,
+            allowed,
+        }
+    }
+
     /// The errno, when the failure came from the kernel (or a timeout).
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Self::Os { errno, .. } => Some(*errno),
+            Self::GaveUp { error, .. } => error.errno(),
             _ => None,
         }
     }
@@ -126,13 +149,23 @@ impl Error {
             Self::WrongEcho(_) => Exit::OsError,
             Self::NoEcho(_) => Exit::Unavailable,
             Self::Resolve { failure, .. } => failure.exit(),
+            Self::GaveUp { error, .. } => error.exit(),
         }
     }
 
-    /// A second line for the failures the lesson's `utils.h` silently ignores.
+    /// A second line for the failures the lesson's `utils.h` silently
+    /// ignores, and for those a flag could have helped with.
     pub fn hint(&self) -> Option<String> {
         if let Self::Resolve { host, failure } = self {
             return resolve_hint(host, *failure);
+        }
+        if let Self::GaveUp {
+            error,
+            flag,
+            allowed,
+        } = self
+        {
+            return error.hint_after(flag, *allowed);
         }
         let Self::Os { op, target, errno } = self else {
             return None;
@@ -154,6 +187,41 @@ impl Error {
             ("connect", Errno::CONNREFUSED) => Some(format!(
                 "nothing listens on {addr}; start the server first, or pass --wait SECS"
             )),
+            ("bind", Errno::ADDRNOTAVAIL) => Some(format!(
+                "{} is not an address of this host; `ip addr` lists them",
+                addr.ip()
+            )),
+            ("connect", Errno::ADDRNOTAVAIL) => Some(format!(
+                "no local port is free for another connection to {addr} \
+                 (net.ipv4.ip_local_port_range)"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The hint of a failure that `flag` allowed `allowed` for.
+    fn hint_after(&self, flag: &str, allowed: Duration) -> Option<String> {
+        let secs = allowed.as_secs_f64();
+        match (flag, self.errno()) {
+            ("--wait", Some(Errno::CONNREFUSED)) => Some(format!(
+                "nothing listened on {} during the {secs} s of --wait; is the server \
+                 started, on that address?",
+                self.target()?
+            )),
+            ("--timeout", Some(Errno::TIMEDOUT)) => Some(format!(
+                "no progress with {} for {secs} s (--timeout); a slower server needs \
+                 a larger --timeout SECS",
+                self.target()?
+            )),
+            _ => self.hint(),
+        }
+    }
+
+    /// What the failed operation was applied to.
+    fn target(&self) -> Option<&Target> {
+        match self {
+            Self::Os { target, .. } | Self::Io { target, .. } => Some(target),
+            Self::GaveUp { error, .. } => error.target(),
             _ => None,
         }
     }
@@ -282,6 +350,7 @@ impl fmt::Display for Error {
                 failure.describe(),
                 failure.name()
             ),
+            Self::GaveUp { error, .. } => error.fmt(f),
         }
     }
 }
@@ -330,6 +399,53 @@ mod tests {
                 .unwrap_or_default()
                 .contains("ip_unprivileged_port_start")
         );
+    }
+
+    #[test]
+    fn a_failure_past_its_allowance_keeps_all_but_the_hint() {
+        let refused = || Error::at("connect", loopback(9), Errno::CONNREFUSED);
+        let waited = refused().gave_up("--wait", Duration::from_secs(30));
+        assert_eq!(waited.to_string(), refused().to_string());
+        assert_eq!(waited.exit(), Exit::Unavailable);
+        assert_eq!(waited.errno(), Some(Errno::CONNREFUSED));
+        assert_eq!(
+            waited.hint().as_deref(),
+            Some(
+                "nothing listened on 127.0.0.1:9 during the 30 s of --wait; \
+                 is the server started, on that address?"
+            )
+        );
+        let timed = Error::at("recv", loopback(9), Errno::TIMEDOUT)
+            .gave_up("--timeout", Duration::from_millis(2500));
+        assert_eq!(timed.exit(), Exit::TempFail);
+        let hint = timed.hint().unwrap_or_default();
+        assert!(hint.contains("127.0.0.1:9 for 2.5 s (--timeout)"), "{hint}");
+        // A failure the flag had nothing to do with keeps its own hint.
+        let in_use = Error::at("bind", loopback(9), Errno::ADDRINUSE)
+            .gave_up("--wait", Duration::from_secs(1));
+        assert!(
+            in_use
+                .hint()
+                .unwrap_or_default()
+                .contains("sockstat -l -p 9")
+        );
+    }
+
+    #[test]
+    fn an_unavailable_address_hints_by_operation() {
+        let bind = Error::at(
+            "bind",
+            "[::2]:0".parse().unwrap_or(loopback(0)),
+            Errno::ADDRNOTAVAIL,
+        );
+        assert_eq!(
+            bind.hint().as_deref(),
+            Some("::2 is not an address of this host; `ip addr` lists them")
+        );
+        let connect = Error::at("connect", loopback(9), Errno::ADDRNOTAVAIL);
+        let hint = connect.hint().unwrap_or_default();
+        assert!(hint.contains("ip_local_port_range"), "{hint}");
+        assert_eq!(connect.exit(), Exit::OsError);
     }
 
     #[test]

@@ -34,17 +34,9 @@ impl Exit {
 
     /// The exit code class of a process exit status, if it is one of ours.
     pub fn from_code(code: i32) -> Option<Self> {
-        [
-            Self::Success,
-            Self::Usage,
-            Self::NoHost,
-            Self::Unavailable,
-            Self::OsError,
-            Self::TempFail,
-            Self::NoPermission,
-        ]
-        .into_iter()
-        .find(|exit| i32::from(exit.code()) == code)
+        Self::ALL
+            .into_iter()
+            .find(|exit| i32::from(exit.code()) == code)
     }
 
     /// The process exit status.
@@ -57,6 +49,39 @@ impl Exit {
             Self::OsError => 71,
             Self::TempFail => 75,
             Self::NoPermission => 77,
+        }
+    }
+}
+
+impl Exit {
+    /// Every exit code, in order, for the tables that list them (the man
+    /// pages' EXIT STATUS).
+    pub const ALL: [Self; 7] = [
+        Self::Success,
+        Self::Usage,
+        Self::NoHost,
+        Self::Unavailable,
+        Self::OsError,
+        Self::TempFail,
+        Self::NoPermission,
+    ];
+
+    /// What the code tells a script, and what typically causes it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "success (also --help, --version, and a reader closing stdout early)",
+            Self::Usage => {
+                "usage error: a bad address, port, flag or value, or flags that cannot go together"
+            }
+            Self::NoHost => "unknown host: a name the resolver does not know",
+            Self::Unavailable => {
+                "service unavailable: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH; no socket at a unix path"
+            }
+            Self::OsError => "any other failed syscall (ECONNRESET, ENOENT, EADDRNOTAVAIL, ...)",
+            Self::TempFail => {
+                "temporary failure: EADDRINUSE, ETIMEDOUT (including --timeout), a resolver failing for now"
+            }
+            Self::NoPermission => "permission denied: EACCES, EPERM",
         }
     }
 }
@@ -96,6 +121,18 @@ mod tests {
         }
         for foreign in [1, 2, 70, 101, 137, -1] {
             assert_eq!(Exit::from_code(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once_in_order() {
+        let listed: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(listed, sorted);
+        for exit in Exit::ALL {
+            assert!(!exit.meaning().is_empty(), "{exit:?}");
         }
     }
 

@@ -12,6 +12,10 @@ use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 use std::time::Instant;
 
+mod output;
+
+pub use output::{Flushed, OutputQueue, Pushed};
+
 /// Calls `f` again for as long as it fails with `EINTR`: for syscalls that
 /// may simply be restarted (`accept4`, `openat`, `sendto`, `recv`).
 ///
@@ -104,6 +108,53 @@ pub fn write_all_waiting(fd: impl AsFd, mut bytes: &[u8]) -> core::result::Resul
         }
     }
     Ok(())
+}
+
+/// The most one `write(2)` of [`write_all_polled`] carries: `PIPE_BUF`, what
+/// a pipe that polled writable takes whole, at once, without interleaving.
+pub const PIPE_BUF: usize = 4096;
+
+/// `poll(2)` for room, then `write(2)` of at most [`PIPE_BUF`] bytes, until
+/// all of `bytes` is written or `cancel` becomes readable (`Ok(false)`).
+///
+/// Waiting in `poll` rather than in a blocking `write` is what lets a stop
+/// signal end the wait for an output nobody reads (a paused `| less`, a
+/// terminal at Ctrl-S), on a blocking fd as on a non-blocking one: a pipe
+/// that polls writable has room for `PIPE_BUF` bytes, and a stopped
+/// terminal does not poll writable. (A terminal stopped in the middle of a
+/// write can still hold that write: nothing short of `O_NONBLOCK` on a
+/// file description others share would avoid it.)
+///
+/// # Errors
+/// The first errno other than `EINTR` and `EAGAIN` (`EPIPE`, `EBADF`, `EIO`).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/poll.2.html)
+///  - [Linux](https://man7.org/linux/man-pages/man7/pipe.7.html)
+pub fn write_all_polled(
+    fd: impl AsFd,
+    mut bytes: &[u8],
+    cancel: BorrowedFd<'_>,
+) -> core::result::Result<bool, Errno> {
+    while !bytes.is_empty() {
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::OUT),
+            PollFd::from_borrowed_fd(cancel, PollFlags::IN),
+        ];
+        poll(&mut fds, None)?;
+        if !fds[1].revents().is_empty() {
+            return Ok(false);
+        }
+        let piece = &bytes[..bytes.len().min(PIPE_BUF)];
+        match retry(|| rustix::io::write(fd.as_fd(), piece)) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => bytes = &bytes[n..],
+            // Another writer of a shared pipe took the room first.
+            Err(Errno::AGAIN) => {}
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(true)
 }
 
 /// `send(2)` with `MSG_NOSIGNAL` until all of `bytes` is sent, across partial
@@ -470,6 +521,10 @@ pub fn stdin_is_terminal() -> bool {
 #[derive(Debug, Default)]
 pub struct LineReader {
     pending: Vec<u8>,
+    /// How much of `pending` is known to hold no `\n`: each byte is looked
+    /// at once, so an 8 MiB line read 4 KiB at a time costs 8 MiB of
+    /// scanning, not the 16 GB of rescanning it from the start each time.
+    scanned: usize,
     eof: bool,
 }
 
@@ -483,7 +538,10 @@ impl LineReader {
     /// end of input, whatever is left. `None` means read more (or, after EOF,
     /// that nothing is left).
     pub fn take_line(&mut self) -> Option<Vec<u8>> {
-        if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+        let unscanned = &self.pending[self.scanned..];
+        if let Some(offset) = unscanned.iter().position(|&b| b == b'\n') {
+            let end = self.scanned + offset;
+            self.scanned = 0;
             let mut line: Vec<u8> = self.pending.drain(..=end).collect();
             line.pop();
             if line.last() == Some(&b'\r') {
@@ -491,7 +549,9 @@ impl LineReader {
             }
             return Some(line);
         }
+        self.scanned = self.pending.len();
         if self.eof && !self.pending.is_empty() {
+            self.scanned = 0;
             return Some(std::mem::take(&mut self.pending));
         }
         None
@@ -540,6 +600,32 @@ mod tests {
         assert_eq!(
             got,
             vec![b"hi".to_vec(), b"bye".to_vec(), b"partial".to_vec()]
+        );
+    }
+
+    #[test]
+    fn line_reader_finds_lines_that_arrive_in_pieces() {
+        let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("{e}"));
+        let mut long = vec![b'a'; 10_000];
+        long.extend_from_slice(b"\nb\r\n");
+        long.extend_from_slice(&[b'c'; 5000]);
+        let writer = std::thread::spawn(move || {
+            for piece in long.chunks(3000) {
+                write_all(&write_end, piece).unwrap_or_else(|e| panic!("{e}"));
+            }
+        });
+        let mut lines = LineReader::new();
+        let mut got = Vec::new();
+        while !lines.at_eof() {
+            lines.fill_from(&read_end).unwrap_or_else(|e| panic!("{e}"));
+            while let Some(line) = lines.take_line() {
+                got.push(line);
+            }
+        }
+        writer.join().unwrap_or_else(|_| panic!("writer panicked"));
+        assert_eq!(
+            got,
+            vec![vec![b'a'; 10_000], b"b".to_vec(), vec![b'c'; 5000]]
         );
     }
 

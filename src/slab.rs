@@ -60,6 +60,12 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// Whether a token names a value still present.
+    pub fn contains(&self, token: u64) -> bool {
+        let (index, generation) = split(token);
+        matches!(self.slots.get(index as usize), Some((live, Some(_))) if *live == generation)
+    }
+
     /// Tokens of the values present.
     pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots
@@ -112,6 +118,7 @@ mod tests {
         let second = slab.insert("second");
         assert_ne!(first, second);
         assert!(slab.get_mut(first).is_none());
+        assert!(!slab.contains(first) && slab.contains(second));
         assert!(slab.remove(first).is_none());
         assert_eq!(slab.get_mut(second).copied(), Some("second"));
         assert_eq!(slab.len(), 1);

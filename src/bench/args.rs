@@ -60,9 +60,9 @@ pub struct Common {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// More diagnostics on stderr (-vv for debug).
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    /// `-v`, as every program has it.
+    #[command(flatten)]
+    pub verbosity: crate::cli::Verbosity,
 }
 
 impl Common {
@@ -125,6 +125,9 @@ impl Common {
             _ => return Err(Error::Usage("give HOST PORT, or -U PATH".to_string())),
         };
         let found = crate::resolve::endpoints(kind, host, port)?;
+        if let Some(first) = found.first().and_then(Endpoint::socket_addr) {
+            crate::addr::check_peer_port(first.port(), port)?;
+        }
         let is_loopback = |endpoint: &&Endpoint| {
             endpoint
                 .socket_addr()
@@ -141,5 +144,5 @@ impl Common {
 /// its range is checked by [`super::validate`].
 fn seconds(flag: &str, text: &str) -> Result<Duration> {
     crate::cli::parse_secs(text)
-        .map_err(|reason| Error::Usage(format!("invalid {flag} '{text}': {reason}")))
+        .map_err(|reason| Error::Usage(format!("invalid {flag} {text:?}: {reason}")))
 }

@@ -160,13 +160,14 @@ pub fn text(outcome: &Outcome) -> String {
     let options = &outcome.options;
     let elapsed = outcome.elapsed;
     let mut out = String::new();
+    let plural = if options.connections == 1 { "" } else { "s" };
     let what = match options.mode {
         Mode::PingPong if options.is_datagram() => format!(
             "{} sockets, {} B datagrams, one in flight on each",
             options.connections, options.size
         ),
         Mode::PingPong => format!(
-            "{} connections, {} B requests",
+            "{} connection{plural}, {} B requests",
             options.connections, options.size
         ),
         Mode::Churn => format!(
@@ -175,7 +176,7 @@ pub fn text(outcome: &Outcome) -> String {
         ),
         Mode::Bulk => "1 connection, streaming both ways".to_string(),
         Mode::Hold => format!(
-            "{} connections held, {} B requests, one echo each before and after idling",
+            "{} connection{plural} held, {} B requests, one echo each before and after idling",
             options.connections, options.size
         ),
     };

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Load generator for echo servers on loopback (127.0.0.0/8, ::1): TCP,
-/// UDP (-u, pingpong), unix sockets (-U PATH, -uU for datagrams).
+/// UDP (-u, pingpong), unix sockets (-U PATH, -uU for datagrams)
 ///
-/// Exits 0 when every echoed byte was right, 71 when any differed, 69 when
-/// the server refuses the first connection or no request came back whole,
-/// 68 for an unknown host, 64 for bad arguments.
+/// Every echoed byte is compared: exit 71 when one differs or comes after a
+/// whole echo, 69 when the server refuses the first connection or no
+/// request came back whole, 68 for an unknown host.
 #[derive(Parser)]
-#[command(name = "sockbench", version)]
+#[command(name = "sockbench")]
 enum Load {
     /// CONNS persistent connections, each sending BYTES and waiting for the
     /// whole echo before the next request.
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         }
         Load::Cpu { pid } => return cli::report("sockbench", bench::cpu::print_tree_cpu(pid)),
     };
-    cli::init_logging("sockbench", requests.common.verbose, false);
+    cli::init_logging("sockbench", requests.common.verbosity.verbose, false);
     let progress = rustix::termios::isatty(rustix::stdio::stderr());
     let result = requests
         .options(mode, progress)

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// MESSAGE (or - for stdin), -z to check that a server is there, else the
 /// lesson's loop.
 #[derive(Parser)]
-#[command(version, allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true)]
 #[command(override_usage = "sockc [OPTIONS] HOST PORT [MESSAGE]...\n       \
                             sockc -U PATH [-u] [OPTIONS] [MESSAGE]...")]
 struct Args {
@@ -26,8 +26,8 @@ struct Args {
     #[arg(required_unless_present = "unix")]
     port: Option<String>,
     /// Words to send, joined by spaces; - streams stdin (-u: a datagram a
-    /// line); with -U every word after the options
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// line); after -- a word may start with - (options go anywhere before
+    /// --); with -U every word is message
     message: Vec<String>,
     /// Unix socket server: a path, or @name (abstract namespace)
     #[arg(short = 'U', long = "unix", value_name = "PATH")]
@@ -48,12 +48,11 @@ struct Args {
     /// Bound on each connect attempt and on each wait for the server
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "10")]
     timeout: Duration,
-    /// Errors only
+    /// No warnings: only errors on stderr
     #[arg(short, long)]
     quiet: bool,
-    /// More diagnostics (-v: which address it connected to; -vv for debug)
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: cli::Verbosity,
 }
 
 fn main() -> ExitCode {
@@ -61,7 +60,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    cli::init_logging("sockc", args.verbose, args.quiet);
+    cli::init_logging("sockc", args.verbosity.verbose, args.quiet);
     let kind = Kind::from_udp_flag(args.udp);
     let positionals = args.ip.into_iter().chain(args.port).chain(args.message);
     let result = ServerAddr::from_args(kind, args.unix.as_deref(), positionals.collect()).and_then(

@@ -8,7 +8,7 @@ use sockkit::server::{self, Mode, ServeOptions, ServerOptions};
 
 /// TCP echo server (default) or the lesson's chat server (--chat).
 #[derive(Parser)]
-#[command(version, allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true)]
 struct Args {
     /// IPv4 or IPv6 literal to listen on (localhost = 127.0.0.1)
     ip: String,
@@ -29,7 +29,7 @@ struct Args {
     #[arg(long = "detached", hide = true)]
     detached: bool,
     /// Accept at most N concurrent connections
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "chat")]
     max_conns: Option<u32>,
     /// Close clients silent for SECS; at --max-conns with clients waiting,
     /// also those that moved under 1 KiB in the last SECS (slowloris)
@@ -39,17 +39,16 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     exit_after: Option<u64>,
     /// Echo workers, each with its own epoll loop [default: usable CPUs]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), conflicts_with = "chat")]
     threads: Option<u16>,
-    /// listen() backlog (capped by net.core.somaxconn)
+    /// Backlog for listen() (capped by net.core.somaxconn)
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
     backlog: i32,
-    /// No transcript, errors only
+    /// No transcript, no warnings (the listening and stop lines still print)
     #[arg(short, long)]
     quiet: bool,
-    /// More diagnostics (-vv for debug)
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: cli::Verbosity,
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,7 +56,7 @@ fn main() -> std::process::ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    cli::init_logging("sockd", args.verbose, args.quiet);
+    cli::init_logging("sockd", args.verbosity.verbose, args.quiet);
     let options = ServerOptions {
         ip: args.ip,
         port: args.port,

@@ -8,13 +8,12 @@ use std::process::ExitCode;
 
 /// List open sockets: user, command, pid, fd, protocol, inode, addresses, state.
 #[derive(Parser, Debug)]
-#[command(name = "sockstat", version)]
+#[command(name = "sockstat")]
 struct Args {
     #[command(flatten)]
     options: Options,
-    /// diagnostics: -v info (skipped processes), -vv debug
-    #[arg(short = 'v', action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    verbosity: cli::Verbosity,
 }
 
 fn main() -> ExitCode {
@@ -22,6 +21,6 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    cli::init_logging("sockstat", args.verbose, false);
+    cli::init_logging("sockstat", args.verbosity.verbose, false);
     cli::report("sockstat", sockkit::sockstat::run(&args.options))
 }

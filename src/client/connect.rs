@@ -28,7 +28,7 @@ pub struct Connected {
 /// Connects within `timeout`; under `wait`, a server not there yet (see
 /// [`not_there_yet`]) is tried again (a new socket each time, backing off
 /// to 100 ms) until `wait` has passed. The socket is returned
-/// non-blocking.
+/// non-blocking; `-v` logs what it connected to and from where.
 ///
 /// # Errors
 /// As [`connect_timeout`]; the last attempt's error once `wait` is used up.
@@ -75,13 +75,22 @@ fn retrying(
             }
             Err(err) if not_there_yet(&err) => {
                 let Some(pause) = retry.next() else {
-                    return Err(err);
+                    return Err(gave_up(err, wait));
                 };
                 log::debug!("{err}; retrying in {pause:?}");
                 std::thread::sleep(pause);
             }
             Err(err) => return Err(err),
         }
+    }
+}
+
+/// `err`, the last failure once `wait` (if any) ran out: its hint says how
+/// long was waited instead of suggesting `--wait`.
+pub fn gave_up(err: Error, wait: Option<Duration>) -> Error {
+    match wait {
+        Some(wait) => err.gave_up("--wait", wait),
+        None => err,
     }
 }
 

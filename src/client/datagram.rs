@@ -8,7 +8,7 @@
 //! earlier copies go to a closed port and cannot be taken for the answer
 //! to a later datagram.
 
-use super::connect::{attempt, log_connected, not_there_yet};
+use super::connect::{attempt, gave_up, log_connected, not_there_yet};
 use super::exchange::show_reply;
 use super::retry::Retry;
 use super::server::say_name;
@@ -130,7 +130,7 @@ fn open(options: &ClientOptions, first: &[u8]) -> Result<(Link, usize)> {
             other => return other,
         };
         let Some(pause) = retry.next() else {
-            return Err(err);
+            return Err(gave_up(err, options.wait));
         };
         // A silent copy has waited its pause already; a refusal came at once.
         if err.errno() != Some(Errno::TIMEDOUT) {

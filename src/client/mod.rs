@@ -89,10 +89,14 @@ impl ClientOptions {
 /// stdout is [`crate::Error::StdoutClosed`] (exit 0).
 pub fn run(options: &ClientOptions) -> Result<()> {
     let datagrams = options.server.kind() == Kind::Datagram;
-    match (&options.message, options.zero) {
+    let result = match (&options.message, options.zero) {
         (_, true) => connect::zero(options),
         (Some(message), false) if datagrams => datagram::oneshot(options, message),
         (Some(message), false) => oneshot::run(options, message),
         (None, false) => interactive::run(options),
-    }
+    };
+    result.map_err(|err| match err.errno() {
+        Some(rustix::io::Errno::TIMEDOUT) => err.gave_up("--timeout", options.timeout),
+        _ => err,
+    })
 }

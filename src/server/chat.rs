@@ -1,43 +1,43 @@
 //! `--chat`: the lesson's server. One client at a time: read one message,
-//! print it, prompt `you say: `, send the operator's line back, close.
+//! print it, prompt `you say: `, send the operator's line back, close (so
+//! that the reply arrives whole: see [`super::reply`]).
 //!
 //! Unlike the lesson it reads until the message ends (not one `read`),
 //! sends only the reply's bytes (not a fixed 1024), and ends cleanly on
 //! stdin EOF instead of crashing on a NULL `fgets`.
 
 use super::WorkerStats;
-use super::stop::Stop;
+use super::reply::{Ended, reply_and_close};
+use super::sendq::SendQueues;
+use super::stop::{Ready, Stop};
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{
-    LineReader, poll, poll_readable, recv_some, send_all, stdin, stdin_is_terminal, write_stdout,
-};
+use crate::io::{LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, stdout};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::net::SocketAddr;
 use core::time::Duration;
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::PollFlags;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
+use std::time::Instant;
 
 /// Settings of the chat loop.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatOptions {
-    /// Close a client that sends nothing for this long.
+    /// The time a client has, from its accept, to complete its message (a
+    /// silent client and one trickling a byte at a time, slowloris, alike
+    /// give up the one chat slot when it runs out); and the longest it may
+    /// go without taking a byte of its reply.
     pub idle_timeout: Option<Duration>,
     /// Stop after this many connections have closed.
     pub exit_after: Option<u64>,
 }
 
-enum Ready {
-    Fd,
-    TimedOut,
-    Stopped,
-}
-
 /// Serves chat clients one at a time until stdin ends, a stop signal comes,
-/// or `exit_after` connections have closed.
+/// or `exit_after` connections have closed. Every wait (for a client, the
+/// operator, or stdout) ends at the stop signal.
 ///
 /// # Errors
 /// A failing `poll`, a failing stdin read, or a stdout that cannot be written.
@@ -50,16 +50,20 @@ pub fn run_chat(
     let mut stats = WorkerStats::default();
     let mut closed = 0u64;
     let mut operator = LineReader::new();
+    let mut queues = SendQueues::new();
     let echo_typed = !stdin_is_terminal();
     while options.exit_after.is_none_or(|limit| closed < limit) {
         match wait_readable(listener, stop, None, local)? {
             Ready::Stopped => break,
             Ready::TimedOut => continue,
-            Ready::Fd => {}
+            Ready::Fd(_) => {}
         }
-        let (conn, peer) = match accept(listener, SocketFlags::CLOEXEC) {
+        let (conn, peer) = match accept(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok(accepted) => accepted,
             Err(Errno::AGAIN) => continue,
+            Err(errno) if super::listener_gone(errno) => {
+                return Err(Error::at("accept", local, errno));
+            }
             Err(errno) => {
                 log::warn!("accept {local}: {}", crate::error::describe_errno(errno));
                 if matches!(errno, Errno::MFILE | Errno::NFILE)
@@ -83,29 +87,57 @@ pub fn run_chat(
         let mut out = Vec::new();
         push_say_line(&mut out, peer_ip, &message.0, message.1);
         out.extend_from_slice(b"you say: ");
-        write_stdout(&out)?;
+        if !say(&out, stop)? {
+            break;
+        }
         let Some(reply) = next_operator_line(&mut operator, stop)? else {
             // stdin ended (or a stop came) at the prompt: the lesson's server
             // crashed here; this one ends the line and exits 0.
-            write_stdout(b"\n")?;
+            say(b"\n", stop)?;
             break;
         };
         if echo_typed {
             let mut typed = reply.clone();
             typed.push(b'\n');
-            write_stdout(&typed)?;
+            if !say(&typed, stop)? {
+                break;
+            }
         }
-        if let Err(errno) = send_all(&conn, &reply) {
-            log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
-        }
-        drop(conn);
+        let (ended, extra) = reply_and_close(conn, &reply, stop, options.idle_timeout, &mut queues)
+            .map_err(|errno| Error::at("poll", local, errno))?;
+        stats.bytes += extra;
         closed += 1;
+        match ended {
+            Ended::Delivered => {}
+            Ended::Stopped => break,
+            Ended::Cut => {
+                log::info!("closed {peer_ip} after its reply without its close: it went on sending")
+            }
+            Ended::Stalled => log::info!(
+                "closing {peer_ip}: it took none of its reply for {:?}",
+                options.idle_timeout.unwrap_or_default()
+            ),
+            Ended::Failed(errno) => {
+                log::warn!("send to {peer_ip}: {}", crate::error::describe_errno(errno));
+            }
+        }
     }
     Ok(stats)
 }
 
+/// Writes `bytes` on stdout unless a stop comes first (`Ok(false)`): a
+/// terminal at Ctrl-S or a paused `| less` cannot keep sockd from stopping.
+fn say(bytes: &[u8], stop: &Stop) -> Result<bool> {
+    match crate::io::write_all_polled(stdout(), bytes, stop.fd()) {
+        Ok(done) => Ok(done),
+        Err(Errno::PIPE) => Err(Error::StdoutClosed),
+        Err(errno) => Err(Error::on("write", "stdout", errno)),
+    }
+}
+
 /// Reads until the client's first message ends. `None`: the client closed
-/// without one, went silent past the idle timeout, reset, or stop came.
+/// without one, reset, did not complete it within `idle_timeout` of its
+/// accept, or stop came.
 fn read_message(
     conn: &OwnedFd,
     stop: &Stop,
@@ -116,14 +148,18 @@ fn read_message(
     let mut splitter = MessageSplitter::new();
     let mut first: Option<(Vec<u8>, usize)> = None;
     let mut buf = [0u8; 4096];
+    // One deadline for the whole message, not one per byte: a byte every
+    // half second would otherwise hold the slot for ever.
+    let deadline = idle_timeout.and_then(|idle| Instant::now().checked_add(idle));
     loop {
-        match wait_readable(conn, stop, idle_timeout, local)? {
+        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        match wait_readable(conn, stop, left, local)? {
             Ready::Stopped => return Ok(None),
             Ready::TimedOut => {
-                log::info!("closing a client silent for {idle_timeout:?}");
+                log::info!("closing a client whose message did not come within {idle_timeout:?}");
                 return Ok(None);
             }
-            Ready::Fd => {}
+            Ready::Fd(_) => {}
         }
         match recv_some(conn, &mut buf) {
             Ok(0) => {
@@ -159,13 +195,10 @@ fn next_operator_line(operator: &mut LineReader, stop: &Stop) -> Result<Option<V
         if operator.at_eof() {
             return Ok(None);
         }
-        let mut fds = [
-            PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
-            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
-        ];
-        poll(&mut fds, None).map_err(|errno| Error::on("poll", "stdin", errno))?;
-        if !fds[1].revents().is_empty() {
-            return Ok(None);
+        match stop.wait_for(stdin(), PollFlags::IN, None) {
+            Ok(Ready::Stopped) => return Ok(None),
+            Ok(_) => {}
+            Err(errno) => return Err(Error::on("poll", "stdin", errno)),
         }
         operator
             .fill_from(stdin())
@@ -179,16 +212,8 @@ fn wait_readable(
     timeout: Option<Duration>,
     local: SocketAddr,
 ) -> Result<Ready> {
-    let mut fds = [
-        PollFd::new(fd, PollFlags::IN),
-        PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
-    ];
-    match poll(&mut fds, timeout) {
-        Ok(0) => Ok(Ready::TimedOut),
-        Ok(_) if !fds[1].revents().is_empty() => Ok(Ready::Stopped),
-        Ok(_) => Ok(Ready::Fd),
-        Err(errno) => Err(Error::at("poll", local, errno)),
-    }
+    stop.wait_for(fd, PollFlags::IN, timeout)
+        .map_err(|errno| Error::at("poll", local, errno))
 }
 
 /// Waits up to `pause` for a stop; returns whether one came.

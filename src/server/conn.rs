@@ -2,7 +2,7 @@
 //! The connections live in a [`crate::slab::Slab`].
 
 use crate::transcript::MessageSplitter;
-use core::net::IpAddr;
+use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
 use std::time::Instant;
 
@@ -11,8 +11,9 @@ use std::time::Instant;
 pub struct Conn {
     /// The connected socket (non-blocking).
     pub fd: OwnedFd,
-    /// The peer's IP, for transcript lines.
-    pub peer: IpAddr,
+    /// The peer, for transcript lines (its IP) and `-vv`'s accept and
+    /// close lines.
+    pub peer: SocketAddr,
     /// Echo bytes a short `send` left over; while any are here the
     /// connection is not read (backpressure), so this never exceeds one read.
     pub pending: Vec<u8>,
@@ -23,6 +24,10 @@ pub struct Conn {
     /// Bytes received and sent since `lease_start`: a trickle (slowloris)
     /// loses its slot when others wait at `--max-conns`.
     pub moved: u64,
+    /// Bytes received from the client, and sent back to it, for `-vv`.
+    pub bytes_in: u64,
+    /// Bytes sent back.
+    pub bytes_out: u64,
     /// The current transcript message, when the transcript is on.
     pub transcript: Option<Box<MessageSplitter>>,
 }

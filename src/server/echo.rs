@@ -9,18 +9,19 @@
 //! also the length of a slot's lease while others wait in the backlog: a
 //! connection that moved fewer than [`TRICKLE_BYTES`] in its last lease is
 //! closed to make room, so trickling clients (slowloris) cannot hold every
-//! slot forever.
+//! slot forever (see [`super::idle`]).
 
 use super::WorkerStats;
 use super::conn::Conn;
+use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::shared::Shared;
 use crate::addr::display_ip;
 use crate::error::{Error, Result};
-use crate::io::{epoll_wait, recv_some, send_some, write_stdout};
+use crate::io::{Pushed, epoll_wait, recv_some, send_some};
 use crate::slab::Slab;
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
@@ -33,19 +34,14 @@ use std::time::Instant;
 /// syscall rate of `cat` with 128 KiB reads (64 KiB measured 0.86× of
 /// `tcpserver … cat` in `scripts/bench.sh`, 256 KiB 1.10×).
 const SCRATCH_BYTES: usize = 256 * 1024;
-/// Transcript bytes buffered before a write to stdout: a flood of one-byte
-/// messages expands ~16× into lines, so the buffer is flushed early.
+/// Transcript bytes a worker gathers before queueing them for stdout: a
+/// flood of one-byte messages expands ~16× into lines, so they go early.
 const TRANSCRIPT_FLUSH_BYTES: usize = 64 * 1024;
 /// Events taken per `epoll_wait`.
 const EVENT_BATCH: usize = 256;
 /// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to spin
 /// on a backlog we cannot take, short enough to notice freed fds quickly.
 const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Under `--max-conns` pressure, the least traffic (bytes in plus bytes
-/// out) that keeps a slot for another `--idle-timeout`: 1 KiB, far above a
-/// byte a second, far below any transfer worth keeping.
-pub const TRICKLE_BYTES: u64 = 1024;
 
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
@@ -79,6 +75,7 @@ pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> 
         paused_until: None,
         fd_exhaustion_logged: false,
         stats: WorkerStats::default(),
+        idle: IdleSweep::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -99,6 +96,7 @@ struct Worker<'a> {
     paused_until: Option<Instant>,
     fd_exhaustion_logged: bool,
     stats: WorkerStats,
+    idle: IdleSweep,
 }
 
 impl Worker<'_> {
@@ -116,7 +114,7 @@ impl Worker<'_> {
                 let (flags, token) = (event.flags, event.data.u64());
                 match token {
                     STOP => return Ok(()),
-                    LISTENER => self.accept_burst(),
+                    LISTENER => self.accept_burst()?,
                     RESUME => self.start_accepting(),
                     _ => self.on_connection(token, flags),
                 }
@@ -180,11 +178,16 @@ impl Worker<'_> {
         }
     }
 
-    fn accept_burst(&mut self) {
+    /// Accepts until the backlog is empty (or a slot or fd limit says
+    /// wait).
+    ///
+    /// # Errors
+    /// A listener that no longer listens: [`super::listener_gone`].
+    fn accept_burst(&mut self) -> Result<()> {
         loop {
             if !self.shared.reserve_slot() {
                 self.stop_accepting();
-                return;
+                return Ok(());
             }
             match accept(
                 &self.shared.listener,
@@ -192,11 +195,16 @@ impl Worker<'_> {
             ) {
                 Ok((fd, peer)) => {
                     self.fd_exhaustion_logged = false;
-                    self.add_connection(fd, peer.map(|p| p.ip()));
+                    let unnamed = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+                    self.add_connection(fd, peer.unwrap_or(unnamed));
                 }
                 Err(Errno::AGAIN) => {
                     self.shared.unreserve_slot();
-                    return;
+                    return Ok(());
+                }
+                Err(errno) if super::listener_gone(errno) => {
+                    self.shared.unreserve_slot();
+                    return Err(Error::at("accept", self.shared.local, errno));
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();
@@ -211,7 +219,7 @@ impl Worker<'_> {
                     }
                     self.stop_accepting();
                     self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
-                    return;
+                    return Ok(());
                 }
                 Err(errno) => {
                     // ECONNABORTED and friends: that client is gone, others wait.
@@ -226,11 +234,14 @@ impl Worker<'_> {
         }
     }
 
-    fn add_connection(&mut self, fd: OwnedFd, peer: Option<IpAddr>) {
+    fn add_connection(&mut self, fd: OwnedFd, peer: SocketAddr) {
         self.stats.accepted += 1;
+        log::debug!("accepted {peer}");
         let conn = Conn {
             fd,
-            peer: peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            peer,
+            bytes_in: 0,
+            bytes_out: 0,
             pending: Vec::new(),
             last_active: Instant::now(),
             lease_start: Instant::now(),
@@ -291,12 +302,13 @@ impl Worker<'_> {
         };
         let data = &self.scratch[..received];
         self.stats.bytes += received as u64;
+        conn.bytes_in += received as u64;
         conn.moved += received as u64;
         if self.options.idle_timeout.is_some() {
             conn.last_active = Instant::now();
         }
         if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer);
+            let ip = display_ip(conn.peer.ip());
             let out = &mut self.transcript;
             splitter.feed(data, |message, dropped| {
                 push_say_line(out, ip, message, dropped)
@@ -307,6 +319,8 @@ impl Worker<'_> {
             Err(Errno::AGAIN) => 0,
             Err(_) => return false,
         };
+        conn.moved += sent as u64;
+        conn.bytes_out += sent as u64;
         if sent < received {
             conn.pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
@@ -334,6 +348,7 @@ impl Worker<'_> {
             conn.last_active = Instant::now();
         }
         conn.moved += sent as u64;
+        conn.bytes_out += sent as u64;
         conn.pending.drain(..sent);
         if !conn.pending.is_empty() {
             return true;
@@ -353,8 +368,14 @@ impl Worker<'_> {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
+        log::debug!(
+            "closed {}: {} bytes in, {} bytes out",
+            conn.peer,
+            conn.bytes_in,
+            conn.bytes_out
+        );
         if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer);
+            let ip = display_ip(conn.peer.ip());
             let out = &mut self.transcript;
             splitter.finish(|message, dropped| push_say_line(out, ip, message, dropped));
         }
@@ -362,42 +383,25 @@ impl Worker<'_> {
         self.shared.connection_closed();
     }
 
-    /// Closes silent clients; under `--max-conns` pressure, also those whose
-    /// lease ran out with less than [`TRICKLE_BYTES`] moved. Other leases
-    /// that ran out start again.
+    /// Closes the clients the idle sweep finds silent, or trickling while
+    /// others wait for a slot (see [`IdleSweep`]).
     fn close_idle(&mut self, now: Instant) {
         let Some(idle) = self.options.idle_timeout else {
             return;
         };
         let pressed = self.shared.at_capacity() && self.shared.clients_waiting();
-        let tokens: Vec<u64> = self.conns.tokens().collect();
-        let (mut silent, mut trickling) = (Vec::new(), Vec::new());
-        for token in tokens {
-            let Some(conn) = self.conns.get_mut(token) else {
-                continue;
-            };
-            if now.saturating_duration_since(conn.last_active) >= idle {
-                silent.push(token);
-            } else if now.saturating_duration_since(conn.lease_start) >= idle {
-                if pressed && conn.moved < TRICKLE_BYTES {
-                    trickling.push(token);
-                } else {
-                    conn.lease_start = now;
-                    conn.moved = 0;
-                }
-            }
+        let found = self.idle.sweep(&mut self.conns, idle, pressed, now);
+        if !found.silent.is_empty() {
+            log::info!("closing {} clients silent for {idle:?}", found.silent.len());
         }
-        if !silent.is_empty() {
-            log::info!("closing {} clients silent for {idle:?}", silent.len());
-        }
-        if !trickling.is_empty() {
+        if !found.trickling.is_empty() {
             log::info!(
                 "at --max-conns with clients waiting: closing {} clients that moved under \
                  {TRICKLE_BYTES} bytes in {idle:?}",
-                trickling.len()
+                found.trickling.len()
             );
         }
-        for token in silent.into_iter().chain(trickling) {
+        for token in found.silent.into_iter().chain(found.trickling) {
             self.close(token);
         }
         self.flush_transcript();
@@ -411,24 +415,22 @@ impl Worker<'_> {
         self.flush_transcript();
     }
 
+    /// Hands the lines to the transcript's writer; never waits for stdout.
     fn flush_transcript(&mut self) {
         if self.transcript.is_empty() {
             return;
         }
-        let result = {
-            let _serialised = self
-                .shared
-                .stdout
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            write_stdout(&self.transcript)
+        let Some(queue) = &self.shared.transcript else {
+            self.transcript.clear();
+            return;
         };
+        let pushed = queue.push(&self.transcript);
         self.transcript.clear();
-        match result {
-            Ok(()) => {}
-            Err(Error::StdoutClosed) => self.stop_transcript(),
-            Err(err) => {
-                log::warn!("transcript off: {err}");
+        match pushed {
+            Pushed::Queued => {}
+            Pushed::Gone(Errno::PIPE) => self.stop_transcript(),
+            Pushed::Gone(errno) => {
+                log::warn!("transcript off: {}", Error::on("write", "stdout", errno));
                 self.stop_transcript();
             }
         }

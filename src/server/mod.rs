@@ -9,18 +9,23 @@ pub mod background;
 mod chat;
 mod conn;
 mod echo;
+mod idle;
 mod limits;
+mod reply;
+mod sendq;
 mod shared;
 mod stop;
 
 pub use stop::Stop;
 
 use crate::error::{Error, Result};
+use crate::io::OutputQueue;
 use crate::socket::{bind_socket, listen, set_nonblocking};
 use core::net::SocketAddr;
 use core::time::Duration;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
+use rustix::io::Errno;
 use shared::Shared;
 use std::path::PathBuf;
 
@@ -81,6 +86,9 @@ pub struct WorkerStats {
     pub accepted: u64,
     /// Bytes received (and echoed).
     pub bytes: u64,
+    /// Transcript lines that never reached stdout because it was not read
+    /// fast enough (or at all).
+    pub transcript_dropped: u64,
 }
 
 impl WorkerStats {
@@ -88,9 +96,20 @@ impl WorkerStats {
         Self {
             accepted: self.accepted + other.accepted,
             bytes: self.bytes + other.bytes,
+            transcript_dropped: self.transcript_dropped + other.transcript_dropped,
         }
     }
 }
+
+/// The most transcript bytes waiting for stdout: sixteen times what a pipe
+/// holds, so a reader that merely lags (a terminal scrolling) loses
+/// nothing, and one that stopped (a paused `| less`) costs at most this
+/// (twice, with the batch being written).
+const TRANSCRIPT_QUEUE_BYTES: usize = 1 << 20;
+
+/// How long a stopping server lets the transcript drain: the stop signal
+/// must win over a reader that does not read.
+const TRANSCRIPT_FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// Binds, listens, announces the address (stderr, `--pid-file`,
 /// `--port-file`; detached, the launcher), and [`serve`]s until
@@ -126,11 +145,27 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         serving.transcript = false;
     }
     let stats = serve((listener, local), stop, &serving)?;
+    let dropped = match stats.transcript_dropped {
+        0 => String::new(),
+        n => format!(
+            ", {} dropped (stdout not read)",
+            counted(n, "transcript line")
+        ),
+    };
     crate::io::write_stderr(&format!(
-        "sockd: stopped: {} connections, {} bytes received\n",
-        stats.accepted, stats.bytes
+        "sockd: stopped: {}, {} received{dropped}\n",
+        counted(stats.accepted, "connection"),
+        counted(stats.bytes, "byte")
     ));
     Ok(())
+}
+
+/// `1 connection`, `2 connections`.
+fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 fn announce_to(
@@ -147,11 +182,19 @@ fn announce_to(
 /// closes every connection and returns the totals. The listener is made
 /// non-blocking (`ioctl(FIONBIO)`); nothing is printed but the transcript.
 ///
+/// The echo transcript goes through a bounded queue and a writer thread of
+/// its own ([`OutputQueue`](crate::io::OutputQueue)): echo never waits for
+/// stdout. Lines a slow reader has no room for are dropped and counted, and
+/// at the stop the transcript gets one second to drain.
+///
 /// # Errors
-/// Failures of the server's own fds: `ioctl` on the listener, `eventfd`,
-/// `epoll_create`/`epoll_ctl`/`epoll_wait`, `poll`; in chat mode a stdin
-/// that cannot be read or a stdout that cannot be written. A client's
-/// failure only closes that client. A worker that panics re-raises the panic.
+/// A listener that stops listening under it (`accept` says `EINVAL`: shut
+/// down, or destroyed with `ss -K`). Failures of the server's own fds:
+/// `ioctl` on the listener, `eventfd`,
+/// `epoll_create`/`epoll_ctl`/`epoll_wait`, `poll`, the transcript writer's
+/// `pipe2` and thread; in chat mode a stdin that cannot be read or a stdout
+/// that cannot be written. A client's failure only closes that client. A
+/// worker that panics re-raises the panic.
 ///
 /// # Example
 /// An echo peer in-process, as an integration test would start one:
@@ -208,21 +251,37 @@ pub fn serve(
     }
     let resume = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
         .map_err(|errno| Error::on("eventfd", "workers", errno))?;
-    let shared = Shared::new(
+    let transcript = options
+        .transcript
+        .then(|| OutputQueue::spawn(crate::io::stdout(), TRANSCRIPT_QUEUE_BYTES, "transcript"))
+        .transpose()?;
+    let mut shared = Shared::new(
         listener,
         local,
         stop,
         resume,
         options.max_conns,
         options.exit_after,
+        transcript,
     );
     let echo = echo::EchoOptions {
         transcript: options.transcript,
         idle_timeout: options.idle_timeout,
     };
     let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
-    log::info!("{threads} echo workers");
-    serve_echo(&shared, echo, threads)
+    log::info!("{}", counted(threads as u64, "echo worker"));
+    let mut stats = serve_echo(&shared, echo, threads)?;
+    if let Some(transcript) = shared.transcript.take() {
+        stats.transcript_dropped = transcript.finish(TRANSCRIPT_FINAL_FLUSH).dropped_lines;
+    }
+    Ok(stats)
+}
+
+/// Whether `accept` failed because the listener itself no longer listens
+/// (`EINVAL`: shut down, or destroyed by `ss -K`), not because of one
+/// client: retrying could only spin, deaf to the stop signal.
+fn listener_gone(errno: Errno) -> bool {
+    matches!(errno, Errno::INVAL | Errno::BADF | Errno::NOTSOCK)
 }
 
 struct StopOnExit<'a>(&'a Stop);

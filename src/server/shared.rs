@@ -3,11 +3,11 @@
 //! hot path.
 
 use super::stop::Stop;
+use crate::io::OutputQueue;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use rustix::fd::OwnedFd;
-use std::sync::Mutex;
 
 /// State shared by every worker of one server.
 #[derive(Debug)]
@@ -25,8 +25,9 @@ pub struct Shared {
     pub max_conns: Option<usize>,
     /// `--exit-after`.
     pub exit_after: Option<u64>,
-    /// Serialises transcript writes so lines of two workers never interleave.
-    pub stdout: Mutex<()>,
+    /// The transcript's way to stdout, when it is on: workers queue whole
+    /// lines and never wait for the reader (one writer thread does).
+    pub transcript: Option<OutputQueue>,
     active: AtomicUsize,
     closed: AtomicU64,
 }
@@ -40,6 +41,7 @@ impl Shared {
         resume: OwnedFd,
         max_conns: Option<usize>,
         exit_after: Option<u64>,
+        transcript: Option<OutputQueue>,
     ) -> Self {
         Self {
             listener,
@@ -48,7 +50,7 @@ impl Shared {
             resume,
             max_conns,
             exit_after,
-            stdout: Mutex::new(()),
+            transcript,
             active: AtomicUsize::new(0),
             closed: AtomicU64::new(0),
         }

@@ -7,8 +7,9 @@
 
 use crate::error::{Error, Result};
 use core::time::Duration;
+use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::io::fcntl_dupfd_cloexec;
+use rustix::io::{Errno, fcntl_dupfd_cloexec};
 use rustix::pipe::{PipeFlags, pipe_with};
 use std::sync::Arc;
 
@@ -81,6 +82,40 @@ impl Stop {
     pub fn requested(&self) -> bool {
         crate::io::poll_readable(self.fd(), Some(Duration::ZERO)).unwrap_or(false)
     }
+
+    /// `poll(2)` on `fd` for `flags` and on the stop signal, for up to
+    /// `timeout` (`None`: until one of them): a wait on a client that the
+    /// stop always ends.
+    ///
+    /// # Errors
+    /// As [`crate::io::poll`].
+    pub fn wait_for(
+        &self,
+        fd: impl AsFd,
+        flags: PollFlags,
+        timeout: Option<Duration>,
+    ) -> core::result::Result<Ready, Errno> {
+        let mut fds = [
+            PollFd::new(&fd, flags),
+            PollFd::from_borrowed_fd(self.fd(), PollFlags::IN),
+        ];
+        Ok(match crate::io::poll(&mut fds, timeout)? {
+            0 => Ready::TimedOut,
+            _ if !fds[1].revents().is_empty() => Ready::Stopped,
+            _ => Ready::Fd(fds[0].revents()),
+        })
+    }
+}
+
+/// What ended a [`Stop::wait_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// The fd is ready: these events (an error or hang-up among them).
+    Fd(PollFlags),
+    /// The timeout ran out first.
+    TimedOut,
+    /// Stop was asked for.
+    Stopped,
 }
 
 #[cfg(test)]

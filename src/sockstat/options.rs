@@ -23,46 +23,46 @@ pub struct Options {
     /// IPv6 sockets
     #[arg(short = '6')]
     pub ipv6: bool,
-    /// unix sockets
+    /// Unix sockets
     #[arg(short = 'u')]
     pub unix: bool,
-    /// connected sockets
+    /// Connected sockets
     #[arg(short = 'c')]
     pub connected: bool,
-    /// listening sockets (and bound, unconnected UDP)
+    /// Listening sockets (and bound, unconnected UDP)
     #[arg(short = 'l')]
     pub listening: bool,
-    /// local or foreign port in PORTS (e.g. 22,8000-8080)
+    /// Local or foreign port in PORTS (e.g. 22,8000-8080)
     #[arg(short = 'p', value_name = "PORTS", value_parser = parse_ports)]
     pub ports: Option<PortSet>,
-    /// protocols: tcp,udp,unix
+    /// Protocols: tcp,udp,unix
     #[arg(short = 'P', value_name = "PROTOS", value_parser = parse_protos)]
     pub protos: Option<ProtoSet>,
-    /// no header line
+    /// No header line
     #[arg(short = 'q')]
     pub no_header: bool,
-    /// numeric user ids
+    /// Numeric user ids
     #[arg(short = 'n')]
     pub numeric: bool,
-    /// only these processes
+    /// Only these processes
     #[arg(long = "pid", value_name = "PID[,PID]", value_parser = parse_pids)]
     pub pids: Option<PidList>,
-    /// only processes with this command name
+    /// Only processes with this command name
     #[arg(long, value_name = "NAME")]
     pub comm: Option<String>,
-    /// only the socket with this inode
+    /// Only the socket with this inode
     #[arg(long, value_name = "N", value_parser = parse_inode)]
     pub inode: Option<u64>,
-    /// extended: Recv-Q, Send-Q, socket uid
+    /// Extended: Recv-Q, Send-Q, socket uid
     #[arg(short = 'e')]
     pub extended: bool,
-    /// also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
+    /// Also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
     #[arg(short = 'a')]
     pub all: bool,
-    /// a JSON array of objects instead of the table
+    /// A JSON array of objects instead of the table
     #[arg(long)]
     pub json: bool,
-    /// where socket records come from
+    /// Where socket records come from
     #[arg(long, value_enum, default_value_t = Source::Netlink)]
     pub source: Source,
 }
@@ -112,7 +112,7 @@ pub fn parse_ports(text: &str) -> Result<PortSet> {
         };
         if lo > hi {
             return Err(Error::Usage(format!(
-                "bad port range '{item}': {lo} is above {hi}"
+                "bad port range {item:?}: {lo} is above {hi}"
             )));
         }
         ranges.push((lo, hi));
@@ -123,7 +123,7 @@ pub fn parse_ports(text: &str) -> Result<PortSet> {
 fn port_number(text: &str, item: &str) -> Result<u16> {
     crate::addr::parse_port(text.trim()).map_err(|_| {
         Error::Usage(format!(
-            "bad port '{item}': expected a number 0-65535 or a range LO-HI"
+            "bad port {item:?}: expected a number 0-65535 or a range LO-HI"
         ))
     })
 }
@@ -141,7 +141,7 @@ pub fn parse_protos(text: &str) -> Result<ProtoSet> {
             "unix" => set.unix = true,
             other => {
                 return Err(Error::Usage(format!(
-                    "bad protocol '{other}': expected tcp, udp or unix"
+                    "bad protocol {other:?}: expected tcp, udp or unix"
                 )));
             }
         }
@@ -160,7 +160,7 @@ pub fn parse_pids(text: &str) -> Result<Vec<u32>> {
             match crate::decimal::parse_str::<u32>(item) {
                 Some(pid) if pid > 0 => Ok(pid),
                 _ => Err(Error::Usage(format!(
-                    "bad pid '{item}': expected a positive number"
+                    "bad pid {item:?}: expected a positive number"
                 ))),
             }
         })
@@ -176,7 +176,7 @@ pub fn parse_inode(text: &str) -> Result<u64> {
     match crate::decimal::parse_str::<u64>(text) {
         Some(inode) => Ok(inode),
         None => Err(Error::Usage(format!(
-            "bad inode '{text}': expected a number"
+            "bad inode {text:?}: expected a number"
         ))),
     }
 }

@@ -276,7 +276,7 @@ fn hostile_port_file_paths_are_os_errors_on_one_line() {
     let long = format!("/tmp/{}", "p".repeat(100_000));
     let component = format!("/tmp/{}", "p".repeat(300));
     for (path, code, needle) in [
-        (OsString::from(""), 64, "a value is required"),
+        (OsString::from(""), 64, "--port-file needs a value"),
         (OsString::from(long), 71, "(ENAMETOOLONG)"),
         (OsString::from(component), 71, "(ENAMETOOLONG)"),
         (OsString::from("/proc/self/nope/port"), 71, "(ENOENT)"),

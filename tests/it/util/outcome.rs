@@ -129,6 +129,21 @@ impl Outcome {
     /// sockd's stop line as numbers: `(connections, bytes received)`.
     #[track_caller]
     pub fn summary(&self) -> (u64, u64) {
+        let (conns, bytes, _) = self.stop_line();
+        (conns, bytes)
+    }
+
+    /// The transcript lines sockd's stop line says it dropped (0 when it
+    /// says nothing of them).
+    #[track_caller]
+    pub fn transcript_dropped(&self) -> u64 {
+        self.stop_line().2
+    }
+
+    /// `sockd: stopped: N connections, M bytes received[, K transcript lines
+    /// dropped (stdout not read)]` as `(N, M, K)`.
+    #[track_caller]
+    fn stop_line(&self) -> (u64, u64, u64) {
         let line = self
             .stderr
             .lines()
@@ -139,9 +154,15 @@ impl Outcome {
             .filter(|w| !w.is_empty())
             .filter_map(|w| w.parse().ok())
             .collect();
+        let dropped = line.ends_with(" transcript lines dropped (stdout not read)")
+            || line.ends_with(" transcript line dropped (stdout not read)");
         match numbers[..] {
-            [conns, bytes] => (conns, bytes),
-            _ => panic!("summary line not `N connections, M bytes received`: {line}"),
+            [conns, bytes] if !dropped => (conns, bytes, 0),
+            [conns, bytes, lines] if dropped => (conns, bytes, lines),
+            _ => panic!(
+                "summary line not `N connections, M bytes received[, K transcript lines \
+                 dropped (stdout not read)]`: {line}"
+            ),
         }
     }
 }
