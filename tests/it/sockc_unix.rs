@@ -9,7 +9,6 @@ use crate::bench_transports::{DatagramServer, Reply};
 use crate::util::{Cmd, TempDir, assert_same_bytes, random_bytes, skip, sockc};
 use sockkit::endpoint::{Endpoint, Kind};
 use sockkit::socket::bind_socket;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn endpoint(kind: Kind, at: &str) -> Endpoint {
@@ -119,30 +118,42 @@ fn a_stale_socket_file_exits_69_with_econnrefused() {
 }
 
 #[test]
-fn wait_retries_until_the_server_creates_its_socket() {
+fn wait_retries_until_a_server_is_at_the_path() {
     let dir = TempDir::new();
-    let path = socket_path(&dir, "later.sock");
-    let client = sockc()
-        .args(["-vv", "--wait", "30", "-U", &path, "hi"])
-        .spawn();
-    // Not there at least once: it really started first.
-    client.wait_stderr("no such file or directory (ENOENT); retrying");
-    let _server = EchoServer::start_at(&endpoint(Kind::Stream, &path), Echo::Faithful);
-    client.wait_exit().success().stdout_is(b"hi");
-}
-
-#[test]
-fn wait_retries_a_stale_file_until_a_server_replaces_it() {
-    let dir = TempDir::new();
-    let path = socket_path(&dir, "replaced.sock");
-    stale_file(&path);
-    let client = sockc()
-        .args(["-vv", "--wait", "30", "-U", &path, "again"])
-        .spawn();
-    client.wait_stderr("connection refused (ECONNREFUSED); retrying");
-    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {path}: {e}"));
-    let _server = EchoServer::start_at(&endpoint(Kind::Stream, &path), Echo::Faithful);
-    client.wait_exit().success().stdout_is(b"again");
+    // (flag, a stale file there first, what -vv shows of the retrying)
+    for (i, (flag, stale, retried)) in [
+        ("-U", false, "no such file or directory (ENOENT); retrying"),
+        ("-U", true, "connection refused (ECONNREFUSED); retrying"),
+        (
+            "-uU",
+            false,
+            "no such file or directory (ENOENT); sending again",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = socket_path(&dir, &format!("later{i}.sock"));
+        if stale {
+            stale_file(&path);
+        }
+        let client = sockc()
+            .args(["-vv", "--wait", "30", flag, &path, "later"])
+            .spawn();
+        // Not there at least once: it really started first.
+        client.wait_stderr(retried);
+        if stale {
+            std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {path}: {e}"));
+        }
+        let (_stream, _datagrams) = if flag == "-U" {
+            let at = endpoint(Kind::Stream, &path);
+            (Some(EchoServer::start_at(&at, Echo::Faithful)), None)
+        } else {
+            let at = endpoint(Kind::Datagram, &path);
+            (None, Some(DatagramServer::start(&at, Reply::Faithful)))
+        };
+        client.wait_exit().success().stdout_is(b"later");
+    }
 }
 
 #[test]
@@ -176,42 +187,12 @@ fn unix_datagrams_round_trip_from_an_address_of_sockcs_own() {
 }
 
 #[test]
-fn datagram_wait_resends_until_the_socket_is_bound() {
-    let dir = TempDir::new();
-    let path = socket_path(&dir, "later.dgram");
-    let client = sockc()
-        .args(["-vv", "--wait", "30", "-uU", &path, "later"])
-        .spawn();
-    client.wait_stderr("no such file or directory (ENOENT); sending again");
-    let _server = DatagramServer::start(&endpoint(Kind::Datagram, &path), Reply::Faithful);
-    client.wait_exit().success().stdout_is(b"later");
-}
-
-#[test]
 fn sockc_talks_to_socat_unix_listen() {
-    if !skip::require_tool("socat") {
-        return;
-    }
     let dir = TempDir::new();
     let path = socket_path(&dir, "socat.sock");
     let listen = format!("UNIX-LISTEN:{path},fork");
-    let _socat = Cmd::new("socat")
-        .args([&listen, "PIPE"])
-        .stdin(Stdio::null())
-        .spawn();
-    // --wait is the readiness check: no file, then refused, then served.
-    sockc()
-        .args(["--wait", "10", "-U", &path, "hello", "socat"])
-        .run()
-        .success()
-        .stdout_is(b"hello socat");
-    let payload = random_bytes(1 << 20, 0x50c);
-    let out = sockc()
-        .args(["-U", &path, "-"])
-        .stdin_bytes(payload.clone())
-        .run();
-    out.success();
-    assert_same_bytes(&out.stdout, &payload, "1 MiB through socat UNIX-LISTEN");
+    // --wait retries while there is no file, then while it is refused.
+    crate::interop::sockc_through_socat(&listen, "PIPE", &["-U", &path]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::bench::{Echo, EchoServer};
 use crate::bench_transports::{DatagramServer, Reply};
 use crate::util::net::{LOCAL, bind_tcp, listener, recv_to_eof, refused_port, udp_refusing};
 use crate::util::resolver::{self, DNS_ONLY, FILES_ONLY};
-use crate::util::{Outcome, SOCKC, TempDir, sockc};
+use crate::util::{Outcome, SOCKC, TempDir, sockc, took_between};
 use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
 use rustix::net::RecvFlags;
@@ -30,17 +30,6 @@ fn syn_dropping(ip: &str, port: &str) -> (OwnedFd, OwnedFd, SocketAddr) {
     let filler = sockkit::connect_socket(&bound).unwrap_or_else(|e| panic!("{e}"));
     let addr = bound.socket_addr().unwrap_or_else(|| panic!("{bound}"));
     (fd, filler, addr)
-}
-
-/// Asserts how long something took: at least `min`, and well under the
-/// hang it guards against.
-#[track_caller]
-fn took_between(started: Instant, min: Duration, max: Duration) {
-    let took = started.elapsed();
-    assert!(
-        took >= min && took < max,
-        "took {took:?}, not within {min:?}..{max:?}"
-    );
 }
 
 #[test]

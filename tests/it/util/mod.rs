@@ -141,6 +141,18 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// Asserts that what began at `started` took at least `min` and less than
+/// `max`: a bound on both sides with a monotonic clock, generous above
+/// (what it guards against is a hang or a wait forgotten, not speed).
+#[track_caller]
+pub fn took_between(started: Instant, min: Duration, max: Duration) {
+    let took = started.elapsed();
+    assert!(
+        took >= min && took < max,
+        "took {took:?}, not within {min:?}..{max:?}"
+    );
+}
+
 /// Checks `check` every 10 ms until it holds or `limit` passes; whether it
 /// held. Only for state nothing can be waited on for (a process's fd
 /// count, a sender that stopped moving); readiness has its own waits.
