@@ -116,7 +116,6 @@ fn open(options: &ClientOptions, first: &[u8]) -> Result<(Link, usize)> {
             options.timeout
         };
         let tried = attempt(&options.server, options.timeout).and_then(|(sock, endpoint)| {
-            log_connected(&sock, &endpoint);
             let mut link = Link {
                 sock,
                 endpoint,
@@ -126,8 +125,13 @@ fn open(options: &ClientOptions, first: &[u8]) -> Result<(Link, usize)> {
             Ok((link, len))
         });
         let err = match tried {
+            Ok((link, len)) => {
+                // Once, for the copy answered: as for a stream's connect.
+                log_connected(&link.sock, &link.endpoint);
+                return Ok((link, len));
+            }
             Err(err) if resend_worthy(&err) => err,
-            other => return other,
+            Err(err) => return Err(err),
         };
         let Some(pause) = retry.next() else {
             return Err(gave_up(err, options.wait));

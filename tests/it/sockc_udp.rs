@@ -129,13 +129,21 @@ fn wait_resends_the_first_datagram_until_a_server_answers() {
     // starts on the socket. sockc can only succeed by sending again.
     let (fd, bound, port) = udp_socket();
     let client = sockc()
-        .args(["-u", "--wait", "30", LOCAL, &port, "hi"])
+        .args(["-u", "-v", "--wait", "30", LOCAL, &port, "hi"])
         .spawn();
     let mut buf = [0u8; 64];
     let first = recv_from(&fd, &mut buf, RecvFlags::empty());
     assert!(first.is_ok(), "no datagram came: {first:?}");
     let server = DatagramServer::serve(fd, bound, Reply::Faithful);
-    client.wait_exit().success().stdout_is(b"hi");
+    // -v names the socket that got the answer, once, not every copy's.
+    client
+        .wait_exit()
+        .success()
+        .stdout_is(b"hi")
+        .stderr_starts_with(&format!(
+            "sockc: connected to 127.0.0.1:{port} from 127.0.0.1:"
+        ))
+        .stderr_lines(1);
     assert!(server.received.load(Ordering::Relaxed) >= 1);
 }
 
