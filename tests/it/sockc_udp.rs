@@ -5,7 +5,9 @@
 
 use crate::bench_transports::{DatagramServer, Reply};
 use crate::util::net::{LOCAL, loopback_of, recv_timeout, stays_silent, udp_refusing};
-use crate::util::{Cmd, DEADLINE, assert_same_bytes, random_bytes, skip, sockc, took_between};
+use crate::util::{
+    Cmd, DEADLINE, assert_same_bytes, eventually, listing, random_bytes, skip, sockc, took_between,
+};
 use rustix::fd::OwnedFd;
 use rustix::net::RecvFlags;
 use sockkit::endpoint::{Endpoint, Kind};
@@ -312,4 +314,36 @@ fn sockc_talks_to_socat_udp_recvfrom() {
         .run()
         .success()
         .stdout_is(lines);
+}
+
+#[test]
+fn openbsd_nc_listening_on_udp_answers_sockc() {
+    if !skip::require_tool("nc") {
+        return;
+    }
+    // nc -ul latches onto the first sender, so sockc may send only once it
+    // is bound: no --wait here (a resent copy comes from a new socket,
+    // which nc would refuse), and nc's socket is looked for with sockstat.
+    let port = {
+        let (_fd, _bound, port) = udp_socket();
+        port
+    };
+    let nc = Cmd::new("nc")
+        .args(["-u", "-l", LOCAL, &port])
+        .stdin_bytes(b"pong\n")
+        .spawn();
+    let pid = nc.pid().to_string();
+    let bound = eventually(DEADLINE, || {
+        let rows = listing::table(&["--pid", &pid, "-4"]);
+        rows.iter()
+            .any(|row| row["LOCAL ADDRESS"] == format!("{LOCAL}:{port}"))
+    });
+    assert!(bound, "nc never bound {LOCAL}:{port}: {}", nc.stderr_text());
+    // nc prints the datagram and answers with its stdin's line.
+    sockc()
+        .args(["-u", LOCAL, &port, "ping"])
+        .run()
+        .success()
+        .stdout_is(b"pong\n");
+    nc.wait_stdout("ping");
 }
