@@ -287,18 +287,21 @@ fn keep_means_nothing_over_udp() {
         .fails_with(64, "--keep is for stream connections");
 }
 
+/// A UDP port the kernel gave out a moment ago and took back, for a server
+/// that takes no port file (another process could take it in between: on
+/// a test machine's loopback, a negligible race).
+fn free_udp_port() -> String {
+    let (_fd, _bound, port) = udp_socket();
+    port
+}
+
 #[test]
 fn sockc_talks_to_socat_udp_recvfrom() {
     if !skip::require_tool("socat") {
         return;
     }
-    // socat takes no port file: a port the kernel gave out a moment ago
-    // and took back (another process could take it in between: on a test
-    // machine's loopback, a negligible race).
-    let port = {
-        let (_fd, _bound, port) = udp_socket();
-        port
-    };
+    // socat takes no port file.
+    let port = free_udp_port();
     let address = format!("UDP-RECVFROM:{port},bind={LOCAL},fork");
     let _socat = Cmd::new("socat").args([&address, "PIPE"]).spawn();
     // --wait is the readiness check: refused until socat has bound.
@@ -324,10 +327,7 @@ fn openbsd_nc_listening_on_udp_answers_sockc() {
     // nc -ul latches onto the first sender, so sockc may send only once it
     // is bound: no --wait here (a resent copy comes from a new socket,
     // which nc would refuse), and nc's socket is looked for with sockstat.
-    let port = {
-        let (_fd, _bound, port) = udp_socket();
-        port
-    };
+    let port = free_udp_port();
     let nc = Cmd::new("nc")
         .args(["-u", "-l", LOCAL, &port])
         .stdin_bytes(b"pong\n")
