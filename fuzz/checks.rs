@@ -334,6 +334,7 @@ impl InetLine {
                 u64::from(self.tx_queue)
             }),
             uid: Some(self.uid),
+            details: Default::default(),
         }
     }
 }
@@ -412,6 +413,7 @@ impl UnixLine {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         }
     }
 }
@@ -701,6 +703,7 @@ impl InetMsg {
                 u64::from(self.wqueue)
             }),
             uid: Some(self.uid),
+            details: Default::default(),
         }
     }
 }
@@ -836,6 +839,7 @@ impl UnixMsg {
                 }
             }),
             uid: self.uid,
+            details: Default::default(),
         }
     }
 }

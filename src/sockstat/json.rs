@@ -1,12 +1,13 @@
 //! `--json`: an array of objects with the table's fields; numbers as
 //! numbers, absent or unknown values as null.
 
-use super::rows::{Addr, Listing, Row};
+use super::internals::{Field, Raw, mem, tcp};
+use super::rows::{Addr, Listing, Row, Shown};
 use super::users::User;
 use serde_json::{Map, Value};
 
 /// One row as a JSON object.
-pub fn object(listing: &Listing, row: &Row, extended: bool) -> Value {
+pub fn object(listing: &Listing, row: &Row, shown: Shown) -> Value {
     let addr = |addr: &Addr| match addr {
         Addr::Absent | Addr::Unknown => Value::Null,
         other => Value::from(other.to_string()),
@@ -47,21 +48,54 @@ pub fn object(listing: &Listing, row: &Row, extended: bool) -> Value {
     map.insert("local".into(), addr(&row.local));
     map.insert("foreign".into(), addr(&row.foreign));
     map.insert("state".into(), row.state.map_or(Value::Null, Value::from));
-    if extended {
+    if shown.extended {
         map.insert("recv_q".into(), row.recv_q.map_or(Value::Null, Value::from));
         map.insert("send_q".into(), row.send_q.map_or(Value::Null, Value::from));
         map.insert("uid".into(), row.uid.map_or(Value::Null, Value::from));
     }
+    let internals = row.internals.as_deref();
+    if shown.internals {
+        let info = internals.and_then(|i| i.tcp_info.as_ref());
+        map.insert(
+            "tcp_info".into(),
+            info.map_or(Value::Null, |i| fields(i, tcp::ALL)),
+        );
+        let congestion = internals.and_then(|i| i.congestion.as_deref());
+        map.insert(
+            "congestion".into(),
+            congestion.map_or(Value::Null, Value::from),
+        );
+    }
+    if shown.memory {
+        let skmem = internals.and_then(|i| i.skmem.as_ref());
+        map.insert(
+            "skmem".into(),
+            skmem.map_or(Value::Null, |m| fields(m, mem::ALL)),
+        );
+    }
     Value::Object(map)
 }
 
+/// A kernel struct as an object keyed by its field names, in the kernel's
+/// units; a field the kernel did not send is null.
+fn fields<const N: usize>(raw: &Raw<N>, all: &[Field]) -> Value {
+    Value::Object(
+        all.iter()
+            .map(|field| {
+                let value = raw.get(*field).map_or(Value::Null, Value::from);
+                (field.name.to_string(), value)
+            })
+            .collect(),
+    )
+}
+
 /// The rows as a JSON array, one object per line.
-pub fn render(listing: &Listing, extended: bool) -> String {
+pub fn render(listing: &Listing, shown: Shown) -> String {
     let mut out = String::with_capacity(listing.rows.len() * 160 + 4);
     out.push('[');
     for (i, row) in listing.rows.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(&object(listing, row, extended).to_string());
+        out.push_str(&object(listing, row, shown).to_string());
     }
     out.push_str(if listing.rows.is_empty() {
         "]\n"

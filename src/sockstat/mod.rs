@@ -7,6 +7,7 @@
 
 pub mod filter;
 pub mod index;
+pub mod internals;
 pub mod json;
 pub mod netlink;
 pub mod options;
@@ -89,10 +90,15 @@ pub fn run(opts: &Options) -> Result<()> {
         listing.rows.len(),
         started.elapsed()
     );
+    let shown = rows::Shown {
+        extended: opts.extended,
+        internals: opts.internals,
+        memory: opts.memory,
+    };
     let text = if opts.json {
-        json::render(&listing, opts.extended)
+        json::render(&listing, shown)
     } else {
-        table::render(&listing, opts.extended, opts.no_header)
+        table::render(&listing, shown, opts.no_header)
     };
     log::debug!("rendered at {:?}", started.elapsed());
     crate::io::write_stdout(text.as_bytes())

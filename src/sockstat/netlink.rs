@@ -4,7 +4,8 @@
 //! `linux/unix_diag.h` and `linux/netlink.h`).
 
 use super::filter::Filter;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::internals::{Internals, SkMem, TcpInfo, congestion_name};
+use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::OwnedFd;
@@ -39,16 +40,65 @@ const UNIX_MSG_LEN: usize = 16;
 const UDIAG_SHOW_NAME: u32 = 0x01;
 const UDIAG_SHOW_PEER: u32 = 0x04;
 const UDIAG_SHOW_RQLEN: u32 = 0x10;
+const UDIAG_SHOW_MEMINFO: u32 = 0x20;
 const UDIAG_SHOW_UID: u32 = 0x40;
 const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
 const UNIX_DIAG_RQLEN: u16 = 4;
+const UNIX_DIAG_MEMINFO: u16 = 5;
 const UNIX_DIAG_UID: u16 = 7;
+const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_CONG: u16 = 4;
+const INET_DIAG_SKMEMINFO: u16 = 7;
 /// `NLA_TYPE_MASK`: the attribute type without the nested/byte-order flags.
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The kernel packs at most 32 KiB into one dump reply; room for that.
 const RECV_BUF: usize = 64 * 1024;
+
+/// What a dump asks for beyond addresses and states.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ask {
+    /// Unix sockets' queues and uid (`-e`; inet messages always carry them).
+    pub extended: bool,
+    /// `tcp_info` and the congestion control (`-i`).
+    pub tcp_info: bool,
+    /// Socket memory (`-m`).
+    pub memory: bool,
+}
+
+impl Ask {
+    /// `idiag_ext`: one bit per attribute, bit `N - 1` for attribute `N`.
+    pub fn inet_ext(self) -> u8 {
+        let bit = |attr: u16| 1u8 << (attr - 1);
+        let mut ext = 0;
+        if self.tcp_info {
+            ext |= bit(INET_DIAG_INFO) | bit(INET_DIAG_CONG);
+        }
+        if self.memory {
+            ext |= bit(INET_DIAG_SKMEMINFO);
+        }
+        ext
+    }
+
+    /// `udiag_show`.
+    pub fn unix_show(self) -> u32 {
+        let mut show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+        if self.extended {
+            show |= UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+        }
+        if self.memory {
+            show |= UDIAG_SHOW_MEMINFO;
+        }
+        show
+    }
+
+    /// Whether records answer for internals at all (then a record the
+    /// kernel sent none for has none, rather than unknown ones).
+    fn internals(self) -> bool {
+        self.tcp_info || self.memory
+    }
+}
 
 /// A `NETLINK_SOCK_DIAG` socket and the buffer its replies land in.
 pub struct Diag {
@@ -79,45 +129,39 @@ impl Diag {
     }
 
     /// Every record of `table` the filter wants, dumped by the kernel with
-    /// the filter's family, protocol and states in the request. `extended`
-    /// asks unix sockets for their queues and uid as well.
+    /// the filter's family, protocol and states in the request, and the
+    /// attributes `ask` names.
     ///
     /// # Errors
     /// The errno of the socket, of a dump the kernel refused (`NLMSG_ERROR`:
     /// `ENOENT` when the diag module for the protocol is missing), or
     /// `EBADMSG` for a reply that does not parse.
-    pub fn dump(
-        &mut self,
-        table: Table,
-        filter: &Filter,
-        extended: bool,
-    ) -> Result<Vec<SockRecord>> {
+    pub fn dump(&mut self, table: Table, filter: &Filter, ask: Ask) -> Result<Vec<SockRecord>> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let mut records = Vec::new();
+        let mut keep = |record: Option<SockRecord>| {
+            if let Some(mut record) = record
+                && filter.matches(&record)
+            {
+                if ask.internals() {
+                    record.details.internals.get_or_insert_default();
+                }
+                records.push(record);
+            }
+        };
         let result = match table {
             Table::Inet(proto, version) => {
-                let request = inet_request(seq, version, proto, filter.state_mask(Some(proto)));
+                let states = filter.state_mask(Some(proto));
+                let request = inet_request(seq, version, proto, states, ask.inet_ext());
                 dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    if let Some(record) = parse_inet(payload, proto)
-                        && filter.matches(&record)
-                    {
-                        records.push(record);
-                    }
+                    keep(parse_inet(payload, proto));
                 })
             }
             Table::Unix => {
-                let mut show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-                if extended {
-                    show |= UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
-                }
-                let request = unix_request(seq, filter.state_mask(None), show);
+                let request = unix_request(seq, filter.state_mask(None), ask.unix_show());
                 dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    if let Some(record) = parse_unix(payload)
-                        && filter.matches(&record)
-                    {
-                        records.push(record);
-                    }
+                    keep(parse_unix(payload));
                 })
             }
         };
@@ -136,8 +180,14 @@ fn header(out: &mut Vec<u8>, len: usize, seq: u32) {
 }
 
 /// `nlmsghdr` + `inet_diag_req_v2` asking for every socket of `proto` over
-/// `version` in the `states` bit mask.
-pub fn inet_request(seq: u32, version: IpVersion, proto: InetProto, states: u32) -> Vec<u8> {
+/// `version` in the `states` bit mask, with the `ext` attributes.
+pub fn inet_request(
+    seq: u32,
+    version: IpVersion,
+    proto: InetProto,
+    states: u32,
+    ext: u8,
+) -> Vec<u8> {
     let len = NLMSG_HDRLEN + INET_REQ_LEN;
     let mut out = Vec::with_capacity(len);
     header(&mut out, len, seq);
@@ -149,7 +199,7 @@ pub fn inet_request(seq: u32, version: IpVersion, proto: InetProto, states: u32)
         InetProto::Tcp => IPPROTO_TCP,
         InetProto::Udp => IPPROTO_UDP,
     });
-    out.push(0); // idiag_ext: the base message carries all we show
+    out.push(ext);
     out.push(0);
     out.extend_from_slice(&states.to_ne_bytes());
     out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
@@ -282,8 +332,25 @@ fn kernel_errno(status: i32) -> Errno {
     }
 }
 
-/// An `inet_diag_msg` as a record, or `None` when it is too short or of a
-/// family we did not ask for.
+/// Feeds each `rtattr` in `attrs` to `each` as its type (without the
+/// nested/byte-order flags) and value; `None` when one overruns the bytes
+/// left or claims less than its own header. Trailing bytes too few for a
+/// header are padding.
+fn each_attr(mut attrs: &[u8], mut each: impl FnMut(u16, &[u8]) -> Option<()>) -> Option<()> {
+    while attrs.len() >= 4 {
+        let len = usize::from(u16_at(attrs, 0)?);
+        let kind = u16_at(attrs, 2)? & NLA_TYPE_MASK;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        each(kind, attrs.get(4..len)?)?;
+        attrs = attrs.get(align4(len).min(attrs.len())..)?;
+    }
+    Some(())
+}
+
+/// An `inet_diag_msg` and its attributes as a record, or `None` when it is
+/// too short or of a family we did not ask for.
 pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     if msg.len() < INET_MSG_LEN {
         return None;
@@ -312,6 +379,18 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     let wqueue = u32_at(msg, 60)?;
     let uid = u32_at(msg, 64)?;
     let inode = u32_at(msg, 68)?;
+    let mut internals = Internals::default();
+    // Everything the row needs is in the fixed part: an attribute that
+    // overruns ends the walk, and those before it stand.
+    let _ = each_attr(msg.get(INET_MSG_LEN..)?, |kind, value| {
+        match kind {
+            INET_DIAG_INFO => internals.tcp_info = Some(TcpInfo::new(value)),
+            INET_DIAG_CONG => internals.congestion = congestion_name(value),
+            INET_DIAG_SKMEMINFO => internals.skmem = Some(SkMem::new(value)),
+            _ => {}
+        }
+        Some(())
+    });
     Some(SockRecord {
         inode: u64::from(inode),
         kind: Kind::Inet {
@@ -330,6 +409,10 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
             u64::from(wqueue)
         }),
         uid: Some(uid),
+        details: Details {
+            internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            ..Details::default()
+        },
     })
 }
 
@@ -345,14 +428,8 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
     let mut peer = Peer::None;
     let mut queues = None;
     let mut uid = None;
-    let mut attrs = msg.get(UNIX_MSG_LEN..)?;
-    while attrs.len() >= 4 {
-        let len = usize::from(u16_at(attrs, 0)?);
-        let kind = u16_at(attrs, 2)? & NLA_TYPE_MASK;
-        if len < 4 || len > attrs.len() {
-            return None;
-        }
-        let value = attrs.get(4..len)?;
+    let mut internals = Internals::default();
+    each_attr(msg.get(UNIX_MSG_LEN..)?, |kind, value| {
         match kind {
             UNIX_DIAG_NAME => name = unix_name(value),
             UNIX_DIAG_PEER => {
@@ -363,10 +440,11 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
             }
             UNIX_DIAG_RQLEN => queues = Some((u32_at(value, 0)?, u32_at(value, 4)?)),
             UNIX_DIAG_UID => uid = Some(u32_at(value, 0)?),
+            UNIX_DIAG_MEMINFO => internals.skmem = Some(SkMem::new(value)),
             _ => {}
         }
-        attrs = attrs.get(align4(len).min(attrs.len())..)?;
-    }
+        Some(())
+    })?;
     Some(SockRecord {
         inode: u64::from(inode),
         kind: Kind::Unix { name, peer },
@@ -374,6 +452,10 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
         recv_q: queues.map(|(r, _)| u64::from(r)),
         send_q: queues.map(|(_, w)| if st == state::LISTEN { 0 } else { u64::from(w) }),
         uid,
+        details: Details {
+            internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            ..Details::default()
+        },
     })
 }
 
@@ -451,12 +533,12 @@ mod tests {
 
     #[test]
     fn requests_have_the_kernel_layout() {
-        let req = inet_request(7, IpVersion::V6, InetProto::Udp, 0xff);
+        let req = inet_request(7, IpVersion::V6, InetProto::Udp, 0xff, 0x4a);
         assert_eq!(req.len(), 72);
         assert_eq!(u32_at(&req, 0), Some(72));
         assert_eq!(u16_at(&req, 4), Some(SOCK_DIAG_BY_FAMILY));
         assert_eq!(u32_at(&req, 8), Some(7));
-        assert_eq!(&req[16..18], &[AF_INET6, IPPROTO_UDP]);
+        assert_eq!(&req[16..19], &[AF_INET6, IPPROTO_UDP, 0x4a]);
         assert_eq!(u32_at(&req, 20), Some(0xff));
         let req = unix_request(1, 0x400, UDIAG_SHOW_NAME);
         assert_eq!(req.len(), 40);
@@ -489,6 +571,62 @@ mod tests {
         );
         assert_eq!((rec.recv_q, rec.send_q), (Some(1), Some(2)));
         assert_eq!(unix_name(b"\0ab\0c"), Some(b"@ab@c".to_vec()));
+    }
+
+    #[test]
+    fn internals_come_from_their_attributes() {
+        let ask = Ask {
+            extended: false,
+            tcp_info: true,
+            memory: true,
+        };
+        // INET_DIAG_INFO (2) and _CONG (4) are bits 1 and 3, _SKMEMINFO (7) bit 6.
+        assert_eq!(ask.inet_ext(), 0x4a);
+        assert_eq!(ask.unix_show() & UDIAG_SHOW_MEMINFO, UDIAG_SHOW_MEMINFO);
+        assert_eq!(Ask::default().inet_ext(), 0);
+        let mut info = vec![0u8; 300];
+        info[80..84].copy_from_slice(&10u32.to_ne_bytes());
+        let mut m = inet_msg();
+        m.extend(attr(99, b"unknown attributes are skipped"));
+        m.extend(attr(INET_DIAG_INFO, &info));
+        m.extend(attr(INET_DIAG_CONG, b"cubic\0"));
+        m.extend(attr(INET_DIAG_SKMEMINFO, &[7u8; 36]));
+        let Some(rec) = parse_inet(&m, InetProto::Tcp) else {
+            panic!("no record")
+        };
+        let Some(internals) = rec.details.internals.as_deref() else {
+            panic!("no internals")
+        };
+        let cwnd = internals
+            .tcp_info
+            .as_ref()
+            .and_then(|i| i.get(crate::sockstat::internals::tcp::SND_CWND));
+        assert_eq!(cwnd, Some(10));
+        assert_eq!(internals.congestion.as_deref(), Some("cubic"));
+        let rcvbuf = internals
+            .skmem
+            .as_ref()
+            .and_then(|i| i.get(crate::sockstat::internals::mem::RCVBUF));
+        assert_eq!(rcvbuf, Some(u64::from(u32::from_ne_bytes([7; 4]))));
+        // No attributes: nothing known beyond the message.
+        assert_eq!(
+            parse_inet(&inet_msg(), InetProto::Tcp).map(|r| r.details.internals),
+            Some(None)
+        );
+        // An attribute that overruns: the record stands with those before it.
+        let mut cut = inet_msg();
+        cut.extend(attr(INET_DIAG_CONG, b"bbr\0"));
+        cut.extend_from_slice(&[200, 0, 2, 0, 1, 2]);
+        let rec = parse_inet(&cut, InetProto::Tcp).and_then(|r| r.details.internals);
+        assert_eq!(rec.and_then(|i| i.congestion).as_deref(), Some("bbr"));
+        let mut unix = unix_msg();
+        unix.extend(attr(UNIX_DIAG_MEMINFO, &[1u8; 20]));
+        let skmem = parse_unix(&unix).and_then(|r| r.details.internals?.skmem);
+        assert_eq!(skmem.as_ref().map(|m| m.len()), Some(20));
+        assert_eq!(
+            skmem.and_then(|m| m.get(crate::sockstat::internals::mem::DROPS)),
+            None
+        );
     }
 
     #[test]

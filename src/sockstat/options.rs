@@ -56,6 +56,12 @@ pub struct Options {
     /// extended: Recv-Q, Send-Q, socket uid
     #[arg(short = 'e')]
     pub extended: bool,
+    /// TCP internals: rtt, cwnd, retransmits, congestion control (as ss -i)
+    #[arg(short = 'i')]
+    pub internals: bool,
+    /// socket memory: buffers, queued bytes, drops (as ss -m)
+    #[arg(short = 'm')]
+    pub memory: bool,
     /// also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
     #[arg(short = 'a')]
     pub all: bool,

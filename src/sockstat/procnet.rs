@@ -96,6 +96,7 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
         recv_q: Some(rx),
         send_q: Some(if st == state::LISTEN { 0 } else { tx }),
         uid: Some(uid),
+        details: Default::default(),
     })
 }
 
@@ -237,6 +238,7 @@ fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
         recv_q: None,
         send_q: None,
         uid: None,
+        details: Default::default(),
     };
     Some((record, name_at))
 }

@@ -1,6 +1,7 @@
 //! What a source (netlink or `/proc/net`) knows about one socket, before it
 //! is tied to the fds that hold it.
 
+use super::internals::Internals;
 use core::net::SocketAddr;
 
 /// The kernel's TCP state numbers (`include/net/tcp_states.h`); UDP and unix
@@ -104,6 +105,25 @@ pub struct SockRecord {
     pub send_q: Option<u64>,
     /// The uid the socket was created under, when known.
     pub uid: Option<u32>,
+    /// What only some sources say; all unknown by default.
+    pub details: Details,
+}
+
+/// What a record may say beyond the basics: sock_diag knows these,
+/// `/proc/net` does not (each is `None` there, shown as unknown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    /// The inode of the network namespace whose table listed the socket
+    /// (`/proc/PID/ns/net`), filled in by whoever read that table.
+    pub netns: Option<u64>,
+    /// `INET_DIAG_SKV6ONLY` of an IPv6 socket: whether it refuses IPv4.
+    pub v6only: Option<bool>,
+    /// `idiag_if`: the index of the device the socket is bound to, 0 for
+    /// none (in the socket's own namespace).
+    pub dev: Option<u32>,
+    /// TCP internals and memory, when `-i` or `-m` asked a source that
+    /// knows them; `None` otherwise.
+    pub internals: Option<Box<Internals>>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one

@@ -27,7 +27,7 @@ const REREADS: usize = 3;
 /// The chosen source, open.
 pub struct Loader<'a> {
     filter: &'a Filter,
-    extended: bool,
+    ask: netlink::Ask,
     diag: Option<netlink::Diag>,
 }
 
@@ -47,7 +47,11 @@ impl<'a> Loader<'a> {
         };
         Self {
             filter,
-            extended: opts.extended,
+            ask: netlink::Ask {
+                extended: opts.extended,
+                tcp_info: opts.internals,
+                memory: opts.memory,
+            },
             diag,
         }
     }
@@ -70,7 +74,7 @@ impl<'a> Loader<'a> {
         let dumped = self
             .diag
             .as_mut()
-            .map(|diag| diag.dump(table, self.filter, self.extended));
+            .map(|diag| diag.dump(table, self.filter, self.ask));
         match dumped {
             Some(Ok(sure)) => Ok(Records {
                 sure,

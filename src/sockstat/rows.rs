@@ -3,6 +3,7 @@
 
 use super::filter::Filter;
 use super::index::NumberMap;
+use super::internals::Internals;
 use super::procfs::{Holder, Process, Walk};
 use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
@@ -88,6 +89,19 @@ pub struct Row {
     pub send_q: Option<u64>,
     /// The socket's uid (`-e`).
     pub uid: Option<u32>,
+    /// TCP internals and memory (`-i`, `-m`); `None` when unknown.
+    pub internals: Option<Box<Internals>>,
+}
+
+/// Which optional parts of each row are shown (`-e`, `-i`, `-m`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// Queues and socket uid (`-e`).
+    pub extended: bool,
+    /// TCP internals (`-i`).
+    pub internals: bool,
+    /// Socket memory (`-m`).
+    pub memory: bool,
 }
 
 /// The rows, sorted by pid then fd (sockets with no holder last), and the
@@ -167,6 +181,7 @@ pub fn join(
                 recv_q: None,
                 send_q: None,
                 uid: None,
+                internals: None,
             }),
             None => {}
         }
@@ -279,6 +294,7 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
         recv_q: record.recv_q,
         send_q: record.send_q,
         uid: record.uid,
+        internals: record.details.internals.clone(),
     }
 }
 
@@ -345,6 +361,7 @@ mod tests {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         };
         // A socketpair (100, 101) in process 20; a fork, 10, holds 101 too;
         // 102's peer, 103, is held only outside the walk, by 30 and 5.

@@ -124,6 +124,7 @@ mod tests {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         }
     }
 
@@ -140,6 +141,7 @@ mod tests {
             recv_q: Some(0),
             send_q: Some(0),
             uid: Some(0),
+            details: Default::default(),
         }
     }
 
