@@ -327,12 +327,8 @@ impl InetLine {
             },
             state: self.state,
             recv_q: Some(u64::from(self.rx_queue)),
-            // A listener's tx_queue column is its backlog, not bytes.
-            send_q: Some(if self.state == state::LISTEN {
-                0
-            } else {
-                u64::from(self.tx_queue)
-            }),
+            // A listener's line has its accept queue, not its backlog.
+            send_q: (self.state != state::LISTEN).then_some(u64::from(self.tx_queue)),
             uid: Some(self.uid),
             details: Default::default(),
         }
@@ -538,8 +534,8 @@ fn inet_record_sane(record: &SockRecord, want_proto: InetProto, want_version: Ip
         record.recv_q.is_some() && record.uid.is_some(),
         "{record:?}"
     );
-    if record.state == state::LISTEN {
-        assert_eq!(record.send_q, Some(0), "{record:?}");
+    if record.send_q.is_none() {
+        assert_eq!(record.state, state::LISTEN, "{record:?}");
     }
 }
 
@@ -555,9 +551,6 @@ fn unix_record_sane(record: &SockRecord) {
     }
     if let Peer::Inode(inode) = peer {
         assert_ne!(*inode, 0, "{record:?}");
-    }
-    if record.state == state::LISTEN && record.send_q.is_some() {
-        assert_eq!(record.send_q, Some(0), "{record:?}");
     }
 }
 
@@ -697,13 +690,14 @@ impl InetMsg {
             },
             state: self.state,
             recv_q: Some(u64::from(self.rqueue)),
-            send_q: Some(if self.state == state::LISTEN {
-                0
-            } else {
-                u64::from(self.wqueue)
-            }),
+            // A listener's are its accept queue and backlog.
+            send_q: Some(u64::from(self.wqueue)),
             uid: Some(self.uid),
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                // idiag_if is among the noise.
+                dev: Some(u32::from_ne_bytes([self.noise; 4])),
+                ..Default::default()
+            },
         }
     }
 }
@@ -718,7 +712,7 @@ pub enum UnixName {
 }
 
 /// One `unix_diag_msg` and its attributes, in `order`, with attributes
-/// sockstat does not read (`UNIX_DIAG_VFS`, `_ICONS`, `_MEMINFO`,
+/// sockstat does not read (`UNIX_DIAG_VFS`, `_ICONS`,
 /// `_SHUTDOWN`, newer ones) among them.
 #[derive(Clone, Debug)]
 pub struct UnixMsg {
@@ -752,7 +746,7 @@ impl UnixMsg {
         let uid = draw.bool().then(|| draw.u32());
         let others = (0..draw.u8() % 4)
             .map(|_| {
-                let kind = [1, 3, 5, 6, 8, 9, 200][usize::from(draw.u8() % 7)];
+                let kind = [1, 3, 6, 8, 9, 10, 200][usize::from(draw.u8() % 7)];
                 (kind, draw.bytes(40).to_vec())
             })
             .collect();
@@ -831,13 +825,7 @@ impl UnixMsg {
             kind: Kind::Unix { name, peer },
             state: self.state,
             recv_q: self.queues.map(|(r, _)| u64::from(r)),
-            send_q: self.queues.map(|(_, w)| {
-                if self.state == state::LISTEN {
-                    0
-                } else {
-                    u64::from(w)
-                }
-            }),
+            send_q: self.queues.map(|(_, w)| u64::from(w)),
             uid: self.uid,
             details: Default::default(),
         }

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod index;
 pub mod internals;
 pub mod json;
+pub mod links;
 pub mod netlink;
 pub mod options;
 pub mod peers;

@@ -5,7 +5,7 @@
 
 use super::filter::Filter;
 use super::internals::{Internals, SkMem, TcpInfo, congestion_name};
-use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::OwnedFd;
@@ -50,6 +50,7 @@ const UNIX_DIAG_UID: u16 = 7;
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_CONG: u16 = 4;
 const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_SKV6ONLY: u16 = 11;
 /// `NLA_TYPE_MASK`: the attribute type without the nested/byte-order flags.
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
@@ -171,10 +172,16 @@ impl Diag {
 }
 
 fn header(out: &mut Vec<u8>, len: usize, seq: u32) {
+    request_header(out, len, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, seq);
+}
+
+/// An `nlmsghdr` for a request of `len` bytes in all, of type `kind`,
+/// with `NLM_F_REQUEST` and `flags`.
+pub(crate) fn request_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
     let len = u32::try_from(len).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_ne_bytes());
-    out.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    out.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
     out.extend_from_slice(&seq.to_ne_bytes());
     out.extend_from_slice(&0u32.to_ne_bytes());
 }
@@ -279,8 +286,21 @@ fn align4(len: usize) -> usize {
 /// # Errors
 /// The errno the kernel reported, or `EBADMSG`.
 pub fn parse_batch(
+    bytes: &[u8],
+    seq: u32,
+    each: &mut impl FnMut(&[u8]),
+) -> core::result::Result<Batch, Errno> {
+    parse_batch_of(bytes, seq, SOCK_DIAG_BY_FAMILY, each)
+}
+
+/// [`parse_batch`] for replies of type `ours` (`RTM_NEWLINK` for a link).
+///
+/// # Errors
+/// The errno the kernel reported, or `EBADMSG`.
+pub fn parse_batch_of(
     mut bytes: &[u8],
     seq: u32,
+    ours: u16,
     each: &mut impl FnMut(&[u8]),
 ) -> core::result::Result<Batch, Errno> {
     while !bytes.is_empty() {
@@ -316,7 +336,7 @@ pub fn parse_batch(
                 }
             }
             NLMSG_NOOP => {}
-            SOCK_DIAG_BY_FAMILY => each(payload),
+            kind if kind == ours => each(payload),
             _ => {}
         }
     }
@@ -336,7 +356,10 @@ fn kernel_errno(status: i32) -> Errno {
 /// nested/byte-order flags) and value; `None` when one overruns the bytes
 /// left or claims less than its own header. Trailing bytes too few for a
 /// header are padding.
-fn each_attr(mut attrs: &[u8], mut each: impl FnMut(u16, &[u8]) -> Option<()>) -> Option<()> {
+pub(crate) fn each_attr(
+    mut attrs: &[u8],
+    mut each: impl FnMut(u16, &[u8]) -> Option<()>,
+) -> Option<()> {
     while attrs.len() >= 4 {
         let len = usize::from(u16_at(attrs, 0)?);
         let kind = u16_at(attrs, 2)? & NLA_TYPE_MASK;
@@ -379,11 +402,14 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     let wqueue = u32_at(msg, 60)?;
     let uid = u32_at(msg, 64)?;
     let inode = u32_at(msg, 68)?;
+    let dev = u32_at(msg, 40)?;
+    let mut v6only = None;
     let mut internals = Internals::default();
     // Everything the row needs is in the fixed part: an attribute that
     // overruns ends the walk, and those before it stand.
     let _ = each_attr(msg.get(INET_MSG_LEN..)?, |kind, value| {
         match kind {
+            INET_DIAG_SKV6ONLY => v6only = Some(*value.first()? != 0),
             INET_DIAG_INFO => internals.tcp_info = Some(TcpInfo::new(value)),
             INET_DIAG_CONG => internals.congestion = congestion_name(value),
             INET_DIAG_SKMEMINFO => internals.skmem = Some(SkMem::new(value)),
@@ -400,16 +426,14 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
             remote: SocketAddr::new(remote, dport),
         },
         state: st,
+        // For a listener, the accept queue and its limit (listen's backlog),
+        // as `ss` shows them.
         recv_q: Some(u64::from(rqueue)),
-        // For a listener the kernel puts the backlog limit here; that is not
-        // a queue of bytes, and /proc/net says 0, so say 0 too.
-        send_q: Some(if st == state::LISTEN {
-            0
-        } else {
-            u64::from(wqueue)
-        }),
+        send_q: Some(u64::from(wqueue)),
         uid: Some(uid),
         details: Details {
+            v6only: v6only.filter(|_| version == IpVersion::V6),
+            dev: Some(dev),
             internals: (!internals.is_empty()).then(|| Box::new(internals)),
             ..Details::default()
         },
@@ -450,7 +474,8 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
         kind: Kind::Unix { name, peer },
         state: st,
         recv_q: queues.map(|(r, _)| u64::from(r)),
-        send_q: queues.map(|(_, w)| if st == state::LISTEN { 0 } else { u64::from(w) }),
+        // A listener's are its queue of connections and listen's backlog.
+        send_q: queues.map(|(_, w)| u64::from(w)),
         uid,
         details: Details {
             internals: (!internals.is_empty()).then(|| Box::new(internals)),
@@ -480,6 +505,7 @@ fn unix_name(path: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sockstat::record::state;
     use crate::sockstat::testing::{garbage, mutate};
 
     fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {

@@ -94,7 +94,8 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
         },
         state: st,
         recv_q: Some(rx),
-        send_q: Some(if st == state::LISTEN { 0 } else { tx }),
+        // A listener's line has its accept queue but not its backlog.
+        send_q: (st != state::LISTEN).then_some(tx),
         uid: Some(uid),
         details: Default::default(),
     })

@@ -101,7 +101,8 @@ pub struct SockRecord {
     pub state: u8,
     /// Bytes (or, for a listener, connections) waiting to be read, when known.
     pub recv_q: Option<u64>,
-    /// Bytes not yet acknowledged or sent, when known (0 for listeners).
+    /// Bytes not yet acknowledged or sent (for a listener, the backlog
+    /// `listen` was given), when known.
     pub send_q: Option<u64>,
     /// The uid the socket was created under, when known.
     pub uid: Option<u32>,
@@ -121,6 +122,8 @@ pub struct Details {
     /// `idiag_if`: the index of the device the socket is bound to, 0 for
     /// none (in the socket's own namespace).
     pub dev: Option<u32>,
+    /// That device's name, escaped, when the source could look it up.
+    pub dev_name: Option<String>,
     /// TCP internals and memory, when `-i` or `-m` asked a source that
     /// knows them; `None` otherwise.
     pub internals: Option<Box<Internals>>,

@@ -14,8 +14,9 @@ use super::index::NumberMap;
 use super::procfs::{self, Walk};
 use super::record::{SockRecord, Table};
 use super::trust::{self, Records};
-use super::{Options, Source, netlink, procnet};
+use super::{Options, Source, links, netlink, procnet};
 use crate::error::Result;
+use rustix::fd::OwnedFd;
 
 /// Held sockets missing from their tables beyond this many are not looked
 /// into: a listing narrowed to a few tables leaves out every socket of the
@@ -29,6 +30,8 @@ pub struct Loader<'a> {
     filter: &'a Filter,
     ask: netlink::Ask,
     diag: Option<netlink::Diag>,
+    /// For the names of the devices sockets are bound to.
+    route: Option<OwnedFd>,
 }
 
 impl<'a> Loader<'a> {
@@ -45,8 +48,19 @@ impl<'a> Loader<'a> {
                 }
             },
         };
+        let route = diag.as_ref().and_then(|_| match links::open() {
+            Ok(route) => Some(route),
+            Err(errno) => {
+                log::debug!(
+                    "NETLINK_ROUTE: {}; devices shown by index",
+                    crate::error::describe_errno(errno)
+                );
+                None
+            }
+        });
         Self {
             filter,
+            route,
             ask: netlink::Ask {
                 extended: opts.extended,
                 tcp_info: opts.internals,
@@ -131,7 +145,31 @@ pub fn complete(loader: &mut Loader<'_>, records: Records, walk: &Walk) -> Vec<S
     if loader.filter.keeps_whole_tables() {
         reread_missed(loader, &mut kernel, &mut kept);
     }
+    name_devices(loader, &mut kept);
     kept
+}
+
+/// Each bound device's name, from the namespace the records came from; a
+/// device with no name to be had shows by its index.
+fn name_devices(loader: &Loader<'_>, records: &mut [SockRecord]) {
+    let bound = || {
+        records
+            .iter()
+            .filter_map(|r| r.details.dev.filter(|&dev| dev != 0))
+    };
+    if bound().next().is_none() {
+        return;
+    }
+    let names = match &loader.route {
+        Some(route) => links::names(route, bound()),
+        None => NumberMap::default(),
+    };
+    for record in records.iter_mut() {
+        if let Some(dev) = record.details.dev.filter(|&dev| dev != 0) {
+            record.details.dev_name =
+                Some(names.get(&dev).cloned().unwrap_or_else(|| dev.to_string()));
+        }
+    }
 }
 
 /// Reads a table again, up to [`REREADS`] times, while a socket a visible

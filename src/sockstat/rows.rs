@@ -5,7 +5,7 @@ use super::filter::Filter;
 use super::index::NumberMap;
 use super::internals::Internals;
 use super::procfs::{Holder, Process, Walk};
-use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
@@ -20,6 +20,9 @@ pub enum Addr {
     Unknown,
     /// An IP endpoint: `127.0.0.1:7777`, `[::1]:80`, `*:22`, `*:*`.
     Inet(SocketAddr),
+    /// An IP endpoint of a socket bound to a device, named as `ss` does:
+    /// `127.0.0.1%lo:7777`, `*%eth0:22`.
+    InetOn(SocketAddr, String),
     /// A unix path or `@abstract` name, escaped for a table cell.
     Name(String),
     /// A unix peer whose holder is visible: `-> [PID FD]`.
@@ -38,7 +41,8 @@ impl fmt::Display for Addr {
         match self {
             Self::Absent => f.write_str("*"),
             Self::Unknown => f.write_str("?"),
-            Self::Inet(addr) => write_endpoint(f, addr),
+            Self::Inet(addr) => write_endpoint(f, addr, None),
+            Self::InetOn(addr, dev) => write_endpoint(f, addr, Some(dev)),
             Self::Name(name) => f.write_str(name),
             Self::Peer { pid, fd } => write!(f, "-> [{pid} {fd}]"),
             Self::PeerInode(inode) => write!(f, "-> {inode}"),
@@ -264,8 +268,11 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
             local,
             remote,
         } => (
-            Table::Inet(*proto, *version).name(),
-            Addr::Inet(*local),
+            inet_proto(*proto, *version, local, record.details.v6only),
+            match &record.details.dev_name {
+                Some(dev) => Addr::InetOn(*local, dev.clone()),
+                None => Addr::Inet(*local),
+            },
             Addr::Inet(*remote),
         ),
         Kind::Unix { name, peer } => {
@@ -298,16 +305,36 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
     }
 }
 
+/// `tcp4`, `tcp6`, or FreeBSD's `tcp46` (`udp46`) for an IPv6 socket that
+/// takes IPv4 as well: bound to `::` (or not yet bound) without
+/// `IPV6_V6ONLY`. A dual-stack socket bound to one IPv6 address can only
+/// ever talk IPv6, so it is `tcp6`; so is one whose source cannot say.
+pub fn inet_proto(
+    proto: InetProto,
+    version: IpVersion,
+    local: &SocketAddr,
+    v6only: Option<bool>,
+) -> &'static str {
+    match (proto, version, v6only) {
+        (InetProto::Tcp, IpVersion::V6, Some(false)) if local.ip().is_unspecified() => "tcp46",
+        (InetProto::Udp, IpVersion::V6, Some(false)) if local.ip().is_unspecified() => "udp46",
+        _ => Table::Inet(proto, version).name(),
+    }
+}
+
 /// `127.0.0.1:7777`, `[::1]:80`, `*:22` (any address), `*:*` (none).
 pub fn endpoint(addr: &SocketAddr) -> String {
     Addr::Inet(*addr).to_string()
 }
 
-fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr) -> fmt::Result {
+fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr, dev: Option<&str>) -> fmt::Result {
     match addr.ip() {
         ip if ip.is_unspecified() => f.write_str("*")?,
         IpAddr::V4(ip) => write!(f, "{ip}")?,
         IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+    }
+    if let Some(dev) = dev {
+        write!(f, "%{dev}")?;
     }
     match addr.port() {
         0 => f.write_str(":*"),
@@ -400,5 +427,28 @@ mod tests {
         assert_eq!(e("0.0.0.0:22"), "*:22");
         assert_eq!(e("[::]:22"), "*:22");
         assert_eq!(e("[::1]:80"), "[::1]:80");
+        let on = |s: &str, dev: &str| {
+            let addr = s.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1)));
+            Addr::InetOn(addr, dev.into()).to_string()
+        };
+        assert_eq!(on("127.0.0.1:7777", "lo"), "127.0.0.1%lo:7777");
+        assert_eq!(on("[::]:22", "eth0"), "*%eth0:22");
+        assert_eq!(on("[fe80::1]:0", "7"), "[fe80::1]%7:*");
+    }
+
+    #[test]
+    fn dual_stack_is_a_v6_socket_on_any_address_without_v6only() {
+        let any: SocketAddr = "[::]:80"
+            .parse()
+            .unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1)));
+        let one: SocketAddr = "[::1]:80".parse().unwrap_or(any);
+        let (tcp, udp, v6) = (InetProto::Tcp, InetProto::Udp, IpVersion::V6);
+        assert_eq!(inet_proto(tcp, v6, &any, Some(false)), "tcp46");
+        assert_eq!(inet_proto(udp, v6, &any, Some(false)), "udp46");
+        assert_eq!(inet_proto(tcp, v6, &any, Some(true)), "tcp6");
+        assert_eq!(inet_proto(tcp, v6, &any, None), "tcp6");
+        assert_eq!(inet_proto(tcp, v6, &one, Some(false)), "tcp6");
+        let v4 = SocketAddr::from(([0, 0, 0, 0], 80));
+        assert_eq!(inet_proto(tcp, IpVersion::V4, &v4, Some(false)), "tcp4");
     }
 }
