@@ -2,6 +2,7 @@
 //! the real binary, port 0 only, loopback only, no sleeps for readiness.
 
 mod internals;
+mod namespaces;
 mod presentation;
 mod selection;
 mod trust;
