@@ -6,7 +6,7 @@ use super::draw::Draw;
 use super::records::{inet_record_sane, unix_record_sane};
 use core::net::SocketAddr;
 use sockkit::sockstat::netlink;
-use sockkit::sockstat::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use sockkit::sockstat::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord};
 
 /// `EBADMSG`: what the netlink parser says of a reply that does not parse.
 const EBADMSG: i32 = 74;
