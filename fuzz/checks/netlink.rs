@@ -5,8 +5,10 @@
 use super::draw::Draw;
 use super::records::{inet_record_sane, unix_record_sane};
 use core::net::SocketAddr;
+use sockkit::sockstat::internals::CaName;
 use sockkit::sockstat::netlink;
 use sockkit::sockstat::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord};
+use std::sync::Arc;
 
 /// `EBADMSG`: what the netlink parser says of a reply that does not parse.
 const EBADMSG: i32 = 74;
@@ -670,12 +672,12 @@ impl InetAttrs {
         let cong = last(INET_DIAG_CONG).and_then(|name| {
             let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             let name = &name[..end.min(CA_NAME_MAX)];
-            (!name.is_empty()).then(|| sockkit::escape::field(name))
+            (!name.is_empty()).then(|| name.to_vec())
         });
         if info.is_some() || skmem.is_some() || cong.is_some() {
-            record.details.internals = Some(Box::new(sockkit::sockstat::internals::Internals {
+            record.details.internals = Some(Arc::new(sockkit::sockstat::internals::Internals {
                 tcp_info: info.map(|v| sockkit::sockstat::internals::TcpInfo::new(v)),
-                congestion: cong,
+                congestion: cong.as_deref().and_then(CaName::new),
                 skmem: skmem.map(|v| sockkit::sockstat::internals::SkMem::new(v)),
             }));
         }
@@ -703,12 +705,11 @@ fn internals_sane(record: &SockRecord) {
             .is_none_or(|m| m.len() <= SKMEM_KNOWN)
     );
     if let Some(name) = &internals.congestion {
-        assert!(
-            !name.is_empty() && !name.chars().any(char::is_control),
-            "{name:?}"
-        );
-        // Escaping at most quadruples a byte (`\xNN`).
-        assert!(name.len() <= 4 * CA_NAME_MAX, "{name:?}");
+        let bytes = name.as_bytes();
+        assert!(!bytes.is_empty() && bytes.len() <= CA_NAME_MAX && !bytes.contains(&0));
+        let shown = name.escaped();
+        assert_eq!(shown, sockkit::escape::field(bytes));
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
     if !matches!(record.kind, Kind::Inet { .. }) {
         assert!(internals.tcp_info.is_none() && internals.congestion.is_none());
@@ -770,7 +771,8 @@ pub fn inet_attributes(attrs: &InetAttrs) {
         }
     }
     if let Some(name) = &internals.congestion {
-        assert!(!name.chars().any(char::is_control), "{name:?}");
+        let shown = name.escaped();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
 }
 
@@ -781,13 +783,13 @@ pub fn unix_meminfo(msg: &UnixMsg, meminfo: &[u8]) {
     let mut bytes = msg.bytes();
     bytes.extend(rtattr(UNIX_DIAG_MEMINFO, meminfo));
     let mut want = msg.record();
-    want.details.internals = Some(Box::new(sockkit::sockstat::internals::Internals {
+    want.details.internals = Some(Arc::new(sockkit::sockstat::internals::Internals {
         skmem: Some(sockkit::sockstat::internals::SkMem::new(meminfo)),
         ..Default::default()
     }));
     assert_eq!(netlink::parse_unix(&bytes), Some(want), "{msg:?}");
     let skmem = netlink::parse_unix(&bytes)
-        .and_then(|r| r.details.internals?.skmem)
+        .and_then(|r| r.details.internals?.skmem.clone())
         .unwrap_or_else(|| panic!("no memory"));
     assert_eq!(skmem.len(), meminfo.len().min(SKMEM_KNOWN));
     let rcvbuf = sockkit::sockstat::internals::mem::RCVBUF;

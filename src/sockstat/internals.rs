@@ -242,8 +242,8 @@ pub type SkMem = Raw<{ mem::LEN }>;
 pub struct Internals {
     /// `INET_DIAG_INFO`.
     pub tcp_info: Option<TcpInfo>,
-    /// `INET_DIAG_CONG`: the congestion control's name, escaped.
-    pub congestion: Option<String>,
+    /// `INET_DIAG_CONG`: the congestion control's name.
+    pub congestion: Option<CaName>,
     /// `INET_DIAG_SKMEMINFO` or `UNIX_DIAG_MEMINFO`.
     pub skmem: Option<SkMem>,
 }
@@ -255,12 +255,61 @@ impl Internals {
     }
 }
 
-/// An `INET_DIAG_CONG` value: a NUL-terminated name (`cubic`, `bbr`),
-/// escaped; at most 16 bytes (`TCP_CA_NAME_MAX`) are believed.
-pub fn congestion_name(value: &[u8]) -> Option<String> {
-    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-    let name = value.get(..end.min(16))?;
-    (!name.is_empty()).then(|| crate::escape::field(name))
+/// `TCP_CA_NAME_MAX`: the longest congestion control name.
+const CA_NAME_MAX: usize = 16;
+
+/// A congestion control's name (`cubic`, `bbr`) as `INET_DIAG_CONG` sent
+/// it, kept in place (every TCP socket has one, and most share it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CaName {
+    bytes: [u8; CA_NAME_MAX],
+    len: usize,
+}
+
+impl CaName {
+    /// An `INET_DIAG_CONG` value: the name up to its NUL, at most
+    /// `TCP_CA_NAME_MAX` bytes believed; `None` when empty.
+    pub fn new(value: &[u8]) -> Option<Self> {
+        let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+        let name = value
+            .get(..end.min(CA_NAME_MAX))
+            .filter(|n| !n.is_empty())?;
+        let mut bytes = [0u8; CA_NAME_MAX];
+        bytes.get_mut(..name.len())?.copy_from_slice(name);
+        Some(Self {
+            bytes,
+            len: name.len(),
+        })
+    }
+
+    /// The name as sent.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    /// Appends the name, escaped as every cell is.
+    pub fn push_escaped(&self, out: &mut String) {
+        match core::str::from_utf8(self.as_bytes()) {
+            // What the escaper would leave as it is, without its work.
+            Ok(plain) if plain.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => {
+                out.push_str(plain);
+            }
+            _ => out.push_str(&crate::escape::field(self.as_bytes())),
+        }
+    }
+
+    /// The name, escaped.
+    pub fn escaped(&self) -> String {
+        let mut out = String::new();
+        self.push_escaped(&mut out);
+        out
+    }
+}
+
+impl core::fmt::Debug for CaName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "CaName({:?})", self.escaped())
+    }
 }
 
 #[cfg(test)]
@@ -327,10 +376,15 @@ mod tests {
 
     #[test]
     fn congestion_names_are_bounded_and_escaped() {
+        let congestion_name = |value: &[u8]| CaName::new(value).map(|n| n.escaped());
         assert_eq!(congestion_name(b"cubic\0").as_deref(), Some("cubic"));
         assert_eq!(congestion_name(b"bbr").as_deref(), Some("bbr"));
         assert_eq!(congestion_name(b"\0"), None);
         assert_eq!(congestion_name(b""), None);
+        assert_eq!(
+            congestion_name(b"a\\b").as_deref(),
+            Some(crate::escape::field(b"a\\b").as_str())
+        );
         assert_eq!(
             congestion_name(b"0123456789abcdefEXTRA").as_deref(),
             Some("0123456789abcdef")

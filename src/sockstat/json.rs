@@ -4,6 +4,8 @@
 use super::internals::{Field, Raw, mem, tcp};
 use super::rows::{Addr, Listing, Row, Shown};
 use super::users::User;
+use crate::error::Result;
+use core::fmt::Write as _;
 use serde_json::{Map, Value};
 
 /// One row as a JSON object.
@@ -65,7 +67,7 @@ pub fn object(listing: &Listing, row: &Row, shown: Shown) -> Value {
             "tcp_info".into(),
             info.map_or(Value::Null, |i| fields(i, tcp::ALL)),
         );
-        let congestion = internals.and_then(|i| i.congestion.as_deref());
+        let congestion = internals.and_then(|i| i.congestion.map(|c| c.escaped()));
         map.insert(
             "congestion".into(),
             congestion.map_or(Value::Null, Value::from),
@@ -96,16 +98,38 @@ fn fields<const N: usize>(raw: &Raw<N>, all: &[Field]) -> Value {
 
 /// The rows as a JSON array, one object per line.
 pub fn render(listing: &Listing, shown: Shown) -> String {
-    let mut out = String::with_capacity(listing.rows.len() * 160 + 4);
+    let mut text = String::new();
+    let _ = write(listing, shown, &mut |part| {
+        text.push_str(part);
+        Ok(())
+    });
+    text
+}
+
+/// The array handed to `sink` a [`super::OUTPUT_CHUNK`] or so at a time
+/// (with `-i` an object is 1.5 KB: 20,000 of them are 30 MB).
+///
+/// # Errors
+/// The first error of `sink`.
+pub fn write(
+    listing: &Listing,
+    shown: Shown,
+    sink: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
+    let mut out = String::with_capacity(super::OUTPUT_CHUNK + 4096);
     out.push('[');
     for (i, row) in listing.rows.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(&object(listing, row, shown).to_string());
+        let _ = write!(out, "{}", object(listing, row, shown));
+        if out.len() >= super::OUTPUT_CHUNK {
+            sink(&out)?;
+            out.clear();
+        }
     }
     out.push_str(if listing.rows.is_empty() {
         "]\n"
     } else {
         "\n]\n"
     });
-    out
+    sink(&out)
 }

@@ -5,7 +5,7 @@
 
 use super::filter::Filter;
 use super::procnet::Tables;
-use super::record::Table;
+use super::record::{InetProto, IpVersion, Table};
 use super::trust::Records;
 use super::{Options, Source, links, netlink, netns, procnet};
 use crate::error::{Error, Result};
@@ -119,7 +119,26 @@ impl<'a> Loader<'a> {
     /// A table that neither netlink nor `/proc/net` could give.
     pub fn load(&mut self) -> Result<Records> {
         let mut records = Records::default();
-        for table in self.filter.tables() {
+        let mut tables: Vec<Table> = self.filter.tables().collect();
+        let (tcp4, tcp6) = (
+            Table::Inet(InetProto::Tcp, IpVersion::V4),
+            Table::Inet(InetProto::Tcp, IpVersion::V6),
+        );
+        if tables.contains(&tcp4) && tables.contains(&tcp6) {
+            let both = self
+                .diag
+                .as_mut()
+                .map(|diag| diag.dump_tcp(self.filter, self.ask));
+            match both {
+                Some(Ok(sure)) => {
+                    records.sure = sure;
+                    tables.retain(|t| *t != tcp4 && *t != tcp6);
+                }
+                Some(Err(err)) => log::debug!("{err}; dumping tcp4 and tcp6 apart"),
+                None => {}
+            }
+        }
+        for table in tables {
             records.extend(self.table(table)?);
         }
         Ok(records)

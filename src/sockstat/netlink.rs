@@ -4,7 +4,7 @@
 //! `linux/unix_diag.h` and `linux/netlink.h`).
 
 use super::filter::Filter;
-use super::internals::{Internals, SkMem, TcpInfo, congestion_name};
+use super::internals::{CaName, Internals, SkMem, TcpInfo};
 use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -12,6 +12,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use std::sync::Arc;
 
 const NLMSG_HDRLEN: usize = 16;
 const NLMSG_NOOP: u16 = 1;
@@ -21,6 +22,8 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The first inet_diag request type, whose dumps cover both IP versions.
+const TCPDIAG_GETSOCK: u16 = 18;
 
 const AF_UNIX: u8 = 1;
 const AF_INET: u8 = 2;
@@ -30,6 +33,8 @@ const IPPROTO_UDP: u8 = 17;
 
 /// `sizeof(struct inet_diag_req_v2)`
 const INET_REQ_LEN: usize = 56;
+/// `sizeof(struct inet_diag_req)`
+const INET_REQ_COMPAT_LEN: usize = 60;
 /// `sizeof(struct inet_diag_msg)`
 const INET_MSG_LEN: usize = 72;
 /// `sizeof(struct unix_diag_req)`
@@ -56,6 +61,9 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The kernel packs at most 32 KiB into one dump reply; room for that.
 const RECV_BUF: usize = 64 * 1024;
+
+/// A reply payload's parser.
+type Parse = fn(&[u8]) -> Option<SockRecord>;
 
 /// What a dump asks for beyond addresses and states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -140,6 +148,55 @@ impl Diag {
     pub fn dump(&mut self, table: Table, filter: &Filter, ask: Ask) -> Result<Vec<SockRecord>> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
+        let (request, parse): (_, Parse) = match table {
+            Table::Inet(proto, version) => {
+                let states = filter.state_mask(Some(proto));
+                let request = inet_request(seq, version, proto, states, ask.inet_ext());
+                match proto {
+                    InetProto::Tcp => (request, |p| parse_inet(p, InetProto::Tcp)),
+                    InetProto::Udp => (request, |p| parse_inet(p, InetProto::Udp)),
+                }
+            }
+            Table::Unix => (
+                unix_request(seq, filter.state_mask(None), ask.unix_show()),
+                parse_unix,
+            ),
+        };
+        self.collect(&request, seq, SOCK_DIAG_BY_FAMILY, filter, ask, parse)
+            .map_err(|errno| Error::on("sock_diag dump", table.name(), errno))
+    }
+
+    /// Every TCP socket of both IP versions in one dump, through the
+    /// kernel's first request type (`TCPDIAG_GETSOCK` with `inet_diag_req`,
+    /// which dumps `AF_UNSPEC`): the kernel walks every bucket of the
+    /// established hash for each dump, and that hash is one for all
+    /// namespaces (262,144 buckets on a 2-CPU machine), so one walk instead
+    /// of two is a sixth of a 20,000-socket listing's CPU time.
+    ///
+    /// # Errors
+    /// As [`Diag::dump`].
+    pub fn dump_tcp(&mut self, filter: &Filter, ask: Ask) -> Result<Vec<SockRecord>> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let states = filter.state_mask(Some(InetProto::Tcp));
+        let request = tcp_request(seq, states, ask.inet_ext());
+        self.collect(&request, seq, TCPDIAG_GETSOCK, filter, ask, |p| {
+            parse_inet(p, InetProto::Tcp)
+        })
+        .map_err(|errno| Error::on("sock_diag dump", "tcp", errno))
+    }
+
+    /// Sends `request` and keeps what `parse` makes of each reply of type
+    /// `ours` that the filter wants.
+    fn collect(
+        &mut self,
+        request: &[u8],
+        seq: u32,
+        ours: u16,
+        filter: &Filter,
+        ask: Ask,
+        parse: impl Fn(&[u8]) -> Option<SockRecord>,
+    ) -> core::result::Result<Vec<SockRecord>, Errno> {
         let mut records = Vec::new();
         let mut keep = |record: Option<SockRecord>| {
             if let Some(mut record) = record
@@ -151,24 +208,28 @@ impl Diag {
                 records.push(record);
             }
         };
-        let result = match table {
-            Table::Inet(proto, version) => {
-                let states = filter.state_mask(Some(proto));
-                let request = inet_request(seq, version, proto, states, ask.inet_ext());
-                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    keep(parse_inet(payload, proto));
-                })
-            }
-            Table::Unix => {
-                let request = unix_request(seq, filter.state_mask(None), ask.unix_show());
-                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    keep(parse_unix(payload));
-                })
-            }
-        };
-        result.map_err(|errno| Error::on("sock_diag dump", table.name(), errno))?;
+        dump(&self.sock, request, seq, ours, &mut self.buf, |payload| {
+            keep(parse(payload));
+        })?;
+        // The slack of the last doubling, given back (mremap, no copy).
+        records.shrink_to_fit();
         Ok(records)
     }
+}
+
+/// `nlmsghdr` (`TCPDIAG_GETSOCK`) + `inet_diag_req` asking for every TCP
+/// socket, IPv4 and IPv6, in the `states` bit mask, with the `ext`
+/// attributes.
+pub fn tcp_request(seq: u32, states: u32, ext: u8) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + INET_REQ_COMPAT_LEN;
+    let mut out = Vec::with_capacity(len);
+    request_header(&mut out, len, TCPDIAG_GETSOCK, NLM_F_DUMP, seq);
+    // idiag_family (not used by a dump), src_len, dst_len, idiag_ext.
+    out.extend_from_slice(&[AF_INET, 0, 0, ext]);
+    out.resize(NLMSG_HDRLEN + 52, 0); // inet_diag_sockid: any
+    out.extend_from_slice(&states.to_ne_bytes());
+    out.resize(len, 0); // idiag_dbs
+    out
 }
 
 fn header(out: &mut Vec<u8>, len: usize, seq: u32) {
@@ -229,12 +290,13 @@ pub fn unix_request(seq: u32, states: u32, show: u32) -> Vec<u8> {
     out
 }
 
-/// Sends `request` and feeds each `SOCK_DIAG_BY_FAMILY` payload of the
+/// Sends `request` and feeds each payload of type `ours` of the
 /// multi-part reply to `each`, until `NLMSG_DONE`.
 fn dump(
     sock: &OwnedFd,
     request: &[u8],
     seq: u32,
+    ours: u16,
     buf: &mut [u8],
     mut each: impl FnMut(&[u8]),
 ) -> core::result::Result<(), Errno> {
@@ -248,7 +310,9 @@ fn dump(
         if len == 0 {
             return Err(Errno::BADMSG);
         }
-        if let Batch::Done = parse_batch(buf.get(..len).unwrap_or_default(), seq, &mut each)? {
+        if let Batch::Done =
+            parse_batch_of(buf.get(..len).unwrap_or_default(), seq, ours, &mut each)?
+        {
             return Ok(());
         }
     }
@@ -411,7 +475,7 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
         match kind {
             INET_DIAG_SKV6ONLY => v6only = value.first().map(|&only| only != 0).or(v6only),
             INET_DIAG_INFO => internals.tcp_info = Some(TcpInfo::new(value)),
-            INET_DIAG_CONG => internals.congestion = congestion_name(value),
+            INET_DIAG_CONG => internals.congestion = CaName::new(value),
             INET_DIAG_SKMEMINFO => internals.skmem = Some(SkMem::new(value)),
             _ => {}
         }
@@ -434,7 +498,7 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
         details: Details {
             v6only: v6only.filter(|_| version == IpVersion::V6),
             dev: Some(dev),
-            internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            internals: (!internals.is_empty()).then(|| Arc::new(internals)),
             ..Details::default()
         },
     })
@@ -478,7 +542,7 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
         send_q: queues.map(|(_, w)| u64::from(w)),
         uid,
         details: Details {
-            internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            internals: (!internals.is_empty()).then(|| Arc::new(internals)),
             ..Details::default()
         },
     })
@@ -566,6 +630,16 @@ mod tests {
         assert_eq!(u32_at(&req, 8), Some(7));
         assert_eq!(&req[16..19], &[AF_INET6, IPPROTO_UDP, 0x4a]);
         assert_eq!(u32_at(&req, 20), Some(0xff));
+        // inet_diag_req: family, src_len, dst_len, ext, 48 bytes of
+        // inet_diag_sockid, states, dbs.
+        let req = tcp_request(3, 0xffe, 0x4a);
+        assert_eq!(req.len(), 76);
+        assert_eq!(u32_at(&req, 0), Some(76));
+        assert_eq!(u16_at(&req, 4), Some(TCPDIAG_GETSOCK));
+        assert_eq!(u16_at(&req, 6), Some(NLM_F_REQUEST | NLM_F_DUMP));
+        assert_eq!(&req[16..20], &[AF_INET, 0, 0, 0x4a]);
+        assert_eq!(u32_at(&req, 68), Some(0xffe));
+        assert_eq!(u32_at(&req, 72), Some(0));
         let req = unix_request(1, 0x400, UDIAG_SHOW_NAME);
         assert_eq!(req.len(), 40);
         assert_eq!(u32_at(&req, 20), Some(0x400));
@@ -628,7 +702,10 @@ mod tests {
             .as_ref()
             .and_then(|i| i.get(crate::sockstat::internals::tcp::SND_CWND));
         assert_eq!(cwnd, Some(10));
-        assert_eq!(internals.congestion.as_deref(), Some("cubic"));
+        assert_eq!(
+            internals.congestion.map(|c| c.escaped()).as_deref(),
+            Some("cubic")
+        );
         let rcvbuf = internals
             .skmem
             .as_ref()
@@ -644,10 +721,15 @@ mod tests {
         cut.extend(attr(INET_DIAG_CONG, b"bbr\0"));
         cut.extend_from_slice(&[200, 0, 2, 0, 1, 2]);
         let rec = parse_inet(&cut, InetProto::Tcp).and_then(|r| r.details.internals);
-        assert_eq!(rec.and_then(|i| i.congestion).as_deref(), Some("bbr"));
+        assert_eq!(
+            rec.and_then(|i| i.congestion)
+                .map(|c| c.escaped())
+                .as_deref(),
+            Some("bbr")
+        );
         let mut unix = unix_msg();
         unix.extend(attr(UNIX_DIAG_MEMINFO, &[1u8; 20]));
-        let skmem = parse_unix(&unix).and_then(|r| r.details.internals?.skmem);
+        let skmem = parse_unix(&unix).and_then(|r| r.details.internals?.skmem.clone());
         assert_eq!(skmem.as_ref().map(|m| m.len()), Some(20));
         assert_eq!(
             skmem.and_then(|m| m.get(crate::sockstat::internals::mem::DROPS)),

@@ -3,6 +3,7 @@
 
 use super::internals::Internals;
 use core::net::SocketAddr;
+use std::sync::Arc;
 
 /// The kernel's TCP state numbers (`include/net/tcp_states.h`); UDP and unix
 /// sockets reuse them (`ESTABLISHED` = connected, `CLOSE` = not connected).
@@ -125,8 +126,9 @@ pub struct Details {
     /// That device's name, escaped, when the source could look it up.
     pub dev_name: Option<String>,
     /// TCP internals and memory, when `-i` or `-m` asked a source that
-    /// knows them; `None` otherwise.
-    pub internals: Option<Box<Internals>>,
+    /// knows them; `None` otherwise. Shared with the rows that show it (a
+    /// `tcp_info` is 248 bytes, and a listing may have 20,000 of them).
+    pub internals: Option<Arc<Internals>>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one

@@ -85,7 +85,7 @@ pub fn complete(loaded: Vec<(Loader<'_>, Records)>, walk: &Walk) -> Vec<SockReco
     for (_, kept) in &settled {
         listed.extend(kept.iter().map(|r| (r.inode, ())));
     }
-    let mut all = Vec::with_capacity(listed.len());
+    let mut all: Vec<SockRecord> = Vec::new();
     for (loader, kept) in &mut settled {
         // With -l, -c or -p a held socket is missing from a table because
         // the filter left it out as often as because a read missed it:
@@ -97,7 +97,11 @@ pub fn complete(loaded: Vec<(Loader<'_>, Records)>, walk: &Walk) -> Vec<SockReco
         for record in kept.iter_mut() {
             record.details.netns = loader.netns;
         }
-        all.append(kept);
+        if all.is_empty() {
+            core::mem::swap(&mut all, kept);
+        } else {
+            all.append(kept);
+        }
     }
     all
 }

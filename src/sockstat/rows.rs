@@ -9,6 +9,7 @@ use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// An address cell. Kept as data, not text, until it is printed: a listing
 /// can have tens of thousands of rows.
@@ -94,7 +95,7 @@ pub struct Row {
     /// The socket's uid (`-e`).
     pub uid: Option<u32>,
     /// TCP internals and memory (`-i`, `-m`); `None` when unknown.
-    pub internals: Option<Box<Internals>>,
+    pub internals: Option<Arc<Internals>>,
     /// The inode of the socket's network namespace (or, for a socket no
     /// source described, of its holder's), when known.
     pub netns: Option<u64>,

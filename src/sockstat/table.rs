@@ -9,6 +9,7 @@
 use super::internals::{Internals, mem, tcp};
 use super::rows::{Listing, Row, Shown};
 use super::users::User;
+use crate::error::Result;
 use core::fmt::Write as _;
 
 /// One column of the table.
@@ -88,12 +89,7 @@ pub fn columns(shown: Shown) -> Vec<Column> {
 /// Appends one cell of `row` to `out`.
 pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: Column) {
     let process = row.owner.as_ref().and_then(|owner| listing.process(owner));
-    let mut num = |n: Option<u64>| match n {
-        Some(n) => {
-            let _ = write!(out, "{n}");
-        }
-        None => out.push('?'),
-    };
+    let mut num = |n: Option<u64>| push_number(out, n);
     match column {
         Column::User => match process.map(|p| &p.user) {
             Some(User::Name(name)) => out.push_str(name),
@@ -154,12 +150,12 @@ fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
     };
     let Some(info) = &internals.tcp_info else {
         return match &internals.congestion {
-            Some(name) => out.push_str(name),
+            Some(name) => name.push_escaped(out),
             None => out.push('*'),
         };
     };
     if let Some(name) = &internals.congestion {
-        out.push_str(name);
+        name.push_escaped(out);
         out.push(',');
     }
     out.push_str("rtt:");
@@ -180,7 +176,9 @@ fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
     }
     // As `ss`: retransmitted segments not yet acknowledged / all retransmitted.
     for (name, field) in [("mss", tcp::SND_MSS), ("retrans", tcp::RETRANS)] {
-        let _ = write!(out, ",{name}:");
+        out.push(',');
+        out.push_str(name);
+        out.push(':');
         push_number(out, info.get(field));
     }
     out.push('/');
@@ -191,7 +189,9 @@ fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
         tcp::BYTES_ACKED,
         tcp::BYTES_RECEIVED,
     ] {
-        let _ = write!(out, ",{}:", field.name);
+        out.push(',');
+        out.push_str(field.name);
+        out.push(':');
         push_number(out, info.get(field));
     }
     out.push_str(",delivery_rate:");
@@ -204,9 +204,7 @@ fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
 
 fn push_number(out: &mut String, n: Option<u64>) {
     match n {
-        Some(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Some(n) => crate::decimal::push(out, n),
         None => out.push('?'),
     }
 }
@@ -216,16 +214,49 @@ fn push_millis(out: &mut String, micros: Option<u64>) {
     let Some(micros) = micros else {
         return out.push('?');
     };
-    let _ = write!(out, "{}", micros / 1000);
-    let frac = micros % 1000;
+    crate::decimal::push(out, micros / 1000);
+    let mut frac = micros % 1000;
     if frac != 0 {
-        let digits = format!("{frac:03}");
-        let _ = write!(out, ".{}", digits.trim_end_matches('0'));
+        out.push('.');
+        // Three digits, without the zeros that end them.
+        while frac != 0 {
+            crate::decimal::push(out, frac / 100);
+            frac = frac % 100 * 10;
+        }
+    }
+}
+
+/// A cell's width in characters (what an escaped cell is, short of
+/// double-width ones).
+fn shown_width(cell: &str) -> usize {
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.chars().count()
     }
 }
 
 /// The whole table as text, header first unless `no_header` (`-q`).
 pub fn render(listing: &Listing, shown: Shown, no_header: bool) -> String {
+    let mut text = String::new();
+    let _ = write(listing, shown, no_header, &mut |part| {
+        text.push_str(part);
+        Ok(())
+    });
+    text
+}
+
+/// The table handed to `sink` a [`super::OUTPUT_CHUNK`] or so at a time,
+/// so that the output is never held whole beside its cells.
+///
+/// # Errors
+/// The first error of `sink`.
+pub fn write(
+    listing: &Listing,
+    shown: Shown,
+    no_header: bool,
+    sink: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<()> {
     let columns = columns(shown);
     let mut widths: Vec<usize> = columns
         .iter()
@@ -238,11 +269,12 @@ pub fn render(listing: &Listing, shown: Shown, no_header: bool) -> String {
             let start = arena.len();
             write_cell(&mut arena, listing, row, *column);
             let cell = arena.get(start..).unwrap_or_default();
-            *width = (*width).max(cell.chars().count());
-            ends.push(arena.len());
+            *width = (*width).max(shown_width(cell));
+            // Cells of a table that fits in memory end below 4 GiB.
+            ends.push(u32::try_from(arena.len()).unwrap_or(u32::MAX));
         }
     }
-    let mut out = String::with_capacity(arena.len() * 2 + 256);
+    let mut out = String::with_capacity(super::OUTPUT_CHUNK + 4096);
     let push_line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let mut pending = None;
         for (cell, width) in cells.zip(&widths) {
@@ -250,7 +282,7 @@ pub fn render(listing: &Listing, shown: Shown, no_header: bool) -> String {
                 out.extend(core::iter::repeat_n(' ', pad + 2));
             }
             out.push_str(cell);
-            pending = Some(width.saturating_sub(cell.chars().count()));
+            pending = Some(width.saturating_sub(shown_width(cell)));
         }
         out.push('\n');
     };
@@ -260,13 +292,18 @@ pub fn render(listing: &Listing, shown: Shown, no_header: bool) -> String {
     let mut start = 0;
     for line in ends.chunks(columns.len().max(1)) {
         let mut cells = line.iter().map(|&end| {
+            let end = end as usize;
             let cell = arena.get(start..end).unwrap_or_default();
             start = end;
             cell
         });
         push_line(&mut out, &mut cells);
+        if out.len() >= super::OUTPUT_CHUNK {
+            sink(&out)?;
+            out.clear();
+        }
     }
-    out
+    sink(&out)
 }
 
 #[cfg(test)]
@@ -303,7 +340,7 @@ mod tests {
         put(tcp::DELIVERY_RATE, 1_000);
         let full = Internals {
             tcp_info: Some(TcpInfo::new(&bytes)),
-            congestion: Some("cubic".into()),
+            congestion: crate::sockstat::internals::CaName::new(b"cubic"),
             skmem: Some(SkMem::new(&[1, 0, 0, 0, 0, 2, 0])),
         };
         assert_eq!(
