@@ -68,24 +68,23 @@ pub fn gather<'a>(
     held: &'a Filter,
     selection: Selection<'_>,
 ) -> Result<Gathered<'a>> {
-    let own = netns::own()
-        .map_err(|errno| {
-            log::debug!(
-                "/proc/thread-self/ns/net: {}",
-                crate::error::describe_errno(errno)
-            );
-        })
-        .ok();
-    let (nsfs, own_inode) = (own.map(|o| o.0), own.map(|o| o.1));
-    let target = match (&opts.netns, nsfs) {
+    let own = netns::own();
+    if let Err(errno) = own {
+        log::debug!(
+            "/proc/thread-self/ns/net: {}",
+            crate::error::describe_errno(errno)
+        );
+    }
+    let (nsfs, own_inode) = match own {
+        Ok((nsfs, inode)) => (Some(nsfs), Some(inode)),
+        Err(_) => (None, None),
+    };
+    let target = match (&opts.netns, own) {
         (None, _) => None,
-        (Some(choice), Some(nsfs)) => Some(netns::resolve(choice, nsfs)?),
-        (Some(_), None) => {
-            return Err(Error::on(
-                "stat",
-                "/proc/thread-self/ns/net",
-                rustix::io::Errno::NOENT,
-            ));
+        (Some(choice), Ok((nsfs, _))) => Some(netns::resolve(choice, nsfs)?),
+        // Without our own, no file can be told to be a namespace.
+        (Some(_), Err(errno)) => {
+            return Err(Error::on("stat", "/proc/thread-self/ns/net", errno));
         }
     };
     let listed = target.as_ref().map_or(own_inode, |t| Some(t.inode));

@@ -46,8 +46,9 @@ pub fn parse_choice(text: &str) -> Result<Choice> {
     }
 }
 
-/// The namespace the calling thread is in: the device number of nsfs (so
-/// that a file can be told to be a namespace) and its inode.
+/// `stat("/proc/thread-self/ns/net")`—the namespace the calling thread is
+/// in: the device number of nsfs (so that a file can be told to be a
+/// namespace) and its inode.
 ///
 /// # Errors
 /// The errno of `stat("/proc/thread-self/ns/net")`.
@@ -92,7 +93,8 @@ pub struct Target {
     pub shown: String,
 }
 
-/// Opens what `choice` names; an inode is looked for in `/run/netns`.
+/// `open(PATH)` + `fstat`—the namespace `choice` names, opened; an inode
+/// is looked for in `/run/netns`.
 ///
 /// # Errors
 /// The errno of opening a name or path (`ENOENT` for a name `ip netns`
@@ -173,8 +175,9 @@ fn named(nsfs: u64) -> Vec<(u64, Vec<u8>)> {
     found
 }
 
-/// The names `ip netns` gave the namespaces, escaped, by inode (the first
-/// name in order where one has several).
+/// `getdents("/run/netns")` + `stat` of each—the names `ip netns` gave the
+/// namespaces, escaped, by inode (the first name in order where one has
+/// several).
 pub fn names(nsfs: u64) -> NumberMap<u64, String> {
     let mut names = NumberMap::default();
     for (inode, name) in named(nsfs) {

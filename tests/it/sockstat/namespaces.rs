@@ -5,7 +5,7 @@
 use super::{OrDie, me, table_until, unix_pair};
 use crate::util::listing::{Row, parse_table, table};
 use crate::util::netns::Netns;
-use crate::util::{Process, skip, sockc, sockd, sockstat};
+use crate::util::{Cmd, Process, SOCKSTAT, skip, sockc, sockd, sockstat};
 use std::process::{ChildStdin, Stdio};
 
 /// A server and a client connected to it, inside a namespace of their own.
@@ -294,6 +294,17 @@ fn a_netns_that_is_not_one_is_an_error() {
                 .by_nobody()
                 .run()
                 .fails_with(77, "(EACCES)");
+        }
+        // No /proc (a mount namespace of its own without it): no namespace
+        // of ours to tell namespace files by.
+        if skip::require_tool("unshare") {
+            let script = format!("umount -l /proc && exec {SOCKSTAT} --netns x");
+            Cmd::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .run()
+                .fails_with(71, "stat /proc/thread-self/ns/net")
+                .stderr_has("(ENOENT)")
+                .stderr_lines(1);
         }
     }
 }

@@ -74,7 +74,7 @@ fn package_of(program: &str) -> &'static str {
     match program {
         "socat" => " (Debian package socat)",
         "nc" => " (Debian package netcat-openbsd)",
-        "setpriv" | "prlimit" => " (Debian package util-linux)",
+        "setpriv" | "prlimit" | "unshare" => " (Debian package util-linux)",
         "ip" | "tc" => " (Debian package iproute2)",
         "nft" => " (Debian package nftables)",
         _ => "",
