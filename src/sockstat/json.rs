@@ -1,6 +1,7 @@
 //! `--json`: an array of objects with the table's fields; numbers as
 //! numbers, absent or unknown values as null.
 
+use super::chunked::Chunked;
 use super::internals::{Field, Raw, mem, tcp};
 use super::rows::{Addr, Listing, Row, Shown};
 use super::users::User;
@@ -96,40 +97,23 @@ fn fields<const N: usize>(raw: &Raw<N>, all: &[Field]) -> Value {
     )
 }
 
-/// The rows as a JSON array, one object per line.
-pub fn render(listing: &Listing, shown: Shown) -> String {
-    let mut text = String::new();
-    let _ = write(listing, shown, &mut |part| {
-        text.push_str(part);
-        Ok(())
-    });
-    text
-}
-
-/// The array handed to `sink` a [`super::OUTPUT_CHUNK`] or so at a time
+/// The rows as a JSON array, one object per line, handed on in chunks
 /// (with `-i` an object is 1.5 KB: 20,000 of them are 30 MB).
 ///
 /// # Errors
-/// The first error of `sink`.
-pub fn write(
-    listing: &Listing,
-    shown: Shown,
-    sink: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
-    let mut out = String::with_capacity(super::OUTPUT_CHUNK + 4096);
-    out.push('[');
+/// The first error of the chunks' sink.
+pub fn write(listing: &Listing, shown: Shown, mut out: Chunked<'_>) -> Result<()> {
+    out.text().push('[');
     for (i, row) in listing.rows.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        let _ = write!(out, "{}", object(listing, row, shown));
-        if out.len() >= super::OUTPUT_CHUNK {
-            sink(&out)?;
-            out.clear();
-        }
+        let text = out.text();
+        text.push_str(if i == 0 { "\n" } else { ",\n" });
+        let _ = write!(text, "{}", object(listing, row, shown));
+        out.flush_if_full()?;
     }
-    out.push_str(if listing.rows.is_empty() {
+    out.text().push_str(if listing.rows.is_empty() {
         "]\n"
     } else {
         "\n]\n"
     });
-    sink(&out)
+    out.finish()
 }

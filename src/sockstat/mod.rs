@@ -5,6 +5,7 @@
 //! each inode is; [`rows`] joins the two, [`table`] or [`json`] prints them.
 //! The walk and the source run at the same time.
 
+pub mod chunked;
 pub mod filter;
 pub mod gather;
 pub mod index;
@@ -94,10 +95,11 @@ pub fn run(opts: &Options) -> Result<()> {
         memory: opts.memory,
     };
     let mut stdout = |text: &str| crate::io::write_stdout(text.as_bytes());
+    let out = chunked::Chunked::new(&mut stdout);
     let written = if opts.json {
-        json::write(&listing, shown, &mut stdout)
+        json::write(&listing, shown, out)
     } else {
-        table::write(&listing, shown, opts.no_header, &mut stdout)
+        table::write(&listing, shown, opts.no_header, out)
     };
     log::debug!("written at {:?}", started.elapsed());
     // The program ends here: handing 20,000 rows' records back to malloc
@@ -106,6 +108,3 @@ pub fn run(opts: &Options) -> Result<()> {
     core::mem::forget(listing);
     written
 }
-
-/// Output is written in pieces of about this many bytes, never held whole.
-const OUTPUT_CHUNK: usize = 64 * 1024;

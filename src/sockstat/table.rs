@@ -6,6 +6,7 @@
 //! tens of thousands of rows, a `String` per cell would cost more memory
 //! and time than the rest of the program's user-space work.
 
+use super::chunked::Chunked;
 use super::internals::{Internals, mem, tcp};
 use super::rows::{Listing, Row, Shown};
 use super::users::User;
@@ -236,27 +237,12 @@ fn shown_width(cell: &str) -> usize {
     }
 }
 
-/// The whole table as text, header first unless `no_header` (`-q`).
-pub fn render(listing: &Listing, shown: Shown, no_header: bool) -> String {
-    let mut text = String::new();
-    let _ = write(listing, shown, no_header, &mut |part| {
-        text.push_str(part);
-        Ok(())
-    });
-    text
-}
-
-/// The table handed to `sink` a [`super::OUTPUT_CHUNK`] or so at a time,
-/// so that the output is never held whole beside its cells.
+/// The whole table, header first unless `no_header` (`-q`), handed on in
+/// chunks, so that the output is never held whole beside its cells.
 ///
 /// # Errors
-/// The first error of `sink`.
-pub fn write(
-    listing: &Listing,
-    shown: Shown,
-    no_header: bool,
-    sink: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
+/// The first error of the chunks' sink.
+pub fn write(listing: &Listing, shown: Shown, no_header: bool, mut out: Chunked<'_>) -> Result<()> {
     let columns = columns(shown);
     let mut widths: Vec<usize> = columns
         .iter()
@@ -274,7 +260,6 @@ pub fn write(
             ends.push(u32::try_from(arena.len()).unwrap_or(u32::MAX));
         }
     }
-    let mut out = String::with_capacity(super::OUTPUT_CHUNK + 4096);
     let push_line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let mut pending = None;
         for (cell, width) in cells.zip(&widths) {
@@ -287,7 +272,7 @@ pub fn write(
         out.push('\n');
     };
     if !no_header {
-        push_line(&mut out, &mut columns.iter().map(|c| c.title()));
+        push_line(out.text(), &mut columns.iter().map(|c| c.title()));
     }
     let mut start = 0;
     for line in ends.chunks(columns.len().max(1)) {
@@ -297,13 +282,10 @@ pub fn write(
             start = end;
             cell
         });
-        push_line(&mut out, &mut cells);
-        if out.len() >= super::OUTPUT_CHUNK {
-            sink(&out)?;
-            out.clear();
-        }
+        push_line(out.text(), &mut cells);
+        out.flush_if_full()?;
     }
-    sink(&out)
+    out.finish()
 }
 
 #[cfg(test)]

@@ -237,13 +237,7 @@ fn as_nobody_other_namespaces_are_read_through_proc_or_skipped_quietly() {
         .by_nobody()
         .wrap(inside.ns.exec())
         .spawn();
-    server.wait_stderr("listening on 127.0.0.1:");
-    let said = server.stderr_text();
-    let listen = said
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {said:?}"))
-        .to_string();
+    let listen = server.listening_addr();
     let pid = server.pid().to_string();
     let out = sockstat().args(["--pid", &pid, "-e"]).by_nobody().run();
     out.success().stderr_is("");
