@@ -89,13 +89,10 @@ impl InetLine {
             },
             state: self.state,
             recv_q: Some(u64::from(self.rx_queue)),
-            // A listener's tx_queue column is its backlog, not bytes.
-            send_q: Some(if self.state == state::LISTEN {
-                0
-            } else {
-                u64::from(self.tx_queue)
-            }),
+            // A listener's line has its accept queue, not its backlog.
+            send_q: (self.state != state::LISTEN).then_some(u64::from(self.tx_queue)),
             uid: Some(self.uid),
+            details: Default::default(),
         }
     }
 }
@@ -174,6 +171,7 @@ impl UnixLine {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         }
     }
 }

@@ -56,9 +56,18 @@ pub struct Options {
     /// Extended: Recv-Q, Send-Q, socket uid
     #[arg(short = 'e')]
     pub extended: bool,
+    /// TCP internals: rtt, cwnd, retransmits, congestion control (as ss -i)
+    #[arg(short = 'i')]
+    pub internals: bool,
+    /// Socket memory: buffers, queued bytes, drops (as ss -m)
+    #[arg(short = 'm')]
+    pub memory: bool,
     /// Also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
     #[arg(short = 'a')]
     pub all: bool,
+    /// Only this network namespace: a name (ip netns list), a path (/proc/PID/ns/net) or an inode
+    #[arg(long, value_name = "NAME|PATH|INODE", value_parser = super::netns::parse_choice)]
+    pub netns: Option<super::netns::Choice>,
     /// A JSON array of objects instead of the table
     #[arg(long)]
     pub json: bool,
