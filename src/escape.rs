@@ -46,7 +46,9 @@ pub fn field(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() || c.is_whitespace() || c == '\\' {
+            // Bidi overrides are format characters, not controls: a name
+            // holding U+202E would reverse the rest of the row on screen.
+            if c.is_control() || c.is_whitespace() || c == '\\' || is_bidi_control(c) {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
                     let _ = write!(out, "\\x{b:02x}");
@@ -72,5 +74,9 @@ mod tests {
         assert_eq!(field(b"a b\n"), "a\\x20b\\x0a");
         assert_eq!(field(b"\xff\\"), "\\xff\\x5c");
         assert_eq!(field("é".as_bytes()), "é");
+        assert_eq!(
+            field("a\u{202e}b\u{2066}".as_bytes()),
+            "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6"
+        );
     }
 }
