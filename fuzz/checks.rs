@@ -330,7 +330,10 @@ impl InetLine {
             // A listener's line has its accept queue, not its backlog.
             send_q: (self.state != state::LISTEN).then_some(u64::from(self.tx_queue)),
             uid: Some(self.uid),
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(sock_type(proto)),
+                ..Default::default()
+            },
         }
     }
 }
@@ -409,7 +412,10 @@ impl UnixLine {
             recv_q: None,
             send_q: None,
             uid: None,
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(u32::from(self.kind)),
+                ..Default::default()
+            },
         }
     }
 }
@@ -617,7 +623,8 @@ pub fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// One `inet_diag_msg` with the fields sockstat reads, and noise in those
-/// it does not (timer, retransmits, interface, cookie, expiry, and the
+/// it does not (timer, retransmits, interface and cookie (read as the
+/// noise byte repeated), expiry, and the
 /// unused twelve bytes of an IPv4 address).
 #[derive(Clone, Debug)]
 pub struct InetMsg {
@@ -694,11 +701,21 @@ impl InetMsg {
             send_q: Some(u64::from(self.wqueue)),
             uid: Some(self.uid),
             details: sockkit::sockstat::record::Details {
-                // idiag_if is among the noise.
+                // idiag_if and the cookie are among the noise.
                 dev: Some(u32::from_ne_bytes([self.noise; 4])),
+                cookie: Some(u64::from_ne_bytes([self.noise; 8])),
+                sock_type: Some(sock_type(self.proto)),
                 ..Default::default()
             },
         }
+    }
+}
+
+/// The `SOCK_*` type a TCP or UDP record carries.
+fn sock_type(proto: InetProto) -> u32 {
+    match proto {
+        InetProto::Tcp => rustix::net::SocketType::STREAM.as_raw(),
+        InetProto::Udp => rustix::net::SocketType::DGRAM.as_raw(),
     }
 }
 
@@ -827,7 +844,11 @@ impl UnixMsg {
             recv_q: self.queues.map(|(r, _)| u64::from(r)),
             send_q: self.queues.map(|(_, w)| u64::from(w)),
             uid: self.uid,
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(u32::from(self.kind)),
+                cookie: Some(u64::from(self.order) | u64::from(self.order) << 32),
+                ..Default::default()
+            },
         }
     }
 }

@@ -403,6 +403,7 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     let uid = u32_at(msg, 64)?;
     let inode = u32_at(msg, 68)?;
     let dev = u32_at(msg, 40)?;
+    let cookie = cookie_at(msg, 44)?;
     let mut v6only = None;
     let mut internals = Internals::default();
     // Everything the row needs is in the fixed part: an attribute that
@@ -435,9 +436,19 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
             v6only: v6only.filter(|_| version == IpVersion::V6),
             dev: Some(dev),
             internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            sock_type: Some(match proto {
+                InetProto::Tcp => SocketType::STREAM.as_raw(),
+                InetProto::Udp => SocketType::DGRAM.as_raw(),
+            }),
+            cookie: Some(cookie),
             ..Details::default()
         },
     })
+}
+
+/// A `__u32 cookie[2]` (low word first) as the one number `SO_COOKIE` gives.
+fn cookie_at(msg: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from(u32_at(msg, at)?) | u64::from(u32_at(msg, at + 4)?) << 32)
 }
 
 /// A `unix_diag_msg` and its attributes as a record, or `None` when it is
@@ -446,8 +457,10 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
     if msg.len() < UNIX_MSG_LEN || *msg.first()? != AF_UNIX {
         return None;
     }
+    let sock_type = *msg.get(1)?;
     let st = *msg.get(2)?;
     let inode = u32_at(msg, 4)?;
+    let cookie = cookie_at(msg, 8)?;
     let mut name = None;
     let mut peer = Peer::None;
     let mut queues = None;
@@ -479,6 +492,8 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
         uid,
         details: Details {
             internals: (!internals.is_empty()).then(|| Box::new(internals)),
+            sock_type: Some(u32::from(sock_type)),
+            cookie: Some(cookie),
             ..Details::default()
         },
     })
@@ -529,6 +544,9 @@ mod tests {
         m[6..8].copy_from_slice(&7777u16.to_be_bytes());
         m[8..12].copy_from_slice(&[127, 0, 0, 1]);
         m[24..28].copy_from_slice(&[127, 0, 0, 2]);
+        m[40..44].copy_from_slice(&3u32.to_ne_bytes());
+        m[44..48].copy_from_slice(&0x89ab_cdefu32.to_ne_bytes());
+        m[48..52].copy_from_slice(&0x0123_4567u32.to_ne_bytes());
         m[56..60].copy_from_slice(&5u32.to_ne_bytes());
         m[60..64].copy_from_slice(&6u32.to_ne_bytes());
         m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
@@ -551,6 +569,7 @@ mod tests {
         m[1] = 1;
         m[2] = state::ESTABLISHED;
         m[4..8].copy_from_slice(&2983400u32.to_ne_bytes());
+        m[8..12].copy_from_slice(&7u32.to_ne_bytes());
         m.extend(attr(UNIX_DIAG_NAME, b"/run/app.sock\0"));
         m.extend(attr(UNIX_DIAG_PEER, &2983401u32.to_ne_bytes()));
         m.extend(attr(UNIX_DIAG_RQLEN, &[1, 0, 0, 0, 2, 0, 0, 0]));
@@ -579,6 +598,9 @@ mod tests {
         assert_eq!(rec.inode, 2983339);
         assert_eq!(rec.uid, Some(1000));
         assert_eq!((rec.recv_q, rec.send_q), (Some(5), Some(6)));
+        assert_eq!(rec.details.cookie, Some(0x0123_4567_89ab_cdef));
+        assert_eq!(rec.details.dev, Some(3));
+        assert_eq!(rec.details.sock_type, Some(SocketType::STREAM.as_raw()));
         let Kind::Inet { local, remote, .. } = rec.kind else {
             panic!("not inet")
         };
@@ -596,6 +618,10 @@ mod tests {
             }
         );
         assert_eq!((rec.recv_q, rec.send_q), (Some(1), Some(2)));
+        assert_eq!(
+            (rec.details.cookie, rec.details.sock_type),
+            (Some(7), Some(1))
+        );
         assert_eq!(unix_name(b"\0ab\0c"), Some(b"@ab@c".to_vec()));
     }
 

@@ -127,6 +127,11 @@ pub struct Details {
     /// TCP internals and memory, when `-i` or `-m` asked a source that
     /// knows them; `None` otherwise.
     pub internals: Option<Box<Internals>>,
+    /// Its `SOCK_*` type as the kernel numbers it (`sk_type`).
+    pub sock_type: Option<u32>,
+    /// The socket cookie: the 64-bit id `sock_gen_cookie()` gives the
+    /// `struct sock`, never reused while the system runs (sock_diag only).
+    pub cookie: Option<u64>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one
