@@ -5,6 +5,9 @@
 //! each inode is; [`rows`] joins the two, [`table`] or [`json`] prints them.
 //! The walk and the source run at the same time.
 
+pub mod explain;
+pub mod explain_text;
+pub mod fdinfo;
 pub mod filter;
 pub mod index;
 pub mod internals;
@@ -12,6 +15,7 @@ pub mod json;
 pub mod links;
 pub mod netlink;
 pub mod options;
+pub mod origin;
 pub mod peers;
 pub mod procfs;
 pub mod procnet;
@@ -19,6 +23,7 @@ pub mod record;
 pub mod records;
 pub mod rows;
 pub mod table;
+pub mod tree;
 pub mod trust;
 pub mod users;
 
@@ -29,12 +34,19 @@ use crate::error::Result;
 use filter::Filter;
 pub use options::{Options, Source};
 
-/// Lists the sockets `opts` selects on stdout.
+/// Lists the sockets `asked` selects on stdout, or explains them
+/// (`--explain`).
 ///
 /// # Errors
 /// `/proc` unreadable, no source of socket records at all, or stdout
 /// failing ([`Error::StdoutClosed`] for a reader that went away).
-pub fn run(opts: &Options) -> Result<()> {
+pub fn run(asked: &Options) -> Result<()> {
+    let adjusted = if asked.explain {
+        explain::selection(asked)
+    } else {
+        asked.clone()
+    };
+    let opts = &adjusted;
     let filter = Filter::new(opts);
     // Beyond a few threads the walk is bound by the kernel's locks, not CPUs.
     let threads = std::thread::available_parallelism()
@@ -96,7 +108,9 @@ pub fn run(opts: &Options) -> Result<()> {
         internals: opts.internals,
         memory: opts.memory,
     };
-    let text = if opts.json {
+    let text = if opts.explain {
+        explain::render(opts, &walk, &records, &listing, threads)?
+    } else if opts.json {
         json::render(&listing, shown)
     } else {
         table::render(&listing, shown, opts.no_header)

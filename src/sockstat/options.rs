@@ -71,6 +71,9 @@ pub struct Options {
     /// where socket records come from
     #[arg(long, value_enum, default_value_t = Source::Netlink)]
     pub source: Source,
+    /// each socket's chain as a tree: fd, struct file, inode, struct sock, other holders
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// One `--pid` value holding the whole list: an alias, because clap's derive

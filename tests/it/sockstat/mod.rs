@@ -1,6 +1,7 @@
 //! `sockstat` against sockets this test process (or a child it starts) holds:
 //! the real binary, port 0 only, loopback only, no sleeps for readiness.
 
+mod explain;
 mod internals;
 mod presentation;
 mod selection;
