@@ -12,6 +12,7 @@ pub mod filter;
 pub mod index;
 pub mod internals;
 pub mod json;
+pub mod kill;
 pub mod links;
 pub mod netlink;
 pub mod options;
@@ -34,14 +35,17 @@ use crate::error::Result;
 use filter::Filter;
 pub use options::{Options, Source};
 
-/// Lists the sockets `asked` selects on stdout, or explains them
-/// (`--explain`).
+/// Lists the sockets `asked` selects on stdout; explains them
+/// (`--explain`) or ends them (`--kill`).
 ///
 /// # Errors
 /// `/proc` unreadable, no source of socket records at all, or stdout
-/// failing ([`Error::StdoutClosed`] for a reader that went away).
+/// failing ([`Error::StdoutClosed`] for a reader that went away);
+/// `--kill`'s usage errors and failures ([`kill::run`]).
 pub fn run(asked: &Options) -> Result<()> {
-    let adjusted = if asked.explain {
+    let adjusted = if asked.kill {
+        kill::selection(asked)?
+    } else if asked.explain {
         explain::selection(asked)
     } else {
         asked.clone()
@@ -108,6 +112,9 @@ pub fn run(asked: &Options) -> Result<()> {
         internals: opts.internals,
         memory: opts.memory,
     };
+    if opts.kill {
+        return kill::run(asked, &walk, &records, listing, shown);
+    }
     let text = if opts.explain {
         explain::render(opts, &walk, &records, &listing, threads)?
     } else if opts.json {

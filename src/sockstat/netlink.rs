@@ -18,9 +18,11 @@ const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const SOCK_DESTROY: u16 = 21;
 
 const AF_UNIX: u8 = 1;
 const AF_INET: u8 = 2;
@@ -169,6 +171,70 @@ impl Diag {
         result.map_err(|errno| Error::on("sock_diag dump", table.name(), errno))?;
         Ok(records)
     }
+
+    /// `SOCK_DESTROY`—the kernel's own abort of one inet socket
+    /// (`tcp_abort`: a RST to the peer, `ECONNABORTED` to the holder),
+    /// the socket named by its `inet_diag_sockid` as the dump gave it,
+    /// cookie included, so no other socket on the same addresses is hit.
+    ///
+    /// # Errors
+    /// `EOPNOTSUPP` in a kernel built without `CONFIG_INET_DIAG_DESTROY`,
+    /// `EPERM` without `CAP_NET_ADMIN`, `ENOENT` when the socket is gone
+    /// (or its cookie no longer matches), `EINVAL` for a record that is not
+    /// an inet socket from a dump.
+    ///
+    /// # References
+    ///  - [sock_diag(7)]
+    ///
+    /// [sock_diag(7)]: https://man7.org/linux/man-pages/man7/sock_diag.7.html
+    pub fn destroy(&mut self, record: &SockRecord) -> core::result::Result<(), Errno> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = destroy_request(self.seq, record).ok_or(Errno::INVAL)?;
+        dump(&self.sock, &request, self.seq, &mut self.buf, |_| {})
+    }
+}
+
+/// `nlmsghdr` (`SOCK_DESTROY`, with an ack asked for) + `inet_diag_req_v2`
+/// naming `record`'s socket exactly; `None` for a record with no cookie or
+/// interface (not from a dump) or not an inet socket.
+pub fn destroy_request(seq: u32, record: &SockRecord) -> Option<Vec<u8>> {
+    let Kind::Inet {
+        proto,
+        version,
+        local,
+        remote,
+    } = &record.kind
+    else {
+        return None;
+    };
+    let (cookie, bound_if) = (record.details.cookie?, record.details.dev?);
+    let len = NLMSG_HDRLEN + INET_REQ_LEN;
+    let mut out = Vec::with_capacity(len);
+    request_header(&mut out, len, SOCK_DESTROY, NLM_F_ACK, seq);
+    out.push(match version {
+        IpVersion::V4 => AF_INET,
+        IpVersion::V6 => AF_INET6,
+    });
+    out.push(match proto {
+        InetProto::Tcp => IPPROTO_TCP,
+        InetProto::Udp => IPPROTO_UDP,
+    });
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&u32::MAX.to_ne_bytes()); // idiag_states: any
+    out.extend_from_slice(&local.port().to_be_bytes());
+    out.extend_from_slice(&remote.port().to_be_bytes());
+    for addr in [local.ip(), remote.ip()] {
+        let mut words = [0u8; 16];
+        match addr {
+            IpAddr::V4(ip) => words[..4].copy_from_slice(&ip.octets()),
+            IpAddr::V6(ip) => words.copy_from_slice(&ip.octets()),
+        }
+        out.extend_from_slice(&words);
+    }
+    out.extend_from_slice(&bound_if.to_ne_bytes());
+    out.extend_from_slice(&(cookie as u32).to_ne_bytes());
+    out.extend_from_slice(&((cookie >> 32) as u32).to_ne_bytes());
+    Some(out)
 }
 
 fn header(out: &mut Vec<u8>, len: usize, seq: u32) {
@@ -281,7 +347,8 @@ fn align4(len: usize) -> usize {
 
 /// Walks the netlink messages in one datagram: payloads of ours go to
 /// `each`; `NLMSG_ERROR` with an errno and a negative `NLMSG_DONE` status
-/// end the dump with that errno; a header that does not fit is `EBADMSG`.
+/// end the dump with that errno, an ack (`NLMSG_ERROR` 0) ends a request;
+/// a header that does not fit is `EBADMSG`.
 ///
 /// # Errors
 /// The errno the kernel reported, or `EBADMSG`.
@@ -334,6 +401,9 @@ pub fn parse_batch_of(
                 if status < 0 {
                     return Err(kernel_errno(status));
                 }
+                // An ack: the request (never a dump, which ends with
+                // NLMSG_DONE) is done.
+                return Ok(Batch::Done);
             }
             NLMSG_NOOP => {}
             kind if kind == ours => each(payload),
@@ -698,6 +768,43 @@ mod tests {
         assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
         let more = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
         assert_eq!(parse_batch(&more, 3, &mut |_| {}), Ok(Batch::More));
+        let ack = nlmsg(NLMSG_ERROR, 3, &0i32.to_ne_bytes());
+        assert_eq!(parse_batch(&ack, 3, &mut |_| {}), Ok(Batch::Done));
+        let stale_ack = nlmsg(NLMSG_ERROR, 2, &0i32.to_ne_bytes());
+        assert_eq!(parse_batch(&stale_ack, 3, &mut |_| {}), Ok(Batch::More));
+    }
+
+    #[test]
+    fn a_destroy_request_names_the_dumped_socket_exactly() {
+        let Some(rec) = parse_inet(&inet_msg(), InetProto::Tcp) else {
+            panic!("no record")
+        };
+        let Some(req) = destroy_request(9, &rec) else {
+            panic!("no request")
+        };
+        assert_eq!(req.len(), NLMSG_HDRLEN + INET_REQ_LEN);
+        assert_eq!(u32_at(&req, 0), Some(72));
+        assert_eq!(u16_at(&req, 4), Some(SOCK_DESTROY));
+        assert_eq!(u16_at(&req, 6), Some(NLM_F_REQUEST | NLM_F_ACK));
+        assert_eq!(u32_at(&req, 8), Some(9));
+        assert_eq!(&req[16..18], &[AF_INET, IPPROTO_TCP]);
+        // The inet_diag_sockid, byte for byte as the dump carried it.
+        assert_eq!(&req[16 + 8..16 + 56], &inet_msg()[4..52]);
+        let mut no_cookie = rec.clone();
+        no_cookie.details.cookie = None;
+        assert_eq!(destroy_request(1, &no_cookie), None);
+        let Some(unix) = parse_unix(&unix_msg()) else {
+            panic!("no record")
+        };
+        assert_eq!(destroy_request(1, &unix), None);
+        let mut v6 = inet_msg();
+        v6[0] = AF_INET6;
+        v6[8..24].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        let Some(rec6) = parse_inet(&v6, InetProto::Tcp) else {
+            panic!("no v6 record")
+        };
+        let req6 = destroy_request(2, &rec6).unwrap_or_default();
+        assert_eq!(&req6[16 + 8..16 + 56], &v6[4..52]);
     }
 
     #[test]

@@ -72,8 +72,11 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t = Source::Netlink)]
     pub source: Source,
     /// each socket's chain as a tree: fd, struct file, inode, struct sock, other holders
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kill")]
     pub explain: bool,
+    /// end the selected TCP sockets (SOCK_DESTROY, else shutdown via pidfd_getfd); needs a filter
+    #[arg(long)]
+    pub kill: bool,
 }
 
 /// One `--pid` value holding the whole list: an alias, because clap's derive

@@ -3,6 +3,7 @@
 
 mod explain;
 mod internals;
+mod kill;
 mod presentation;
 mod selection;
 mod trust;
