@@ -79,6 +79,33 @@ pub fn write_all_unless(
     Ok(true)
 }
 
+/// `write(2)` until all of `bytes` is written to a fd that may be
+/// non-blocking: on `EAGAIN` it waits in `poll(2)` for room, with no limit.
+/// A stdout handed to us non-blocking (a file description another process
+/// set `O_NONBLOCK` on) is then waited for like a blocking one, not failed.
+///
+/// # Errors
+/// The first errno other than `EINTR` and `EAGAIN` (`EPIPE`, `EBADF`, `EIO`).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/write.2.html)
+///  - [Linux](https://man7.org/linux/man-pages/man2/poll.2.html)
+pub fn write_all_waiting(fd: impl AsFd, mut bytes: &[u8]) -> core::result::Result<(), Errno> {
+    while !bytes.is_empty() {
+        match retry(|| rustix::io::write(fd.as_fd(), bytes)) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::AGAIN) => {
+                // A reader that left makes this POLLERR: the write then says EPIPE.
+                let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+                poll(&mut fds, None)?;
+            }
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(())
+}
+
 /// `send(2)` with `MSG_NOSIGNAL` until all of `bytes` is sent, across partial
 /// sends and `EINTR`: a peer that went away is an `EPIPE`, never a SIGPIPE.
 ///
@@ -321,9 +348,13 @@ pub fn random_bytes(mut buf: &mut [u8]) -> core::result::Result<(), Errno> {
 }
 
 /// stdout as the programs' data channel: unbuffered writes of whole chunks,
-/// and a reader that went away (`| head`) reported as [`Error::StdoutClosed`].
+/// waiting for room when stdout is non-blocking ([`write_all_waiting`]), and
+/// a reader that went away (`| head`) reported as [`Error::StdoutClosed`].
+///
+/// # Errors
+/// [`Error::StdoutClosed`] for `EPIPE`; any other errno of `write` or `poll`.
 pub fn write_stdout(bytes: &[u8]) -> Result<()> {
-    match write_all(stdout(), bytes) {
+    match write_all_waiting(stdout(), bytes) {
         Ok(()) => Ok(()),
         Err(Errno::PIPE) => Err(Error::StdoutClosed),
         Err(errno) => Err(Error::on("write", "stdout", errno)),
@@ -430,6 +461,40 @@ mod tests {
             got,
             vec![b"hi".to_vec(), b"bye".to_vec(), b"partial".to_vec()]
         );
+    }
+
+    #[test]
+    fn write_all_waiting_waits_for_a_full_non_blocking_pipe_to_drain() {
+        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Four times what a default pipe holds: EAGAIN comes, and must be waited out.
+        let payload: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                match read_some(&read_end, &mut buf) {
+                    Ok(0) => return got,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(Errno::AGAIN) => {
+                        let _ = poll_readable(&read_end, None);
+                    }
+                    Err(errno) => panic!("read: {errno}"),
+                }
+            }
+        });
+        assert_eq!(write_all_waiting(&write_end, &payload), Ok(()));
+        drop(write_end);
+        let got = reader.join().unwrap_or_else(|_| panic!("reader panicked"));
+        assert!(got == payload, "{} of {} bytes", got.len(), payload.len());
+    }
+
+    #[test]
+    fn write_all_waiting_to_a_pipe_without_reader_is_epipe() {
+        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK)
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(read_end);
+        assert_eq!(write_all_waiting(&write_end, b"x"), Err(Errno::PIPE));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `fuzz/regressions/addr/`).
 #![no_main]
 
-#[path = "../checks.rs"]
+#[path = "../checks/mod.rs"]
 mod checks;
 
 use libfuzzer_sys::fuzz_target;
@@ -14,5 +14,5 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &b""[..]),
     };
-    checks::addr(&String::from_utf8_lossy(ip), &String::from_utf8_lossy(port));
+    checks::addr::any_text(&String::from_utf8_lossy(ip), &String::from_utf8_lossy(port));
 });

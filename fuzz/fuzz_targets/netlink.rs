@@ -2,12 +2,12 @@
 //! framing, `inet_diag_msg`, `unix_diag_msg` and its attributes) on raw
 //! bytes (no panic, an errno or sensible records) and on dumps built from
 //! drawn fields (the same records back; cut short, never `Done`). The input
-//! layout is `checks::netlink_input`'s.
+//! layout is `checks::netlink::input`'s.
 #![no_main]
 
-#[path = "../checks.rs"]
+#[path = "../checks/mod.rs"]
 mod checks;
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| checks::netlink_input(data));
+fuzz_target!(|data: &[u8]| checks::netlink::input(data));

@@ -1,9 +1,11 @@
 //! `sockkit::transcript`: the message splitter in any chunking and the
-//! escaper: same messages however the bytes arrive, every line one safe
-//! line, escaping reversible.
+//! escaper: the contract's messages however the bytes arrive, every say
+//! line one safe line that counts what it cuts, both escaped forms
+//! reversible (`push_escaped` through the say lines, `field` on the whole
+//! input).
 #![no_main]
 
-#[path = "../checks.rs"]
+#[path = "../checks/mod.rs"]
 mod checks;
 
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
         .chunks(2)
         .map(|pair| u16::from(pair[0]) << 8 | u16::from(*pair.get(1).unwrap_or(&0)))
         .collect();
-    checks::transcript(stream, &cuts);
-    checks::escape_round_trip(stream);
+    checks::transcript::any_chunking(stream, &cuts);
+    checks::escape::field_round_trip(stream);
 });

@@ -1,6 +1,7 @@
 //! `sockc`: one-shot for scripts, or the lesson's `you say:` loop.
 
 mod connect;
+mod exchange;
 mod interactive;
 mod oneshot;
 

@@ -17,10 +17,10 @@ use super::fdinfo::{self, FdInfo, Unreadable};
 use super::filter::Filter;
 use super::index::NumberMap;
 use super::origin::{self, Origin};
-use super::procfs::{self, Selection, Walk};
+use super::procfs::{Selection, Walk};
 use super::record::SockRecord;
 use super::rows::{Listing, Row, Shown};
-use super::{Options, json, records};
+use super::{Options, gather, json, records};
 use crate::error::Result;
 use serde_json::{Value, json};
 
@@ -60,7 +60,8 @@ pub struct Context {
 
 impl Context {
     /// The listing's own walk and records when they cover everything,
-    /// else a walk of every process and a read of every table.
+    /// else a walk of every process and a read of every table in every
+    /// network namespace.
     ///
     /// # Errors
     /// `/proc` unreadable, or no source of records at all.
@@ -70,18 +71,10 @@ impl Context {
         records: &[SockRecord],
         threads: usize,
     ) -> Result<Self> {
-        let full_walk;
-        let walk = if opts.pids.is_none() && opts.comm.is_none() {
-            walk
-        } else {
-            full_walk = procfs::walk(Selection {
-                pids: None,
-                comm: None,
-                threads,
-            })?;
-            &full_walk
-        };
-        let narrowed = opts.ipv4
+        let narrowed = opts.pids.is_some()
+            || opts.comm.is_some()
+            || opts.netns.is_some()
+            || opts.ipv4
             || opts.ipv6
             || opts.unix
             || opts.connected
@@ -89,17 +82,27 @@ impl Context {
             || opts.ports.is_some()
             || opts.protos.is_some()
             || opts.inode.is_some();
-        let records = if narrowed {
+        let everything;
+        let (walk, records) = if narrowed {
             let all = selection(&Options {
                 source: opts.source,
                 ..Options::default()
             });
             let filter = Filter::new(&all);
-            let mut loader = records::Loader::open(&all, &filter);
-            let loaded = loader.load()?;
-            records::complete(&mut loader, loaded, walk)
+            let held = filter.held_only();
+            let every_process = Selection {
+                pids: None,
+                comm: None,
+                threads,
+                netns: None,
+                found_netns: None,
+            };
+            let got = gather::gather(&all, &filter, &held, every_process)?;
+            let records = records::complete(got.loaded, &got.walk);
+            everything = got.walk;
+            (&everything, records)
         } else {
-            records.to_vec()
+            (walk, records.to_vec())
         };
         let mut by_inode = NumberMap::default();
         for (at, record) in records.iter().enumerate() {

@@ -48,6 +48,11 @@ pub fn object(listing: &Listing, row: &Row, shown: Shown) -> Value {
     map.insert("local".into(), addr(&row.local));
     map.insert("foreign".into(), addr(&row.foreign));
     map.insert("state".into(), row.state.map_or(Value::Null, Value::from));
+    map.insert("netns".into(), row.netns.map_or(Value::Null, Value::from));
+    map.insert(
+        "netns_name".into(),
+        listing.netns_name(row).map_or(Value::Null, Value::from),
+    );
     if shown.extended {
         map.insert("recv_q".into(), row.recv_q.map_or(Value::Null, Value::from));
         map.insert("send_q".into(), row.send_q.map_or(Value::Null, Value::from));

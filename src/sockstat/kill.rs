@@ -164,7 +164,11 @@ pub fn run(
             None
         }
     };
-    let Listing { processes, rows } = listing;
+    let Listing {
+        processes,
+        rows,
+        netns_names,
+    } = listing;
     let mut outcome: NumberMap<u64, core::result::Result<Ended, NotEnded>> = NumberMap::default();
     let mut ended = Vec::new();
     let mut first_failure = None;
@@ -204,6 +208,7 @@ pub fn run(
     let listing = Listing {
         processes,
         rows: ended.iter().map(|(row, _)| row.clone()).collect(),
+        netns_names,
     };
     let text = if user.json {
         let mut out = String::from("[");

@@ -9,12 +9,15 @@ pub mod explain;
 pub mod explain_text;
 pub mod fdinfo;
 pub mod filter;
+pub mod gather;
 pub mod index;
 pub mod internals;
 pub mod json;
 pub mod kill;
 pub mod links;
+pub mod loader;
 pub mod netlink;
+pub mod netns;
 pub mod options;
 pub mod origin;
 pub mod peers;
@@ -60,25 +63,14 @@ pub fn run(asked: &Options) -> Result<()> {
         pids: opts.pids.as_deref(),
         comm: opts.comm.as_deref().map(str::as_bytes),
         threads,
+        netns: None,
+        found_netns: None,
     };
+    let held = filter.held_only();
     let started = std::time::Instant::now();
-    let (walk, loaded) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| {
-            let mut loader = records::Loader::open(opts, &filter);
-            let records = loader.load();
-            log::debug!("socket records read in {:?}", started.elapsed());
-            (loader, records)
-        });
-        let walk = procfs::walk(selection);
-        log::debug!("fd walk done in {:?}", started.elapsed());
-        let loaded = source
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (walk, loaded)
-    });
-    let walk = walk?;
-    let (mut loader, records) = loaded;
-    let records = records::complete(&mut loader, records?, &walk);
+    let gathered = gather::gather(opts, &filter, &held, selection)?;
+    let walk = gathered.walk;
+    let records = records::complete(gathered.loaded, &walk);
     log::debug!("records settled at {:?}", started.elapsed());
     let stats = walk.stats;
     log::info!(
@@ -101,7 +93,10 @@ pub fn run(asked: &Options) -> Result<()> {
     } else {
         Vec::new()
     };
-    let listing = rows::join(&walk, &peers, &records, &filter, &users);
+    let mut listing = rows::join(&walk, &peers, &records, &filter, &users, gathered.listed);
+    if let Some(nsfs) = gathered.nsfs.filter(|_| opts.json || opts.extended) {
+        listing.netns_names = netns::names(nsfs);
+    }
     log::debug!(
         "{} rows joined at {:?}",
         listing.rows.len(),

@@ -65,6 +65,9 @@ pub struct Options {
     /// also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
     #[arg(short = 'a')]
     pub all: bool,
+    /// only this network namespace: a name (ip netns list), a path (/proc/PID/ns/net) or an inode
+    #[arg(long, value_name = "NAME|PATH|INODE", value_parser = super::netns::parse_choice)]
+    pub netns: Option<super::netns::Choice>,
     /// a JSON array of objects instead of the table
     #[arg(long)]
     pub json: bool,

@@ -17,27 +17,43 @@ const SO_ACCEPTCON: u32 = 0x1_0000;
 const SS_CONNECTING: u8 = 2;
 const SS_CONNECTED: u8 = 3;
 
-/// Every record of `table` the filter wants, from its `/proc/net` file;
-/// `/proc/net/unix` lines that may be part of a socket's name are kept
-/// apart, as [`Records::doubtful`].
+/// Whose `/proc/net` files to read: they show the tables of the reader's
+/// network namespace, `/proc/PID/net` those of process PID's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    /// `/proc/net`: our own namespace.
+    Ours,
+    /// `/proc/PID/net`: the namespace process PID is in.
+    Of(u32),
+}
+
+/// Every record of `table` the filter wants, from its `/proc/net` file in
+/// `tables`; `/proc/net/unix` lines that may be part of a socket's name are
+/// kept apart, as [`Records::doubtful`].
 ///
 /// # Errors
 /// The errno of opening or reading the file.
-pub fn load(table: Table, filter: &Filter) -> Result<Records> {
-    let path = match table {
-        Table::Inet(InetProto::Tcp, IpVersion::V4) => c"/proc/net/tcp",
-        Table::Inet(InetProto::Tcp, IpVersion::V6) => c"/proc/net/tcp6",
-        Table::Inet(InetProto::Udp, IpVersion::V4) => c"/proc/net/udp",
-        Table::Inet(InetProto::Udp, IpVersion::V6) => c"/proc/net/udp6",
-        Table::Unix => c"/proc/net/unix",
+pub fn load(table: Table, filter: &Filter, tables: Tables) -> Result<Records> {
+    let file = match table {
+        Table::Inet(InetProto::Tcp, IpVersion::V4) => "tcp",
+        Table::Inet(InetProto::Tcp, IpVersion::V6) => "tcp6",
+        Table::Inet(InetProto::Udp, IpVersion::V4) => "udp",
+        Table::Inet(InetProto::Udp, IpVersion::V6) => "udp6",
+        Table::Unix => "unix",
     };
-    let text = match crate::io::read_to_end_at(rustix::fs::CWD, path, 64 * 1024) {
+    let path = match tables {
+        Tables::Ours => format!("/proc/net/{file}"),
+        Tables::Of(pid) => format!("/proc/{pid}/net/{file}"),
+    };
+    let cpath = std::ffi::CString::new(path.as_str())
+        .map_err(|_| Error::on("read", &path, rustix::io::Errno::INVAL))?;
+    let text = match crate::io::read_to_end_at(rustix::fs::CWD, &cpath, 64 * 1024) {
         Ok(text) => text,
         // No IPv6 in this kernel: nothing to list, not a failure.
         Err(rustix::io::Errno::NOENT) if matches!(table, Table::Inet(_, IpVersion::V6)) => {
             return Ok(Records::default());
         }
-        Err(errno) => return Err(Error::on("read", path.to_string_lossy(), errno)),
+        Err(errno) => return Err(Error::on("read", path, errno)),
     };
     let mut records = Records::default();
     match table {

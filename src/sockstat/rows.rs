@@ -95,6 +95,9 @@ pub struct Row {
     pub uid: Option<u32>,
     /// TCP internals and memory (`-i`, `-m`); `None` when unknown.
     pub internals: Option<Box<Internals>>,
+    /// The inode of the socket's network namespace (or, for a socket no
+    /// source described, of its holder's), when known.
+    pub netns: Option<u64>,
 }
 
 /// Which optional parts of each row are shown (`-e`, `-i`, `-m`).
@@ -116,6 +119,9 @@ pub struct Listing {
     pub processes: Vec<ProcessCells>,
     /// The rows.
     pub rows: Vec<Row>,
+    /// The names `ip netns` gave the namespaces rows are in, by inode
+    /// (filled in only for output that shows namespaces).
+    pub netns_names: NumberMap<u64, String>,
 }
 
 impl Listing {
@@ -123,17 +129,26 @@ impl Listing {
     pub fn process(&self, owner: &Owner) -> Option<&ProcessCells> {
         self.processes.get(owner.process)
     }
+
+    /// The name of a row's namespace, if `ip netns` gave it one.
+    pub fn netns_name(&self, row: &Row) -> Option<&str> {
+        row.netns
+            .and_then(|inode| self.netns_names.get(&inode))
+            .map(String::as_str)
+    }
 }
 
 /// Joins the walk and the records into sorted rows; `peers` are more
 /// holders (of processes the walk did not select) that may name a unix peer
-/// but get no rows.
+/// but get no rows. With `-a`, the sockets no fd holds are those of
+/// namespace `listed` only.
 pub fn join(
     walk: &Walk,
     peers: &[Holder],
     records: &[SockRecord],
     filter: &Filter,
     users: &Users,
+    listed: Option<u64>,
 ) -> Listing {
     let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
     by_inode.reserve(records.len());
@@ -148,8 +163,15 @@ pub fn join(
     // User and command once per process, not once per fd.
     let mut listing = Listing::default();
     let mut process_index: NumberMap<u32, usize> = NumberMap::default();
+    let mut process_netns: NumberMap<u32, Option<u64>> = NumberMap::default();
     for (index, process) in walk.processes.iter().enumerate() {
-        let Process { pid, uid, comm } = process;
+        let Process {
+            pid,
+            uid,
+            comm,
+            netns,
+        } = process;
+        process_netns.insert(*pid, *netns);
         listing.processes.push(ProcessCells {
             user: uid.map_or(User::Unknown, |uid| users.user(uid)),
             command: (!comm.is_empty()).then(|| crate::escape::field(comm)),
@@ -186,6 +208,7 @@ pub fn join(
                 send_q: None,
                 uid: None,
                 internals: None,
+                netns: process_netns.get(&holder.pid).copied().flatten(),
             }),
             None => {}
         }
@@ -195,6 +218,7 @@ pub fn join(
         rows.extend(
             records
                 .iter()
+                .filter(|r| r.details.netns == listed)
                 .filter(|r| r.inode == 0 || !peer_names.first.contains_key(&r.inode))
                 .map(|r| record_row(r, &peer_names, None)),
         );
@@ -302,6 +326,7 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
         send_q: record.send_q,
         uid: record.uid,
         internals: record.details.internals.clone(),
+        netns: record.details.netns,
     }
 }
 

@@ -38,6 +38,8 @@ pub enum Column {
     SendQ,
     /// The socket's uid (`-e`).
     Uid,
+    /// The network namespace: its `ip netns` name, else its inode (`-e`).
+    Netns,
     /// Socket memory (`-m`).
     Skmem,
     /// TCP internals (`-i`).
@@ -60,6 +62,7 @@ impl Column {
             Self::RecvQ => "RECV-Q",
             Self::SendQ => "SEND-Q",
             Self::Uid => "UID",
+            Self::Netns => "NETNS",
             Self::Skmem => "SKMEM",
             Self::TcpInfo => "TCP-INFO",
         }
@@ -71,7 +74,7 @@ pub fn columns(shown: Shown) -> Vec<Column> {
     use Column::*;
     let mut columns = vec![User, Command, Pid, Fd, Proto, Inode, Local, Foreign, State];
     if shown.extended {
-        columns.extend([RecvQ, SendQ, Uid]);
+        columns.extend([RecvQ, SendQ, Uid, Netns]);
     }
     if shown.memory {
         columns.push(Skmem);
@@ -112,6 +115,10 @@ pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: Column
         Column::RecvQ => num(row.recv_q),
         Column::SendQ => num(row.send_q),
         Column::Uid => num(row.uid.map(u64::from)),
+        Column::Netns => match listing.netns_name(row) {
+            Some(name) => out.push_str(name),
+            None => num(row.netns),
+        },
         Column::Skmem => write_skmem(out, row.internals.as_deref()),
         Column::TcpInfo => write_tcp_info(out, row.internals.as_deref()),
     }

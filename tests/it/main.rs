@@ -13,5 +13,6 @@ mod lifecycle;
 mod netns;
 mod port_file;
 mod props;
+mod sockc_transcript;
 mod sockstat;
 mod sockstat_live;

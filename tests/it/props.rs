@@ -1,16 +1,17 @@
 //! Property tests of the parsers that face hostile input (addresses, the
 //! transcript, sockstat's `/proc/net` and sock_diag parsers), sharing their
-//! properties with the fuzz targets (`fuzz/checks.rs`). `cargo test` runs a
+//! properties with the fuzz targets (`fuzz/checks/`). `cargo test` runs a
 //! few hundred cases each; `scripts/fuzz.sh` runs many more
 //! (`PROPTEST_CASES`) when `cargo fuzz` cannot run.
 //!
 //! Every input a fuzzer or proptest ever found is kept in `fuzz/regressions/`
 //! and replayed here.
 
-#[path = "../../fuzz/checks.rs"]
+#[path = "../../fuzz/checks/mod.rs"]
 mod checks;
 
-use checks::{InetLine, InetMsg, Reply, UnixLine, UnixMsg, UnixName};
+use checks::netlink::{InetMsg, Reply, UnixMsg, UnixName};
+use checks::procnet::{InetLine, UnixLine};
 use proptest::prelude::*;
 use sockkit::sockstat::record::{InetProto, IpVersion};
 
@@ -36,12 +37,12 @@ fn address_like() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn addresses_parse_or_fail_on_one_line(ip in address_like(), port in "[0-9+-]{0,7}|\\PC{0,8}") {
-        checks::addr(&ip, &port);
+        checks::addr::any_text(&ip, &port);
     }
 
     #[test]
     fn dotted_quads_round_trip(a: u8, b: u8, c: u8, d: u8, port: u16) {
-        checks::addr(&format!("{a}.{b}.{c}.{d}"), &port.to_string());
+        checks::addr::any_text(&format!("{a}.{b}.{c}.{d}"), &port.to_string());
     }
 
     #[test]
@@ -52,7 +53,7 @@ proptest! {
             None => v6,
         };
         let ip = if bracket { format!("[{literal}]") } else { literal };
-        checks::addr(&ip, "7");
+        checks::addr::any_text(&ip, "7");
     }
 
     #[test]
@@ -60,18 +61,55 @@ proptest! {
         data in prop::collection::vec(any::<u8>(), 0..3000).prop_map(with_separators),
         cuts in prop::collection::vec(any::<u16>(), 0..8),
     ) {
-        checks::transcript(&data, &cuts);
+        checks::transcript::any_chunking(&data, &cuts);
     }
 
     #[test]
     fn escaping_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        checks::escape_round_trip(&bytes);
+        checks::escape::round_trip(&bytes);
     }
 
     #[test]
     fn escaping_round_trips_text(text in "\\PC*|[\\x00-\\x{ff}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}\\\\]{0,64}") {
-        checks::escape_round_trip(text.as_bytes());
+        checks::escape::round_trip(text.as_bytes());
     }
+
+    #[test]
+    fn escaping_round_trips_any_characters(chars in prop::collection::vec(any::<char>(), 0..64)) {
+        checks::escape::round_trip(chars.iter().collect::<String>().as_bytes());
+    }
+
+    #[test]
+    fn cut_marks_count_exactly_the_hidden_bytes(
+        body in prop::collection::vec(any::<u32>(), 250..1100).prop_map(text_of_every_width),
+        tail in prop::collection::vec(prop::sample::select(&b"\r\n\0b\xe4\x80\xc3"[..]), 0..8),
+        cuts in prop::collection::vec(any::<u16>(), 0..4),
+    ) {
+        // Messages around the 1024-byte cut of characters of every width,
+        // ending in `\r`s, partial characters and line ends: shown bytes
+        // + N == message bytes.
+        checks::transcript::any_chunking(&[body, tail].concat(), &cuts);
+    }
+}
+
+/// Every code point U+0000..U+10FFFF, in both forms, against the category
+/// rule read from the Unicode data in `fuzz/data/`.
+#[test]
+fn every_code_point_is_escaped_as_its_category_says() {
+    checks::escape::every_code_point();
+}
+
+/// Text of one- to four-byte characters and `\r`s (one per draw), none
+/// that ends a message.
+fn text_of_every_width(draws: Vec<u32>) -> Vec<u8> {
+    const SOME: [char; 6] = ['a', 'b', 'é', '中', '🙂', '\r'];
+    let chars = draws.iter().map(|&draw| match SOME.get(draw as usize % 8) {
+        Some(&c) => c,
+        None => char::from_u32((draw >> 3) % 0x11_0000)
+            .filter(|&c| c != '\n' && c != '\0')
+            .unwrap_or('x'),
+    });
+    chars.collect::<String>().into_bytes()
 }
 
 /// A state number: mostly the ones that change what is shown.
@@ -80,7 +118,7 @@ fn tcp_state() -> impl Strategy<Value = u8> {
 }
 
 fn inet_table() -> impl Strategy<Value = (InetProto, IpVersion)> {
-    prop::sample::select(checks::INET_TABLES.to_vec())
+    prop::sample::select(checks::records::INET_TABLES.to_vec())
 }
 
 fn inet_line() -> impl Strategy<Value = InetLine> {
@@ -109,7 +147,11 @@ fn unix_line() -> impl Strategy<Value = UnixLine> {
     let name = prop::collection::vec(any::<u8>().prop_filter("one line", |&b| b != b'\n'), 1..120);
     (
         any::<u32>(),
-        prop_oneof![Just(0u32), Just(checks::SO_ACCEPTCON), any::<u32>()],
+        prop_oneof![
+            Just(0u32),
+            Just(checks::procnet::SO_ACCEPTCON),
+            any::<u32>()
+        ],
         any::<u16>(),
         0u8..6,
         any::<u64>(),
@@ -231,7 +273,7 @@ proptest! {
         garbage in garbage_lines(),
     ) {
         let garbage: Vec<&[u8]> = garbage.iter().map(Vec::as_slice).collect();
-        checks::procnet_inet_round_trip(proto, version, &lines, &garbage);
+        checks::procnet::inet_round_trip(proto, version, &lines, &garbage);
     }
 
     #[test]
@@ -240,12 +282,12 @@ proptest! {
         garbage in garbage_lines(),
     ) {
         let garbage: Vec<&[u8]> = garbage.iter().map(Vec::as_slice).collect();
-        checks::procnet_unix_round_trip(&lines, &garbage);
+        checks::procnet::unix_round_trip(&lines, &garbage);
     }
 
     #[test]
     fn procnet_parsers_take_any_bytes(text in prop::collection::vec(any::<u8>(), 0..4000)) {
-        checks::procnet_text(&text);
+        checks::procnet::any_text(&text);
     }
 
     #[test]
@@ -255,13 +297,13 @@ proptest! {
         end in prop_oneof![Just(0i32), -200i32..0, any::<i32>()],
         extras in prop::collection::vec(any::<u8>(), 0..16),
     ) {
-        checks::netlink_round_trip(seq, &replies, end, &extras);
+        checks::netlink::round_trip(seq, &replies, end, &extras);
     }
 
     #[test]
     fn netlink_parser_takes_any_bytes(seq in 0u32..4, bytes in prop::collection::vec(any::<u8>(), 0..4000)) {
-        checks::netlink_bytes(&bytes, seq);
-        checks::netlink_payload(&bytes);
+        checks::netlink::any_bytes(&bytes, seq);
+        checks::netlink::any_payload(&bytes);
     }
 
     #[test]
@@ -273,15 +315,15 @@ proptest! {
         // framing holds, each payload is handed on, none panics.
         let mut bytes = Vec::new();
         for payload in &payloads {
-            bytes.extend(checks::nlmsg(20, seq, payload));
+            bytes.extend(checks::netlink::nlmsg(20, seq, payload));
         }
-        checks::netlink_bytes(&bytes, seq);
+        checks::netlink::any_bytes(&bytes, seq);
     }
 
     #[test]
     fn fuzz_target_inputs(data in prop::collection::vec(any::<u8>(), 0..2000)) {
-        checks::procnet_input(&data);
-        checks::netlink_input(&data);
+        checks::procnet::input(&data);
+        checks::netlink::input(&data);
     }
 }
 
@@ -306,8 +348,8 @@ fn fuzz_regressions_replay() {
     for (target, check) in [
         ("addr", replay_addr as fn(&[u8])),
         ("transcript", replay_transcript),
-        ("procnet", checks::procnet_input),
-        ("netlink", checks::netlink_input),
+        ("procnet", checks::procnet::input),
+        ("netlink", checks::netlink::input),
     ] {
         let Ok(entries) = std::fs::read_dir(root.join(target)) else {
             continue;
@@ -327,10 +369,10 @@ fn replay_addr(bytes: &[u8]) {
         Some(at) => (&bytes[..at], &bytes[at + 1..]),
         None => (bytes, &b""[..]),
     };
-    checks::addr(&String::from_utf8_lossy(ip), &String::from_utf8_lossy(port));
+    checks::addr::any_text(&String::from_utf8_lossy(ip), &String::from_utf8_lossy(port));
 }
 
 fn replay_transcript(bytes: &[u8]) {
-    checks::transcript(bytes, &[1, 7, 1024, 3]);
-    checks::escape_round_trip(bytes);
+    checks::transcript::any_chunking(bytes, &[1, 7, 1024, 3]);
+    checks::escape::round_trip(bytes);
 }

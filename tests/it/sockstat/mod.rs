@@ -4,6 +4,7 @@
 mod explain;
 mod internals;
 mod kill;
+mod namespaces;
 mod presentation;
 mod selection;
 mod trust;

@@ -13,6 +13,7 @@
 mod cmd;
 pub mod listing;
 pub mod net;
+pub mod netns;
 mod outcome;
 mod process;
 pub mod procfs;
