@@ -224,6 +224,15 @@ fn sock_node(listing: &Listing, row: &Row, record: &SockRecord, path: Path) -> N
     num("Send-Q", record.send_q);
     num("uid", record.uid.map(u64::from));
     num("cookie", record.details.cookie);
+    match (listing.netns_name(row), row.netns) {
+        (Some(name), Some(inode)) => {
+            let _ = write!(text, ", netns {name} ({inode})");
+        }
+        (None, Some(inode)) => {
+            let _ = write!(text, ", netns {inode}");
+        }
+        _ => {}
+    }
     text.push_str(" (NETLINK_SOCK_DIAG, keyed by sock_i_ino())");
     let create = match &record.kind {
         Kind::Unix { .. } => "unix_create()",

@@ -2,16 +2,11 @@
 //! live connection (a reconnect test) without touching the program that
 //! holds it.
 //!
-//! First the kernel's own abort, `SOCK_DESTROY` (`tcp_abort`: a RST to the
-//! peer, `ECONNABORTED` for the holder), naming the socket by the id and
-//! cookie its dump gave. Where that is not there or not allowed (a kernel
-//! built without `CONFIG_INET_DIAG_DESTROY` says `EOPNOTSUPP`; without
-//! `CAP_NET_ADMIN` it is `EPERM`), a copy of a holder's fd
-//! (`pidfd_getfd`, which needs ptrace rights over the holder) is
-//! `shutdown(SHUT_RDWR)`: the peer sees EOF, the holder's reads end.
+//! What is selected, and what is printed; [`ending`](super::ending) says
+//! how each socket is ended.
 
+use super::ending::{self, Diags, Ended, NotEnded};
 use super::index::NumberMap;
-use super::netlink::Diag;
 use super::options::ProtoSet;
 use super::procfs::Walk;
 use super::record::{SockRecord, state};
@@ -19,37 +14,8 @@ use super::rows::{Listing, Row, Shown};
 use super::{Options, Source, json, table};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use serde_json::Value;
-
-/// How a socket was ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ended {
-    /// By `SOCK_DESTROY`.
-    Destroyed,
-    /// By `shutdown(SHUT_RDWR)` on a `pidfd_getfd` copy of a holder's fd.
-    ShutDown,
-}
-
-impl Ended {
-    /// Its name in JSON's `ended_by`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Destroyed => "SOCK_DESTROY",
-            Self::ShutDown => "shutdown",
-        }
-    }
-}
-
-/// Why a socket was not ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotEnded {
-    /// It closed before it could be ended: nothing to do, nothing failed.
-    Gone,
-    /// The kernel refused (the errno of the last way tried).
-    Failed(Errno),
-}
 
 /// Checks the flags `--kill` is given with.
 ///
@@ -157,13 +123,7 @@ pub fn run(
     for h in &walk.holders {
         holders.entry(h.inode).or_default().push((h.pid, h.fd));
     }
-    let mut diag = match Diag::open() {
-        Ok(diag) => Some(diag),
-        Err(err) => {
-            log::info!("{err}; shutting sockets down through their holders instead");
-            None
-        }
-    };
+    let mut diags = Diags::new(walk);
     let Listing {
         processes,
         rows,
@@ -187,7 +147,7 @@ pub fn run(
             Some(done) if key != 0 => *done,
             _ => {
                 let held = holders.get(&row.inode).map_or(&[][..], Vec::as_slice);
-                let result = end(diag.as_mut(), record, row.inode, held);
+                let result = ending::end(Some(&mut diags), record, row.inode, held);
                 outcome.insert(key, result);
                 if let Err(NotEnded::Failed(errno)) = result {
                     let err = Error::on("kill", describe(&row), errno);
@@ -246,112 +206,6 @@ fn describe(row: &Row) -> String {
         "{} {} {} socket:[{}]",
         row.proto, row.local, row.foreign, row.inode
     )
-}
-
-/// Ends one socket: `SOCK_DESTROY` if the kernel will, else a holder's
-/// copy shut down.
-fn end(
-    diag: Option<&mut Diag>,
-    record: Option<&SockRecord>,
-    inode: u64,
-    holders: &[(u32, u32)],
-) -> core::result::Result<Ended, NotEnded> {
-    let destroyed = match (diag, record) {
-        (Some(diag), Some(record)) if record.details.cookie.is_some() => diag.destroy(record),
-        // No netlink socket, or a record from /proc/net: no id to name.
-        _ => Err(Errno::OPNOTSUPP),
-    };
-    let refused = match destroyed {
-        Ok(()) => return Ok(Ended::Destroyed),
-        // ENOENT: gone, or the lookup found another socket of a
-        // SO_REUSEPORT group (the cookie differed): a holder can tell.
-        Err(errno @ (Errno::OPNOTSUPP | Errno::PERM | Errno::ACCESS | Errno::NOENT)) => errno,
-        Err(errno) => return Err(NotEnded::Failed(errno)),
-    };
-    log::debug!("SOCK_DESTROY socket:[{inode}]: {refused:?}; trying its holders");
-    match shut_down_copy(inode, record.and_then(|r| r.details.cookie), holders) {
-        Ok(()) => Ok(Ended::ShutDown),
-        Err(NotEnded::Gone) if refused == Errno::NOENT => Err(NotEnded::Gone),
-        Err(NotEnded::Gone) => Err(NotEnded::Failed(refused)),
-        Err(failed) => Err(failed),
-    }
-}
-
-/// `pidfd_open` + `pidfd_getfd` of the first holder that lets us, checked
-/// to be socket `inode` (and `cookie`) still, then `shutdown(SHUT_RDWR)`;
-/// the copy is closed on return.
-///
-/// # Errors
-/// [`NotEnded::Gone`] when no holder has it any more;
-/// [`NotEnded::Failed`] with `EPERM` when holders exist but none may be
-/// ptraced, or the errno of `shutdown`.
-///
-/// # References
-///  - [pidfd_getfd(2)]
-///
-/// [pidfd_getfd(2)]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
-fn shut_down_copy(
-    inode: u64,
-    cookie: Option<u64>,
-    holders: &[(u32, u32)],
-) -> core::result::Result<(), NotEnded> {
-    let mut refused = None;
-    for &(pid, fd) in holders {
-        match copy_of(pid, fd, inode, cookie) {
-            Ok(Some(copy)) => {
-                return rustix::net::shutdown(&copy, rustix::net::Shutdown::Both)
-                    .map_err(NotEnded::Failed);
-            }
-            Ok(None) => {}
-            Err(errno) => {
-                log::debug!("pidfd_getfd pid {pid} fd {fd}: {errno:?}");
-                refused.get_or_insert(errno);
-            }
-        }
-    }
-    match refused {
-        Some(errno) => Err(NotEnded::Failed(errno)),
-        None => Err(NotEnded::Gone),
-    }
-}
-
-/// The holder's fd copied into this process, if it is still the socket;
-/// `Ok(None)` when the process or fd is gone or holds something else now.
-fn copy_of(
-    pid: u32,
-    fd: u32,
-    inode: u64,
-    cookie: Option<u64>,
-) -> core::result::Result<Option<OwnedFd>, Errno> {
-    let (Some(pid), Ok(target)) = (
-        i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw),
-        i32::try_from(fd),
-    ) else {
-        return Ok(None);
-    };
-    let gone = |errno| match errno {
-        Errno::SRCH | Errno::BADF | Errno::NOENT => Ok(None),
-        other => Err(other),
-    };
-    let pidfd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(pidfd) => pidfd,
-        Err(errno) => return gone(errno),
-    };
-    let copy = match rustix::process::pidfd_getfd(
-        &pidfd,
-        target,
-        rustix::process::PidfdGetfdFlags::empty(),
-    ) {
-        Ok(copy) => copy,
-        Err(errno) => return gone(errno),
-    };
-    let same_inode = rustix::fs::fstat(&copy).is_ok_and(|st| st.st_ino == inode);
-    let same_sock = cookie.is_none_or(|cookie| {
-        rustix::net::sockopt::socket_cookie(copy.as_fd()).is_ok_and(|got| got == cookie)
-    });
-    Ok((same_inode && same_sock).then_some(copy))
 }
 
 #[cfg(test)]
@@ -415,45 +269,5 @@ mod tests {
         assert_eq!(Exit::from_errno(Errno::ACCESS), Exit::NoPermission);
         assert_eq!(Exit::from_errno(Errno::OPNOTSUPP), Exit::OsError);
         assert_eq!(Exit::from_errno(Errno::NOENT), Exit::OsError);
-    }
-
-    #[test]
-    fn without_netlink_or_a_holder_nothing_is_ended() {
-        // No diag socket and no holder: the kernel was never asked, and
-        // EOPNOTSUPP is what stands.
-        assert_eq!(
-            end(None, None, 1, &[]),
-            Err(NotEnded::Failed(Errno::OPNOTSUPP))
-        );
-        // A holder that does not exist is no holder.
-        assert_eq!(
-            end(None, None, 1, &[(u32::MAX, 3)]),
-            Err(NotEnded::Failed(Errno::OPNOTSUPP))
-        );
-    }
-
-    #[test]
-    fn a_copy_of_our_own_socket_is_shut_down() {
-        let (a, b) = rustix::net::socketpair(
-            rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::STREAM,
-            rustix::net::SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("socketpair: {e}"));
-        let pid = rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs();
-        let fd = rustix::fd::AsRawFd::as_raw_fd(&a).unsigned_abs();
-        let inode = rustix::fs::fstat(&a).map_or(0, |st| st.st_ino);
-        // Another inode at that fd: not ours to shut.
-        assert_eq!(
-            shut_down_copy(inode + 1, None, &[(pid, fd)]),
-            Err(NotEnded::Gone)
-        );
-        assert_eq!(shut_down_copy(inode, None, &[(pid, fd)]), Ok(()));
-        let mut buf = [0u8; 1];
-        assert_eq!(crate::io::recv_some(&b, &mut buf), Ok(0), "EOF at the peer");
     }
 }

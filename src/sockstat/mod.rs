@@ -5,6 +5,7 @@
 //! each inode is; [`rows`] joins the two, [`table`] or [`json`] prints them.
 //! The walk and the source run at the same time.
 
+pub mod ending;
 pub mod explain;
 pub mod explain_text;
 pub mod fdinfo;

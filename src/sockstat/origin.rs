@@ -50,7 +50,8 @@ pub enum Origin {
 }
 
 /// What `record` most likely came from, among `records` (every socket the
-/// sources listed); `held_here(inode)` says whether the process holding
+/// sources listed, in every network namespace: only those of its own can
+/// have made it); `held_here(inode)` says whether the process holding
 /// `record` also holds that inode, so its own listener is preferred.
 pub fn infer(
     record: &SockRecord,
@@ -86,6 +87,7 @@ pub fn infer(
                         if v == version && covers(at, local))
                         && other.state == state::LISTEN
                         && other.inode != record.inode
+                        && other.details.netns == record.details.netns
                 });
                 // Our own listener first, then the most specific address,
                 // as the kernel's lookup prefers it.
@@ -137,6 +139,7 @@ fn unix_connected(
             .filter(|other| {
                 other.state == state::LISTEN
                     && other.inode != record.inode
+                    && other.details.netns == record.details.netns
                     && matches!(&other.kind, Kind::Unix { name: Some(n), .. } if n == name)
             })
             .max_by_key(|other| (held_here(other.inode), core::cmp::Reverse(other.inode)))
@@ -230,6 +233,13 @@ mod tests {
         assert_eq!(
             infer(&dialing, &records, nobody),
             Origin::Connected { certain: true }
+        );
+        // A listener in another network namespace covers nothing here.
+        let mut elsewhere = lo.clone();
+        elsewhere.details.netns = Some(7);
+        assert_eq!(
+            infer(&served, &[elsewhere], nobody),
+            Origin::Connected { certain: false }
         );
         // A listener on another port, or the socket itself, covers nothing.
         let other_port = [tcp(6, state::LISTEN, "0.0.0.0:81", "0.0.0.0:0")];

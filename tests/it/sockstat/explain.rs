@@ -341,3 +341,27 @@ fn names_from_peers_reach_the_tree_escaped() {
     has(trees[0], "├─ struct socket: SOCK_DGRAM");
     has(trees[0], "├─ path: socket(), then bind(); not connected");
 }
+
+#[test]
+fn a_socket_in_another_namespace_is_explained_from_its_own() {
+    let Some(inside) = super::namespaces::Inside::start() else {
+        return;
+    };
+    let server = inside.server.pid();
+    let rows = inside.rows(&[]);
+    let listener = super::namespaces::row(&rows, server, "LISTEN");
+    let accepted = super::namespaces::row(&rows, server, "ESTABLISHED");
+    let text = explain(&["--explain", "--pid", &server.to_string(), "-c"]);
+    let all = trees(&text);
+    let tree = tree_of(&all, server, &accepted["FD"]);
+    has(
+        tree,
+        &format!(
+            "├─ path: probably accept() on socket:[{}], listening on {} (pid {server} (sockd) fd {})",
+            listener["INODE"], listener["LOCAL ADDRESS"], listener["FD"]
+        ),
+    );
+    has(tree, &format!(", netns {} (", inside.ns.name));
+    has(tree, "├─ struct sock: ESTABLISHED");
+    has(tree, "│  ├─ tcp_info: ");
+}

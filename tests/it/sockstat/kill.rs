@@ -125,6 +125,32 @@ fn kill_says_how_each_socket_was_ended() {
 }
 
 #[test]
+fn a_socket_in_another_namespace_is_destroyed_in_its_own() {
+    let Some(inside) = super::namespaces::Inside::start() else {
+        return;
+    };
+    let server = inside.server.pid();
+    let rows = inside.rows(&[]);
+    let accepted = super::namespaces::row(&rows, server, "ESTABLISHED");
+    let inode = accepted["INODE"].clone();
+    let out = sockstat()
+        .args(["--kill", "--json", "--pid", &server.to_string(), "-c"])
+        .run();
+    out.success().stderr_is("");
+    let ended = json_rows(&out);
+    assert_eq!(ended.len(), 1, "{out}");
+    assert_eq!(ended[0]["inode"].to_string(), inode);
+    // Asked from our namespace, the kernel would find no such socket: only
+    // a request made inside the socket's own can destroy it.
+    if kernel_has_sock_destroy() == Some(true) {
+        assert_eq!(ended[0]["ended_by"], "SOCK_DESTROY", "{out}");
+    }
+    let args = ["--pid", &server.to_string(), "-c"];
+    let left = table_until(&args, |rows| rows.iter().all(|r| r["INODE"] != inode));
+    assert!(left.iter().all(|r| r["INODE"] != inode), "{left:#?}");
+}
+
+#[test]
 fn without_cap_net_admin_a_holders_copy_is_shut_down() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
@@ -209,7 +235,11 @@ fn time_wait_is_left_alone_unless_all() {
         lingering(&table_until(&listed, lingering)),
         "no TIME_WAIT for {local}"
     );
-    let out = sockstat().args(["--kill", "-p", &client_port]).run();
+    // --inode 0: a socket no fd holds. Other hosts' connections may share
+    // the port number; their live sockets are never in reach.
+    let out = sockstat()
+        .args(["--kill", "--inode", "0", "-p", &client_port])
+        .run();
     out.success().stderr_is("");
     assert!(parse_table(&out.stdout_text()).is_empty(), "{out}");
     assert!(
@@ -217,7 +247,9 @@ fn time_wait_is_left_alone_unless_all() {
         "ended without -a"
     );
 
-    let out = sockstat().args(["--kill", "-a", "-p", &client_port]).run();
+    let out = sockstat()
+        .args(["--kill", "-a", "--inode", "0", "-p", &client_port])
+        .run();
     if kernel_has_sock_destroy() == Some(false) {
         // No holder to shut down: nothing else can end it.
         out.fails_with(71, "(EOPNOTSUPP)");
@@ -254,8 +286,30 @@ fn other_protocols_are_never_touched() {
     assert_eq!(rows[0]["STATE"], "UNCONN");
 }
 
+/// A fresh network and pid namespace for a run that, were the check it
+/// tests broken, would end sockets: there it sees no process but itself
+/// and no socket but its own (`unshare`; as not root, in a user namespace).
+fn sandbox() -> Option<Vec<&'static str>> {
+    if !skip::require_tool("unshare") {
+        return None;
+    }
+    let mut wrapper = vec!["unshare", "--net", "--pid", "--fork", "--mount-proc"];
+    if !crate::util::is_root() {
+        wrapper.push("--map-root-user");
+    }
+    let probe = crate::util::Cmd::new("true").wrap(wrapper.clone()).run();
+    skip::require(
+        probe.code == Some(0),
+        format!("cannot unshare: {}", probe.stderr),
+    )
+    .then_some(wrapper)
+}
+
 #[test]
 fn kill_without_a_filter_or_with_flags_it_cannot_serve_is_a_usage_error() {
+    let Some(sandbox) = sandbox() else {
+        return;
+    };
     for (args, says) in [
         (&["--kill"][..], "--kill needs a filter"),
         (&["--kill", "-a", "-e", "--json"], "--kill needs a filter"),
@@ -266,6 +320,7 @@ fn kill_without_a_filter_or_with_flags_it_cannot_serve_is_a_usage_error() {
     ] {
         sockstat()
             .args(args)
+            .wrap(&sandbox)
             .run()
             .fails_with(64, says)
             .stderr_starts_with("sockstat: ")
