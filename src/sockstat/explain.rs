@@ -71,19 +71,8 @@ impl Context {
         records: &[SockRecord],
         threads: usize,
     ) -> Result<Self> {
-        let narrowed = opts.pids.is_some()
-            || opts.comm.is_some()
-            || opts.netns.is_some()
-            || opts.ipv4
-            || opts.ipv6
-            || opts.unix
-            || opts.connected
-            || opts.listening
-            || opts.ports.is_some()
-            || opts.protos.is_some()
-            || opts.inode.is_some();
         let everything;
-        let (walk, records) = if narrowed {
+        let (walk, records) = if opts.narrowed() {
             let all = selection(&Options {
                 source: opts.source,
                 ..Options::default()

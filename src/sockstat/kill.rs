@@ -25,20 +25,10 @@ use serde_json::Value;
 /// the kernel by the cookie only netlink gives), or with flags that can
 /// select no TCP socket.
 pub fn check(opts: &Options) -> Result<()> {
-    let filtered = opts.ipv4
-        || opts.ipv6
-        || opts.unix
-        || opts.connected
-        || opts.listening
-        || opts.ports.is_some()
-        || opts.protos.is_some()
-        || opts.pids.is_some()
-        || opts.comm.is_some()
-        || opts.inode.is_some();
-    if !filtered {
+    if !opts.narrowed() {
         return Err(Error::Usage(
-            "--kill needs a filter (-p, -c, -l, --pid, --comm, --inode, -4, -6, -P): it does \
-             not end every TCP socket of the host"
+            "--kill needs a filter (-p, -c, -l, --pid, --comm, --inode, --netns, -4, -6, -P): \
+             it does not end every TCP socket of the host"
                 .to_string(),
         ));
     }

@@ -211,16 +211,7 @@ pub fn destroy_request(seq: u32, record: &SockRecord) -> Option<Vec<u8>> {
     let len = NLMSG_HDRLEN + INET_REQ_LEN;
     let mut out = Vec::with_capacity(len);
     request_header(&mut out, len, SOCK_DESTROY, NLM_F_ACK, seq);
-    out.push(match version {
-        IpVersion::V4 => AF_INET,
-        IpVersion::V6 => AF_INET6,
-    });
-    out.push(match proto {
-        InetProto::Tcp => IPPROTO_TCP,
-        InetProto::Udp => IPPROTO_UDP,
-    });
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&u32::MAX.to_ne_bytes()); // idiag_states: any
+    inet_req_head(&mut out, *version, *proto, 0, u32::MAX);
     out.extend_from_slice(&local.port().to_be_bytes());
     out.extend_from_slice(&remote.port().to_be_bytes());
     for addr in [local.ip(), remote.ip()] {
@@ -264,6 +255,14 @@ pub fn inet_request(
     let len = NLMSG_HDRLEN + INET_REQ_LEN;
     let mut out = Vec::with_capacity(len);
     header(&mut out, len, seq);
+    inet_req_head(&mut out, version, proto, ext, states);
+    out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
+    out
+}
+
+/// `inet_diag_req_v2` up to its `id`: family, protocol, `idiag_ext`, the
+/// pad, `idiag_states`.
+fn inet_req_head(out: &mut Vec<u8>, version: IpVersion, proto: InetProto, ext: u8, states: u32) {
     out.push(match version {
         IpVersion::V4 => AF_INET,
         IpVersion::V6 => AF_INET6,
@@ -275,8 +274,6 @@ pub fn inet_request(
     out.push(ext);
     out.push(0);
     out.extend_from_slice(&states.to_ne_bytes());
-    out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
-    out
 }
 
 /// `nlmsghdr` + `unix_diag_req` asking for every unix socket in `states`,

@@ -82,6 +82,25 @@ pub struct Options {
     pub kill: bool,
 }
 
+impl Options {
+    /// Whether any flag narrows the sockets or the processes listed:
+    /// family, state, port, protocol, process, command, inode, namespace
+    /// (`-a`, `-e` and the output flags do not).
+    pub fn narrowed(&self) -> bool {
+        self.ipv4
+            || self.ipv6
+            || self.unix
+            || self.connected
+            || self.listening
+            || self.ports.is_some()
+            || self.protos.is_some()
+            || self.pids.is_some()
+            || self.comm.is_some()
+            || self.inode.is_some()
+            || self.netns.is_some()
+    }
+}
+
 /// One `--pid` value holding the whole list: an alias, because clap's derive
 /// reads a literal `Vec<T>` as "repeat the flag, one T each".
 pub type PidList = Vec<u32>;

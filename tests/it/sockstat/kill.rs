@@ -5,7 +5,7 @@ use super::{OrDie, inode_of, me, table_until, tcp_pair, udp_socket, unix_pair};
 use crate::util::listing::parse_table;
 use crate::util::net::{self, recv_timeout};
 use crate::util::{skip, sockd, sockstat};
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use serde_json::Value;
 use std::time::Duration;
@@ -58,18 +58,34 @@ fn json_rows(out: &crate::util::Outcome) -> Vec<Value> {
         .unwrap_or_else(|| panic!("not an array: {value}"))
 }
 
-#[test]
-fn kill_ends_exactly_the_selected_connection() {
+/// A connected loopback pair, for a test that must run as root (`None`,
+/// the skip reported, otherwise).
+fn root_and_a_pair() -> Option<super::Tcp> {
     if !skip::require_root() {
-        return;
+        return None;
     }
-    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    tcp_pair("127.0.0.1")
+}
+
+/// Two connections to `server`, each seen to echo, and the first one's
+/// local port.
+fn two_connections(server: &crate::util::Process) -> (OwnedFd, OwnedFd, u16) {
     let (one, two) = (net::connect(server.port()), net::connect(server.port()));
     assert_echoes(&one, b'1');
     assert_echoes(&two, b'2');
     let one_port = sockkit::socket::local_addr(&one)
         .or_die("getsockname")
         .port();
+    (one, two, one_port)
+}
+
+#[test]
+fn kill_ends_exactly_the_selected_connection() {
+    if !skip::require_root() {
+        return;
+    }
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let (one, two, one_port) = two_connections(&server);
     let pid = server.pid().to_string();
     let out = sockstat()
         .args(["--kill", "--pid", &pid, "-p", &one_port.to_string()])
@@ -89,10 +105,7 @@ fn kill_ends_exactly_the_selected_connection() {
 
 #[test]
 fn kill_says_how_each_socket_was_ended() {
-    if !skip::require_root() {
-        return;
-    }
-    let Some(tcp) = tcp_pair("127.0.0.1") else {
+    let Some(tcp) = root_and_a_pair() else {
         return;
     };
     let inode = inode_of(&tcp.server);
@@ -158,12 +171,7 @@ fn without_cap_net_admin_a_holders_copy_is_shut_down() {
     // sockd and sockstat both as nobody: SOCK_DESTROY is refused (EPERM),
     // but nobody may ptrace its own sockd and so take a copy of its fd.
     let server = sockd().args(["-q", "127.0.0.1", "0"]).by_nobody().serve();
-    let (one, two) = (net::connect(server.port()), net::connect(server.port()));
-    assert_echoes(&one, b'1');
-    assert_echoes(&two, b'2');
-    let one_port = sockkit::socket::local_addr(&one)
-        .or_die("getsockname")
-        .port();
+    let (one, two, one_port) = two_connections(&server);
     let out = sockstat()
         .args(["--kill", "--json", "--pid", &server.pid().to_string()])
         .args(["-c", "-p", &one_port.to_string()])
@@ -184,10 +192,10 @@ fn without_cap_net_admin_a_holders_copy_is_shut_down() {
 
 #[test]
 fn nobody_may_not_end_roots_connection() {
-    if !skip::require_root() || !skip::require_tool("setpriv") {
+    if !skip::require_tool("setpriv") {
         return;
     }
-    let Some(tcp) = tcp_pair("127.0.0.1") else {
+    let Some(tcp) = root_and_a_pair() else {
         return;
     };
     let inode = inode_of(&tcp.client);
@@ -211,10 +219,7 @@ fn nobody_may_not_end_roots_connection() {
 
 #[test]
 fn time_wait_is_left_alone_unless_all() {
-    if !skip::require_root() {
-        return;
-    }
-    let Some(tcp) = tcp_pair("127.0.0.1") else {
+    let Some(tcp) = root_and_a_pair() else {
         return;
     };
     let client_port = sockkit::socket::local_addr(&tcp.client)
