@@ -477,7 +477,7 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     // overruns ends the walk, and those before it stand.
     let _ = each_attr(msg.get(INET_MSG_LEN..)?, |kind, value| {
         match kind {
-            INET_DIAG_SKV6ONLY => v6only = Some(*value.first()? != 0),
+            INET_DIAG_SKV6ONLY => v6only = value.first().map(|&only| only != 0).or(v6only),
             INET_DIAG_INFO => internals.tcp_info = Some(TcpInfo::new(value)),
             INET_DIAG_CONG => internals.congestion = congestion_name(value),
             INET_DIAG_SKMEMINFO => internals.skmem = Some(SkMem::new(value)),

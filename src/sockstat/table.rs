@@ -170,15 +170,16 @@ fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
     push_millis(out, info.get(tcp::MIN_RTT));
     out.push_str(",cwnd:");
     push_number(out, info.get(tcp::SND_CWND));
-    // As `ss`: no threshold until the first loss.
+    // As `ss`: no threshold until the first loss (nor on a listener, 0).
     match info.get(tcp::SND_SSTHRESH) {
-        Some(at) if at >= tcp::INFINITE_SSTHRESH => {}
+        Some(at) if at == 0 || at >= tcp::INFINITE_SSTHRESH => {}
         other => {
             out.push_str(",ssthresh:");
             push_number(out, other);
         }
     }
-    for (name, field) in [("mss", tcp::SND_MSS), ("retrans", tcp::RETRANSMITS)] {
+    // As `ss`: retransmitted segments not yet acknowledged / all retransmitted.
+    for (name, field) in [("mss", tcp::SND_MSS), ("retrans", tcp::RETRANS)] {
         let _ = write!(out, ",{name}:");
         push_number(out, info.get(field));
     }

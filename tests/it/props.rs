@@ -325,6 +325,16 @@ proptest! {
         checks::procnet::input(&data);
         checks::netlink::input(&data);
     }
+
+    #[test]
+    fn netlink_attributes_parse_back_however_they_end(data in prop::collection::vec(any::<u8>(), 0..1500)) {
+        checks::netlink::attributes_input(&data);
+    }
+
+    #[test]
+    fn link_replies_give_the_name_asked_for(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        checks::links::input(&data);
+    }
 }
 
 /// Bytes with line ends, NULs, CRs, ESCs and UTF-8 lead bytes made common
