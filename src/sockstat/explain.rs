@@ -16,7 +16,7 @@
 use super::fdinfo::{self, FdInfo, Unreadable};
 use super::filter::Filter;
 use super::index::NumberMap;
-use super::origin::{self, Origin};
+use super::origin::{self, Around, Origin};
 use super::procfs::{Selection, Walk};
 use super::record::SockRecord;
 use super::rows::{Listing, Row, Shown};
@@ -171,7 +171,7 @@ pub struct Explained<'a> {
 
 impl<'a> Explained<'a> {
     /// Reads what `/proc` has about `row`'s fd, and weighs its origin.
-    pub fn new(row: &'a Row, context: &'a Context) -> Self {
+    pub fn new(row: &'a Row, context: &'a Context, around: &Around<'_>) -> Self {
         let record = (row.inode != 0)
             .then(|| context.record(row.inode))
             .flatten();
@@ -211,7 +211,7 @@ impl<'a> Explained<'a> {
         let origin = match record {
             Some(record) => {
                 let pid = row.owner.map(|o| o.pid);
-                origin::infer(record, &context.records, |inode| {
+                origin::infer(record, around, |inode| {
                     pid.is_some_and(|pid| context.holders(inode).iter().any(|h| h.0 == pid))
                 })
             }
@@ -470,41 +470,55 @@ pub fn object(listing: &Listing, explained: &Explained<'_>, context: &Context) -
     value
 }
 
-/// The selected rows explained: the tree, or with `--json` an array of
-/// objects.
+/// Output is written in pieces of about this size: a tree per socket of a
+/// listing of tens of thousands is megabytes, and a reader that stops
+/// (`| head`) should stop the work too.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Prints the selected rows explained on stdout: the trees, or with
+/// `--json` an array of objects. Each row is read (fdinfo, stat, xattr)
+/// only when its turn comes.
 ///
 /// # Errors
-/// As [`Context::gather`].
-pub fn render(
+/// As [`Context::gather`]; stdout failing ([`crate::Error::StdoutClosed`]
+/// for a reader that went away).
+pub fn print(
     opts: &Options,
     walk: &Walk,
     records: &[SockRecord],
     listing: &Listing,
     threads: usize,
-) -> Result<String> {
+) -> Result<()> {
     let context = Context::gather(opts, walk, records, threads)?;
-    let explained: Vec<Explained<'_>> = listing
-        .rows
-        .iter()
-        .map(|row| Explained::new(row, &context))
-        .collect();
+    let around = Around::new(&context.records);
+    let mut out = String::with_capacity(FLUSH_AT * 2);
     if opts.json {
-        let mut out = String::from("[");
-        for (i, one) in explained.iter().enumerate() {
+        out.push('[');
+    }
+    for (i, row) in listing.rows.iter().enumerate() {
+        let one = Explained::new(row, &context, &around);
+        if opts.json {
             out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&object(listing, one, &context).to_string());
+            out.push_str(&object(listing, &one, &context).to_string());
+        } else {
+            if i > 0 {
+                out.push('\n');
+            }
+            super::explain_text::render(&mut out, listing, &one, &context);
         }
-        out.push_str(if explained.is_empty() { "]\n" } else { "\n]\n" });
-        return Ok(out);
-    }
-    let mut out = String::new();
-    for (i, one) in explained.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
+        if out.len() >= FLUSH_AT {
+            crate::io::write_stdout(out.as_bytes())?;
+            out.clear();
         }
-        super::explain_text::render(&mut out, listing, one, &context);
     }
-    Ok(out)
+    if opts.json {
+        out.push_str(if listing.rows.is_empty() {
+            "]\n"
+        } else {
+            "\n]\n"
+        });
+    }
+    crate::io::write_stdout(out.as_bytes())
 }
 
 #[cfg(test)]

@@ -73,8 +73,14 @@ pub fn render(out: &mut String, listing: &Listing, one: &Explained<'_>, context:
             root.push(socket_node(one.record, None, path));
         }
     }
-    if let Some(record) = one.record {
-        root.push(sock_node(listing, row, record, path));
+    match (one.record, &one.fd) {
+        (Some(record), _) => {
+            root.push(sock_node(listing, row, record, path));
+        }
+        (None, Some(Ok(info))) => {
+            root.leaf(unlisted(info.proto_name.as_deref()));
+        }
+        (None, _) => {}
     }
     root.push(origin_node(one, context));
     if row.owner.is_some() {
@@ -181,12 +187,18 @@ fn inode_node(pid: u32, fd: u32, info: &FdInfo, path: Path) -> Node {
 }
 
 fn socket_node(record: Option<&SockRecord>, info: Option<&FdInfo>, path: Path) -> Node {
+    let name = info.and_then(|info| info.proto_name.as_deref());
+    // With no record, a protocol that has one type still tells it.
     let ty = record
         .and_then(|r| r.details.sock_type)
         .and_then(explain::type_name)
+        .or(match name {
+            Some(b"TCP" | b"TCPv6" | b"UNIX-STREAM") => Some("SOCK_STREAM"),
+            Some(b"UDP" | b"UDPv6") => Some("SOCK_DGRAM"),
+            _ => None,
+        })
         .unwrap_or("type unknown");
     let mut text = format!("struct socket: {ty}");
-    let name = info.and_then(|info| info.proto_name.as_deref());
     match name {
         Some(name) => {
             let _ = write!(
@@ -391,5 +403,22 @@ fn local_of(record: &SockRecord) -> String {
             name: Some(name), ..
         } => crate::escape::field(name),
         Kind::Unix { name: None, .. } => "*".to_string(),
+    }
+}
+
+/// The `struct sock` node of a socket no table described, from the name
+/// of its file.
+fn unlisted(proto_name: Option<&[u8]>) -> String {
+    match proto_name {
+        Some(b"TCP" | b"TCPv6" | b"UDP" | b"UDPv6") => "struct sock: in no table: sock_diag and \
+            /proc/net list the sockets in the kernel's lookup tables, and one never bound (a \
+            TCP one only bound, before Linux 6.3), or whose connection was aborted, is in none \
+            (state CLOSE)"
+            .to_string(),
+        Some(name) => format!(
+            "struct sock: a \"{}\" socket: sockstat reads no table of its kind",
+            crate::escape::field(name)
+        ),
+        None => "struct sock: no table describes it".to_string(),
     }
 }

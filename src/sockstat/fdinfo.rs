@@ -181,7 +181,8 @@ pub fn flag_names(flags: u32) -> (Vec<&'static str>, u32) {
     ];
     let mut rest = flags & !access;
     for (flag, name) in named {
-        if flags & flag.bits() == flag.bits() {
+        // A flag some architecture defines as 0 is never "set".
+        if flag.bits() != 0 && flags & flag.bits() == flag.bits() {
             names.push(name);
             rest &= !flag.bits();
         }

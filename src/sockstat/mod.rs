@@ -111,9 +111,10 @@ pub fn run(asked: &Options) -> Result<()> {
     if opts.kill {
         return kill::run(asked, &walk, &records, listing, shown);
     }
-    let text = if opts.explain {
-        explain::render(opts, &walk, &records, &listing, threads)?
-    } else if opts.json {
+    if opts.explain {
+        return explain::print(opts, &walk, &records, &listing, threads);
+    }
+    let text = if opts.json {
         json::render(&listing, shown)
     } else {
         table::render(&listing, shown, opts.no_header)

@@ -9,9 +9,11 @@
 //! likely accepted from it; one that sent a SYN was connected by its own
 //! `connect()`. Every answer but the ones the state settles is a "probably".
 
-use super::record::{InetProto, Kind, Peer, SockRecord, state};
+use super::index::NumberMap;
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
 use core::net::SocketAddr;
 use rustix::net::SocketType;
+use std::collections::HashMap;
 
 /// The path a socket most likely came by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,15 +51,65 @@ pub enum Origin {
     Unknown,
 }
 
-/// What `record` most likely came from, among `records` (every socket the
-/// sources listed, in every network namespace: only those of its own can
-/// have made it); `held_here(inode)` says whether the process holding
-/// `record` also holds that inode, so its own listener is preferred.
-pub fn infer(
-    record: &SockRecord,
-    records: &[SockRecord],
-    held_here: impl Fn(u64) -> bool,
-) -> Origin {
+/// The sockets a path is read from, indexed: the listeners by namespace,
+/// family and port (TCP) or name (unix), every record by inode. Built once
+/// for a listing, so that each of tens of thousands of rows is weighed
+/// without a pass over all the others.
+pub struct Around<'a> {
+    tcp: NumberMap<(u64, bool, u16), Vec<&'a SockRecord>>,
+    // Keyed by names any process may choose: SipHash, so that nobody can
+    // pick colliding keys and make this quadratic.
+    unix: HashMap<(u64, &'a [u8]), Vec<&'a SockRecord>>,
+    by_inode: NumberMap<u64, &'a SockRecord>,
+}
+
+impl<'a> Around<'a> {
+    /// `records`: every socket the sources listed, in every network
+    /// namespace (only those of a socket's own can have made it).
+    pub fn new(records: &'a [SockRecord]) -> Self {
+        let mut around = Self {
+            tcp: NumberMap::default(),
+            unix: HashMap::new(),
+            by_inode: NumberMap::default(),
+        };
+        for record in records {
+            if record.inode != 0 {
+                around.by_inode.insert(record.inode, record);
+            }
+            if record.state != state::LISTEN {
+                continue;
+            }
+            let netns = record.details.netns.unwrap_or(0);
+            match &record.kind {
+                Kind::Inet {
+                    proto: InetProto::Tcp,
+                    version,
+                    local,
+                    ..
+                } => around
+                    .tcp
+                    .entry((netns, *version == IpVersion::V6, local.port()))
+                    .or_default()
+                    .push(record),
+                Kind::Unix {
+                    name: Some(name), ..
+                } => around
+                    .unix
+                    .entry((netns, name.as_slice()))
+                    .or_default()
+                    .push(record),
+                _ => {}
+            }
+        }
+        around
+    }
+}
+
+/// What `record` most likely came from, among the sockets `around` it;
+/// `held_here(inode)` says whether the process holding `record` also holds
+/// that inode, so its own listener is preferred.
+pub fn infer(record: &SockRecord, around: &Around<'_>, held_here: impl Fn(u64) -> bool) -> Origin {
+    let netns = record.details.netns.unwrap_or(0);
     match &record.kind {
         Kind::Inet {
             proto: InetProto::Udp,
@@ -82,12 +134,10 @@ pub fn infer(
             },
             state::TIME_WAIT | state::NEW_SYN_RECV => Origin::Unknown,
             _ => {
-                let covering = records.iter().filter(|other| {
-                    matches!(&other.kind, Kind::Inet { proto: InetProto::Tcp, version: v, local: at, .. }
-                        if v == version && covers(at, local))
-                        && other.state == state::LISTEN
-                        && other.inode != record.inode
-                        && other.details.netns == record.details.netns
+                let key = (netns, *version == IpVersion::V6, local.port());
+                let covering = around.tcp.get(&key).into_iter().flatten().filter(|other| {
+                    other.inode != record.inode
+                        && matches!(&other.kind, Kind::Inet { local: at, .. } if covers(at, local))
                 });
                 // Our own listener first, then the most specific address,
                 // as the kernel's lookup prefers it.
@@ -105,9 +155,7 @@ pub fn infer(
         },
         Kind::Unix { name, peer } => match record.state {
             state::LISTEN => Origin::Listening,
-            state::ESTABLISHED => {
-                unix_connected(record, name.as_deref(), *peer, records, held_here)
-            }
+            state::ESTABLISHED => unix_connected(record, name.as_deref(), *peer, around, held_here),
             _ => Origin::Unconnected {
                 bound: name.is_some(),
             },
@@ -119,36 +167,32 @@ fn unix_connected(
     record: &SockRecord,
     name: Option<&[u8]>,
     peer: Peer,
-    records: &[SockRecord],
+    around: &Around<'_>,
     held_here: impl Fn(u64) -> bool,
 ) -> Origin {
     let datagram = record.details.sock_type == Some(SocketType::DGRAM.as_raw());
-    let name_of = |inode: u64| {
-        records
-            .iter()
-            .find(|other| other.inode == inode)
-            .map(|other| match &other.kind {
-                Kind::Unix { name, .. } => name.is_some(),
-                Kind::Inet { .. } => false,
-            })
+    let named = |inode: u64| {
+        around.by_inode.get(&inode).map(|other| match &other.kind {
+            Kind::Unix { name, .. } => name.is_some(),
+            Kind::Inet { .. } => false,
+        })
     };
+    let netns = record.details.netns.unwrap_or(0);
     match (name, peer) {
         // An accepted socket carries its listener's name.
-        (Some(name), _) if !datagram => records
-            .iter()
-            .filter(|other| {
-                other.state == state::LISTEN
-                    && other.inode != record.inode
-                    && other.details.netns == record.details.netns
-                    && matches!(&other.kind, Kind::Unix { name: Some(n), .. } if n == name)
-            })
+        (Some(name), _) if !datagram => around
+            .unix
+            .get(&(netns, name))
+            .into_iter()
+            .flatten()
+            .filter(|other| other.inode != record.inode)
             .max_by_key(|other| (held_here(other.inode), core::cmp::Reverse(other.inode)))
             .map_or(Origin::Unknown, |listener| Origin::Accepted {
                 listener: listener.inode,
             }),
         // A socketpair() socket can be bind()ed later: never certain.
         (Some(_), _) => Origin::Connected { certain: false },
-        (None, Peer::Inode(peer)) => match name_of(peer) {
+        (None, Peer::Inode(peer)) => match named(peer) {
             Some(true) => Origin::Connected { certain: false },
             Some(false) => Origin::Pair { peer },
             None => Origin::Unknown,
@@ -166,7 +210,7 @@ fn covers(listener: &SocketAddr, local: &SocketAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sockstat::record::{Details, IpVersion};
+    use crate::sockstat::record::Details;
 
     fn tcp(inode: u64, st: u8, local: &str, remote: &str) -> SockRecord {
         let addr = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -216,40 +260,43 @@ mod tests {
         let dialing = tcp(5, state::SYN_SENT, "127.0.0.1:5001", "127.0.0.1:81");
         let records = [any.clone(), lo.clone(), served.clone(), client.clone()];
         let nobody = |_| false;
-        assert_eq!(infer(&any, &records, nobody), Origin::Listening);
+        assert_eq!(
+            infer(&any, &Around::new(&records), nobody),
+            Origin::Listening
+        );
         // The more specific listener, unless the process holds the other.
         assert_eq!(
-            infer(&served, &records, nobody),
+            infer(&served, &Around::new(&records), nobody),
             Origin::Accepted { listener: 2 }
         );
         assert_eq!(
-            infer(&served, &records, |inode| inode == 1),
+            infer(&served, &Around::new(&records), |inode| inode == 1),
             Origin::Accepted { listener: 1 }
         );
         assert_eq!(
-            infer(&client, &records, nobody),
+            infer(&client, &Around::new(&records), nobody),
             Origin::Connected { certain: false }
         );
         assert_eq!(
-            infer(&dialing, &records, nobody),
+            infer(&dialing, &Around::new(&records), nobody),
             Origin::Connected { certain: true }
         );
         // A listener in another network namespace covers nothing here.
         let mut elsewhere = lo.clone();
         elsewhere.details.netns = Some(7);
         assert_eq!(
-            infer(&served, &[elsewhere], nobody),
+            infer(&served, &Around::new(&[elsewhere]), nobody),
             Origin::Connected { certain: false }
         );
         // A listener on another port, or the socket itself, covers nothing.
         let other_port = [tcp(6, state::LISTEN, "0.0.0.0:81", "0.0.0.0:0")];
         assert_eq!(
-            infer(&served, &other_port, nobody),
+            infer(&served, &Around::new(&other_port), nobody),
             Origin::Connected { certain: false }
         );
         let fresh = tcp(7, state::CLOSE, "0.0.0.0:0", "0.0.0.0:0");
         assert_eq!(
-            infer(&fresh, &[], nobody),
+            infer(&fresh, &Around::new(&[]), nobody),
             Origin::Unconnected { bound: false }
         );
     }
@@ -276,20 +323,32 @@ mod tests {
             right,
         ];
         let nobody = |_| false;
-        assert_eq!(infer(&listener, &records, nobody), Origin::Listening);
         assert_eq!(
-            infer(&served, &records, nobody),
+            infer(&listener, &Around::new(&records), nobody),
+            Origin::Listening
+        );
+        assert_eq!(
+            infer(&served, &Around::new(&records), nobody),
             Origin::Accepted { listener: 1 }
         );
         assert_eq!(
-            infer(&client, &records, nobody),
+            infer(&client, &Around::new(&records), nobody),
             Origin::Connected { certain: false }
         );
-        assert_eq!(infer(&left, &records, nobody), Origin::Pair { peer: 5 });
+        assert_eq!(
+            infer(&left, &Around::new(&records), nobody),
+            Origin::Pair { peer: 5 }
+        );
         // Its listener gone: nothing tells.
-        assert_eq!(infer(&served, &records[1..], nobody), Origin::Unknown);
+        assert_eq!(
+            infer(&served, &Around::new(&records[1..]), nobody),
+            Origin::Unknown
+        );
         let unknown_peer = unix(6, state::ESTABLISHED, None, Peer::Unknown, stream);
-        assert_eq!(infer(&unknown_peer, &records, nobody), Origin::Unknown);
+        assert_eq!(
+            infer(&unknown_peer, &Around::new(&records), nobody),
+            Origin::Unknown
+        );
         let log = unix(
             7,
             state::CLOSE,
@@ -298,7 +357,7 @@ mod tests {
             SocketType::DGRAM,
         );
         assert_eq!(
-            infer(&log, &records, nobody),
+            infer(&log, &Around::new(&records), nobody),
             Origin::Unconnected { bound: true }
         );
     }

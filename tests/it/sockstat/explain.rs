@@ -365,3 +365,31 @@ fn a_socket_in_another_namespace_is_explained_from_its_own() {
     has(tree, "├─ struct sock: ESTABLISHED");
     has(tree, "│  ├─ tcp_info: ");
 }
+
+#[test]
+fn a_socket_no_table_lists_says_why() {
+    // Made, never bound: in no lookup table sock_diag or /proc/net reads.
+    let bound = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .or_die("socket");
+    let text = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(&bound)]);
+    let all = trees(&text);
+    let me_pid: u32 = me().parse().or_die("pid");
+    let tree = tree_of(&all, me_pid, fd_text(&bound));
+    assert!(
+        tree.lines()
+            .next()
+            .is_some_and(|l| l.ends_with(": ? ? ? ?")),
+        "{tree}"
+    );
+    has(tree, "├─ struct socket: SOCK_STREAM, named \"TCP\"");
+    has(
+        tree,
+        "├─ struct sock: in no table: sock_diag and /proc/net list",
+    );
+    has(tree, &format!("├─ inode {} on sockfs", inode_of(&bound)));
+}
