@@ -157,15 +157,29 @@ impl Diag {
             Table::Inet(proto, version) => {
                 let states = filter.state_mask(Some(proto));
                 let request = inet_request(seq, version, proto, states, ask.inet_ext());
-                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    keep(parse_inet(payload, proto));
-                })
+                exchange(
+                    &self.sock,
+                    &request,
+                    seq,
+                    &mut self.buf,
+                    SOCK_DIAG_BY_FAMILY,
+                    |payload| {
+                        keep(parse_inet(payload, proto));
+                    },
+                )
             }
             Table::Unix => {
                 let request = unix_request(seq, filter.state_mask(None), ask.unix_show());
-                dump(&self.sock, &request, seq, &mut self.buf, |payload| {
-                    keep(parse_unix(payload));
-                })
+                exchange(
+                    &self.sock,
+                    &request,
+                    seq,
+                    &mut self.buf,
+                    SOCK_DIAG_BY_FAMILY,
+                    |payload| {
+                        keep(parse_unix(payload));
+                    },
+                )
             }
         };
         result.map_err(|errno| Error::on("sock_diag dump", table.name(), errno))?;
@@ -190,7 +204,14 @@ impl Diag {
     pub fn destroy(&mut self, record: &SockRecord) -> core::result::Result<(), Errno> {
         self.seq = self.seq.wrapping_add(1);
         let request = destroy_request(self.seq, record).ok_or(Errno::INVAL)?;
-        dump(&self.sock, &request, self.seq, &mut self.buf, |_| {})
+        exchange(
+            &self.sock,
+            &request,
+            self.seq,
+            &mut self.buf,
+            NLMSG_ERROR,
+            |_| {},
+        )
     }
 }
 
@@ -292,13 +313,14 @@ pub fn unix_request(seq: u32, states: u32, show: u32) -> Vec<u8> {
     out
 }
 
-/// Sends `request` and feeds each `SOCK_DIAG_BY_FAMILY` payload of the
-/// multi-part reply to `each`, until `NLMSG_DONE`.
-fn dump(
+/// Sends `request` and feeds each payload of type `ours` of the reply to
+/// `each`, until `NLMSG_DONE` (or, for `ours` `NLMSG_ERROR`, the ack).
+fn exchange(
     sock: &OwnedFd,
     request: &[u8],
     seq: u32,
     buf: &mut [u8],
+    ours: u16,
     mut each: impl FnMut(&[u8]),
 ) -> core::result::Result<(), Errno> {
     let kernel = SocketAddrNetlink::new(0, 0);
@@ -311,7 +333,8 @@ fn dump(
         if len == 0 {
             return Err(Errno::BADMSG);
         }
-        if let Batch::Done = parse_batch(buf.get(..len).unwrap_or_default(), seq, &mut each)? {
+        let bytes = buf.get(..len).unwrap_or_default();
+        if let Batch::Done = parse_batch_of(bytes, seq, ours, &mut each)? {
             return Ok(());
         }
     }
@@ -344,8 +367,7 @@ fn align4(len: usize) -> usize {
 
 /// Walks the netlink messages in one datagram: payloads of ours go to
 /// `each`; `NLMSG_ERROR` with an errno and a negative `NLMSG_DONE` status
-/// end the dump with that errno, an ack (`NLMSG_ERROR` 0) ends a request;
-/// a header that does not fit is `EBADMSG`.
+/// end the dump with that errno; a header that does not fit is `EBADMSG`.
 ///
 /// # Errors
 /// The errno the kernel reported, or `EBADMSG`.
@@ -357,7 +379,8 @@ pub fn parse_batch(
     parse_batch_of(bytes, seq, SOCK_DIAG_BY_FAMILY, each)
 }
 
-/// [`parse_batch`] for replies of type `ours` (`RTM_NEWLINK` for a link).
+/// [`parse_batch`] for replies of type `ours` (`RTM_NEWLINK` for a link);
+/// with `ours` `NLMSG_ERROR`, the ack of a request (`NLM_F_ACK`) ends it.
 ///
 /// # Errors
 /// The errno the kernel reported, or `EBADMSG`.
@@ -398,9 +421,10 @@ pub fn parse_batch_of(
                 if status < 0 {
                     return Err(kernel_errno(status));
                 }
-                // An ack: the request (never a dump, which ends with
-                // NLMSG_DONE) is done.
-                return Ok(Batch::Done);
+                // An ack: what a request (never a dump) waits for.
+                if ours == NLMSG_ERROR {
+                    return Ok(Batch::Done);
+                }
             }
             NLMSG_NOOP => {}
             kind if kind == ours => each(payload),
@@ -765,10 +789,14 @@ mod tests {
         assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
         let more = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
         assert_eq!(parse_batch(&more, 3, &mut |_| {}), Ok(Batch::More));
+        // An ack goes unnoticed in a dump, and ends a request that asked for it.
         let ack = nlmsg(NLMSG_ERROR, 3, &0i32.to_ne_bytes());
-        assert_eq!(parse_batch(&ack, 3, &mut |_| {}), Ok(Batch::Done));
+        assert_eq!(parse_batch(&ack, 3, &mut |_| {}), Ok(Batch::More));
+        let acked = parse_batch_of(&ack, 3, NLMSG_ERROR, &mut |_| {});
+        assert_eq!(acked, Ok(Batch::Done));
         let stale_ack = nlmsg(NLMSG_ERROR, 2, &0i32.to_ne_bytes());
-        assert_eq!(parse_batch(&stale_ack, 3, &mut |_| {}), Ok(Batch::More));
+        let stale = parse_batch_of(&stale_ack, 3, NLMSG_ERROR, &mut |_| {});
+        assert_eq!(stale, Ok(Batch::More));
     }
 
     #[test]
