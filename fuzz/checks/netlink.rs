@@ -50,7 +50,7 @@ pub fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// One `inet_diag_msg` with the fields sockstat reads, and noise in those
-/// it does not (timer, retransmits, interface, cookie, expiry, and the
+/// it does not (timer, retransmits, expiry, and the
 /// unused twelve bytes of an IPv4 address).
 #[derive(Clone, Debug)]
 pub struct InetMsg {
@@ -127,8 +127,10 @@ impl InetMsg {
             send_q: Some(u64::from(self.wqueue)),
             uid: Some(self.uid),
             details: Details {
-                // idiag_if is among the noise.
+                // idiag_if and the cookie are among the noise.
                 dev: Some(u32::from_ne_bytes([self.noise; 4])),
+                cookie: Some(u64::from_ne_bytes([self.noise; 8])),
+                sock_type: Some(super::records::sock_type(self.proto)),
                 ..Details::default()
             },
         }
@@ -260,7 +262,11 @@ impl UnixMsg {
             recv_q: self.queues.map(|(r, _)| u64::from(r)),
             send_q: self.queues.map(|(_, w)| u64::from(w)),
             uid: self.uid,
-            details: Details::default(),
+            details: Details {
+                sock_type: Some(u32::from(self.kind)),
+                cookie: Some(u64::from(self.order) | u64::from(self.order) << 32),
+                ..Details::default()
+            },
         }
     }
 }

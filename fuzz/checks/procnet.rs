@@ -92,7 +92,10 @@ impl InetLine {
             // A listener's line has its accept queue, not its backlog.
             send_q: (self.state != state::LISTEN).then_some(u64::from(self.tx_queue)),
             uid: Some(self.uid),
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(super::records::sock_type(proto)),
+                ..Default::default()
+            },
         }
     }
 }
@@ -171,7 +174,10 @@ impl UnixLine {
             recv_q: None,
             send_q: None,
             uid: None,
-            details: Default::default(),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(u32::from(self.kind)),
+                ..Default::default()
+            },
         }
     }
 }

@@ -17,6 +17,20 @@ pub const INET_TABLES: [(InetProto, IpVersion); 4] = [
     (InetProto::Udp, IpVersion::V6),
 ];
 
+/// The `SOCK_*` type a TCP or UDP record carries (its protocol's), as
+/// `linux/net.h` numbers them (MIPS swaps the two).
+pub fn sock_type(proto: InetProto) -> u32 {
+    let (stream, dgram) = if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+        (2, 1)
+    } else {
+        (1, 2)
+    };
+    match proto {
+        InetProto::Tcp => stream,
+        InetProto::Udp => dgram,
+    }
+}
+
 /// Asserts `small` appears in `big` in order (not necessarily adjacent).
 #[track_caller]
 pub fn assert_subsequence(small: &[SockRecord], big: &[SockRecord]) {

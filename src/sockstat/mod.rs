@@ -6,16 +6,22 @@
 //! The walk and the source run at the same time.
 
 pub mod chunked;
+pub mod ending;
+pub mod explain;
+pub mod explain_text;
+pub mod fdinfo;
 pub mod filter;
 pub mod gather;
 pub mod index;
 pub mod internals;
 pub mod json;
+pub mod kill;
 pub mod links;
 pub mod loader;
 pub mod netlink;
 pub mod netns;
 pub mod options;
+pub mod origin;
 pub mod peers;
 pub mod procfs;
 pub mod procnet;
@@ -23,6 +29,7 @@ pub mod record;
 pub mod records;
 pub mod rows;
 pub mod table;
+pub mod tree;
 pub mod trust;
 pub mod users;
 
@@ -33,12 +40,22 @@ use crate::error::Result;
 use filter::Filter;
 pub use options::{Options, Source};
 
-/// Lists the sockets `opts` selects on stdout.
+/// Lists the sockets `asked` selects on stdout; explains them
+/// (`--explain`) or ends them (`--kill`).
 ///
 /// # Errors
 /// `/proc` unreadable, no source of socket records at all, or stdout
-/// failing ([`Error::StdoutClosed`] for a reader that went away).
-pub fn run(opts: &Options) -> Result<()> {
+/// failing ([`Error::StdoutClosed`] for a reader that went away);
+/// `--kill`'s usage errors and failures ([`kill::run`]).
+pub fn run(asked: &Options) -> Result<()> {
+    let adjusted = if asked.kill {
+        kill::selection(asked)?
+    } else if asked.explain {
+        explain::selection(asked)
+    } else {
+        asked.clone()
+    };
+    let opts = &adjusted;
     let filter = Filter::new(opts);
     // Beyond a few threads the walk is bound by the kernel's locks, not CPUs.
     let threads = std::thread::available_parallelism()
@@ -79,8 +96,6 @@ pub fn run(opts: &Options) -> Result<()> {
         Vec::new()
     };
     let mut listing = rows::join(&walk, &peers, &records, &filter, &users, gathered.listed);
-    // The rows have what they show: make room for the output.
-    drop((records, peers, walk));
     if let Some(nsfs) = gathered.nsfs.filter(|_| opts.json || opts.extended) {
         listing.netns_names = netns::names(nsfs);
     }
@@ -94,6 +109,14 @@ pub fn run(opts: &Options) -> Result<()> {
         internals: opts.internals,
         memory: opts.memory,
     };
+    if opts.kill {
+        return kill::run(asked, &walk, &records, listing, shown);
+    }
+    if opts.explain {
+        return explain::print(opts, &walk, &records, &listing, threads);
+    }
+    // The rows have what they show: make room for the output.
+    drop((records, peers, walk));
     let mut stdout = |text: &str| crate::io::write_stdout(text.as_bytes());
     let out = chunked::Chunked::new(&mut stdout);
     let written = if opts.json {

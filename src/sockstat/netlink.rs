@@ -19,11 +19,13 @@ const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// The first inet_diag request type, whose dumps cover both IP versions.
 const TCPDIAG_GETSOCK: u16 = 18;
+const SOCK_DESTROY: u16 = 21;
 
 const AF_UNIX: u8 = 1;
 const AF_INET: u8 = 2;
@@ -208,13 +210,75 @@ impl Diag {
                 records.push(record);
             }
         };
-        dump(&self.sock, request, seq, ours, &mut self.buf, |payload| {
+        exchange(&self.sock, request, seq, ours, &mut self.buf, |payload| {
             keep(parse(payload));
         })?;
         // The slack of the last doubling, given back (mremap, no copy).
         records.shrink_to_fit();
         Ok(records)
     }
+
+    /// `SOCK_DESTROY`—the kernel's own abort of one inet socket
+    /// (`tcp_abort`: a RST to the peer, `ECONNABORTED` to the holder),
+    /// the socket named by its `inet_diag_sockid` as the dump gave it,
+    /// cookie included, so no other socket on the same addresses is hit.
+    ///
+    /// # Errors
+    /// `EOPNOTSUPP` in a kernel built without `CONFIG_INET_DIAG_DESTROY`,
+    /// `EPERM` without `CAP_NET_ADMIN`, `ENOENT` when the socket is gone
+    /// (or its cookie no longer matches), `EINVAL` for a record that is not
+    /// an inet socket from a dump.
+    ///
+    /// # References
+    ///  - [sock_diag(7)]
+    ///
+    /// [sock_diag(7)]: https://man7.org/linux/man-pages/man7/sock_diag.7.html
+    pub fn destroy(&mut self, record: &SockRecord) -> core::result::Result<(), Errno> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = destroy_request(self.seq, record).ok_or(Errno::INVAL)?;
+        exchange(
+            &self.sock,
+            &request,
+            self.seq,
+            NLMSG_ERROR,
+            &mut self.buf,
+            |_| {},
+        )
+    }
+}
+
+/// `nlmsghdr` (`SOCK_DESTROY`, with an ack asked for) + `inet_diag_req_v2`
+/// naming `record`'s socket exactly; `None` for a record with no cookie or
+/// interface (not from a dump) or not an inet socket.
+pub fn destroy_request(seq: u32, record: &SockRecord) -> Option<Vec<u8>> {
+    let Kind::Inet {
+        proto,
+        version,
+        local,
+        remote,
+    } = &record.kind
+    else {
+        return None;
+    };
+    let (cookie, bound_if) = (record.details.cookie?, record.details.dev?);
+    let len = NLMSG_HDRLEN + INET_REQ_LEN;
+    let mut out = Vec::with_capacity(len);
+    request_header(&mut out, len, SOCK_DESTROY, NLM_F_ACK, seq);
+    inet_req_head(&mut out, *version, *proto, 0, u32::MAX);
+    out.extend_from_slice(&local.port().to_be_bytes());
+    out.extend_from_slice(&remote.port().to_be_bytes());
+    for addr in [local.ip(), remote.ip()] {
+        let mut words = [0u8; 16];
+        match addr {
+            IpAddr::V4(ip) => words[..4].copy_from_slice(&ip.octets()),
+            IpAddr::V6(ip) => words.copy_from_slice(&ip.octets()),
+        }
+        out.extend_from_slice(&words);
+    }
+    out.extend_from_slice(&bound_if.to_ne_bytes());
+    out.extend_from_slice(&(cookie as u32).to_ne_bytes());
+    out.extend_from_slice(&((cookie >> 32) as u32).to_ne_bytes());
+    Some(out)
 }
 
 /// `nlmsghdr` (`TCPDIAG_GETSOCK`) + `inet_diag_req` asking for every TCP
@@ -259,6 +323,14 @@ pub fn inet_request(
     let len = NLMSG_HDRLEN + INET_REQ_LEN;
     let mut out = Vec::with_capacity(len);
     header(&mut out, len, seq);
+    inet_req_head(&mut out, version, proto, ext, states);
+    out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
+    out
+}
+
+/// `inet_diag_req_v2` up to its `id`: family, protocol, `idiag_ext`, the
+/// pad, `idiag_states`.
+fn inet_req_head(out: &mut Vec<u8>, version: IpVersion, proto: InetProto, ext: u8, states: u32) {
     out.push(match version {
         IpVersion::V4 => AF_INET,
         IpVersion::V6 => AF_INET6,
@@ -270,8 +342,6 @@ pub fn inet_request(
     out.push(ext);
     out.push(0);
     out.extend_from_slice(&states.to_ne_bytes());
-    out.resize(len, 0); // inet_diag_sockid: all zero, i.e. any
-    out
 }
 
 /// `nlmsghdr` + `unix_diag_req` asking for every unix socket in `states`,
@@ -290,9 +360,9 @@ pub fn unix_request(seq: u32, states: u32, show: u32) -> Vec<u8> {
     out
 }
 
-/// Sends `request` and feeds each payload of type `ours` of the
-/// multi-part reply to `each`, until `NLMSG_DONE`.
-fn dump(
+/// Sends `request` and feeds each payload of type `ours` of the reply to
+/// `each`, until `NLMSG_DONE` (or, for `ours` `NLMSG_ERROR`, the ack).
+fn exchange(
     sock: &OwnedFd,
     request: &[u8],
     seq: u32,
@@ -310,9 +380,8 @@ fn dump(
         if len == 0 {
             return Err(Errno::BADMSG);
         }
-        if let Batch::Done =
-            parse_batch_of(buf.get(..len).unwrap_or_default(), seq, ours, &mut each)?
-        {
+        let bytes = buf.get(..len).unwrap_or_default();
+        if let Batch::Done = parse_batch_of(bytes, seq, ours, &mut each)? {
             return Ok(());
         }
     }
@@ -357,7 +426,8 @@ pub fn parse_batch(
     parse_batch_of(bytes, seq, SOCK_DIAG_BY_FAMILY, each)
 }
 
-/// [`parse_batch`] for replies of type `ours` (`RTM_NEWLINK` for a link).
+/// [`parse_batch`] for replies of type `ours` (`RTM_NEWLINK` for a link);
+/// with `ours` `NLMSG_ERROR`, the ack of a request (`NLM_F_ACK`) ends it.
 ///
 /// # Errors
 /// The errno the kernel reported, or `EBADMSG`.
@@ -397,6 +467,10 @@ pub fn parse_batch_of(
                 let status = i32_at(payload, 0).ok_or(Errno::BADMSG)?;
                 if status < 0 {
                     return Err(kernel_errno(status));
+                }
+                // An ack: what a request (never a dump) waits for.
+                if ours == NLMSG_ERROR {
+                    return Ok(Batch::Done);
                 }
             }
             NLMSG_NOOP => {}
@@ -467,6 +541,7 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
     let uid = u32_at(msg, 64)?;
     let inode = u32_at(msg, 68)?;
     let dev = u32_at(msg, 40)?;
+    let cookie = cookie_at(msg, 44)?;
     let mut v6only = None;
     let mut internals = Internals::default();
     // Everything the row needs is in the fixed part: an attribute that
@@ -499,9 +574,19 @@ pub fn parse_inet(msg: &[u8], proto: InetProto) -> Option<SockRecord> {
             v6only: v6only.filter(|_| version == IpVersion::V6),
             dev: Some(dev),
             internals: (!internals.is_empty()).then(|| Arc::new(internals)),
+            sock_type: Some(match proto {
+                InetProto::Tcp => SocketType::STREAM.as_raw(),
+                InetProto::Udp => SocketType::DGRAM.as_raw(),
+            }),
+            cookie: Some(cookie),
             ..Details::default()
         },
     })
+}
+
+/// A `__u32 cookie[2]` (low word first) as the one number `SO_COOKIE` gives.
+fn cookie_at(msg: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from(u32_at(msg, at)?) | u64::from(u32_at(msg, at + 4)?) << 32)
 }
 
 /// A `unix_diag_msg` and its attributes as a record, or `None` when it is
@@ -510,8 +595,10 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
     if msg.len() < UNIX_MSG_LEN || *msg.first()? != AF_UNIX {
         return None;
     }
+    let sock_type = *msg.get(1)?;
     let st = *msg.get(2)?;
     let inode = u32_at(msg, 4)?;
+    let cookie = cookie_at(msg, 8)?;
     let mut name = None;
     let mut peer = Peer::None;
     let mut queues = None;
@@ -543,6 +630,8 @@ pub fn parse_unix(msg: &[u8]) -> Option<SockRecord> {
         uid,
         details: Details {
             internals: (!internals.is_empty()).then(|| Arc::new(internals)),
+            sock_type: Some(u32::from(sock_type)),
+            cookie: Some(cookie),
             ..Details::default()
         },
     })
@@ -593,6 +682,9 @@ mod tests {
         m[6..8].copy_from_slice(&7777u16.to_be_bytes());
         m[8..12].copy_from_slice(&[127, 0, 0, 1]);
         m[24..28].copy_from_slice(&[127, 0, 0, 2]);
+        m[40..44].copy_from_slice(&3u32.to_ne_bytes());
+        m[44..48].copy_from_slice(&0x89ab_cdefu32.to_ne_bytes());
+        m[48..52].copy_from_slice(&0x0123_4567u32.to_ne_bytes());
         m[56..60].copy_from_slice(&5u32.to_ne_bytes());
         m[60..64].copy_from_slice(&6u32.to_ne_bytes());
         m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
@@ -615,6 +707,7 @@ mod tests {
         m[1] = 1;
         m[2] = state::ESTABLISHED;
         m[4..8].copy_from_slice(&2983400u32.to_ne_bytes());
+        m[8..12].copy_from_slice(&7u32.to_ne_bytes());
         m.extend(attr(UNIX_DIAG_NAME, b"/run/app.sock\0"));
         m.extend(attr(UNIX_DIAG_PEER, &2983401u32.to_ne_bytes()));
         m.extend(attr(UNIX_DIAG_RQLEN, &[1, 0, 0, 0, 2, 0, 0, 0]));
@@ -653,6 +746,9 @@ mod tests {
         assert_eq!(rec.inode, 2983339);
         assert_eq!(rec.uid, Some(1000));
         assert_eq!((rec.recv_q, rec.send_q), (Some(5), Some(6)));
+        assert_eq!(rec.details.cookie, Some(0x0123_4567_89ab_cdef));
+        assert_eq!(rec.details.dev, Some(3));
+        assert_eq!(rec.details.sock_type, Some(SocketType::STREAM.as_raw()));
         let Kind::Inet { local, remote, .. } = rec.kind else {
             panic!("not inet")
         };
@@ -670,6 +766,10 @@ mod tests {
             }
         );
         assert_eq!((rec.recv_q, rec.send_q), (Some(1), Some(2)));
+        assert_eq!(
+            (rec.details.cookie, rec.details.sock_type),
+            (Some(7), Some(1))
+        );
         assert_eq!(unix_name(b"\0ab\0c"), Some(b"@ab@c".to_vec()));
     }
 
@@ -754,6 +854,47 @@ mod tests {
         assert_eq!(parse_batch(&odd, 3, &mut |_| {}), Err(Errno::BADMSG));
         let more = nlmsg(SOCK_DIAG_BY_FAMILY, 3, &inet_msg());
         assert_eq!(parse_batch(&more, 3, &mut |_| {}), Ok(Batch::More));
+        // An ack goes unnoticed in a dump, and ends a request that asked for it.
+        let ack = nlmsg(NLMSG_ERROR, 3, &0i32.to_ne_bytes());
+        assert_eq!(parse_batch(&ack, 3, &mut |_| {}), Ok(Batch::More));
+        let acked = parse_batch_of(&ack, 3, NLMSG_ERROR, &mut |_| {});
+        assert_eq!(acked, Ok(Batch::Done));
+        let stale_ack = nlmsg(NLMSG_ERROR, 2, &0i32.to_ne_bytes());
+        let stale = parse_batch_of(&stale_ack, 3, NLMSG_ERROR, &mut |_| {});
+        assert_eq!(stale, Ok(Batch::More));
+    }
+
+    #[test]
+    fn a_destroy_request_names_the_dumped_socket_exactly() {
+        let Some(rec) = parse_inet(&inet_msg(), InetProto::Tcp) else {
+            panic!("no record")
+        };
+        let Some(req) = destroy_request(9, &rec) else {
+            panic!("no request")
+        };
+        assert_eq!(req.len(), NLMSG_HDRLEN + INET_REQ_LEN);
+        assert_eq!(u32_at(&req, 0), Some(72));
+        assert_eq!(u16_at(&req, 4), Some(SOCK_DESTROY));
+        assert_eq!(u16_at(&req, 6), Some(NLM_F_REQUEST | NLM_F_ACK));
+        assert_eq!(u32_at(&req, 8), Some(9));
+        assert_eq!(&req[16..18], &[AF_INET, IPPROTO_TCP]);
+        // The inet_diag_sockid, byte for byte as the dump carried it.
+        assert_eq!(&req[16 + 8..16 + 56], &inet_msg()[4..52]);
+        let mut no_cookie = rec.clone();
+        no_cookie.details.cookie = None;
+        assert_eq!(destroy_request(1, &no_cookie), None);
+        let Some(unix) = parse_unix(&unix_msg()) else {
+            panic!("no record")
+        };
+        assert_eq!(destroy_request(1, &unix), None);
+        let mut v6 = inet_msg();
+        v6[0] = AF_INET6;
+        v6[8..24].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        let Some(rec6) = parse_inet(&v6, InetProto::Tcp) else {
+            panic!("no v6 record")
+        };
+        let req6 = destroy_request(2, &rec6).unwrap_or_default();
+        assert_eq!(&req6[16 + 8..16 + 56], &v6[4..52]);
     }
 
     #[test]

@@ -74,6 +74,31 @@ pub struct Options {
     /// Where socket records come from
     #[arg(long, value_enum, default_value_t = Source::Netlink)]
     pub source: Source,
+    /// Each socket's chain as a tree: fd, struct file, inode, struct sock, other holders
+    #[arg(long, conflicts_with = "kill")]
+    pub explain: bool,
+    /// End the selected TCP sockets (SOCK_DESTROY, else shutdown via pidfd_getfd); needs a filter
+    #[arg(long)]
+    pub kill: bool,
+}
+
+impl Options {
+    /// Whether any flag narrows the sockets or the processes listed:
+    /// family, state, port, protocol, process, command, inode, namespace
+    /// (`-a`, `-e` and the output flags do not).
+    pub fn narrowed(&self) -> bool {
+        self.ipv4
+            || self.ipv6
+            || self.unix
+            || self.connected
+            || self.listening
+            || self.ports.is_some()
+            || self.protos.is_some()
+            || self.pids.is_some()
+            || self.comm.is_some()
+            || self.inode.is_some()
+            || self.netns.is_some()
+    }
 }
 
 /// One `--pid` value holding the whole list: an alias, because clap's derive

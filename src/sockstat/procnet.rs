@@ -5,7 +5,7 @@
 //! a kernel that adds a column must not make sockstat fail.
 
 use super::filter::Filter;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::trust::Records;
 use crate::decimal;
 use crate::error::{Error, Result};
@@ -113,7 +113,13 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
         // A listener's line has its accept queue but not its backlog.
         send_q: (st != state::LISTEN).then_some(tx),
         uid: Some(uid),
-        details: Default::default(),
+        details: Details {
+            sock_type: Some(match proto {
+                InetProto::Tcp => rustix::net::SocketType::STREAM.as_raw(),
+                InetProto::Udp => rustix::net::SocketType::DGRAM.as_raw(),
+            }),
+            ..Details::default()
+        },
     })
 }
 
@@ -226,11 +232,12 @@ fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
         *field = rest.get(..end)?;
         rest = rest.get(end..)?;
     }
-    let [num, _refs, _protocol, flags, _type, st, inode] = fields;
+    let [num, _refs, _protocol, flags, sock_type, st, inode] = fields;
     if num.last() != Some(&b':') {
         return None;
     }
     let flags = u32::try_from(hex(flags)?).ok()?;
+    let sock_type = u32::try_from(hex(sock_type)?).ok()?;
     let st = u8::try_from(hex(st)?).ok()?;
     let inode = decimal::parse(inode)?;
     let name_at = match rest.first() {
@@ -255,7 +262,10 @@ fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
         recv_q: None,
         send_q: None,
         uid: None,
-        details: Default::default(),
+        details: Details {
+            sock_type: Some(sock_type),
+            ..Details::default()
+        },
     };
     Some((record, name_at))
 }
@@ -323,6 +333,8 @@ mod tests {
             }
         );
         assert_eq!(got[1].state, state::ESTABLISHED);
+        let types: Vec<_> = got.iter().map(|r| r.details.sock_type).collect();
+        assert_eq!(types, [Some(1), Some(1), Some(2)]);
         assert_eq!(
             got[1].kind,
             Kind::Unix {

@@ -129,6 +129,11 @@ pub struct Details {
     /// knows them; `None` otherwise. Shared with the rows that show it (a
     /// `tcp_info` is 248 bytes, and a listing may have 20,000 of them).
     pub internals: Option<Arc<Internals>>,
+    /// Its `SOCK_*` type as the kernel numbers it (`sk_type`).
+    pub sock_type: Option<u32>,
+    /// The socket cookie: the 64-bit id `sock_gen_cookie()` gives the
+    /// `struct sock`, never reused while the system runs (sock_diag only).
+    pub cookie: Option<u64>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one

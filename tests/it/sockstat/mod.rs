@@ -1,7 +1,9 @@
 //! `sockstat` against sockets this test process (or a child it starts) holds:
 //! the real binary, port 0 only, loopback only, no sleeps for readiness.
 
+mod explain;
 mod internals;
+mod kill;
 mod namespaces;
 mod presentation;
 mod selection;

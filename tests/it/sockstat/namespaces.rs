@@ -8,18 +8,19 @@ use crate::util::netns::Netns;
 use crate::util::{Cmd, Process, SOCKSTAT, skip, sockc, sockd, sockstat};
 use std::process::{ChildStdin, Stdio};
 
-/// A server and a client connected to it, inside a namespace of their own.
-struct Inside {
-    server: Process,
-    client: Process,
+/// A server and a client connected to it, inside a namespace of their own
+/// (also what `--kill` ends from outside it).
+pub(super) struct Inside {
+    pub(super) server: Process,
+    pub(super) client: Process,
     _typing: ChildStdin,
     // Last: the processes go before their namespace does.
-    ns: Netns,
+    pub(super) ns: Netns,
 }
 
 impl Inside {
     /// `None` (the skip reported) where namespaces cannot be made.
-    fn start() -> Option<Self> {
+    pub(super) fn start() -> Option<Self> {
         if !skip::require_root() || !skip::require_tool("ip") {
             return None;
         }
@@ -61,7 +62,7 @@ impl Inside {
 
     /// Their rows once the client's connection shows (it connects on its
     /// own schedule).
-    fn rows(&self, extra: &[&str]) -> Vec<Row> {
+    pub(super) fn rows(&self, extra: &[&str]) -> Vec<Row> {
         let pids = self.pids();
         let args = [&["--pid", pids.as_str()][..], extra].concat();
         let client = self.client.pid().to_string();
@@ -72,7 +73,7 @@ impl Inside {
     }
 }
 
-fn row<'a>(rows: &'a [Row], pid: u32, state: &str) -> &'a Row {
+pub(super) fn row<'a>(rows: &'a [Row], pid: u32, state: &str) -> &'a Row {
     let pid = pid.to_string();
     rows.iter()
         .find(|r| r["PID"] == pid && r["STATE"] == state)

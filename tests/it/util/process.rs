@@ -125,6 +125,11 @@ impl Process {
         String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
     }
 
+    /// What a captured stdout has said so far.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.bytes()).into_owned()
+    }
+
     /// Blocks until stdout contains `needle` (or fails the test).
     #[track_caller]
     pub fn wait_stdout(&self, needle: &str) {
