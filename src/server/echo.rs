@@ -18,9 +18,9 @@
 
 use super::WorkerStats;
 use super::conn::{Conn, Outgoing};
+use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::Timers;
-use super::fault::Plan;
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::sendq::SendQueues;
 use super::shared::Shared;

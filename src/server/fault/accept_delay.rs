@@ -44,6 +44,9 @@ mod tests {
         let mut opening = Opening::default();
         AcceptDelay::new(Duration::from_millis(300)).open(now, &mut opening);
         assert_eq!(opening.hold_until, Some(now + Duration::from_millis(300)));
-        assert_eq!(AcceptDelay::new(Duration::from_millis(300)).flag(), "--accept-delay 300");
+        assert_eq!(
+            AcceptDelay::new(Duration::from_millis(300)).flag(),
+            "--accept-delay 300"
+        );
     }
 }

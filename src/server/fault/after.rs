@@ -87,7 +87,11 @@ mod tests {
     #[test]
     fn exactly_the_limit_leaves_then_the_connection_ends() {
         let now = Instant::now();
-        let plan = Plan::new(vec![Box::new(After::new(Limit::Bytes(1000), Ending::Rst))], 1.0, 1);
+        let plan = Plan::new(
+            vec![Box::new(After::new(Limit::Bytes(1000), Ending::Rst))],
+            1.0,
+            1,
+        );
         let mut path = plan.path(0, Stream::Down, now);
         let mut sent = 0;
         for _ in 0..3 {
@@ -104,8 +108,15 @@ mod tests {
     #[test]
     fn no_byte_at_all_ends_it_before_any_is_read() {
         let now = Instant::now();
-        let plan = Plan::new(vec![Box::new(After::new(Limit::Bytes(0), Ending::Fin))], 1.0, 1);
-        assert_eq!(plan.path(0, Stream::Down, now).next(now, 64), Step::End(Ending::Fin));
+        let plan = Plan::new(
+            vec![Box::new(After::new(Limit::Bytes(0), Ending::Fin))],
+            1.0,
+            1,
+        );
+        assert_eq!(
+            plan.path(0, Stream::Down, now).next(now, 64),
+            Step::End(Ending::Fin)
+        );
     }
 
     #[test]
@@ -115,9 +126,15 @@ mod tests {
         After::new(Limit::Time(Duration::from_secs(2)), Ending::Fin).open(now, &mut opening);
         After::new(Limit::Time(Duration::from_millis(500)), Ending::Rst).open(now, &mut opening);
         After::new(Limit::Time(Duration::from_secs(1)), Ending::Fin).open(now, &mut opening);
-        assert_eq!(opening.deadline, Some((now + Duration::from_millis(500), Ending::Rst)));
+        assert_eq!(
+            opening.deadline,
+            Some((now + Duration::from_millis(500), Ending::Rst))
+        );
         let close = After::new(Limit::Time(Duration::from_millis(500)), Ending::Fin);
         assert_eq!(close.flag(), "--close-after 0.5s");
-        assert_eq!(After::new(Limit::Bytes(9), Ending::Rst).flag(), "--reset-after 9");
+        assert_eq!(
+            After::new(Limit::Bytes(9), Ending::Rst).flag(),
+            "--reset-after 9"
+        );
     }
 }

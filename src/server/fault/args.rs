@@ -44,7 +44,14 @@ pub struct Faults {
     #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat", help_heading = "Faults")]
     pub accept_delay: Option<Duration>,
     /// At accept: close (FIN), reset (RST), hang (never read), blackhole (read, never answer)
-    #[arg(long, value_name = "MODE", value_enum, hide_possible_values = true, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        hide_possible_values = true,
+        conflicts_with = "chat",
+        help_heading = "Faults"
+    )]
     pub on_accept: Option<OnAccept>,
     /// sockd's FIN comes MS ms after the client's
     #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat", help_heading = "Faults")]
@@ -118,7 +125,11 @@ impl FaultFlags {
                 u64::from_le_bytes(bytes)
             }
         };
-        Ok(Some(Plan::new(faults, self.fault_share.unwrap_or(1.0), seed)))
+        Ok(Some(Plan::new(
+            faults,
+            self.fault_share.unwrap_or(1.0),
+            seed,
+        )))
     }
 }
 
@@ -233,16 +244,40 @@ mod tests {
 
     #[test]
     fn bad_values_say_what_was_expected() {
-        for bad in ["", "-1", "1.5", "x", "1e3", "31536000001", "200:", ":50", "100:150", "1:2:3"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "x",
+            "1e3",
+            "31536000001",
+            "200:",
+            ":50",
+            "100:150",
+            "1:2:3",
+        ] {
             assert!(parse_delay(bad).is_err(), "--delay {bad:?}");
         }
-        for bad in ["0", "", "K", "1KK", "1k", "1G", "-5", "1.5K", "18446744073709551615K", "+1"] {
+        for bad in [
+            "0",
+            "",
+            "K",
+            "1KK",
+            "1k",
+            "1G",
+            "-5",
+            "1.5K",
+            "18446744073709551615K",
+            "+1",
+        ] {
             assert!(parse_rate(bad).is_err(), "--rate {bad:?}");
         }
         for bad in ["0", "0:10", "10:", "10:-1", "-10"] {
             assert!(parse_chunk(bad).is_err(), "--chunk {bad:?}");
         }
-        for bad in ["", "s", "0s", "-1s", "1ms", "1 s", "nans", "infs", "1e400s", "x"] {
+        for bad in [
+            "", "s", "0s", "-1s", "1ms", "1 s", "nans", "infs", "1e400s", "x",
+        ] {
             assert!(parse_limit(bad).is_err(), "--close-after {bad:?}");
         }
         for bad in ["-0.1", "1.01", "nan", "inf", "", "50%"] {

@@ -61,7 +61,11 @@ mod tests {
     #[test]
     fn a_reply_leaves_in_pieces_a_gap_apart() {
         let start = Instant::now();
-        let plan = Plan::new(vec![Box::new(Chunk::new(10, Duration::from_millis(20)))], 1.0, 1);
+        let plan = Plan::new(
+            vec![Box::new(Chunk::new(10, Duration::from_millis(20)))],
+            1.0,
+            1,
+        );
         let mut path = plan.path(0, Stream::Down, start);
         path.push(&[7u8; 100], start);
         let mut now = start;

@@ -69,12 +69,22 @@ mod tests {
         let mut rng = Rng::new(2);
         let mut touched = 0;
         for _ in 0..10_000 {
-            let mut chunk = Arrival { len: 10, ready: now, flip: None, copies: 1 };
+            let mut chunk = Arrival {
+                len: 10,
+                ready: now,
+                flip: None,
+                copies: 1,
+            };
             corrupt.arrive(&mut chunk, &mut rng);
             touched += usize::from(chunk.flip.is_some_and(|bit| bit < 80));
         }
         assert!((2_700..3_300).contains(&touched), "{touched}");
-        let mut empty = Arrival { len: 0, ready: now, flip: None, copies: 1 };
+        let mut empty = Arrival {
+            len: 0,
+            ready: now,
+            flip: None,
+            copies: 1,
+        };
         Corrupt::new(1.0).arrive(&mut empty, &mut rng);
         assert_eq!(empty.flip, None);
     }

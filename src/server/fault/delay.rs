@@ -59,12 +59,22 @@ mod tests {
     #[test]
     fn a_chunk_waits_the_delay_and_no_longer() {
         let now = Instant::now();
-        let plan = Plan::new(vec![Box::new(Delay::new(Duration::from_millis(200), Duration::ZERO))], 1.0, 1);
+        let plan = Plan::new(
+            vec![Box::new(Delay::new(
+                Duration::from_millis(200),
+                Duration::ZERO,
+            ))],
+            1.0,
+            1,
+        );
         let mut path = plan.path(0, Stream::Down, now);
         path.push(b"hi", now);
         let at = now + Duration::from_millis(200);
         assert_eq!(path.next(now, 64), Step::Until(at));
-        assert_eq!(path.next(at - Duration::from_millis(1), 64), Step::Until(at));
+        assert_eq!(
+            path.next(at - Duration::from_millis(1), 64),
+            Step::Until(at)
+        );
         assert_eq!(path.next(at, 64), Step::Send(2));
     }
 
@@ -72,10 +82,15 @@ mod tests {
     fn jitter_spreads_uniformly_within_its_bounds() {
         let delay = Delay::new(Duration::from_millis(100), Duration::from_millis(50));
         let mut rng = Rng::new(3);
-        let draws: Vec<f64> = (0..10_000).map(|_| delay.draw(&mut rng).as_secs_f64() * 1e3).collect();
+        let draws: Vec<f64> = (0..10_000)
+            .map(|_| delay.draw(&mut rng).as_secs_f64() * 1e3)
+            .collect();
         assert!(draws.iter().all(|ms| (50.0..=150.0).contains(ms)));
         let below_75 = draws.iter().filter(|&&ms| ms < 75.0).count();
-        assert!((2_200..2_800).contains(&below_75), "{below_75} of 10000 under 75 ms");
+        assert!(
+            (2_200..2_800).contains(&below_75),
+            "{below_75} of 10000 under 75 ms"
+        );
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         assert!((98.0..102.0).contains(&mean), "{mean}");
     }

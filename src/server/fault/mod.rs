@@ -337,7 +337,10 @@ mod tests {
     #[test]
     fn the_plan_logs_the_flags_that_replay_it() {
         let faults: Vec<Box<dyn Fault>> = vec![
-            Box::new(delay::Delay::new(Duration::from_millis(200), Duration::ZERO)),
+            Box::new(delay::Delay::new(
+                Duration::from_millis(200),
+                Duration::ZERO,
+            )),
             Box::new(corrupt::Corrupt::new(0.25)),
         ];
         let plan = Plan::new(faults, 0.5, 7);

@@ -171,7 +171,11 @@ mod tests {
         assert_eq!(queue.push(b"f", ms(200)), 1);
         assert_eq!(queue.ready(ms(99), usize::MAX), (0, Some(ms(100))));
         assert_eq!(queue.ready(ms(100), usize::MAX), (5, Some(ms(200))));
-        assert_eq!(queue.ready(ms(100), 2), (5, None), "counted as far as asked");
+        assert_eq!(
+            queue.ready(ms(100), 2),
+            (5, None),
+            "counted as far as asked"
+        );
         assert_eq!(queue.front(4), b"abcd");
         queue.consume(4);
         assert_eq!(queue.ready(ms(150), usize::MAX), (1, Some(ms(200))));
@@ -205,7 +209,11 @@ mod tests {
         for n in 0..MAX_SEGMENTS as u64 {
             assert_eq!(queue.push(b"1", start + Duration::from_millis(n + 1)), 1);
         }
-        assert_eq!(queue.room(), 0, "a run per byte: the bookkeeping is bounded too");
+        assert_eq!(
+            queue.room(),
+            0,
+            "a run per byte: the bookkeeping is bounded too"
+        );
         assert_eq!(queue.len(), MAX_SEGMENTS);
     }
 

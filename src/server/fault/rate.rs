@@ -29,7 +29,9 @@ impl Rate {
     }
 
     fn piece(&self) -> usize {
-        usize::try_from(self.per_sec / 100).unwrap_or(usize::MAX).max(1)
+        usize::try_from(self.per_sec / 100)
+            .unwrap_or(usize::MAX)
+            .max(1)
     }
 
     /// How long `n` bytes take at the rate.
@@ -106,7 +108,10 @@ mod tests {
         let later = start + Duration::from_secs(1);
         assert_eq!(rate.admit(later, 50), Admit::Go(10));
         rate.sent(later, 10);
-        assert_eq!(rate.admit(later, 50), Admit::Until(later + Duration::from_millis(10)));
+        assert_eq!(
+            rate.admit(later, 50),
+            Admit::Until(later + Duration::from_millis(10))
+        );
         assert_eq!(rate.admit(later, 0), Admit::Go(0));
     }
 }

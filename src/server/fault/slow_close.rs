@@ -41,9 +41,16 @@ mod tests {
     #[test]
     fn the_fin_waits_for_the_delay() {
         let now = Instant::now();
-        let plan = Plan::new(vec![Box::new(SlowClose::new(Duration::from_millis(500)))], 1.0, 1);
+        let plan = Plan::new(
+            vec![Box::new(SlowClose::new(Duration::from_millis(500)))],
+            1.0,
+            1,
+        );
         let mut path = plan.path(0, Stream::Down, now);
         assert_eq!(path.finish(now), now + Duration::from_millis(500));
-        assert_eq!(SlowClose::new(Duration::from_millis(500)).flag(), "--slow-close 500");
+        assert_eq!(
+            SlowClose::new(Duration::from_millis(500)).flag(),
+            "--slow-close 500"
+        );
     }
 }

@@ -117,7 +117,13 @@ impl Faulted {
 
 /// One step of the faulted connection `conn` (token `token`) at `now`, for
 /// epoll's `flags` (empty for a timer).
-pub fn step(conn: &mut Conn, io: &mut Io<'_>, token: u64, flags: EventFlags, now: Instant) -> Stepped {
+pub fn step(
+    conn: &mut Conn,
+    io: &mut Io<'_>,
+    token: u64,
+    flags: EventFlags,
+    now: Instant,
+) -> Stepped {
     let Conn {
         fd,
         out,
@@ -293,7 +299,13 @@ impl Turn<'_, '_> {
 
     /// An ending in progress since `since`. Returns whether the connection
     /// stays open (for now).
-    fn ending(&mut self, f: &mut Faulted, ending: Ending, since: Instant, flags: EventFlags) -> bool {
+    fn ending(
+        &mut self,
+        f: &mut Faulted,
+        ending: Ending,
+        since: Instant,
+        flags: EventFlags,
+    ) -> bool {
         let give_up = since + LINGER;
         if self.now >= give_up {
             return self.close(ending);

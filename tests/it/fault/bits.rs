@@ -21,7 +21,10 @@ fn corrupt_1_flips_exactly_one_bit_in_every_chunk() {
         assert_eq!(bits_differing(&message, &reply), 1, "round {round}");
         where_flipped.insert(message.iter().zip(&reply).position(|(a, b)| a != b));
     }
-    assert!(where_flipped.len() > 3, "always the same byte: {where_flipped:?}");
+    assert!(
+        where_flipped.len() > 3,
+        "always the same byte: {where_flipped:?}"
+    );
 }
 
 #[test]

@@ -25,7 +25,12 @@ fn close_after_bytes_sends_exactly_that_many_then_eof() {
     let server = faulty(&["--close-after", "1000"]);
     let payload = random_bytes(3000, 6);
     let (got, error) = send_and_read(server.port(), &payload);
-    assert_eq!(error, None, "an EOF, not an error, after {} bytes", got.len());
+    assert_eq!(
+        error,
+        None,
+        "an EOF, not an error, after {} bytes",
+        got.len()
+    );
     assert_eq!(got, payload[..1000]);
 }
 
@@ -71,7 +76,10 @@ fn on_accept_close_is_an_eof_at_once() {
 fn on_accept_reset_is_econnreset_at_once() {
     let server = faulty(&["--on-accept", "reset"]);
     let fd = connect(server.port());
-    assert_eq!(recv_upto(&fd, usize::MAX), (Vec::new(), Some(Errno::CONNRESET)));
+    assert_eq!(
+        recv_upto(&fd, usize::MAX),
+        (Vec::new(), Some(Errno::CONNRESET))
+    );
 }
 
 /// Sends without waiting until the kernel takes nothing more for a while
@@ -103,7 +111,10 @@ fn on_accept_hang_never_reads_so_the_clients_buffer_fills() {
     let fd = connect(server.port());
     let sent = send_until_full(&fd);
     assert!(sent > 0, "nothing fitted at all");
-    assert!(stays_silent(&fd, Duration::from_millis(500)), "a hung peer answered");
+    assert!(
+        stays_silent(&fd, Duration::from_millis(500)),
+        "a hung peer answered"
+    );
     eprintln!("--on-accept hang: the kernel buffers held {sent} bytes");
 }
 
@@ -113,5 +124,8 @@ fn on_accept_blackhole_reads_everything_and_never_answers() {
     let fd = connect(server.port());
     // 10 MB, far more than both kernel buffers hold: all of it read.
     send_all(&fd, &random_bytes(10_000_000, 8));
-    assert!(stays_silent(&fd, Duration::from_secs(1)), "a blackhole answered");
+    assert!(
+        stays_silent(&fd, Duration::from_secs(1)),
+        "a blackhole answered"
+    );
 }

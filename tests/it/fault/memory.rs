@@ -44,7 +44,10 @@ fn a_client_that_never_reads_cannot_grow_a_delaying_sockd() {
         "--delay 2000, a client sending without reading: {} MiB taken of 200, sockd VmHWM {peak_kib} KiB",
         sent / MIB
     );
-    assert!(sent < 64 * MIB, "sockd never stopped reading: {sent} bytes taken");
+    assert!(
+        sent < 64 * MIB,
+        "sockd never stopped reading: {sent} bytes taken"
+    );
     assert!(peak_kib < 64 * 1024, "sockd's peak RSS {peak_kib} KiB");
     // What it held comes back in order, byte for byte.
     let first = recv_exact(&fd, MIB);

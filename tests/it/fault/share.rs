@@ -9,7 +9,15 @@ use rustix::io::Errno;
 /// them at once: which were reset, by ordinal; and sockd's stderr.
 fn resets(extra: &[&str]) -> (Vec<bool>, String) {
     let server = sockd()
-        .args(["-q", "--threads", "2", "--on-accept", "reset", "--fault-share", "0.5"])
+        .args([
+            "-q",
+            "--threads",
+            "2",
+            "--on-accept",
+            "reset",
+            "--fault-share",
+            "0.5",
+        ])
         .args(extra)
         .args(["127.0.0.1", "0"])
         .serve();
@@ -39,7 +47,10 @@ fn the_same_seed_resets_the_same_connections() {
         "{stderr}"
     );
     let (again, _) = resets(&["--seed", "7"]);
-    assert_eq!(first, again, "seed 7 picked other connections the second time");
+    assert_eq!(
+        first, again,
+        "seed 7 picked other connections the second time"
+    );
     let (other, _) = resets(&["--seed", "8"]);
     assert_ne!(first, other, "seeds 7 and 8 picked the same 100");
 }

@@ -38,7 +38,12 @@ fn delay_with_jitter_spreads_round_trips_within_its_bounds() {
         .iter()
         .fold((f64::MAX, 0.0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
     for (round, &t) in took.iter().enumerate() {
-        within_secs(&format!("round trip {round}"), t, 0.05, 0.15 + SLACK.as_secs_f64());
+        within_secs(
+            &format!("round trip {round}"),
+            t,
+            0.05,
+            0.15 + SLACK.as_secs_f64(),
+        );
     }
     // 20 uniform draws over 100 ms all within 20 ms of each other: never.
     assert!(max - min > 0.02, "no spread: {took:.3?}");
@@ -89,7 +94,10 @@ fn chunk_sends_a_reply_in_small_pieces_apart() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(got, message);
-    assert!(reads.len() >= 10 && reads.iter().all(|&n| n <= 10), "{reads:?}");
+    assert!(
+        reads.len() >= 10 && reads.iter().all(|&n| n <= 10),
+        "{reads:?}"
+    );
     // Ten pieces, 20 ms apart: the last leaves 180 ms after the first.
     assert!(secs_since(start) >= 0.18, "{:.3} s", secs_since(start));
 }
@@ -119,5 +127,10 @@ fn slow_close_sends_sockds_fin_late() {
     let start = Instant::now();
     shutdown(&fd, Shutdown::Write).unwrap_or_else(|e| panic!("shutdown: {e}"));
     assert_eq!(recv_to_eof(&fd), b"bye");
-    within_secs("EOF after the client's FIN", secs_since(start), 0.5, 0.5 + 1.0);
+    within_secs(
+        "EOF after the client's FIN",
+        secs_since(start),
+        0.5,
+        0.5 + 1.0,
+    );
 }

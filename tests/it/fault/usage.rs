@@ -21,7 +21,11 @@ fn bad_fault_values_are_usage_errors_on_one_line() {
         ("--reset-after", "0s", "seconds greater than 0"),
         ("--reset-after", "x", "a number of bytes"),
         ("--accept-delay", "soon", "expected whole milliseconds"),
-        ("--on-accept", "drop", "expected close, reset, hang or blackhole"),
+        (
+            "--on-accept",
+            "drop",
+            "expected close, reset, hang or blackhole",
+        ),
         ("--slow-close", "-500", "expected whole milliseconds"),
         ("--corrupt", "1.5", "a share from 0 to 1"),
         ("--corrupt", "nan", "a share from 0 to 1"),
@@ -48,7 +52,10 @@ fn faults_with_chat_or_a_share_without_faults_are_usage_errors() {
             .args(alone)
             .args(["127.0.0.1", "0"])
             .run()
-            .fails_with(64, &format!("sockd: {} needs a fault to apply (--delay", alone[0]))
+            .fails_with(
+                64,
+                &format!("sockd: {} needs a fault to apply (--delay", alone[0]),
+            )
             .stderr_lines(1);
     }
 }
