@@ -15,10 +15,10 @@ pub struct FaultFlags {
     #[command(flatten)]
     pub faults: Faults,
     /// Fault only a share P (0-1) of connections, picked by --seed
-    #[arg(long, value_name = "P", value_parser = parse_share, help_heading = "Faults")]
+    #[arg(long, value_name = "P", value_parser = parse_share)]
     pub fault_share: Option<f64>,
     /// Seed of the faults' draws, to replay a run (random if not given; logged)
-    #[arg(long, value_name = "N", value_parser = parse_seed, help_heading = "Faults")]
+    #[arg(long, value_name = "N", value_parser = parse_seed)]
     pub seed: Option<u64>,
 }
 
@@ -26,22 +26,22 @@ pub struct FaultFlags {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Faults {
     /// Each chunk comes back MS (± JITTER, uniform) ms late, in order
-    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with = "chat")]
     pub delay: Option<(Duration, Duration)>,
     /// At most BYTES per second per connection (K = 1024, M = 1024²)
-    #[arg(long, value_name = "BYTES", value_parser = parse_rate, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate, conflicts_with = "chat")]
     pub rate: Option<u64>,
     /// Replies in pieces of at most N bytes, each its own send, MS ms apart
-    #[arg(long, value_name = "N[:MS]", value_parser = parse_chunk, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "N[:MS]", value_parser = parse_chunk, conflicts_with = "chat")]
     pub chunk: Option<(usize, Duration)>,
     /// A FIN once exactly BYTES were sent back, or SECS after accept (5s, 0.5s)
-    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat")]
     pub close_after: Option<Limit>,
     /// An RST (SO_LINGER 0) once exactly BYTES were sent back, or SECS after accept
-    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat")]
     pub reset_after: Option<Limit>,
     /// Accept, then let nothing flow for MS ms (a slow open)
-    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat")]
     pub accept_delay: Option<Duration>,
     /// At accept: close (FIN), reset (RST), hang (never read), blackhole (read, never answer)
     #[arg(
@@ -50,14 +50,13 @@ pub struct Faults {
         value_enum,
         hide_possible_values = true,
         conflicts_with = "chat",
-        help_heading = "Faults"
     )]
     pub on_accept: Option<OnAccept>,
-    /// sockd's FIN comes MS ms after the client's
-    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat", help_heading = "Faults")]
+    /// Send sockd's FIN MS ms after the client's
+    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat")]
     pub slow_close: Option<Duration>,
     /// Flip one bit in a share P (0-1) of chunks
-    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat", help_heading = "Faults")]
+    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
     pub corrupt: Option<f64>,
 }
 
