@@ -180,6 +180,15 @@ impl Worker<'_> {
                 self.on_faulted(token, EventFlags::empty());
             }
         }
+        if self.timers.bloated(self.conns.len()) {
+            let conns = &mut self.conns;
+            self.timers.compact(|at, token| {
+                conns.get_mut(token).is_some_and(|conn| match &conn.out {
+                    Outgoing::Faulted(fault) => fault.armed_at() == Some(at),
+                    Outgoing::Plain(_) => false,
+                })
+            });
+        }
         self.flush_transcript();
     }
 

@@ -49,7 +49,7 @@ pub struct Faults {
         value_name = "MODE",
         value_enum,
         hide_possible_values = true,
-        conflicts_with = "chat",
+        conflicts_with = "chat"
     )]
     pub on_accept: Option<OnAccept>,
     /// Send sockd's FIN MS ms after the client's

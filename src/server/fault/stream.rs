@@ -109,6 +109,12 @@ impl Faulted {
         }
     }
 
+    /// The deadline this connection waits for, if any (the others it left
+    /// in the worker's timers are stale).
+    pub fn armed_at(&self) -> Option<Instant> {
+        self.armed.at()
+    }
+
     /// A deadline of this connection's came due at `at`: whether to step.
     pub fn fire(&mut self, at: Instant) -> bool {
         self.armed.fire(at)

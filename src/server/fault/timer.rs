@@ -9,13 +9,26 @@
 //! ([`crate::slab::Slab`]). A live connection that re-arms keeps only its
 //! earliest deadline current ([`Armed`]); older entries are ignored when
 //! they fire. `epoll_wait` counts in milliseconds (rustix rounds a timeout
-//! up, so a deadline is never woken early); a heap beats a hashed wheel
-//! here because a worker holds few deadlines (one per faulted connection)
-//! and pays O(log n) only when a fault acts.
+//! up, so a deadline is never woken early). rustix calls `epoll_pwait2`
+//! (nanoseconds) only with its `linux_5_11` feature; it would not help here,
+//! since the faults' times are whole milliseconds (the flags' unit, and the
+//! queue's clock) and a late wake-up costs at most one. A heap beats a
+//! hashed wheel here because a worker holds few deadlines (about one per
+//! faulted connection) and pays O(log n) only when a fault acts.
+//!
+//! Superseded entries are garbage a client could pile up (a connection that
+//! goes busy and idle every millisecond under `--close-after 1000000s`
+//! re-pushes its far deadline each time), so once the heap holds more than
+//! [`SLACK`] entries beyond twice the live ones the worker compacts it
+//! ([`Timers::compact`]): the heap stays proportional to the connections,
+//! at an amortized O(log n) a push.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
+
+/// Stale entries tolerated before a compaction, beyond twice the live ones.
+pub const SLACK: usize = 1024;
 
 /// A worker's deadlines, earliest first.
 #[derive(Debug, Default)]
@@ -47,6 +60,21 @@ impl Timers {
         }
     }
 
+    /// Whether enough stale entries have piled up, with `live` deadlines
+    /// current, for a [`Timers::compact`] to be worth it.
+    pub fn bloated(&self, live: usize) -> bool {
+        self.heap.len() > live.saturating_mul(2).saturating_add(SLACK)
+    }
+
+    /// Keeps only the entries `current` says are armed, once each.
+    pub fn compact(&mut self, mut current: impl FnMut(Instant, u64) -> bool) {
+        let mut entries = core::mem::take(&mut self.heap).into_vec();
+        entries.retain(|Reverse((at, token))| current(*at, *token));
+        entries.sort_unstable();
+        entries.dedup();
+        self.heap = BinaryHeap::from(entries);
+    }
+
     /// Deadlines held, stale ones included.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -70,6 +98,11 @@ impl Armed {
             self.0 = Some(at);
             timers.push(at, token);
         }
+    }
+
+    /// The deadline armed, if any.
+    pub fn at(&self) -> Option<Instant> {
+        self.0
     }
 
     /// A deadline of this connection's came due: whether it is the armed
@@ -127,5 +160,27 @@ mod tests {
         assert!(!armed.fire(stale), "superseded by the earlier arm");
         armed.arm(&mut timers, ms(120), 9);
         assert_eq!(timers.next(), Some(ms(120)));
+    }
+
+    #[test]
+    fn compaction_keeps_each_armed_deadline_once_and_drops_the_rest() {
+        let start = Instant::now();
+        let ms = |n| start + Duration::from_millis(n);
+        let mut timers = Timers::new();
+        let mut armed = Armed::default();
+        // Busy and idle in turn: the far deadline is pushed again each time.
+        for n in 0..5000 {
+            armed.arm(&mut timers, ms(1_000_000), 1);
+            armed.arm(&mut timers, ms(n + 1), 1);
+            let (at, _) = timers.pop_due(ms(n + 1)).unwrap_or_else(|| panic!("due"));
+            assert!(armed.fire(at));
+        }
+        armed.arm(&mut timers, ms(1_000_000), 1);
+        timers.push(ms(7), 2);
+        assert!(timers.bloated(1), "{} entries", timers.len());
+        timers.compact(|at, token| token == 1 && armed.at() == Some(at));
+        assert_eq!(timers.len(), 1);
+        assert!(!timers.bloated(1));
+        assert_eq!(timers.pop_due(ms(2_000_000)), Some((ms(1_000_000), 1)));
     }
 }
