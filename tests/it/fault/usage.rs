@@ -42,11 +42,23 @@ fn bad_fault_values_are_usage_errors_on_one_line() {
 
 #[test]
 fn faults_with_chat_or_a_share_without_faults_are_usage_errors() {
-    sockd()
-        .args(["--chat", "--delay", "5", "127.0.0.1", "0"])
-        .run()
-        .fails_with(64, "sockd: --chat cannot be used with --delay")
-        .stderr_lines(1);
+    for (flag, value) in [
+        ("--delay", "5"),
+        ("--rate", "1K"),
+        ("--chunk", "10"),
+        ("--close-after", "10"),
+        ("--reset-after", "1s"),
+        ("--accept-delay", "5"),
+        ("--on-accept", "hang"),
+        ("--slow-close", "5"),
+        ("--corrupt", "0.5"),
+    ] {
+        sockd()
+            .args(["--chat", flag, value, "127.0.0.1", "0"])
+            .run()
+            .fails_with(64, &format!("sockd: --chat cannot be used with {flag}"))
+            .stderr_lines(1);
+    }
     for alone in [&["--fault-share", "0.5"][..], &["--seed", "3"][..]] {
         sockd()
             .args(alone)
