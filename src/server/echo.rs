@@ -13,14 +13,14 @@
 //!
 //! A connection the faults pick ([`super::fault`]) is served by
 //! [`fault::stream::step`] instead, on events and on the worker's timers
-//! (the earliest deadline bounds `epoll_wait`); a worker without faults
+//! (the earliest set on the worker's one timer fd); a worker without faults
 //! holds no timer and never looks.
 
 use super::WorkerStats;
 use super::conn::{Conn, Outgoing};
 use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
-use super::fault::timer::Timers;
+use super::fault::timer::{Alarm, Timers};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::sendq::SendQueues;
 use super::shared::Shared;
@@ -55,6 +55,9 @@ const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 const RESUME: u64 = u64::MAX - 2;
+/// The faults' alarm ([`Alarm`]): its event only wakes the loop, which then
+/// fires what is due.
+const ALARM: u64 = u64::MAX - 3;
 
 /// Worker settings that are not shared state.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +95,7 @@ pub fn run_worker(
         idle: IdleSweep::new(),
         faults,
         timers: Timers::new(),
+        alarm: Alarm::new(),
         send_queues: SendQueues::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
@@ -116,6 +120,7 @@ struct Worker<'a> {
     idle: IdleSweep,
     faults: Option<&'a Plan>,
     timers: Timers,
+    alarm: Alarm,
     /// For the faults' RST ending (opened at the first).
     send_queues: SendQueues,
 }
@@ -129,7 +134,8 @@ impl Worker<'_> {
             .map(|idle| (idle / 4).max(Duration::from_millis(10)));
         let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
         loop {
-            epoll_wait(&self.epoll, &mut events, self.wait_timeout(next_sweep))
+            let timeout = self.wait_timeout(next_sweep);
+            epoll_wait(&self.epoll, &mut events, timeout)
                 .map_err(|errno| Error::on("epoll_wait", "worker", errno))?;
             for event in &events {
                 let (flags, token) = (event.flags, event.data.u64());
@@ -137,6 +143,7 @@ impl Worker<'_> {
                     STOP => return Ok(()),
                     LISTENER => self.accept_burst()?,
                     RESUME => self.start_accepting(),
+                    ALARM => {}
                     _ => self.on_connection(token, flags),
                 }
             }
@@ -158,12 +165,17 @@ impl Worker<'_> {
         }
     }
 
-    fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<Duration> {
-        let next = [self.paused_until, next_sweep, self.timers.next()]
+    fn wait_timeout(&mut self, next_sweep: Option<Instant>) -> Option<Duration> {
+        let now = Instant::now();
+        let mut timers = self.timers.next();
+        if self.faults.is_some() && self.alarm.set(&self.epoll, ALARM, timers, now) {
+            timers = None;
+        }
+        let next = [self.paused_until, next_sweep, timers]
             .into_iter()
             .flatten()
             .min()?;
-        Some(next.saturating_duration_since(Instant::now()))
+        Some(next.saturating_duration_since(now))
     }
 
     /// Steps the faulted connections whose deadlines came by `now`.

@@ -8,9 +8,8 @@
 //! is reached the queue has no room, and the connection is not read until
 //! it has: the client feels backpressure through TCP, and sockd's memory
 //! stays at most this per connection and direction, whatever is sent.
-//! Times are kept in whole milliseconds since the queue's epoch, rounded
-//! up (never early, at most a millisecond late, the `epoll_wait`
-//! resolution anyway), so bytes read within the same millisecond share one
+//! Times are kept in [`TICK`]s since the queue's epoch, rounded up (never
+//! early), so bytes read within the same tick share one
 //! run. The buffer is given back whenever the queue empties.
 
 use core::time::Duration;
@@ -22,6 +21,14 @@ use std::time::Instant;
 /// 10 MiB/s (the queue is the link's bandwidth-delay product).
 pub const QUEUE_BYTES: usize = 1 << 20;
 
+/// The queue's clock: a tenth of a millisecond. Fine enough to add next
+/// to nothing to `epoll_wait`'s own rounding up to the millisecond (a
+/// whole-millisecond clock here doubled the lateness: `--delay 1` round
+/// trips took 2 ms), coarse enough that a stream of small reads shares
+/// runs.
+pub const TICK: Duration = Duration::from_nanos(TICK_NANOS);
+const TICK_NANOS: u64 = 100_000;
+
 /// The most runs of bytes with distinct departure times a queue holds.
 pub const MAX_SEGMENTS: usize = 4096;
 
@@ -30,7 +37,7 @@ pub const MAX_SEGMENTS: usize = 4096;
 pub struct Queue {
     epoch: Instant,
     bytes: VecDeque<u8>,
-    /// (length, departure in ms since `epoch`), oldest first.
+    /// (length, departure in ticks since `epoch`), oldest first.
     segments: VecDeque<(usize, u64)>,
 }
 
@@ -70,7 +77,7 @@ impl Queue {
         if data.is_empty() {
             return 0;
         }
-        let at = self.millis(ready);
+        let at = self.ticks(ready);
         match self.segments.back_mut() {
             Some((len, last)) if at <= *last => *len += data.len(),
             _ => self.segments.push_back((data.len(), at)),
@@ -92,7 +99,7 @@ impl Queue {
     /// `enough` at least, not beyond the run that reaches it), and when the
     /// next held ones may (`None`: none held, or `enough` reached first).
     pub fn ready(&self, now: Instant, enough: usize) -> (usize, Option<Instant>) {
-        let now = self.millis_floor(now);
+        let now = self.ticks_floor(now);
         let mut ready = 0;
         for &(len, at) in &self.segments {
             if ready >= enough {
@@ -139,19 +146,19 @@ impl Queue {
         self.segments = VecDeque::new();
     }
 
-    fn millis(&self, at: Instant) -> u64 {
+    fn ticks(&self, at: Instant) -> u64 {
         let nanos = at.saturating_duration_since(self.epoch).as_nanos();
-        u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+        u64::try_from(nanos.div_ceil(u128::from(TICK_NANOS))).unwrap_or(u64::MAX)
     }
 
-    fn millis_floor(&self, at: Instant) -> u64 {
-        let millis = at.saturating_duration_since(self.epoch).as_millis();
-        u64::try_from(millis).unwrap_or(u64::MAX)
+    fn ticks_floor(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(nanos / u128::from(TICK_NANOS)).unwrap_or(u64::MAX)
     }
 
-    fn instant(&self, millis: u64) -> Instant {
+    fn instant(&self, ticks: u64) -> Instant {
         self.epoch
-            .checked_add(Duration::from_millis(millis))
+            .checked_add(Duration::from_nanos(ticks.saturating_mul(TICK_NANOS)))
             .unwrap_or(self.epoch)
     }
 }
@@ -188,12 +195,16 @@ mod tests {
     }
 
     #[test]
-    fn a_time_between_milliseconds_rounds_up_never_early() {
+    fn a_time_between_ticks_rounds_up_never_early() {
         let start = Instant::now();
         let mut queue = Queue::new(start);
-        queue.push(b"x", start + Duration::from_micros(1500));
-        assert_eq!(queue.ready(start + Duration::from_micros(1999), 1).0, 0);
-        assert_eq!(queue.ready(start + Duration::from_millis(2), 1).0, 1);
+        queue.push(b"x", start + Duration::from_micros(1550));
+        assert_eq!(queue.ready(start + Duration::from_micros(1599), 1).0, 0);
+        assert_eq!(
+            queue.ready(start + Duration::from_micros(1599), 1).1,
+            Some(start + Duration::from_micros(1600))
+        );
+        assert_eq!(queue.ready(start + Duration::from_micros(1600), 1).0, 1);
     }
 
     #[test]

@@ -1,18 +1,18 @@
 //! One timer structure per worker: a binary heap of deadlines, each with
-//! the slab token of the connection it wakes. The earliest deadline is the
-//! worker's `epoll_wait` timeout, so no thread, timerfd or signal per
-//! connection is needed, and a worker with no deadline waits for events
-//! alone.
+//! the slab token of the connection it wakes. The earliest deadline wakes
+//! the worker's epoll loop, so no thread, timer or signal per connection is
+//! needed, and a worker with no deadline waits for events alone.
 //!
 //! A closed connection's deadlines stay in the heap until they come due,
 //! and are then ignored: its token's generation no longer matches a slot
 //! ([`crate::slab::Slab`]). A live connection that re-arms keeps only its
 //! earliest deadline current ([`Armed`]); older entries are ignored when
-//! they fire. `epoll_wait` counts in milliseconds (rustix rounds a timeout
-//! up, so a deadline is never woken early). rustix calls `epoll_pwait2`
-//! (nanoseconds) only with its `linux_5_11` feature; it would not help here,
-//! since the faults' times are whole milliseconds (the flags' unit, and the
-//! queue's clock) and a late wake-up costs at most one. A heap beats a
+//! they fire. The earliest deadline is set on the worker's [`Alarm`], one
+//! timer fd with nanosecond resolution (`epoll_wait`'s timeout counts whole
+//! milliseconds, rounded up, which made a `--delay 1` round trip 2 ms;
+//! rustix would use `epoll_pwait2` only with its `linux_5_11` feature,
+//! which would make every epoll loop of the toolkit need Linux 5.11). If
+//! the fd cannot be had, `epoll_wait`'s timeout takes over. A heap beats a
 //! hashed wheel here because a worker holds few deadlines (about one per
 //! faulted connection) and pays O(log n) only when a fault acts.
 //!
@@ -23,6 +23,8 @@
 //! ([`Timers::compact`]): the heap stays proportional to the connections,
 //! at an amortized O(log n) a push.
 
+use rustix::event::epoll::{self, EventData, EventFlags};
+use rustix::fd::OwnedFd;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
@@ -83,6 +85,77 @@ impl Timers {
     /// Whether no deadline is held.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
+    }
+}
+
+/// The worker's alarm: one timer fd (created at the first deadline, so a
+/// worker whose connections the faults never touch has none) set to the
+/// earliest deadline with nanosecond resolution. `epoll_wait`'s own
+/// timeout counts whole milliseconds, rounded up: with it alone a
+/// `--delay 1` round trip took 2 ms.
+#[derive(Debug, Default)]
+pub struct Alarm {
+    fd: Option<OwnedFd>,
+    /// The deadline the fd is set to.
+    set: Option<Instant>,
+    /// Creating or setting the fd failed: the worker falls back to
+    /// `epoll_wait`'s timeout.
+    failed: bool,
+}
+
+impl Alarm {
+    /// No fd yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the alarm to `next` (`None`: disarmed), registering a new fd
+    /// with `epoll` under `token`. Returns whether the alarm covers `next`
+    /// (else the caller must wake itself).
+    pub fn set(
+        &mut self,
+        epoll: &OwnedFd,
+        token: u64,
+        next: Option<Instant>,
+        now: Instant,
+    ) -> bool {
+        if self.failed {
+            return false;
+        }
+        // Still set to a future deadline: nothing to change. (One that has
+        // come is set again: the fd stays readable until it is.)
+        if next == self.set && next.is_none_or(|at| at > now) {
+            return true;
+        }
+        if self.fd.is_none() {
+            if next.is_none() {
+                return true;
+            }
+            match crate::io::timer_fd() {
+                Ok(fd) => {
+                    let data = EventData::new_u64(token);
+                    if epoll::add(epoll, &fd, data, EventFlags::IN).is_err() {
+                        self.failed = true;
+                        return false;
+                    }
+                    self.fd = Some(fd);
+                }
+                Err(_) => {
+                    self.failed = true;
+                    return false;
+                }
+            }
+        }
+        let Some(fd) = &self.fd else {
+            return false;
+        };
+        let after = next.map(|at| at.saturating_duration_since(now));
+        if crate::io::set_timer(fd, after).is_err() {
+            self.failed = true;
+            return false;
+        }
+        self.set = next;
+        true
     }
 }
 
@@ -160,6 +233,34 @@ mod tests {
         assert!(!armed.fire(stale), "superseded by the earlier arm");
         armed.arm(&mut timers, ms(120), 9);
         assert_eq!(timers.next(), Some(ms(120)));
+    }
+
+    #[test]
+    fn the_alarm_wakes_an_epoll_loop_at_the_deadline_not_before() {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
+            .unwrap_or_else(|e| panic!("epoll_create: {e}"));
+        let mut events = Vec::with_capacity(4);
+        let mut wait = |timeout| {
+            crate::io::epoll_wait(&epoll, &mut events, Some(timeout))
+                .unwrap_or_else(|e| panic!("epoll_wait: {e}"));
+            events
+                .iter()
+                .map(|event| event.data.u64())
+                .collect::<Vec<_>>()
+        };
+        let mut alarm = Alarm::new();
+        let start = Instant::now();
+        assert!(alarm.set(&epoll, 77, None, start));
+        assert!(alarm.fd.is_none(), "no deadline, no fd");
+        // Far below epoll_wait's millisecond.
+        let at = start + Duration::from_micros(1300);
+        assert!(alarm.set(&epoll, 77, Some(at), start));
+        assert_eq!(wait(Duration::from_secs(5)), [77]);
+        let woke = Instant::now();
+        assert!(woke >= at, "{:?} early", at - woke);
+        // Set again (disarmed), it no longer wakes the loop.
+        assert!(alarm.set(&epoll, 77, None, woke));
+        assert_eq!(wait(Duration::from_millis(20)), Vec::<u64>::new());
     }
 
     #[test]
