@@ -19,4 +19,6 @@ mod props;
 mod sockc_transcript;
 mod sockstat;
 mod sockstat_live;
+mod udp;
+mod unix;
 mod usage;
