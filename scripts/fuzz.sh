@@ -21,7 +21,8 @@
 # Targets: addr (sockkit::addr::parse_socket_addr), transcript
 # (sockkit::transcript splitter and escaper), procnet (sockstat's
 # /proc/net/{tcp,tcp6,udp,udp6,unix} parsers), netlink (sockstat's
-# sock_diag reply parser: framing, inet_diag_msg, unix_diag_msg).
+# sock_diag reply parser: framing, inet_diag_msg, unix_diag_msg and their
+# attributes, tcp_info, SK_MEMINFO; and its RTM_NEWLINK device-name parser).
 #
 # No sanitizer by default (FUZZ_SANITIZER=address to have one): sockkit is
 # `#![forbid(unsafe_code)]`, so AddressSanitizer has nothing to find that

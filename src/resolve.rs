@@ -140,7 +140,24 @@ pub fn check_host(host: &str) -> Result<()> {
 fn looks_literal(host: &str) -> bool {
     !host.is_empty()
         && (host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            || host.contains([':', '[', ']', '%']))
+            || host.contains([':', '[', ']', '%'])
+            || last_label_is_a_number(host))
+}
+
+/// Whether the last label (a final `.` aside) is a number as `inet_aton`
+/// reads one, in decimal or in hex (`0x10`, `127.0x1`): `getaddrinfo`
+/// would take the whole as an address (`0x10` is 0.0.0.16), never look it
+/// up, and no top-level domain is a number, so it is no name.
+fn last_label_is_a_number(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let label = name.rsplit('.').next().unwrap_or(name);
+    match label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"))
+    {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 fn is_host_name(host: &str) -> bool {
@@ -239,6 +256,12 @@ mod tests {
             "01.2.3.4",
             "[::1",
             "fe80::1%nosuch0",
+            // inet_aton's hex: getaddrinfo would make 0.0.0.16 of it.
+            "0x10",
+            "0X7f000001",
+            "127.0x1",
+            "db.0x1f",
+            "db.42",
         ] {
             let err = resolve(host, 7, Kind::Stream).err();
             assert!(
@@ -263,7 +286,16 @@ mod tests {
                 "{host:?}: {err:?}"
             );
         }
-        for host in ["db", "my_service", "a-b.example.", "x1.y2", "localhost"] {
+        for host in [
+            "db",
+            "my_service",
+            "a-b.example.",
+            "x1.y2",
+            "localhost",
+            "0x10.example",
+            "1_000",
+            "db.0xz",
+        ] {
             assert!(check_host(host).is_ok(), "{host}");
         }
     }

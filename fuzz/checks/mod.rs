@@ -14,6 +14,7 @@
 pub mod addr;
 pub mod draw;
 pub mod escape;
+pub mod links;
 pub mod netlink;
 pub mod procnet;
 pub mod records;

@@ -5,8 +5,10 @@
 use super::draw::Draw;
 use super::records::{inet_record_sane, unix_record_sane};
 use core::net::SocketAddr;
+use sockkit::sockstat::internals::CaName;
 use sockkit::sockstat::netlink;
-use sockkit::sockstat::record::{InetProto, IpVersion, Kind, Peer, SockRecord, state};
+use sockkit::sockstat::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord};
+use std::sync::Arc;
 
 /// `EBADMSG`: what the netlink parser says of a reply that does not parse.
 const EBADMSG: i32 = 74;
@@ -48,7 +50,7 @@ pub fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// One `inet_diag_msg` with the fields sockstat reads, and noise in those
-/// it does not (timer, retransmits, interface, cookie, expiry, and the
+/// it does not (timer, retransmits, expiry, and the
 /// unused twelve bytes of an IPv4 address).
 #[derive(Clone, Debug)]
 pub struct InetMsg {
@@ -121,12 +123,16 @@ impl InetMsg {
             },
             state: self.state,
             recv_q: Some(u64::from(self.rqueue)),
-            send_q: Some(if self.state == state::LISTEN {
-                0
-            } else {
-                u64::from(self.wqueue)
-            }),
+            // A listener's are its accept queue and backlog.
+            send_q: Some(u64::from(self.wqueue)),
             uid: Some(self.uid),
+            details: Details {
+                // idiag_if and the cookie are among the noise.
+                dev: Some(u32::from_ne_bytes([self.noise; 4])),
+                cookie: Some(u64::from_ne_bytes([self.noise; 8])),
+                sock_type: Some(super::records::sock_type(self.proto)),
+                ..Details::default()
+            },
         }
     }
 }
@@ -141,7 +147,7 @@ pub enum UnixName {
 }
 
 /// One `unix_diag_msg` and its attributes, in `order`, with attributes
-/// sockstat does not read (`UNIX_DIAG_VFS`, `_ICONS`, `_MEMINFO`,
+/// sockstat does not read (`UNIX_DIAG_VFS`, `_ICONS`,
 /// `_SHUTDOWN`, newer ones) among them.
 #[derive(Clone, Debug)]
 pub struct UnixMsg {
@@ -175,7 +181,7 @@ impl UnixMsg {
         let uid = draw.bool().then(|| draw.u32());
         let others = (0..draw.u8() % 4)
             .map(|_| {
-                let kind = [1, 3, 5, 6, 8, 9, 200][usize::from(draw.u8() % 7)];
+                let kind = [1, 3, 6, 8, 9, 10, 200][usize::from(draw.u8() % 7)];
                 (kind, draw.bytes(40).to_vec())
             })
             .collect();
@@ -254,14 +260,13 @@ impl UnixMsg {
             kind: Kind::Unix { name, peer },
             state: self.state,
             recv_q: self.queues.map(|(r, _)| u64::from(r)),
-            send_q: self.queues.map(|(_, w)| {
-                if self.state == state::LISTEN {
-                    0
-                } else {
-                    u64::from(w)
-                }
-            }),
+            send_q: self.queues.map(|(_, w)| u64::from(w)),
             uid: self.uid,
+            details: Details {
+                sock_type: Some(u32::from(self.kind)),
+                cookie: Some(u64::from(self.order) | u64::from(self.order) << 32),
+                ..Details::default()
+            },
         }
     }
 }
@@ -423,6 +428,7 @@ pub fn any_payload(payload: &[u8]) {
                 family => panic!("record from family {family}: {record:?}"),
             };
             inet_record_sane(&record, proto, version);
+            internals_sane(&record);
             assert_eq!(record.state, payload[1]);
             let inode = u32::from_ne_bytes([payload[68], payload[69], payload[70], payload[71]]);
             assert_eq!(record.inode, u64::from(inode));
@@ -431,6 +437,7 @@ pub fn any_payload(payload: &[u8]) {
     if let Some(record) = netlink::parse_unix(payload) {
         assert!(payload.len() >= UNIX_DIAG_MSG && payload[0] == AF_UNIX);
         unix_record_sane(&record);
+        internals_sane(&record);
         // A path ends at its NUL; an abstract name shows its NULs as `@`.
         let Kind::Unix { name, .. } = &record.kind else {
             unreachable!()
@@ -443,10 +450,16 @@ pub fn any_payload(payload: &[u8]) {
 }
 
 /// The `netlink` fuzz target's input: the first byte picks a raw datagram,
-/// a raw payload, or a dump built from drawn replies.
+/// a raw payload, a dump built from drawn replies, a message with drawn
+/// attributes ([`attributes_input`]), or a link reply
+/// ([`super::links::input`]).
 pub fn input(data: &[u8]) {
     let mut draw = Draw::new(data);
-    match draw.u8() % 3 {
+    // 0-2 pick what they picked before attributes and links were fuzzed:
+    // the inputs kept in fuzz/regressions/netlink/ still mean what they did.
+    match draw.u8() % 5 {
+        3 => attributes_input(draw.rest()),
+        4 => super::links::input(draw.rest()),
         0 => {
             let seq = draw.u32();
             any_bytes(draw.rest(), seq);
@@ -462,5 +475,342 @@ pub fn input(data: &[u8]) {
             let replies: Vec<Reply> = (0..draw.u8() % 8).map(|_| Reply::draw(&mut draw)).collect();
             round_trip(seq, &replies, end, draw.rest());
         }
+    }
+}
+
+// The attributes `-i`, `-m` and the dual-stack and device checks read.
+// Their layouts are written here from `linux/inet_diag.h`, `linux/tcp.h`
+// and `linux/sock_diag.h`, not taken from the parser's tables.
+
+const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_CONG: u16 = 4;
+const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_SKV6ONLY: u16 = 11;
+const UNIX_DIAG_MEMINFO: u16 = 5;
+/// `sizeof(struct tcp_info)` through `tcpi_total_rto_time` (Linux 6.7).
+const TCP_INFO_KNOWN: usize = 248;
+/// `SK_MEMINFO_VARS` (9) `__u32`s.
+const SKMEM_KNOWN: usize = 36;
+/// `TCP_CA_NAME_MAX`.
+const CA_NAME_MAX: usize = 16;
+/// Attribute types an inet_diag reply may carry that sockstat skips:
+/// MEMINFO, VEGASINFO, TOS, TCLASS, SHUTDOWN, DCTCPINFO, PROTOCOL, LOCALS,
+/// PEERS, PAD, MARK, BBRINFO, CLASS_ID, MD5SIG, ULP_INFO, BPF storages,
+/// CGROUP_ID, SOCKOPT, and types no kernel has yet.
+const SKIPPED_INET: [u16; 20] = [
+    1, 3, 5, 6, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 200,
+];
+
+/// Some fields of `struct tcp_info`: name, offset, width in bytes.
+const TCP_INFO_FIELDS: [(&str, usize, usize); 14] = [
+    ("state", 0, 1),
+    ("retransmits", 2, 1),
+    ("snd_mss", 16, 4),
+    ("unacked", 24, 4),
+    ("lost", 32, 4),
+    ("rtt", 68, 4),
+    ("rttvar", 72, 4),
+    ("snd_cwnd", 80, 4),
+    ("bytes_acked", 120, 8),
+    ("bytes_received", 128, 8),
+    ("min_rtt", 148, 4),
+    ("delivery_rate", 160, 8),
+    ("total_rto", 240, 2),
+    ("total_rto_time", 244, 4),
+];
+
+/// `rtattr` + value, padded.
+fn rtattr(kind: u16, value: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(4 + value.len()).unwrap_or(u16::MAX);
+    let mut out = Vec::with_capacity(value.len() + 8);
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(value);
+    pad4(&mut out);
+    out
+}
+
+/// A field of `len` bytes at `offset` of `bytes`, in host order, if the
+/// bytes reach its end.
+fn field(bytes: &[u8], offset: usize, len: usize) -> Option<u64> {
+    let raw = bytes.get(offset..offset + len)?;
+    let mut wide = [0u8; 8];
+    if cfg!(target_endian = "little") {
+        wide[..len].copy_from_slice(raw);
+        Some(u64::from_le_bytes(wide))
+    } else {
+        wide[8 - len..].copy_from_slice(raw);
+        Some(u64::from_be_bytes(wide))
+    }
+}
+
+/// How an attribute area ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Ending {
+    /// Where the last attribute does.
+    Whole,
+    /// With a header that claims more bytes than follow it.
+    Overrun(u16),
+    /// `n` bytes short: inside the last attribute, or its padding.
+    Cut(u8),
+}
+
+/// An `inet_diag_msg` and, in `order`, the attributes sockstat reads for
+/// `-i`/`-m`/tcp46 among ones it skips, each of any length (a `tcp_info`
+/// shorter than ours, as an older kernel sends, or longer, as a newer one).
+#[derive(Clone, Debug)]
+pub struct InetAttrs {
+    pub msg: InetMsg,
+    pub v6only: Option<Vec<u8>>,
+    pub info: Option<Vec<u8>>,
+    pub cong: Option<Vec<u8>>,
+    pub skmem: Option<Vec<u8>>,
+    pub skipped: Vec<(u16, Vec<u8>)>,
+    pub order: u32,
+    pub ending: Ending,
+}
+
+impl InetAttrs {
+    pub fn draw(draw: &mut Draw<'_>) -> Self {
+        let msg = InetMsg::draw(draw);
+        let v6only = draw.bool().then(|| draw.bytes(2).to_vec());
+        let info = draw.bool().then(|| {
+            let len = match draw.u8() % 4 {
+                0 => 104, // Linux 2.6 to 3.14: up to tcpi_total_retrans
+                1 => TCP_INFO_KNOWN,
+                2 => 280, // Linux 7.0: AccECN fields after ours
+                _ => usize::from(draw.u16()) % 321,
+            };
+            (0..len).map(|_| draw.u8()).collect()
+        });
+        let cong = draw.bool().then(|| draw.bytes(24).to_vec());
+        let skmem = draw.bool().then(|| draw.bytes(48).to_vec());
+        let skipped = (0..draw.u8() % 4)
+            .map(|_| {
+                let kind = SKIPPED_INET[usize::from(draw.u8()) % SKIPPED_INET.len()];
+                (kind, draw.bytes(40).to_vec())
+            })
+            .collect();
+        let order = draw.u32();
+        let ending = match draw.u8() % 4 {
+            0 => Ending::Overrun(draw.u16()),
+            1 => Ending::Cut(draw.u8()),
+            _ => Ending::Whole,
+        };
+        Self {
+            msg,
+            v6only,
+            info,
+            cong,
+            skmem,
+            skipped,
+            order,
+            ending,
+        }
+    }
+
+    /// The attributes in the order they are sent.
+    fn attributes(&self) -> Vec<(u16, Vec<u8>)> {
+        let mut attrs = self.skipped.clone();
+        for (kind, value) in [
+            (INET_DIAG_SKV6ONLY, &self.v6only),
+            (INET_DIAG_INFO, &self.info),
+            (INET_DIAG_CONG, &self.cong),
+            (INET_DIAG_SKMEMINFO, &self.skmem),
+        ] {
+            if let Some(value) = value {
+                attrs.push((kind, value.clone()));
+            }
+        }
+        let mut seed = self.order;
+        for i in (1..attrs.len()).rev() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            attrs.swap(i, (seed >> 16) as usize % (i + 1));
+        }
+        attrs
+    }
+
+    /// The message's bytes, and the attributes that reach the parser
+    /// whole: a cut into the last one (not just its padding) loses it.
+    fn bytes(&self) -> (Vec<u8>, Vec<(u16, Vec<u8>)>) {
+        let mut out = self.msg.bytes();
+        let mut whole = self.attributes();
+        for (kind, value) in &whole {
+            out.extend(rtattr(*kind, value));
+        }
+        match self.ending {
+            Ending::Whole => {}
+            Ending::Overrun(extra) => {
+                // Claims at least 4 bytes more than it has.
+                let len = 8u16.saturating_add(extra % 0xfff0);
+                out.extend_from_slice(&len.to_ne_bytes());
+                out.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
+            }
+            Ending::Cut(short) => {
+                if let Some((_, value)) = whole.last() {
+                    let len = 4 + value.len();
+                    let padded = len.next_multiple_of(4);
+                    let short = usize::from(short) % (padded + 1);
+                    out.truncate(out.len() - short);
+                    if short > padded - len {
+                        whole.pop();
+                    }
+                }
+            }
+        }
+        (out, whole)
+    }
+
+    /// The record the parser must make of what reached it whole: the last
+    /// of each attribute stands (a kernel sends each once), an empty
+    /// `SKV6ONLY` says nothing, and only an IPv6 socket has the flag.
+    fn record(&self, whole: &[(u16, Vec<u8>)]) -> SockRecord {
+        let last = |kind: u16| whole.iter().rev().find(|(k, _)| *k == kind).map(|(_, v)| v);
+        let v6only = whole
+            .iter()
+            .rfind(|(kind, value)| *kind == INET_DIAG_SKV6ONLY && !value.is_empty())
+            .map(|(_, value)| value[0] != 0)
+            .filter(|_| self.msg.v6);
+        let mut record = self.msg.record();
+        record.details.v6only = v6only;
+        let info = last(INET_DIAG_INFO);
+        let skmem = last(INET_DIAG_SKMEMINFO);
+        let cong = last(INET_DIAG_CONG).and_then(|name| {
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = &name[..end.min(CA_NAME_MAX)];
+            (!name.is_empty()).then(|| name.to_vec())
+        });
+        if info.is_some() || skmem.is_some() || cong.is_some() {
+            record.details.internals = Some(Arc::new(sockkit::sockstat::internals::Internals {
+                tcp_info: info.map(|v| sockkit::sockstat::internals::TcpInfo::new(v)),
+                congestion: cong.as_deref().and_then(CaName::new),
+                skmem: skmem.map(|v| sockkit::sockstat::internals::SkMem::new(v)),
+            }));
+        }
+        record
+    }
+}
+
+/// Whatever the bytes, what a record keeps of the attributes is bounded:
+/// no more of `tcp_info` and the memory array than sockstat knows, a
+/// congestion name of at most 16 bytes with nothing a terminal acts on.
+fn internals_sane(record: &SockRecord) {
+    let Some(internals) = &record.details.internals else {
+        return;
+    };
+    assert!(
+        internals
+            .tcp_info
+            .as_ref()
+            .is_none_or(|i| i.len() <= TCP_INFO_KNOWN)
+    );
+    assert!(
+        internals
+            .skmem
+            .as_ref()
+            .is_none_or(|m| m.len() <= SKMEM_KNOWN)
+    );
+    if let Some(name) = &internals.congestion {
+        let bytes = name.as_bytes();
+        assert!(!bytes.is_empty() && bytes.len() <= CA_NAME_MAX && !bytes.contains(&0));
+        let shown = name.escaped();
+        assert_eq!(shown, sockkit::escape::field(bytes));
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    }
+    if !matches!(record.kind, Kind::Inet { .. }) {
+        assert!(internals.tcp_info.is_none() && internals.congestion.is_none());
+    }
+}
+
+/// An `inet_diag_msg` with drawn attributes, however they end:
+/// - the record is the message's, plus what each attribute that reached
+///   the parser whole says (an attribute that overruns ends the walk; those
+///   before it stand; skipped types change nothing);
+/// - `tcp_info` and the memory array are kept to the bytes sockstat knows,
+///   the fields past what the kernel sent are absent, those within read at
+///   their offsets in host order; a congestion name is at most 16 bytes,
+///   up to its NUL, escaped.
+pub fn inet_attributes(attrs: &InetAttrs) {
+    let (bytes, whole) = attrs.bytes();
+    let proto = attrs.msg.proto;
+    let got = netlink::parse_inet(&bytes, proto);
+    let want = attrs.record(&whole);
+    assert_eq!(got.as_ref(), Some(&want), "{attrs:?}");
+    let Some(internals) = got.and_then(|r| r.details.internals) else {
+        return;
+    };
+    let sent = |kind: u16| whole.iter().rev().find(|(k, _)| *k == kind).map(|(_, v)| v);
+    if let (Some(info), Some(value)) = (&internals.tcp_info, sent(INET_DIAG_INFO)) {
+        assert_eq!(info.len(), value.len().min(TCP_INFO_KNOWN));
+        let kept = &value[..info.len()];
+        for (name, offset, width) in TCP_INFO_FIELDS {
+            let field_of = sockkit::sockstat::internals::tcp::ALL
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("no tcp_info field {name}"));
+            assert_eq!(field_of.offset, offset, "{name}");
+            assert_eq!(info.get(*field_of), field(kept, offset, width), "{name}");
+        }
+        if cfg!(target_endian = "little") && kept.len() >= 8 {
+            use sockkit::sockstat::internals::tcp;
+            assert_eq!(info.get(tcp::SND_WSCALE), Some(u64::from(kept[6] & 0xf)));
+            assert_eq!(info.get(tcp::RCV_WSCALE), Some(u64::from(kept[6] >> 4)));
+            assert_eq!(
+                info.get(tcp::DELIVERY_RATE_APP_LIMITED),
+                Some(u64::from(kept[7] & 1))
+            );
+            assert_eq!(
+                info.get(tcp::FASTOPEN_CLIENT_FAIL),
+                Some(u64::from(kept[7] >> 1 & 3))
+            );
+        }
+    }
+    if let (Some(skmem), Some(value)) = (&internals.skmem, sent(INET_DIAG_SKMEMINFO)) {
+        assert_eq!(skmem.len(), value.len().min(SKMEM_KNOWN));
+        for (i, slot) in sockkit::sockstat::internals::mem::ALL.iter().enumerate() {
+            assert_eq!(
+                skmem.get(*slot),
+                field(&value[..skmem.len()], i * 4, 4),
+                "{}",
+                slot.name
+            );
+        }
+    }
+    if let Some(name) = &internals.congestion {
+        let shown = name.escaped();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    }
+}
+
+/// A `unix_diag_msg` with a `UNIX_DIAG_MEMINFO` of any length after its
+/// other attributes: the record is the message's, with the memory array
+/// kept to the bytes sockstat knows.
+pub fn unix_meminfo(msg: &UnixMsg, meminfo: &[u8]) {
+    let mut bytes = msg.bytes();
+    bytes.extend(rtattr(UNIX_DIAG_MEMINFO, meminfo));
+    let mut want = msg.record();
+    want.details.internals = Some(Arc::new(sockkit::sockstat::internals::Internals {
+        skmem: Some(sockkit::sockstat::internals::SkMem::new(meminfo)),
+        ..Default::default()
+    }));
+    assert_eq!(netlink::parse_unix(&bytes), Some(want), "{msg:?}");
+    let skmem = netlink::parse_unix(&bytes)
+        .and_then(|r| r.details.internals?.skmem.clone())
+        .unwrap_or_else(|| panic!("no memory"));
+    assert_eq!(skmem.len(), meminfo.len().min(SKMEM_KNOWN));
+    let rcvbuf = sockkit::sockstat::internals::mem::RCVBUF;
+    assert_eq!(skmem.get(rcvbuf), field(&meminfo[..skmem.len()], 4, 4));
+}
+
+/// The attribute properties' fuzz input: [`InetAttrs`] or a unix message
+/// and a memory array, drawn from the bytes.
+pub fn attributes_input(data: &[u8]) {
+    let mut draw = Draw::new(data);
+    if draw.bool() {
+        inet_attributes(&InetAttrs::draw(&mut draw));
+    } else {
+        let msg = UnixMsg::draw(&mut draw);
+        let meminfo = draw.bytes(48).to_vec();
+        unix_meminfo(&msg, &meminfo);
     }
 }

@@ -89,13 +89,13 @@ impl InetLine {
             },
             state: self.state,
             recv_q: Some(u64::from(self.rx_queue)),
-            // A listener's tx_queue column is its backlog, not bytes.
-            send_q: Some(if self.state == state::LISTEN {
-                0
-            } else {
-                u64::from(self.tx_queue)
-            }),
+            // A listener's line has its accept queue, not its backlog.
+            send_q: (self.state != state::LISTEN).then_some(u64::from(self.tx_queue)),
             uid: Some(self.uid),
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(super::records::sock_type(proto)),
+                ..Default::default()
+            },
         }
     }
 }
@@ -174,6 +174,10 @@ impl UnixLine {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: sockkit::sockstat::record::Details {
+                sock_type: Some(u32::from(self.kind)),
+                ..Default::default()
+            },
         }
     }
 }

@@ -10,9 +10,15 @@
 //! line's answer). A NUL inside a message is shown as `\x00`; the NULs
 //! before a message's first byte or after its last are the lesson's padding
 //! and are dropped.
+//!
+//! Over datagrams (`-u`, `-uU`) each line is one datagram (without its
+//! `\n`, as a line on a connection of its own) and its reply is the one
+//! datagram that comes back, split into `say:` lines by the same rules.
 
 use super::ClientOptions;
+use super::datagram::{self, Link};
 use super::exchange::{self, Kept};
+use crate::endpoint::Kind;
 use crate::error::{Error, Result};
 use crate::escape::push_escaped;
 use crate::io::{LineReader, stdin, stdin_is_terminal, write_stdout};
@@ -22,6 +28,7 @@ pub fn run(options: &ClientOptions) -> Result<()> {
     let mut typed = LineReader::new();
     let echo_typed = !stdin_is_terminal();
     let mut kept: Option<Kept> = None;
+    let mut link: Option<Link> = None;
     loop {
         write_stdout(b"you say: ")?;
         let Some(line) = next_line(&mut typed)? else {
@@ -38,7 +45,9 @@ pub fn run(options: &ClientOptions) -> Result<()> {
         if line == b"q" {
             return Ok(());
         }
-        if options.keep {
+        if options.server.kind() == Kind::Datagram {
+            datagram::say(options, &mut link, &line)?;
+        } else if options.keep {
             exchange::kept(options, &mut kept, &line)?;
         } else {
             exchange::once(options, &line)?;

@@ -2,7 +2,8 @@
 //! to stdout until the server closes. Sending and receiving overlap in one
 //! `poll` loop, so an echo server streaming back never deadlocks a large send.
 
-use super::{ClientOptions, Message, connect_retrying};
+use super::connect::{Connected, connect};
+use super::{ClientOptions, Message};
 use crate::error::{Error, Result};
 use crate::io::{poll, read_some, recv_some, send_some, stdin, write_stdout};
 use rustix::event::{PollFd, PollFlags};
@@ -62,8 +63,8 @@ impl Outgoing {
 
 /// Runs one exchange; see the module docs.
 pub fn run(options: &ClientOptions, message: &Message) -> Result<()> {
-    let addr = options.addr;
-    let sock = connect_retrying(addr, options.timeout, options.wait)?;
+    let Connected { sock, endpoint } = connect(options)?;
+    let addr = &endpoint;
     let mut out = Outgoing::new(message);
     let mut reply = vec![0u8; CHUNK];
     let mut write_closed = false;

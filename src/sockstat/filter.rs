@@ -83,6 +83,15 @@ impl Filter {
         !self.narrowed
     }
 
+    /// The same selection without `-a`: for the namespaces other than the
+    /// one listed, whose sockets are shown only when a walked fd holds them.
+    pub fn held_only(&self) -> Self {
+        Self {
+            all: false,
+            ..self.clone()
+        }
+    }
+
     /// Whether sockets held by no visible fd are shown (`-a`).
     pub fn shows_holderless(&self) -> bool {
         self.all

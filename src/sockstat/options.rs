@@ -56,15 +56,49 @@ pub struct Options {
     /// Extended: Recv-Q, Send-Q, socket uid
     #[arg(short = 'e')]
     pub extended: bool,
+    /// TCP internals: rtt, cwnd, retransmits, congestion control (as ss -i)
+    #[arg(short = 'i')]
+    pub internals: bool,
+    /// Socket memory: buffers, queued bytes, drops (as ss -m)
+    #[arg(short = 'm')]
+    pub memory: bool,
     /// Also sockets no walked process holds (TIME_WAIT, other users'), owner `?`
     #[arg(short = 'a')]
     pub all: bool,
+    /// Only this network namespace: a name (ip netns list), a path (/proc/PID/ns/net) or an inode
+    #[arg(long, value_name = "NAME|PATH|INODE", value_parser = super::netns::parse_choice)]
+    pub netns: Option<super::netns::Choice>,
     /// A JSON array of objects instead of the table
     #[arg(long)]
     pub json: bool,
     /// Where socket records come from
     #[arg(long, value_enum, default_value_t = Source::Netlink)]
     pub source: Source,
+    /// Each socket's chain as a tree: fd, struct file, inode, struct sock, other holders
+    #[arg(long, conflicts_with = "kill")]
+    pub explain: bool,
+    /// End the selected TCP sockets (SOCK_DESTROY, else shutdown via pidfd_getfd); needs a filter
+    #[arg(long)]
+    pub kill: bool,
+}
+
+impl Options {
+    /// Whether any flag narrows the sockets or the processes listed:
+    /// family, state, port, protocol, process, command, inode, namespace
+    /// (`-a`, `-e` and the output flags do not).
+    pub fn narrowed(&self) -> bool {
+        self.ipv4
+            || self.ipv6
+            || self.unix
+            || self.connected
+            || self.listening
+            || self.ports.is_some()
+            || self.protos.is_some()
+            || self.pids.is_some()
+            || self.comm.is_some()
+            || self.inode.is_some()
+            || self.netns.is_some()
+    }
 }
 
 /// One `--pid` value holding the whole list: an alias, because clap's derive

@@ -61,6 +61,8 @@ pub fn holders_outside(walk: &Walk, records: &[SockRecord], threads: usize) -> R
         pids: Some(&others),
         comm: None,
         threads,
+        netns: None,
+        found_netns: None,
     })?;
     Ok(more
         .holders

@@ -35,6 +35,8 @@ pub struct Process {
     pub uid: Option<u32>,
     /// `/proc/PID/comm`, without its newline.
     pub comm: Vec<u8>,
+    /// The inode of its network namespace, when we may know it.
+    pub netns: Option<u64>,
 }
 
 /// What the walk skipped, for `-v`.
@@ -61,8 +63,12 @@ pub struct Walk {
     pub stats: WalkStats,
 }
 
+/// What the walk tells of each network namespace it finds: its inode, the
+/// pid of a process in it, that process's `/proc/PID` directory.
+pub type FoundNetns<'a> = dyn Fn(u64, u32, BorrowedFd<'_>) + Sync + 'a;
+
 /// Which processes to walk.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Selection<'a> {
     /// Only the processes among these (`--pid`; a thread id is not a
     /// process), or every process in `/proc`.
@@ -71,6 +77,12 @@ pub struct Selection<'a> {
     pub comm: Option<&'a [u8]>,
     /// Worker threads to spread the processes over.
     pub threads: usize,
+    /// Only processes in the network namespace with this inode (`--netns`).
+    pub netns: Option<u64>,
+    /// Told of each walked process's network namespace as the walk finds
+    /// it (inode, pid, the process's `/proc/PID` directory), so that its
+    /// sockets can be looked up in the meantime.
+    pub found_netns: Option<&'a FoundNetns<'a>>,
 }
 
 /// Walks the selected processes' fd tables.
@@ -106,6 +118,8 @@ pub fn walk(selection: Selection<'_>) -> Result<Walk> {
         proc_dir: proc_dir.as_fd(),
         pids: &pids,
         comm: selection.comm,
+        netns: selection.netns,
+        found_netns: selection.found_netns,
         split: threads > 1,
         state: Mutex::new(QueueState::default()),
         changed: Condvar::new(),
@@ -175,6 +189,8 @@ struct Queue<'a> {
     proc_dir: BorrowedFd<'a>,
     pids: &'a [u32],
     comm: Option<&'a [u8]>,
+    netns: Option<u64>,
+    found_netns: Option<&'a FoundNetns<'a>>,
     split: bool,
     state: Mutex<QueueState>,
     changed: Condvar,
@@ -269,6 +285,13 @@ impl Queue<'_> {
             }
             comm = Some(got);
         }
+        let netns = super::netns::of_process(pid_dir.as_fd());
+        if self.netns.is_some() && netns != self.netns {
+            return;
+        }
+        if let (Some(found), Some(inode)) = (self.found_netns, netns) {
+            found(inode, pid, pid_dir.as_fd());
+        }
         let fd_dir = match open_dir(pid_dir.as_fd(), c"fd") {
             Ok(fd) => fd,
             Err(errno) => return count(&mut out.stats, pid, classify(errno), errno),
@@ -284,6 +307,7 @@ impl Queue<'_> {
             comm: comm
                 .or_else(|| read_comm(pid_dir.as_fd()).ok())
                 .unwrap_or_default(),
+            netns,
         };
         if self.split && fds.len() > SPLIT_ABOVE {
             // Several workers will find its sockets: record the process now
@@ -529,6 +553,8 @@ mod tests {
             pids: Some(&[u32::MAX]),
             comm: None,
             threads: 2,
+            netns: None,
+            found_netns: None,
         });
         let walk = walk.unwrap_or_default();
         assert!(walk.holders.is_empty());

@@ -5,7 +5,7 @@
 //! a kernel that adds a column must not make sockstat fail.
 
 use super::filter::Filter;
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::trust::Records;
 use crate::decimal;
 use crate::error::{Error, Result};
@@ -17,27 +17,43 @@ const SO_ACCEPTCON: u32 = 0x1_0000;
 const SS_CONNECTING: u8 = 2;
 const SS_CONNECTED: u8 = 3;
 
-/// Every record of `table` the filter wants, from its `/proc/net` file;
-/// `/proc/net/unix` lines that may be part of a socket's name are kept
-/// apart, as [`Records::doubtful`].
+/// Whose `/proc/net` files to read: they show the tables of the reader's
+/// network namespace, `/proc/PID/net` those of process PID's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    /// `/proc/net`: our own namespace.
+    Ours,
+    /// `/proc/PID/net`: the namespace process PID is in.
+    Of(u32),
+}
+
+/// Every record of `table` the filter wants, from its `/proc/net` file in
+/// `tables`; `/proc/net/unix` lines that may be part of a socket's name are
+/// kept apart, as [`Records::doubtful`].
 ///
 /// # Errors
 /// The errno of opening or reading the file.
-pub fn load(table: Table, filter: &Filter) -> Result<Records> {
-    let path = match table {
-        Table::Inet(InetProto::Tcp, IpVersion::V4) => c"/proc/net/tcp",
-        Table::Inet(InetProto::Tcp, IpVersion::V6) => c"/proc/net/tcp6",
-        Table::Inet(InetProto::Udp, IpVersion::V4) => c"/proc/net/udp",
-        Table::Inet(InetProto::Udp, IpVersion::V6) => c"/proc/net/udp6",
-        Table::Unix => c"/proc/net/unix",
+pub fn load(table: Table, filter: &Filter, tables: Tables) -> Result<Records> {
+    let file = match table {
+        Table::Inet(InetProto::Tcp, IpVersion::V4) => "tcp",
+        Table::Inet(InetProto::Tcp, IpVersion::V6) => "tcp6",
+        Table::Inet(InetProto::Udp, IpVersion::V4) => "udp",
+        Table::Inet(InetProto::Udp, IpVersion::V6) => "udp6",
+        Table::Unix => "unix",
     };
-    let text = match crate::io::read_to_end_at(rustix::fs::CWD, path, 64 * 1024) {
+    let path = match tables {
+        Tables::Ours => format!("/proc/net/{file}"),
+        Tables::Of(pid) => format!("/proc/{pid}/net/{file}"),
+    };
+    let cpath = std::ffi::CString::new(path.as_str())
+        .map_err(|_| Error::on("read", &path, rustix::io::Errno::INVAL))?;
+    let text = match crate::io::read_to_end_at(rustix::fs::CWD, &cpath, 64 * 1024) {
         Ok(text) => text,
         // No IPv6 in this kernel: nothing to list, not a failure.
         Err(rustix::io::Errno::NOENT) if matches!(table, Table::Inet(_, IpVersion::V6)) => {
             return Ok(Records::default());
         }
-        Err(errno) => return Err(Error::on("read", path.to_string_lossy(), errno)),
+        Err(errno) => return Err(Error::on("read", path, errno)),
     };
     let mut records = Records::default();
     match table {
@@ -94,8 +110,16 @@ fn parse_inet_line(line: &[u8], proto: InetProto, version: IpVersion) -> Option<
         },
         state: st,
         recv_q: Some(rx),
-        send_q: Some(if st == state::LISTEN { 0 } else { tx }),
+        // A listener's line has its accept queue but not its backlog.
+        send_q: (st != state::LISTEN).then_some(tx),
         uid: Some(uid),
+        details: Details {
+            sock_type: Some(match proto {
+                InetProto::Tcp => rustix::net::SocketType::STREAM.as_raw(),
+                InetProto::Udp => rustix::net::SocketType::DGRAM.as_raw(),
+            }),
+            ..Details::default()
+        },
     })
 }
 
@@ -208,11 +232,12 @@ fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
         *field = rest.get(..end)?;
         rest = rest.get(end..)?;
     }
-    let [num, _refs, _protocol, flags, _type, st, inode] = fields;
+    let [num, _refs, _protocol, flags, sock_type, st, inode] = fields;
     if num.last() != Some(&b':') {
         return None;
     }
     let flags = u32::try_from(hex(flags)?).ok()?;
+    let sock_type = u32::try_from(hex(sock_type)?).ok()?;
     let st = u8::try_from(hex(st)?).ok()?;
     let inode = decimal::parse(inode)?;
     let name_at = match rest.first() {
@@ -237,6 +262,10 @@ fn parse_unix_line(line: &[u8]) -> Option<(SockRecord, Option<usize>)> {
         recv_q: None,
         send_q: None,
         uid: None,
+        details: Details {
+            sock_type: Some(sock_type),
+            ..Details::default()
+        },
     };
     Some((record, name_at))
 }
@@ -304,6 +333,8 @@ mod tests {
             }
         );
         assert_eq!(got[1].state, state::ESTABLISHED);
+        let types: Vec<_> = got.iter().map(|r| r.details.sock_type).collect();
+        assert_eq!(types, [Some(1), Some(1), Some(2)]);
         assert_eq!(
             got[1].kind,
             Kind::Unix {

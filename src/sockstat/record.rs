@@ -1,7 +1,9 @@
 //! What a source (netlink or `/proc/net`) knows about one socket, before it
 //! is tied to the fds that hold it.
 
+use super::internals::Internals;
 use core::net::SocketAddr;
+use std::sync::Arc;
 
 /// The kernel's TCP state numbers (`include/net/tcp_states.h`); UDP and unix
 /// sockets reuse them (`ESTABLISHED` = connected, `CLOSE` = not connected).
@@ -100,10 +102,38 @@ pub struct SockRecord {
     pub state: u8,
     /// Bytes (or, for a listener, connections) waiting to be read, when known.
     pub recv_q: Option<u64>,
-    /// Bytes not yet acknowledged or sent, when known (0 for listeners).
+    /// Bytes not yet acknowledged or sent (for a listener, the backlog
+    /// `listen` was given), when known.
     pub send_q: Option<u64>,
     /// The uid the socket was created under, when known.
     pub uid: Option<u32>,
+    /// What only some sources say; all unknown by default.
+    pub details: Details,
+}
+
+/// What a record may say beyond the basics: sock_diag knows these,
+/// `/proc/net` does not (each is `None` there, shown as unknown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    /// The inode of the network namespace whose table listed the socket
+    /// (`/proc/PID/ns/net`), filled in by whoever read that table.
+    pub netns: Option<u64>,
+    /// `INET_DIAG_SKV6ONLY` of an IPv6 socket: whether it refuses IPv4.
+    pub v6only: Option<bool>,
+    /// `idiag_if`: the index of the device the socket is bound to, 0 for
+    /// none (in the socket's own namespace).
+    pub dev: Option<u32>,
+    /// That device's name, escaped, when the source could look it up.
+    pub dev_name: Option<String>,
+    /// TCP internals and memory, when `-i` or `-m` asked a source that
+    /// knows them; `None` otherwise. Shared with the rows that show it (a
+    /// `tcp_info` is 248 bytes, and a listing may have 20,000 of them).
+    pub internals: Option<Arc<Internals>>,
+    /// Its `SOCK_*` type as the kernel numbers it (`sk_type`).
+    pub sock_type: Option<u32>,
+    /// The socket cookie: the 64-bit id `sock_gen_cookie()` gives the
+    /// `struct sock`, never reused while the system runs (sock_diag only).
+    pub cookie: Option<u64>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one

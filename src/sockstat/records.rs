@@ -1,6 +1,7 @@
-//! Every record the listing needs: each table from the chosen source, the
-//! `/proc/net/unix` lines in doubt weighed ([`trust::settle`]), and tables
-//! read again for sockets an fd holds that a read missed.
+//! Every record the listing needs: each namespace's tables from its
+//! source ([`Loader`]), the `/proc/net/unix` lines in doubt weighed
+//! ([`trust::settle`]), and tables read again for sockets an fd holds that
+//! a read missed.
 //!
 //! Neither source is atomic: a netlink dump and a `/proc/net` read both
 //! walk the kernel's hash buckets a batch (a page) at a time and resume by
@@ -9,13 +10,12 @@
 //! unix sockets beside a churning one was listed one short in about one
 //! run in four, on either source).
 
-use super::filter::Filter;
 use super::index::NumberMap;
+use super::links;
+use super::loader::Loader;
 use super::procfs::{self, Walk};
 use super::record::{SockRecord, Table};
 use super::trust::{self, Records};
-use super::{Options, Source, netlink, procnet};
-use crate::error::Result;
 
 /// Held sockets missing from their tables beyond this many are not looked
 /// into: a listing narrowed to a few tables leaves out every socket of the
@@ -24,73 +24,14 @@ const REPAIR_MAX: usize = 512;
 /// Reads of a table for the sockets it missed, after the first.
 const REREADS: usize = 3;
 
-/// The chosen source, open.
-pub struct Loader<'a> {
-    filter: &'a Filter,
-    extended: bool,
-    diag: Option<netlink::Diag>,
-}
-
-impl<'a> Loader<'a> {
-    /// `--source netlink` opens a sock_diag socket; if that fails, or with
-    /// `--source proc`, tables are read from `/proc/net`.
-    pub fn open(opts: &Options, filter: &'a Filter) -> Self {
-        let diag = match opts.source {
-            Source::Proc => None,
-            Source::Netlink => match netlink::Diag::open() {
-                Ok(diag) => Some(diag),
-                Err(err) => {
-                    log::debug!("{err}; reading /proc/net instead");
-                    None
-                }
-            },
-        };
-        Self {
-            filter,
-            extended: opts.extended,
-            diag,
-        }
-    }
-
-    /// Every table the filter needs.
-    ///
-    /// # Errors
-    /// A table that neither netlink nor `/proc/net` could give.
-    pub fn load(&mut self) -> Result<Records> {
-        let mut records = Records::default();
-        for table in self.filter.tables() {
-            records.extend(self.table(table)?);
-        }
-        Ok(records)
-    }
-
-    /// One table: from netlink, or from `/proc/net` if its dump fails (a
-    /// missing diag module, a refused socket).
-    fn table(&mut self, table: Table) -> Result<Records> {
-        let dumped = self
-            .diag
-            .as_mut()
-            .map(|diag| diag.dump(table, self.filter, self.extended));
-        match dumped {
-            Some(Ok(sure)) => Ok(Records {
-                sure,
-                doubtful: Vec::new(),
-            }),
-            Some(Err(err)) => {
-                log::debug!("{err}; reading /proc/net instead");
-                procnet::load(table, self.filter)
-            }
-            None => procnet::load(table, self.filter),
-        }
-    }
-}
-
 /// What the kernel says, through the fds that hold them, about sockets the
 /// tables leave in doubt; each socket asked about once.
 struct Kernel {
     /// One holder of each socket inode.
     holder: NumberMap<u64, (u32, u32)>,
     answers: NumberMap<u64, Option<Table>>,
+    /// Each walked process's network namespace.
+    netns: NumberMap<u32, Option<u64>>,
 }
 
 impl Kernel {
@@ -103,7 +44,18 @@ impl Kernel {
         Self {
             holder,
             answers: NumberMap::default(),
+            netns: walk.processes.iter().map(|p| (p.pid, p.netns)).collect(),
         }
+    }
+
+    /// Whether socket `inode` is held by a process of namespace `netns`
+    /// (or one whose namespace we could not tell).
+    fn held_in(&self, inode: u64, netns: Option<u64>) -> bool {
+        let holder_ns = self
+            .holder
+            .get(&inode)
+            .and_then(|(pid, _)| self.netns.get(pid).copied().flatten());
+        holder_ns.is_none() || holder_ns == netns
     }
 
     /// The table that lists `inode`, if a visible fd holds it.
@@ -116,31 +68,84 @@ impl Kernel {
     }
 }
 
-/// The records to join: `records` settled, and the tables read again for
-/// held sockets they missed.
-pub fn complete(loader: &mut Loader<'_>, records: Records, walk: &Walk) -> Vec<SockRecord> {
+/// The records to join: each namespace's records settled, tables read
+/// again for held sockets they missed, devices named; each record marked
+/// with its namespace.
+pub fn complete(loaded: Vec<(Loader<'_>, Records)>, walk: &Walk) -> Vec<SockRecord> {
     let mut kernel = Kernel::new(walk);
-    let mut kept = trust::settle(records, |inode| kernel.table_of(inode) == Some(Table::Unix));
-    // With -l, -c or -p a held socket is missing from a table because the
-    // filter left it out as often as because a read missed it: only the
-    // record could tell, so there is nothing to look for.
-    if loader.filter.keeps_whole_tables() {
-        reread_missed(loader, &mut kernel, &mut kept);
+    let mut settled: Vec<(Loader<'_>, Vec<SockRecord>)> = loaded
+        .into_iter()
+        .map(|(loader, records)| {
+            let kept = trust::settle(records, |inode| kernel.table_of(inode) == Some(Table::Unix));
+            (loader, kept)
+        })
+        .collect();
+    let mut listed: NumberMap<u64, ()> = NumberMap::default();
+    listed.reserve(settled.iter().map(|(_, kept)| kept.len()).sum());
+    for (_, kept) in &settled {
+        listed.extend(kept.iter().map(|r| (r.inode, ())));
     }
-    kept
+    let mut all: Vec<SockRecord> = Vec::new();
+    for (loader, kept) in &mut settled {
+        // With -l, -c or -p a held socket is missing from a table because
+        // the filter left it out as often as because a read missed it:
+        // only the record could tell, so there is nothing to look for.
+        if loader.filter.keeps_whole_tables() {
+            reread_missed(loader, &mut kernel, &listed, kept);
+        }
+        name_devices(loader, kept);
+        for record in kept.iter_mut() {
+            record.details.netns = loader.netns;
+        }
+        if all.is_empty() {
+            core::mem::swap(&mut all, kept);
+        } else {
+            all.append(kept);
+        }
+    }
+    all
+}
+
+/// Each bound device's name, from the namespace the records came from; a
+/// device with no name to be had shows by its index.
+fn name_devices(loader: &Loader<'_>, records: &mut [SockRecord]) {
+    let bound = || {
+        records
+            .iter()
+            .filter_map(|r| r.details.dev.filter(|&dev| dev != 0))
+    };
+    if bound().next().is_none() {
+        return;
+    }
+    let names = match &loader.route {
+        Some(route) => links::names(route, bound()),
+        None => NumberMap::default(),
+    };
+    for record in records.iter_mut() {
+        if let Some(dev) = record.details.dev.filter(|&dev| dev != 0) {
+            record.details.dev_name =
+                Some(names.get(&dev).cloned().unwrap_or_else(|| dev.to_string()));
+        }
+    }
 }
 
 /// Reads a table again, up to [`REREADS`] times, while a socket a visible
 /// fd holds is missing from it, and adds what the reads find.
-fn reread_missed(loader: &mut Loader<'_>, kernel: &mut Kernel, records: &mut Vec<SockRecord>) {
-    let mut listed: NumberMap<u64, ()> = NumberMap::default();
-    listed.reserve(records.len());
-    listed.extend(records.iter().map(|r| (r.inode, ())));
+fn reread_missed(
+    loader: &mut Loader<'_>,
+    kernel: &mut Kernel,
+    listed: &NumberMap<u64, ()>,
+    records: &mut Vec<SockRecord>,
+) {
     let missing: Vec<u64> = kernel
         .holder
         .keys()
         .copied()
-        .filter(|inode| !listed.contains_key(inode) && loader.filter.wants_inode(*inode))
+        .filter(|inode| {
+            !listed.contains_key(inode)
+                && loader.filter.wants_inode(*inode)
+                && kernel.held_in(*inode, loader.netns)
+        })
         .collect();
     if missing.len() > REPAIR_MAX {
         log::debug!(
@@ -200,8 +205,8 @@ fn reread_missed(loader: &mut Loader<'_>, kernel: &mut Kernel, records: &mut Vec
     }
     if !lost.is_empty() {
         log::debug!(
-            "{} held sockets still in no table after {REREADS} more reads (another network \
-             namespace, or closed)",
+            "{} held sockets still in no table after {REREADS} more reads (closed, or made in \
+             another network namespace)",
             lost.len()
         );
     }

@@ -3,11 +3,13 @@
 
 use super::filter::Filter;
 use super::index::NumberMap;
+use super::internals::Internals;
 use super::procfs::{Holder, Process, Walk};
-use super::record::{InetProto, Kind, Peer, SockRecord, Table, state};
+use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// An address cell. Kept as data, not text, until it is printed: a listing
 /// can have tens of thousands of rows.
@@ -19,6 +21,9 @@ pub enum Addr {
     Unknown,
     /// An IP endpoint: `127.0.0.1:7777`, `[::1]:80`, `*:22`, `*:*`.
     Inet(SocketAddr),
+    /// An IP endpoint of a socket bound to a device, named as `ss` does:
+    /// `127.0.0.1%lo:7777`, `*%eth0:22`.
+    InetOn(SocketAddr, String),
     /// A unix path or `@abstract` name, escaped for a table cell.
     Name(String),
     /// A unix peer whose holder is visible: `-> [PID FD]`.
@@ -37,7 +42,8 @@ impl fmt::Display for Addr {
         match self {
             Self::Absent => f.write_str("*"),
             Self::Unknown => f.write_str("?"),
-            Self::Inet(addr) => write_endpoint(f, addr),
+            Self::Inet(addr) => write_endpoint(f, addr, None),
+            Self::InetOn(addr, dev) => write_endpoint(f, addr, Some(dev)),
             Self::Name(name) => f.write_str(name),
             Self::Peer { pid, fd } => write!(f, "-> [{pid} {fd}]"),
             Self::PeerInode(inode) => write!(f, "-> {inode}"),
@@ -88,6 +94,22 @@ pub struct Row {
     pub send_q: Option<u64>,
     /// The socket's uid (`-e`).
     pub uid: Option<u32>,
+    /// TCP internals and memory (`-i`, `-m`); `None` when unknown.
+    pub internals: Option<Arc<Internals>>,
+    /// The inode of the socket's network namespace (or, for a socket no
+    /// source described, of its holder's), when known.
+    pub netns: Option<u64>,
+}
+
+/// Which optional parts of each row are shown (`-e`, `-i`, `-m`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// Queues and socket uid (`-e`).
+    pub extended: bool,
+    /// TCP internals (`-i`).
+    pub internals: bool,
+    /// Socket memory (`-m`).
+    pub memory: bool,
 }
 
 /// The rows, sorted by pid then fd (sockets with no holder last), and the
@@ -98,6 +120,9 @@ pub struct Listing {
     pub processes: Vec<ProcessCells>,
     /// The rows.
     pub rows: Vec<Row>,
+    /// The names `ip netns` gave the namespaces rows are in, by inode
+    /// (filled in only for output that shows namespaces).
+    pub netns_names: NumberMap<u64, String>,
 }
 
 impl Listing {
@@ -105,17 +130,26 @@ impl Listing {
     pub fn process(&self, owner: &Owner) -> Option<&ProcessCells> {
         self.processes.get(owner.process)
     }
+
+    /// The name of a row's namespace, if `ip netns` gave it one.
+    pub fn netns_name(&self, row: &Row) -> Option<&str> {
+        row.netns
+            .and_then(|inode| self.netns_names.get(&inode))
+            .map(String::as_str)
+    }
 }
 
 /// Joins the walk and the records into sorted rows; `peers` are more
 /// holders (of processes the walk did not select) that may name a unix peer
-/// but get no rows.
+/// but get no rows. With `-a`, the sockets no fd holds are those of
+/// namespace `listed` only.
 pub fn join(
     walk: &Walk,
     peers: &[Holder],
     records: &[SockRecord],
     filter: &Filter,
     users: &Users,
+    listed: Option<u64>,
 ) -> Listing {
     let mut by_inode: NumberMap<u64, &SockRecord> = NumberMap::default();
     by_inode.reserve(records.len());
@@ -130,8 +164,15 @@ pub fn join(
     // User and command once per process, not once per fd.
     let mut listing = Listing::default();
     let mut process_index: NumberMap<u32, usize> = NumberMap::default();
+    let mut process_netns: NumberMap<u32, Option<u64>> = NumberMap::default();
     for (index, process) in walk.processes.iter().enumerate() {
-        let Process { pid, uid, comm } = process;
+        let Process {
+            pid,
+            uid,
+            comm,
+            netns,
+        } = process;
+        process_netns.insert(*pid, *netns);
         listing.processes.push(ProcessCells {
             user: uid.map_or(User::Unknown, |uid| users.user(uid)),
             command: (!comm.is_empty()).then(|| crate::escape::field(comm)),
@@ -167,6 +208,8 @@ pub fn join(
                 recv_q: None,
                 send_q: None,
                 uid: None,
+                internals: None,
+                netns: process_netns.get(&holder.pid).copied().flatten(),
             }),
             None => {}
         }
@@ -176,6 +219,7 @@ pub fn join(
         rows.extend(
             records
                 .iter()
+                .filter(|r| r.details.netns == listed)
                 .filter(|r| r.inode == 0 || !peer_names.first.contains_key(&r.inode))
                 .map(|r| record_row(r, &peer_names, None)),
         );
@@ -249,8 +293,11 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
             local,
             remote,
         } => (
-            Table::Inet(*proto, *version).name(),
-            Addr::Inet(*local),
+            inet_proto(*proto, *version, local, record.details.v6only),
+            match &record.details.dev_name {
+                Some(dev) => Addr::InetOn(*local, dev.clone()),
+                None => Addr::Inet(*local),
+            },
             Addr::Inet(*remote),
         ),
         Kind::Unix { name, peer } => {
@@ -279,6 +326,25 @@ fn record_row(record: &SockRecord, peer_names: &PeerNames, pid: Option<u32>) -> 
         recv_q: record.recv_q,
         send_q: record.send_q,
         uid: record.uid,
+        internals: record.details.internals.clone(),
+        netns: record.details.netns,
+    }
+}
+
+/// `tcp4`, `tcp6`, or FreeBSD's `tcp46` (`udp46`) for an IPv6 socket that
+/// takes IPv4 as well: bound to `::` (or not yet bound) without
+/// `IPV6_V6ONLY`. A dual-stack socket bound to one IPv6 address can only
+/// ever talk IPv6, so it is `tcp6`; so is one whose source cannot say.
+pub fn inet_proto(
+    proto: InetProto,
+    version: IpVersion,
+    local: &SocketAddr,
+    v6only: Option<bool>,
+) -> &'static str {
+    match (proto, version, v6only) {
+        (InetProto::Tcp, IpVersion::V6, Some(false)) if local.ip().is_unspecified() => "tcp46",
+        (InetProto::Udp, IpVersion::V6, Some(false)) if local.ip().is_unspecified() => "udp46",
+        _ => Table::Inet(proto, version).name(),
     }
 }
 
@@ -287,11 +353,14 @@ pub fn endpoint(addr: &SocketAddr) -> String {
     Addr::Inet(*addr).to_string()
 }
 
-fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr) -> fmt::Result {
+fn write_endpoint(f: &mut fmt::Formatter<'_>, addr: &SocketAddr, dev: Option<&str>) -> fmt::Result {
     match addr.ip() {
         ip if ip.is_unspecified() => f.write_str("*")?,
         IpAddr::V4(ip) => write!(f, "{ip}")?,
         IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+    }
+    if let Some(dev) = dev {
+        write!(f, "%{dev}")?;
     }
     match addr.port() {
         0 => f.write_str(":*"),
@@ -345,6 +414,7 @@ mod tests {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         };
         // A socketpair (100, 101) in process 20; a fork, 10, holds 101 too;
         // 102's peer, 103, is held only outside the walk, by 30 and 5.
@@ -383,5 +453,28 @@ mod tests {
         assert_eq!(e("0.0.0.0:22"), "*:22");
         assert_eq!(e("[::]:22"), "*:22");
         assert_eq!(e("[::1]:80"), "[::1]:80");
+        let on = |s: &str, dev: &str| {
+            let addr = s.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1)));
+            Addr::InetOn(addr, dev.into()).to_string()
+        };
+        assert_eq!(on("127.0.0.1:7777", "lo"), "127.0.0.1%lo:7777");
+        assert_eq!(on("[::]:22", "eth0"), "*%eth0:22");
+        assert_eq!(on("[fe80::1]:0", "7"), "[fe80::1]%7:*");
+    }
+
+    #[test]
+    fn dual_stack_is_a_v6_socket_on_any_address_without_v6only() {
+        let any: SocketAddr = "[::]:80"
+            .parse()
+            .unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1)));
+        let one: SocketAddr = "[::1]:80".parse().unwrap_or(any);
+        let (tcp, udp, v6) = (InetProto::Tcp, InetProto::Udp, IpVersion::V6);
+        assert_eq!(inet_proto(tcp, v6, &any, Some(false)), "tcp46");
+        assert_eq!(inet_proto(udp, v6, &any, Some(false)), "udp46");
+        assert_eq!(inet_proto(tcp, v6, &any, Some(true)), "tcp6");
+        assert_eq!(inet_proto(tcp, v6, &any, None), "tcp6");
+        assert_eq!(inet_proto(tcp, v6, &one, Some(false)), "tcp6");
+        let v4 = SocketAddr::from(([0, 0, 0, 0], 80));
+        assert_eq!(inet_proto(tcp, IpVersion::V4, &v4, Some(false)), "tcp4");
     }
 }

@@ -6,82 +6,260 @@
 //! tens of thousands of rows, a `String` per cell would cost more memory
 //! and time than the rest of the program's user-space work.
 
-use super::rows::{Listing, Row};
+use super::chunked::Chunked;
+use super::internals::{Internals, mem, tcp};
+use super::rows::{Listing, Row, Shown};
 use super::users::User;
+use crate::error::Result;
 use core::fmt::Write as _;
 
-/// The column titles.
-pub fn header(extended: bool) -> &'static [&'static str] {
-    const TITLES: [&str; 12] = [
-        "USER",
-        "COMMAND",
-        "PID",
-        "FD",
-        "PROTO",
-        "INODE",
-        "LOCAL ADDRESS",
-        "FOREIGN ADDRESS",
-        "STATE",
-        "RECV-Q",
-        "SEND-Q",
-        "UID",
-    ];
-    if extended { &TITLES } else { &TITLES[..9] }
+/// One column of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// The process's owner.
+    User,
+    /// The process's command name.
+    Command,
+    /// The process id.
+    Pid,
+    /// The fd number.
+    Fd,
+    /// `tcp4`, `unix`, …
+    Proto,
+    /// The socket's inode.
+    Inode,
+    /// The local address.
+    Local,
+    /// The foreign address or unix peer.
+    Foreign,
+    /// The state.
+    State,
+    /// Receive queue (`-e`).
+    RecvQ,
+    /// Send queue (`-e`).
+    SendQ,
+    /// The socket's uid (`-e`).
+    Uid,
+    /// The network namespace: its `ip netns` name, else its inode (`-e`).
+    Netns,
+    /// Socket memory (`-m`).
+    Skmem,
+    /// TCP internals (`-i`).
+    TcpInfo,
 }
 
-/// Appends one cell of `row` (column `column` of [`header`]) to `out`.
-pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: usize) {
-    let process = row.owner.as_ref().and_then(|owner| listing.process(owner));
-    let mut num = |n: Option<u64>| match n {
-        Some(n) => {
-            let _ = write!(out, "{n}");
+impl Column {
+    /// Its title in the header line.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::User => "USER",
+            Self::Command => "COMMAND",
+            Self::Pid => "PID",
+            Self::Fd => "FD",
+            Self::Proto => "PROTO",
+            Self::Inode => "INODE",
+            Self::Local => "LOCAL ADDRESS",
+            Self::Foreign => "FOREIGN ADDRESS",
+            Self::State => "STATE",
+            Self::RecvQ => "RECV-Q",
+            Self::SendQ => "SEND-Q",
+            Self::Uid => "UID",
+            Self::Netns => "NETNS",
+            Self::Skmem => "SKMEM",
+            Self::TcpInfo => "TCP-INFO",
         }
-        None => out.push('?'),
-    };
+    }
+}
+
+/// The columns `shown` asks for, in order.
+pub fn columns(shown: Shown) -> Vec<Column> {
+    use Column::*;
+    let mut columns = vec![User, Command, Pid, Fd, Proto, Inode, Local, Foreign, State];
+    if shown.extended {
+        columns.extend([RecvQ, SendQ, Uid, Netns]);
+    }
+    if shown.memory {
+        columns.push(Skmem);
+    }
+    if shown.internals {
+        columns.push(TcpInfo);
+    }
+    columns
+}
+
+/// Appends one cell of `row` to `out`.
+pub fn write_cell(out: &mut String, listing: &Listing, row: &Row, column: Column) {
+    let process = row.owner.as_ref().and_then(|owner| listing.process(owner));
+    let mut num = |n: Option<u64>| push_number(out, n);
     match column {
-        0 => match process.map(|p| &p.user) {
+        Column::User => match process.map(|p| &p.user) {
             Some(User::Name(name)) => out.push_str(name),
             Some(User::Id(uid)) => num(Some(u64::from(*uid))),
             Some(User::Unknown) | None => out.push('?'),
         },
-        1 => out.push_str(process.and_then(|p| p.command.as_deref()).unwrap_or("?")),
-        2 => num(row.owner.map(|o| u64::from(o.pid))),
-        3 => num(row.owner.map(|o| u64::from(o.fd))),
-        4 => out.push_str(row.proto),
-        5 => num(Some(row.inode)),
-        6 => {
+        Column::Command => out.push_str(process.and_then(|p| p.command.as_deref()).unwrap_or("?")),
+        Column::Pid => num(row.owner.map(|o| u64::from(o.pid))),
+        Column::Fd => num(row.owner.map(|o| u64::from(o.fd))),
+        Column::Proto => out.push_str(row.proto),
+        Column::Inode => num(Some(row.inode)),
+        Column::Local => {
             let _ = write!(out, "{}", row.local);
         }
-        7 => {
+        Column::Foreign => {
             let _ = write!(out, "{}", row.foreign);
         }
-        8 => out.push_str(row.state.unwrap_or("?")),
-        9 => num(row.recv_q),
-        10 => num(row.send_q),
-        _ => num(row.uid.map(u64::from)),
+        Column::State => out.push_str(row.state.unwrap_or("?")),
+        Column::RecvQ => num(row.recv_q),
+        Column::SendQ => num(row.send_q),
+        Column::Uid => num(row.uid.map(u64::from)),
+        Column::Netns => match listing.netns_name(row) {
+            Some(name) => out.push_str(name),
+            None => num(row.netns),
+        },
+        Column::Skmem => write_skmem(out, row.internals.as_deref()),
+        Column::TcpInfo => write_tcp_info(out, row.internals.as_deref()),
     }
 }
 
-/// The whole table as text, header first unless `no_header` (`-q`).
-pub fn render(listing: &Listing, extended: bool, no_header: bool) -> String {
-    let titles = header(extended);
-    let columns = titles.len();
-    let mut widths: Vec<usize> = titles
-        .iter()
-        .map(|t| if no_header { 0 } else { t.len() })
-        .collect();
-    let mut arena = String::with_capacity(listing.rows.len() * 80);
-    let mut ends = Vec::with_capacity(listing.rows.len() * columns);
-    for row in &listing.rows {
-        for (column, width) in widths.iter_mut().enumerate() {
-            let start = arena.len();
-            write_cell(&mut arena, listing, row, column);
-            let cell = arena.get(start..).unwrap_or_default();
-            *width = (*width).max(cell.chars().count());
-            ends.push(arena.len());
+/// `ss -m`'s `skmem:(…)` without its wrapper, one token:
+/// `r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0`; `*` for a socket the kernel
+/// sent none for, `?` when the source cannot say.
+fn write_skmem(out: &mut String, internals: Option<&Internals>) {
+    let Some(internals) = internals else {
+        return out.push('?');
+    };
+    let Some(skmem) = &internals.skmem else {
+        return out.push('*');
+    };
+    let short = ["r", "rb", "t", "tb", "f", "w", "o", "bl", "d"];
+    for (i, (field, short)) in mem::ALL.iter().zip(short).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(short);
+        push_number(out, skmem.get(*field));
+    }
+}
+
+/// `ss -i`'s fields, as one token of comma-separated `name:value` items
+/// (so that a row still splits on blanks into its columns): the congestion
+/// control first, times in ms as `ss` shows them, the delivery rate in bits
+/// per second; `name:?` for a field an older kernel does not send.
+fn write_tcp_info(out: &mut String, internals: Option<&Internals>) {
+    let Some(internals) = internals else {
+        return out.push('?');
+    };
+    let Some(info) = &internals.tcp_info else {
+        return match &internals.congestion {
+            Some(name) => name.push_escaped(out),
+            None => out.push('*'),
+        };
+    };
+    if let Some(name) = &internals.congestion {
+        name.push_escaped(out);
+        out.push(',');
+    }
+    out.push_str("rtt:");
+    push_millis(out, info.get(tcp::RTT));
+    out.push('/');
+    push_millis(out, info.get(tcp::RTTVAR));
+    out.push_str(",minrtt:");
+    push_millis(out, info.get(tcp::MIN_RTT));
+    out.push_str(",cwnd:");
+    push_number(out, info.get(tcp::SND_CWND));
+    // As `ss`: no threshold until the first loss (nor on a listener, 0).
+    match info.get(tcp::SND_SSTHRESH) {
+        Some(at) if at == 0 || at >= tcp::INFINITE_SSTHRESH => {}
+        other => {
+            out.push_str(",ssthresh:");
+            push_number(out, other);
         }
     }
-    let mut out = String::with_capacity(arena.len() * 2 + 256);
+    // As `ss`: retransmitted segments not yet acknowledged / all retransmitted.
+    for (name, field) in [("mss", tcp::SND_MSS), ("retrans", tcp::RETRANS)] {
+        out.push(',');
+        out.push_str(name);
+        out.push(':');
+        push_number(out, info.get(field));
+    }
+    out.push('/');
+    push_number(out, info.get(tcp::TOTAL_RETRANS));
+    for field in [
+        tcp::LOST,
+        tcp::UNACKED,
+        tcp::BYTES_ACKED,
+        tcp::BYTES_RECEIVED,
+    ] {
+        out.push(',');
+        out.push_str(field.name);
+        out.push(':');
+        push_number(out, info.get(field));
+    }
+    out.push_str(",delivery_rate:");
+    push_number(
+        out,
+        info.get(tcp::DELIVERY_RATE).map(|b| b.saturating_mul(8)),
+    );
+    out.push_str("bps");
+}
+
+fn push_number(out: &mut String, n: Option<u64>) {
+    match n {
+        Some(n) => crate::decimal::push(out, n),
+        None => out.push('?'),
+    }
+}
+
+/// Microseconds as milliseconds, exactly: `41` → `0.041`, `20000` → `20`.
+fn push_millis(out: &mut String, micros: Option<u64>) {
+    let Some(micros) = micros else {
+        return out.push('?');
+    };
+    crate::decimal::push(out, micros / 1000);
+    let mut frac = micros % 1000;
+    if frac != 0 {
+        out.push('.');
+        // Three digits, without the zeros that end them.
+        while frac != 0 {
+            crate::decimal::push(out, frac / 100);
+            frac = frac % 100 * 10;
+        }
+    }
+}
+
+/// A cell's width in characters (what an escaped cell is, short of
+/// double-width ones).
+fn shown_width(cell: &str) -> usize {
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.chars().count()
+    }
+}
+
+/// The whole table, header first unless `no_header` (`-q`), handed on in
+/// chunks, so that the output is never held whole beside its cells.
+///
+/// # Errors
+/// The first error of the chunks' sink.
+pub fn write(listing: &Listing, shown: Shown, no_header: bool, mut out: Chunked<'_>) -> Result<()> {
+    let columns = columns(shown);
+    let mut widths: Vec<usize> = columns
+        .iter()
+        .map(|c| if no_header { 0 } else { c.title().len() })
+        .collect();
+    let mut arena = String::with_capacity(listing.rows.len() * 80);
+    let mut ends = Vec::with_capacity(listing.rows.len() * columns.len());
+    for row in &listing.rows {
+        for (column, width) in columns.iter().zip(widths.iter_mut()) {
+            let start = arena.len();
+            write_cell(&mut arena, listing, row, *column);
+            let cell = arena.get(start..).unwrap_or_default();
+            *width = (*width).max(shown_width(cell));
+            // Cells of a table that fits in memory end below 4 GiB.
+            ends.push(u32::try_from(arena.len()).unwrap_or(u32::MAX));
+        }
+    }
     let push_line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let mut pending = None;
         for (cell, width) in cells.zip(&widths) {
@@ -89,21 +267,84 @@ pub fn render(listing: &Listing, extended: bool, no_header: bool) -> String {
                 out.extend(core::iter::repeat_n(' ', pad + 2));
             }
             out.push_str(cell);
-            pending = Some(width.saturating_sub(cell.chars().count()));
+            pending = Some(width.saturating_sub(shown_width(cell)));
         }
         out.push('\n');
     };
     if !no_header {
-        push_line(&mut out, &mut titles.iter().copied());
+        push_line(out.text(), &mut columns.iter().map(|c| c.title()));
     }
     let mut start = 0;
-    for line in ends.chunks(columns.max(1)) {
+    for line in ends.chunks(columns.len().max(1)) {
         let mut cells = line.iter().map(|&end| {
+            let end = end as usize;
             let cell = arena.get(start..end).unwrap_or_default();
             start = end;
             cell
         });
-        push_line(&mut out, &mut cells);
+        push_line(out.text(), &mut cells);
+        out.flush_if_full()?;
     }
-    out
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sockstat::internals::{SkMem, TcpInfo};
+
+    fn cell(write: fn(&mut String, Option<&Internals>), internals: Option<&Internals>) -> String {
+        let mut out = String::new();
+        write(&mut out, internals);
+        out
+    }
+
+    #[test]
+    fn tcp_info_and_skmem_cells() {
+        let mut bytes = vec![0u8; tcp::LEN];
+        let mut put = |field: crate::sockstat::internals::Field, value: u64| {
+            let at = field.offset;
+            match field.width {
+                crate::sockstat::internals::Width::U64 => {
+                    bytes[at..at + 8].copy_from_slice(&value.to_ne_bytes())
+                }
+                _ => bytes[at..at + 4].copy_from_slice(&(value as u32).to_ne_bytes()),
+            }
+        };
+        put(tcp::RTT, 41);
+        put(tcp::RTTVAR, 20_500);
+        put(tcp::MIN_RTT, 7_000);
+        put(tcp::SND_CWND, 10);
+        put(tcp::SND_SSTHRESH, tcp::INFINITE_SSTHRESH);
+        put(tcp::SND_MSS, 32_768);
+        put(tcp::TOTAL_RETRANS, 3);
+        put(tcp::BYTES_ACKED, 6);
+        put(tcp::DELIVERY_RATE, 1_000);
+        let full = Internals {
+            tcp_info: Some(TcpInfo::new(&bytes)),
+            congestion: crate::sockstat::internals::CaName::new(b"cubic"),
+            skmem: Some(SkMem::new(&[1, 0, 0, 0, 0, 2, 0])),
+        };
+        assert_eq!(
+            cell(write_tcp_info, Some(&full)),
+            "cubic,rtt:0.041/20.5,minrtt:7,cwnd:10,mss:32768,retrans:0/3,lost:0,unacked:0,\
+             bytes_acked:6,bytes_received:0,delivery_rate:8000bps"
+        );
+        let older = Internals {
+            tcp_info: Some(TcpInfo::new(&bytes[..104])),
+            ..Internals::default()
+        };
+        assert!(cell(write_tcp_info, Some(&older)).contains(",minrtt:?,"));
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                cell(write_skmem, Some(&full)),
+                "r1,rb?,t?,tb?,f?,w?,o?,bl?,d?"
+            );
+        }
+        let none = Internals::default();
+        assert_eq!(cell(write_tcp_info, Some(&none)), "*");
+        assert_eq!(cell(write_skmem, Some(&none)), "*");
+        assert_eq!(cell(write_tcp_info, None), "?");
+        assert_eq!(cell(write_skmem, None), "?");
+    }
 }

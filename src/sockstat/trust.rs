@@ -47,26 +47,38 @@ impl Records {
 /// Records of inode 0 (TIME_WAIT and request sockets, which no fd holds)
 /// are all kept: they do not share an identity.
 pub fn settle(records: Records, mut confirm: impl FnMut(u64) -> bool) -> Vec<SockRecord> {
-    let Records { sure, doubtful } = records;
-    let mut kept: Vec<SockRecord> = Vec::with_capacity(sure.len() + doubtful.len());
+    let Records {
+        sure: mut kept,
+        doubtful,
+    } = records;
+    // In place: a listing's records are its largest allocation.
     let mut slot: NumberMap<u64, usize> = NumberMap::default();
-    slot.reserve(sure.len());
-    let mut repeats = 0usize;
-    for record in sure {
-        match slot.get(&record.inode) {
-            Some(&at) if record.inode != 0 => {
-                repeats += 1;
-                if let Some(old) = kept.get_mut(at) {
-                    *old = record;
-                }
+    slot.reserve(kept.len());
+    let mut repeated = Vec::new();
+    for at in 0..kept.len() {
+        let Some(inode) = kept.get(at).map(|r| r.inode) else {
+            break;
+        };
+        match slot.get(&inode) {
+            Some(&first) if inode != 0 => {
+                // The later read stands, where the first one was.
+                kept.swap(first, at);
+                repeated.push(at);
             }
             _ => {
-                slot.insert(record.inode, kept.len());
-                kept.push(record);
+                slot.insert(inode, at);
             }
         }
     }
+    let repeats = repeated.len();
     if repeats > 0 {
+        let mut at = 0;
+        let mut next = repeated.iter().peekable();
+        kept.retain(|_| {
+            let gone = next.next_if(|&&r| r == at).is_some();
+            at += 1;
+            !gone
+        });
         log::debug!("{repeats} sockets listed twice by a non-atomic read; each shown once");
     }
     // Keyed by inodes a forger chose: SipHash, so they cannot pick colliding
@@ -124,6 +136,7 @@ mod tests {
             recv_q: None,
             send_q: None,
             uid: None,
+            details: Default::default(),
         }
     }
 
@@ -140,6 +153,7 @@ mod tests {
             recv_q: Some(0),
             send_q: Some(0),
             uid: Some(0),
+            details: Default::default(),
         }
     }
 

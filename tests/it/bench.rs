@@ -7,7 +7,8 @@
 //! is never asserted.
 
 use crate::util::net::{listener, loopback, refused_port};
-use crate::util::{Outcome, skip, sockbench, sockd};
+use crate::util::resolver::{DNS_ONLY, FILES_ONLY};
+use crate::util::{Outcome, sockbench, sockd};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, SocketFlags};
 use serde_json::Value;
@@ -528,38 +529,11 @@ fn a_host_the_resolver_does_not_know_exits_68() {
     .stdout_is(b"");
 }
 
-/// `sockbench ARGS` with a resolver of the test's making: in a mount
-/// namespace of its own, `/etc/hosts` and `/etc/nsswitch.conf` are
-/// replaced by `hosts` and `nsswitch` (nothing on the machine changes);
-/// with `net`, in a network namespace of its own as well (a loopback that
-/// is down, no route to any DNS server).
+/// `sockbench ARGS` with a resolver of the test's making (see
+/// [`crate::util::resolver`]).
 fn bench_resolving(net: bool, hosts: &str, nsswitch: &str, args: &[&str]) -> Option<Outcome> {
-    if !skip::require_root() || !skip::require_tool("unshare") || !skip::require_tool("mount") {
-        return None;
-    }
-    let dir = crate::util::TempDir::new();
-    let (hosts_file, nsswitch_file) = (dir.join("hosts"), dir.join("nsswitch.conf"));
-    std::fs::write(&hosts_file, hosts).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&nsswitch_file, nsswitch).unwrap_or_else(|e| panic!("{e}"));
-    let script = "mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/nsswitch.conf \
-                  && shift && exec \"$@\"";
-    let mut unshare = vec!["unshare", "--mount"];
-    if net {
-        unshare.push("--net");
-    }
-    let out = crate::util::Cmd::new(unshare[0])
-        .args(&unshare[1..])
-        .args(["sh", "-c", script])
-        .args([&hosts_file, &nsswitch_file])
-        .arg(crate::util::SOCKBENCH)
-        .args(args)
-        .limit(Duration::from_secs(30))
-        .run();
-    Some(out)
+    crate::util::resolver::run(net, hosts, nsswitch, crate::util::SOCKBENCH, args)
 }
-
-/// Name service by DNS alone, with no network: every look-up fails for now.
-const DNS_ONLY: &str = "hosts: dns\n";
 
 #[test]
 fn a_resolver_that_cannot_answer_now_exits_75() {
@@ -595,7 +569,7 @@ fn a_host_name_goes_through_the_system_resolver() {
     let port = server.port.to_string();
     let args = ["pingpong", "sockkit-it-echo", &port, "-d", "0.5", "--json"];
     let hosts = "127.0.0.1 sockkit-it-echo\n";
-    let Some(out) = bench_resolving(false, hosts, "hosts: files\n", &args) else {
+    let Some(out) = bench_resolving(false, hosts, FILES_ONLY, &args) else {
         return;
     };
     out.success();

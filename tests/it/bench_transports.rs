@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 /// What the datagram echo thread does with each datagram.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Reply {
+pub(crate) enum Reply {
     Faithful,
     /// Drops the 2nd, 4th, … datagram it receives.
     DropEveryOther,
@@ -42,24 +42,24 @@ enum Reply {
 
 /// A datagram echo thread on a socket of its own; stopped and joined on
 /// drop.
-struct DatagramServer {
-    bound: Endpoint,
-    received: Arc<AtomicU64>,
+pub(crate) struct DatagramServer {
+    pub(crate) bound: Endpoint,
+    pub(crate) received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl DatagramServer {
-    fn start(at: &Endpoint, reply: Reply) -> Self {
+    pub(crate) fn start(at: &Endpoint, reply: Reply) -> Self {
         let (fd, bound) = bind_socket(at).unwrap_or_else(|e| panic!("bind {at}: {e}"));
         Self::serve(fd, bound, reply)
     }
 
-    fn udp(reply: Reply) -> Self {
+    pub(crate) fn udp(reply: Reply) -> Self {
         Self::start(&crate::util::net::loopback_of(Kind::Datagram, 0), reply)
     }
 
-    fn serve(fd: OwnedFd, bound: Endpoint, reply: Reply) -> Self {
+    pub(crate) fn serve(fd: OwnedFd, bound: Endpoint, reply: Reply) -> Self {
         // Wakes the loop to look at the stop flag.
         crate::util::net::recv_timeout(&fd, Duration::from_millis(20));
         let stop = Arc::new(AtomicBool::new(false));
@@ -76,11 +76,11 @@ impl DatagramServer {
         }
     }
 
-    fn port(&self) -> String {
+    pub(crate) fn port(&self) -> String {
         self.bound.socket_addr().map_or(0, |a| a.port()).to_string()
     }
 
-    fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         self.bound.to_string()
     }
 }

@@ -18,7 +18,7 @@ fn wait_succeeds_against_a_server_started_after_the_client() {
         .args(["-vv", "--wait", "20", LOCAL, &port, "hi"])
         .spawn();
     // The client has been refused at least once: it really started first.
-    client.wait_stderr("refused; retrying");
+    client.wait_stderr("connection refused (ECONNREFUSED); retrying");
     let server = sockd().args(["-q", LOCAL, &port]).serve();
     assert_eq!(server.port_arg(), port);
     let out = client.wait_exit_within(Duration::from_secs(20));

@@ -226,7 +226,7 @@ fn unix_msg() -> impl Strategy<Value = UnixMsg> {
         prop::collection::vec(any::<u8>(), 0..107).prop_map(UnixName::Abstract),
     ];
     let other = (
-        prop::sample::select(vec![1u16, 3, 5, 6, 8, 9, 200]),
+        prop::sample::select(vec![1u16, 3, 6, 8, 9, 10, 200]),
         prop::collection::vec(any::<u8>(), 0..40),
     );
     (
@@ -324,6 +324,16 @@ proptest! {
     fn fuzz_target_inputs(data in prop::collection::vec(any::<u8>(), 0..2000)) {
         checks::procnet::input(&data);
         checks::netlink::input(&data);
+    }
+
+    #[test]
+    fn netlink_attributes_parse_back_however_they_end(data in prop::collection::vec(any::<u8>(), 0..1500)) {
+        checks::netlink::attributes_input(&data);
+    }
+
+    #[test]
+    fn link_replies_give_the_name_asked_for(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        checks::links::input(&data);
     }
 }
 

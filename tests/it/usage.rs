@@ -8,7 +8,7 @@ use crate::util::{Cmd, TempDir, skip, sockbench, sockc, sockd, sockstat};
 fn a_missing_argument_is_named() {
     sockc()
         .run()
-        .fails_with(64, "sockc: missing <IP> and <PORT> (try --help)");
+        .fails_with(64, "sockc: missing <HOST> and <PORT> (try --help)");
     sockc()
         .arg("127.0.0.1")
         .run()

@@ -115,6 +115,9 @@ fn ips() -> Vec<OsString> {
     values
 }
 
+/// The values of [`ips`] that are host names as sockc takes them.
+const HOST_NAMES: [&str; 4] = ["localhost.", "LOCALHOST", "1_000", "one"];
+
 struct Case {
     program: &'static str,
     args: Vec<OsString>,
@@ -138,7 +141,11 @@ fn table() -> Vec<Case> {
     // Positional IP and PORT of both programs.
     for ip in ips() {
         cases.push(case(SOCKD, vec![ip.clone(), "0".into()]));
-        cases.push(case(SOCKC, vec![ip, "1".into(), "x".into()]));
+        // Well-formed host names to sockc: looked up, not refused as
+        // usage (sockc_z.rs has what they do).
+        if !HOST_NAMES.iter().any(|name| ip == *name) {
+            cases.push(case(SOCKC, vec![ip, "1".into(), "x".into()]));
+        }
     }
     for port in ports().into_iter().chain(strings()) {
         cases.push(case(SOCKD, vec!["127.0.0.1".into(), port.clone()]));

@@ -27,6 +27,9 @@ pub struct Cmd {
     stderr: Stream,
     env: Vec<(OsString, Option<OsString>)>,
     limit: Duration,
+    /// The uid the program runs as when not the test's (`by_nobody`): a
+    /// server's port-file directory is made its.
+    runs_as: Option<u32>,
 }
 
 impl Cmd {
@@ -42,6 +45,7 @@ impl Cmd {
             stderr: Stream::Captured,
             env: vec![("RUST_LOG".into(), None)],
             limit: DEADLINE,
+            runs_as: None,
         }
     }
 
@@ -66,7 +70,8 @@ impl Cmd {
     }
 
     /// As user and group nobody (65534), no supplementary groups.
-    pub fn by_nobody(self) -> Self {
+    pub fn by_nobody(mut self) -> Self {
+        self.runs_as = Some(65534);
         self.wrap([
             "setpriv",
             "--reuid=65534",
@@ -173,6 +178,11 @@ impl Cmd {
     #[track_caller]
     fn start_serving(self) -> (Process, PathBuf) {
         let dir = TempDir::new();
+        if let Some(uid) = self.runs_as {
+            // A server running as nobody writes its port file there too.
+            std::os::unix::fs::chown(dir.join(""), Some(uid), Some(uid))
+                .unwrap_or_else(|e| panic!("chown the port-file directory to {uid}: {e}"));
+        }
         let port_file = dir.join("port");
         let cmd = self.arg("--port-file").arg(&port_file);
         let line = cmd.line();

@@ -34,6 +34,9 @@ pub fn parse_table(text: &str) -> Vec<Row> {
         "RECV-Q",
         "SEND-Q",
         "UID",
+        "NETNS",
+        "SKMEM",
+        "TCP-INFO",
     ];
     let mut starts: Vec<(usize, &str)> = titles
         .iter()

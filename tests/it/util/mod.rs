@@ -2,7 +2,8 @@
 //! background waited on with deadlines and never a sleep (`process`), the
 //! assertions that show what a command did when they fail (`outcome`),
 //! test-side sockets (`net`), what `/proc` says about a process (`procfs`),
-//! sockstat's table read back (`listing`) and visible skips (`skip`).
+//! sockstat's table read back (`listing`), a resolver of the test's making
+//! (`resolver`) and visible skips (`skip`).
 //!
 //! ```text
 //! let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
@@ -13,9 +14,11 @@
 mod cmd;
 pub mod listing;
 pub mod net;
+pub mod netns;
 mod outcome;
 mod process;
 pub mod procfs;
+pub mod resolver;
 pub mod skip;
 
 pub use cmd::Cmd;
@@ -137,6 +140,18 @@ pub fn within<T: Send + 'static>(
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: not done within {limit:?}"),
         Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
     }
+}
+
+/// Asserts that what began at `started` took at least `min` and less than
+/// `max`: a bound on both sides with a monotonic clock, generous above
+/// (what it guards against is a hang or a wait forgotten, not speed).
+#[track_caller]
+pub fn took_between(started: Instant, min: Duration, max: Duration) {
+    let took = started.elapsed();
+    assert!(
+        took >= min && took < max,
+        "took {took:?}, not within {min:?}..{max:?}"
+    );
 }
 
 /// Checks `check` every 10 ms until it holds or `limit` passes; whether it

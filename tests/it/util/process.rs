@@ -152,10 +152,26 @@ impl Process {
         String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
     }
 
+    /// What a captured stdout has said so far.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.bytes()).into_owned()
+    }
+
     /// Blocks until stdout contains `needle` (or fails the test).
     #[track_caller]
     pub fn wait_stdout(&self, needle: &str) {
         self.wait_on(&self.stdout, "stdout", needle);
+    }
+
+    /// The address a server spawned without a port file says it listens on
+    /// (`sockd: listening on 127.0.0.1:41049`), once it says it.
+    #[track_caller]
+    pub fn listening_addr(&self) -> String {
+        self.wait_stderr("listening on ");
+        let said = self.stderr_text();
+        said.lines()
+            .find_map(|line| Some(line.split_once("listening on ")?.1.trim().to_string()))
+            .unwrap_or_else(|| panic!("{}: no address in {said:?}", self.command))
     }
 
     /// Blocks until stderr contains `needle` (or fails the test).
