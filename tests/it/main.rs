@@ -20,6 +20,7 @@ mod sockc_transcript;
 mod sockc_udp;
 mod sockc_unix;
 mod sockc_z;
+mod sockd_hosts;
 mod sockstat;
 mod sockstat_live;
 mod udp;
