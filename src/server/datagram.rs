@@ -198,8 +198,10 @@ impl<'a> Worker<'a> {
                     return Err(Error::at("recvfrom", self.shared.local, errno));
                 }
                 Err(errno) => {
-                    // An ICMP error an earlier echo drew, reported here:
-                    // about a sender, not about this socket.
+                    // About a sender, not this socket: an ICMP error an
+                    // earlier echo drew (Linux reports none to an
+                    // unconnected UDP socket without IP_RECVERR, but a
+                    // kernel or a socket option may).
                     log::debug!("recvfrom: {}", crate::error::describe_errno(errno));
                     continue;
                 }
