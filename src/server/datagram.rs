@@ -192,8 +192,8 @@ impl<'a> Worker<'a> {
         while !self.shared.stopping.load(Ordering::Acquire) {
             let (datagram, pid) = match self.receive() {
                 Ok(got) => got,
-                // The backstop's timeout, or a signal's.
-                Err(Errno::AGAIN | Errno::INTR) => continue,
+                // The backstop's timeout (io retries EINTR).
+                Err(Errno::AGAIN) => continue,
                 Err(errno) if gone(errno) => {
                     return Err(Error::at("recvfrom", self.shared.local, errno));
                 }
