@@ -36,7 +36,7 @@ struct Args {
     /// Exit 0 after N connections have closed (-u: N datagrams have come)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     exit_after: Option<u64>,
-    /// Echo workers, each with its own epoll loop [default: usable CPUs]
+    /// Echo workers, each with its own epoll loop [default: usable CPUs; 1 with -u]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), conflicts_with = "chat")]
     threads: Option<u16>,
     /// Backlog for listen() (capped by net.core.somaxconn)

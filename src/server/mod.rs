@@ -59,7 +59,8 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
     /// Stop once this many connections have closed, or datagrams come.
     pub exit_after: Option<u64>,
-    /// Echo workers; `None`: the CPUs this process may run on.
+    /// Echo workers; `None`: the CPUs this process may run on (one for
+    /// datagrams: see [`serve`]).
     pub threads: Option<usize>,
 }
 
@@ -273,6 +274,11 @@ pub fn serve(
     let (listener, local) = listener;
     let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
     if local.kind == Kind::Datagram {
+        // One worker unless asked: workers take turns at the one socket's
+        // receive queue, and each wake-up of another thread (on another
+        // CPU) cost a third more CPU per datagram than one worker in
+        // scripts/bench.sh's udp1, with a lower rate, on 2 CPUs.
+        let threads = options.threads.unwrap_or(1).max(1);
         if options.mode == Mode::Chat {
             return Err(Error::Usage(
                 "--chat is for stream sockets, not datagrams".to_string(),

@@ -4,7 +4,7 @@
 //! nothing without connections are usage errors.
 
 use crate::util::net::{LOCAL, datagram_client, loopback_of, recv_datagram, send_datagram};
-use crate::util::{Cmd, DEADLINE, Process, random_bytes, skip, sockd};
+use crate::util::{Cmd, DEADLINE, Process, eventually, random_bytes, skip, sockd};
 use rustix::fd::OwnedFd;
 use sockkit::endpoint::{Endpoint, Kind};
 use std::collections::HashSet;
@@ -208,4 +208,35 @@ fn nc_and_socat_talk_to_sockd_over_udp() {
         server.wait_stdout("127.0.0.1 say: via nc\n");
     }
     server.wait_stdout("127.0.0.1 say: via socat\n");
+}
+
+/// The threads of process `pid`, from `/proc/PID/task`.
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/task: {e}"))
+        .count()
+}
+
+#[test]
+fn one_datagram_worker_unless_threads_says_more() {
+    // Workers take turns at one receive queue: more cost CPU (see serve).
+    let (default, at) = udp_server(&["-v"]);
+    let (three, _) = udp_server(&["-v", "--threads", "3"]);
+    default.wait_stderr("sockd: 1 datagram worker\n");
+    three.wait_stderr("sockd: 3 datagram workers\n");
+    // Its one worker answers, so it is up: the count is the whole.
+    let fd = datagram_client(&at, DEADLINE);
+    send_datagram(&fd, b"up?");
+    assert_eq!(recv_datagram(&fd).as_deref(), Some(&b"up?"[..]));
+    let one = thread_count(default.pid());
+    // The workers start after the port file is written: wait for them.
+    let mut last = 0;
+    let seen = eventually(DEADLINE, || {
+        last = thread_count(three.pid());
+        last == one + 2
+    });
+    assert!(
+        seen,
+        "{last} threads with --threads 3, {one} without: not two more"
+    );
 }
