@@ -99,6 +99,7 @@ pub fn launch() -> Result<()> {
 /// `open` of /dev/null, `setsid` (`EPERM`), the write to a launcher that
 /// went away (`EPIPE`), `dup2`.
 pub fn detach(ready: &str) -> Result<()> {
+    name_after_argv0();
     let null = io::open_at(CWD, c"/dev/null", OFlags::RDWR)
         .map_err(|errno| Error::on("open", "/dev/null", errno))?;
     rustix::process::setsid().map_err(|errno| Error::on("setsid", "sockd", errno))?;
@@ -108,4 +109,29 @@ pub fn detach(ready: &str) -> Result<()> {
         .and_then(|()| rustix::stdio::dup2_stdout(&null))
         .and_then(|()| rustix::stdio::dup2_stderr(&null))
         .map_err(|errno| Error::on("dup2", "/dev/null", errno))
+}
+
+/// `prctl(PR_SET_NAME)`: the comm `sockstat`, `ps` and `pkill` show. The
+/// launcher execs `/proc/self/exe` (it works even when the binary was
+/// replaced since), which would make every detached server an `exe`;
+/// this names it after `argv[0]` again. Worker threads, made after, inherit
+/// it. A failure only leaves the name as it was.
+fn name_after_argv0() {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    let path = std::path::Path::new(&arg0);
+    let base = path
+        .file_name()
+        .map_or(b"sockd".as_slice(), std::os::unix::ffi::OsStrExt::as_bytes);
+    // The kernel keeps 15 bytes and a NUL; a NUL inside would cut it anyway.
+    let kept: Vec<u8> = base
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .take(15)
+        .collect();
+    if let Ok(name) = std::ffi::CString::new(kept)
+        && let Err(errno) = rustix::thread::set_name(&name)
+    {
+        log::debug!("prctl(PR_SET_NAME): {errno}");
+    }
 }

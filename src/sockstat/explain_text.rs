@@ -295,7 +295,17 @@ fn sock_node(listing: &Listing, row: &Row, record: &SockRecord, path: Path) -> N
 
 fn origin_node(one: &Explained<'_>, context: &Context) -> Node {
     let unix = one.row.proto == "unix";
-    let held = |inode: u64| match context.holders(inode).first() {
+    // The explained socket's own process first: a listener inherited by a
+    // child (or held for an instant by a fork before its exec) is still
+    // the one this process accepted on.
+    let held = |inode: u64| {
+        let holders = context.holders(inode);
+        holders
+            .iter()
+            .find(|(pid, _)| one.row.owner.is_some_and(|o| o.pid == *pid))
+            .or_else(|| holders.first())
+    };
+    let held = |inode: u64| match held(inode) {
         Some((pid, fd)) => format!("pid {pid} ({}) fd {fd}", context.command(*pid)),
         None => "held by no fd sockstat can see".to_string(),
     };

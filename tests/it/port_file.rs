@@ -360,6 +360,9 @@ fn background_prints_the_port_once_listening_and_detaches() {
         .parse()
         .unwrap_or_else(|e| panic!("{port:?}: {e}"));
     assert_eq!(round_trip(port_number, b"ping"), b"ping");
+    // Named as it was called, not after the /proc/self/exe it was run as.
+    let comm = text(Path::new(&format!("/proc/{pid}/comm")));
+    assert_eq!(comm, "sockd\n");
 
     let rustix_pid = rustix::process::Pid::from_raw(pid as i32);
     let session = rustix::process::getsid(rustix_pid).unwrap_or_else(|e| panic!("getsid: {e}"));

@@ -43,7 +43,9 @@ impl Inside {
         let mut typing = client.take_stdin();
         // --keep connects for the first line, and keeps the connection.
         std::io::Write::write_all(&mut typing, b"hi\n").or_die("write to sockc");
-        client.wait_stdout("say: hi");
+        // The server's answer, not sockc's own `you say: hi`: by then
+        // sockd has accepted, so its end of the connection has an fd.
+        client.wait_stdout("127.0.0.1 say: hi");
         Some(Self {
             server,
             client,
