@@ -1,8 +1,8 @@
 //! Per-connection state, kept small: an idle connection holds no buffer.
 //! The connections live in a [`crate::slab::Slab`].
 
+use super::peer::Peer;
 use crate::transcript::MessageSplitter;
-use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
 use std::time::Instant;
 
@@ -11,9 +11,9 @@ use std::time::Instant;
 pub struct Conn {
     /// The connected socket (non-blocking).
     pub fd: OwnedFd,
-    /// The peer, for transcript lines (its IP) and `-vv`'s accept and
-    /// close lines.
-    pub peer: SocketAddr,
+    /// The peer, for transcript lines (its IP, or a unix peer's pid) and
+    /// `-vv`'s accept and close lines.
+    pub peer: Peer,
     /// Echo bytes a short `send` left over; while any are here the
     /// connection is not read (backpressure), so this never exceeds one read.
     pub pending: Vec<u8>,
