@@ -223,7 +223,9 @@ start_instance() {
         unix) target_of[$key]="-U $path" ;;
         *) target_of[$key]="127.0.0.1 $(cat "$work/sockd-$transport.port")" ;;
       esac
-      shown_as[$key]="sockd -q ${sockd_args}${flags[*]} (--threads default: usable CPUs)"
+      local threads="usable CPUs"
+      if [ "$transport" = udp ]; then threads=1; fi
+      shown_as[$key]="sockd -q ${sockd_args}${flags[*]} (--threads default: $threads)"
       ;;
     tokio:tcp)
       if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; return 1; fi

@@ -64,6 +64,16 @@ pub enum Error {
         /// How long it allowed.
         allowed: Duration,
     },
+    /// A failure whose hint only the caller could give, having looked
+    /// further (what is at a unix path sockd could not bind: a live
+    /// server, a stale socket file, no socket at all). Everything but the
+    /// hint is `error`'s.
+    Hinted {
+        /// The failure.
+        error: Box<Error>,
+        /// What the caller found.
+        hint: String,
+    },
 }
 
 /// What a failed operation was applied to.
@@ -123,11 +133,19 @@ impl Error {
         }
     }
 
+    /// This failure with `hint` in place of its own.
+    pub fn hinted(self, hint: String) -> Self {
+        Self::Hinted {
+            error: Box::new(self),
+            hint,
+        }
+    }
+
     /// The errno, when the failure came from the kernel (or a timeout).
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Self::Os { errno, .. } => Some(*errno),
-            Self::GaveUp { error, .. } => error.errno(),
+            Self::GaveUp { error, .. } | Self::Hinted { error, .. } => error.errno(),
             _ => None,
         }
     }
@@ -149,7 +167,7 @@ impl Error {
             Self::WrongEcho(_) => Exit::OsError,
             Self::NoEcho(_) => Exit::Unavailable,
             Self::Resolve { failure, .. } => failure.exit(),
-            Self::GaveUp { error, .. } => error.exit(),
+            Self::GaveUp { error, .. } | Self::Hinted { error, .. } => error.exit(),
         }
     }
 
@@ -158,6 +176,9 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         if let Self::Resolve { host, failure } = self {
             return resolve_hint(host, *failure);
+        }
+        if let Self::Hinted { hint, .. } = self {
+            return Some(hint.clone());
         }
         if let Self::GaveUp {
             error,
@@ -221,7 +242,7 @@ impl Error {
     fn target(&self) -> Option<&Target> {
         match self {
             Self::Os { target, .. } | Self::Io { target, .. } => Some(target),
-            Self::GaveUp { error, .. } => error.target(),
+            Self::GaveUp { error, .. } | Self::Hinted { error, .. } => error.target(),
             _ => None,
         }
     }
@@ -350,7 +371,7 @@ impl fmt::Display for Error {
                 failure.describe(),
                 failure.name()
             ),
-            Self::GaveUp { error, .. } => error.fmt(f),
+            Self::GaveUp { error, .. } | Self::Hinted { error, .. } => error.fmt(f),
         }
     }
 }
@@ -428,6 +449,19 @@ mod tests {
                 .hint()
                 .unwrap_or_default()
                 .contains("sockstat -l -p 9")
+        );
+    }
+
+    #[test]
+    fn a_hint_from_the_caller_replaces_the_errors_own() {
+        let in_use = || Error::at("bind", loopback(9), Errno::ADDRINUSE);
+        let hinted = in_use().hinted("a server (pid 7) listens there".to_string());
+        assert_eq!(hinted.to_string(), in_use().to_string());
+        assert_eq!(hinted.exit(), Exit::TempFail);
+        assert_eq!(hinted.errno(), Some(Errno::ADDRINUSE));
+        assert_eq!(
+            hinted.hint().as_deref(),
+            Some("a server (pid 7) listens there")
         );
     }
 

@@ -269,6 +269,68 @@ pub fn recv_from(
     })
 }
 
+/// `recvmsg(fd, buf, MSG_TRUNC | MSG_CMSG_CLOEXEC)` on a unix datagram
+/// socket with `SO_PASSCRED` on, retried on `EINTR`: one datagram as
+/// [`recv_from`] reads it, and the sender's pid from the `SCM_CREDENTIALS`
+/// the kernel attaches to each. Descriptors a sender passes along
+/// (`SCM_RIGHTS`) are closed at once: a peer cannot fill our fd table.
+///
+/// # Errors
+/// As [`recv_from`].
+///
+/// # References
+///  - [Linux recvmsg](https://man7.org/linux/man-pages/man2/recvmsg.2.html)
+///  - [Linux unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html)
+pub fn recv_from_with_pid(
+    fd: impl AsFd,
+    buf: &mut [u8],
+) -> core::result::Result<(Datagram, Option<i32>), Errno> {
+    use core::mem::MaybeUninit;
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let flags = RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC;
+    let got = retry(|| {
+        let mut iov = [std::io::IoSliceMut::new(&mut *buf)];
+        rustix::net::recvmsg(fd.as_fd(), &mut iov, &mut control, flags)
+    })?;
+    let mut pid = None;
+    for message in control.drain() {
+        match message {
+            RecvAncillaryMessage::ScmCredentials(cred) => {
+                pid = Some(cred.pid.as_raw_nonzero().get())
+            }
+            RecvAncillaryMessage::ScmRights(fds) => fds.for_each(drop),
+            _ => {}
+        }
+    }
+    let datagram = Datagram {
+        len: got.bytes.min(buf.len()),
+        full_len: got.bytes,
+        from: got.address,
+    };
+    Ok((datagram, pid))
+}
+
+/// `sendto(fd, bytes, MSG_NOSIGNAL | MSG_DONTWAIT, addr)`, retried on
+/// `EINTR`: one datagram to `addr`, or `EAGAIN` at once when it would have
+/// to wait (a full send buffer, a unix peer's full queue), whatever the
+/// socket's own blocking mode.
+///
+/// # Errors
+/// As [`send_to`].
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/sendto.2.html)
+pub fn send_to_now(
+    fd: impl AsFd,
+    bytes: &[u8],
+    addr: &impl rustix::net::addr::SocketAddrArg,
+) -> core::result::Result<usize, Errno> {
+    let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    retry(|| rustix::net::sendto(fd.as_fd(), bytes, flags, addr))
+}
+
 /// `sendto(fd, bytes, MSG_NOSIGNAL, addr)`, retried on `EINTR`: one
 /// datagram to `addr` (sent whole or not at all).
 ///

@@ -1,21 +1,20 @@
-//! `sockd IP PORT`: an echo server (many clients, epoll, faults on request), or the lesson's chat.
+//! `sockd HOST PORT` · `sockd -u HOST PORT` · `sockd -U PATH [-u]`: an echo
+//! server (TCP, UDP, unix; faults on request), or the lesson's chat.
 #![forbid(unsafe_code)]
 
 use sockkit::cli::{self, parse_secs};
-use sockkit::server::{self, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
+use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
 
-/// TCP echo server (default) or the lesson's chat server (--chat).
+/// Echo server over TCP, UDP (-u) or unix sockets (-U), or the lesson's chat (--chat).
 #[derive(clap::Parser)]
-#[command(allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, override_usage = server::USAGE)]
 struct Args {
-    /// IPv4 or IPv6 literal to listen on (localhost = 127.0.0.1)
-    ip: String,
-    /// Port, 0-65535; 0 lets the kernel choose (see --port-file)
-    port: String,
+    #[command(flatten)]
+    listen: Listen,
     /// The lesson's server: one client at a time, reply typed on stdin
-    #[arg(long)]
+    #[arg(long, conflicts_with = "udp")]
     chat: bool,
-    /// Write the bound port to PATH once listening (atomically; removed at exit)
+    /// Write the bound port (-U: the path) to PATH once listening (atomically; removed at exit)
     #[arg(long, value_name = "PATH")]
     port_file: Option<std::path::PathBuf>,
     /// Write sockd's pid to PATH once listening (as --port-file)
@@ -27,19 +26,19 @@ struct Args {
     #[arg(long = "detached", hide = true)]
     detached: bool,
     /// Accept at most N concurrent connections
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "chat")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["chat", "udp"])]
     max_conns: Option<u32>,
     /// Close clients silent for SECS; at --max-conns with clients waiting, also those that moved under 1 KiB in the last SECS (slowloris)
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "udp")]
     idle_timeout: Option<std::time::Duration>,
-    /// Exit 0 after N connections have closed
+    /// Exit 0 after N connections have closed (-u: N datagrams have come)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     exit_after: Option<u64>,
-    /// Echo workers, each with its own epoll loop [default: usable CPUs]
+    /// Echo workers, each with its own epoll loop [default: usable CPUs; 1 with -u]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), conflicts_with = "chat")]
     threads: Option<u16>,
     /// Backlog for listen() (capped by net.core.somaxconn)
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..), conflicts_with = "udp")]
     backlog: i32,
     /// No transcript, no warnings (the listening and stop lines still print)
     #[arg(short, long)]
@@ -57,8 +56,7 @@ fn main() -> std::process::ExitCode {
     };
     cli::init_logging("sockd", args.verbosity.verbose, args.quiet);
     let options = ServerOptions {
-        ip: args.ip,
-        port: args.port,
+        listen: args.listen,
         backlog: args.backlog,
         port_file: args.port_file,
         pid_file: args.pid_file,

@@ -223,7 +223,7 @@ fn open_in_place(dir: &OwnedFd, name: &CStr, stop: &Stop) -> core::result::Resul
 
 /// The directory to work in and the name in it: `a/b/port` → (`a/b`,
 /// `port`), `port` → (`.`, `port`).
-fn split(path: &Path) -> core::result::Result<(CString, CString), Errno> {
+pub(super) fn split(path: &Path) -> core::result::Result<(CString, CString), Errno> {
     let name = path.file_name().ok_or(Errno::ISDIR)?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.as_os_str().as_bytes(),

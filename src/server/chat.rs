@@ -7,15 +7,15 @@
 //! stdin EOF instead of crashing on a NULL `fgets`.
 
 use super::WorkerStats;
+use super::peer::Peer;
 use super::reply::{Ended, reply_and_close};
 use super::sendq::SendQueues;
 use super::stop::{Ready, Stop};
-use crate::addr::display_ip;
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::io::{LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, stdout};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
-use core::net::SocketAddr;
 use core::time::Duration;
 use rustix::event::PollFlags;
 use rustix::fd::{AsFd, OwnedFd};
@@ -43,7 +43,7 @@ pub struct ChatOptions {
 /// A failing `poll`, a failing stdin read, or a stdout that cannot be written.
 pub fn run_chat(
     listener: &OwnedFd,
-    local: SocketAddr,
+    local: &Endpoint,
     stop: &Stop,
     options: ChatOptions,
 ) -> Result<WorkerStats> {
@@ -75,7 +75,7 @@ pub fn run_chat(
             }
         };
         stats.accepted += 1;
-        let peer_ip = display_ip(peer.map_or(local.ip(), |p| p.ip()));
+        let peer_ip = Peer::accepted(&conn, peer).name();
         let message = match read_message(&conn, stop, options.idle_timeout, local, &mut stats)? {
             Some(message) => message,
             None if stop.requested() => break,
@@ -142,7 +142,7 @@ fn read_message(
     conn: &OwnedFd,
     stop: &Stop,
     idle_timeout: Option<Duration>,
-    local: SocketAddr,
+    local: &Endpoint,
     stats: &mut WorkerStats,
 ) -> Result<Option<(Vec<u8>, usize)>> {
     let mut splitter = MessageSplitter::new();
@@ -210,7 +210,7 @@ fn wait_readable(
     fd: &impl AsFd,
     stop: &Stop,
     timeout: Option<Duration>,
-    local: SocketAddr,
+    local: &Endpoint,
 ) -> Result<Ready> {
     stop.wait_for(fd, PollFlags::IN, timeout)
         .map_err(|errno| Error::at("poll", local, errno))

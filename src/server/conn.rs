@@ -2,8 +2,8 @@
 //! The connections live in a [`crate::slab::Slab`].
 
 use super::fault::stream::Faulted;
+use super::peer::Peer;
 use crate::transcript::MessageSplitter;
-use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
 use std::time::Instant;
 
@@ -12,9 +12,9 @@ use std::time::Instant;
 pub struct Conn {
     /// The connected socket (non-blocking).
     pub fd: OwnedFd,
-    /// The peer, for transcript lines (its IP) and `-vv`'s accept and
-    /// close lines.
-    pub peer: SocketAddr,
+    /// The peer, for transcript lines (its IP, or a unix peer's pid) and
+    /// `-vv`'s accept and close lines.
+    pub peer: Peer,
     /// What waits to go out, and how it goes.
     pub out: Outgoing,
     /// Last time the client sent or took bytes, for `--idle-timeout`.

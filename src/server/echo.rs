@@ -22,15 +22,14 @@ use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
+use super::peer::Peer;
 use super::sendq::SendQueues;
 use super::shared::Shared;
-use crate::addr::display_ip;
 use crate::error::{Error, Result};
 use crate::io::{Pushed, epoll_wait, recv_some, send_some};
 use crate::slab::Slab;
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
-use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
@@ -257,8 +256,8 @@ impl Worker<'_> {
             ) {
                 Ok((fd, peer)) => {
                     self.fd_exhaustion_logged = false;
-                    let unnamed = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-                    self.add_connection(fd, peer.unwrap_or(unnamed));
+                    let peer = Peer::accepted(&fd, peer);
+                    self.add_connection(fd, peer);
                 }
                 Err(Errno::AGAIN) => {
                     self.shared.unreserve_slot();
@@ -266,7 +265,7 @@ impl Worker<'_> {
                 }
                 Err(errno) if super::listener_gone(errno) => {
                     self.shared.unreserve_slot();
-                    return Err(Error::at("accept", self.shared.local, errno));
+                    return Err(Error::at("accept", &self.shared.local, errno));
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();
@@ -296,7 +295,7 @@ impl Worker<'_> {
         }
     }
 
-    fn add_connection(&mut self, fd: OwnedFd, peer: SocketAddr) {
+    fn add_connection(&mut self, fd: OwnedFd, peer: Peer) {
         self.stats.accepted += 1;
         log::debug!("accepted {peer}");
         let fault = self.faults.and_then(|plan| {
@@ -472,7 +471,7 @@ impl Worker<'_> {
             conn.bytes_out
         );
         if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = display_ip(conn.peer.ip());
+            let ip = conn.peer.name();
             let out = &mut self.transcript;
             splitter.finish(|message, dropped| push_say_line(out, ip, message, dropped));
         }
@@ -561,7 +560,7 @@ fn received_from(
         conn.last_active = Instant::now();
     }
     if let Some(splitter) = conn.transcript.as_mut() {
-        let ip = display_ip(conn.peer.ip());
+        let ip = conn.peer.name();
         splitter.feed(data, |message, dropped| {
             push_say_line(transcript, ip, message, dropped)
         });

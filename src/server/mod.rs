@@ -1,28 +1,34 @@
 //! `sockd`: bind, listen, announce, then [`serve`] — echo on one epoll loop
-//! per worker, or the lesson's chat.
+//! per worker, the lesson's chat, or a datagram echo.
 //!
-//! [`serve`] takes an already-listening socket and a [`Stop`], so a Rust
+//! [`serve`] takes an already-bound socket and a [`Stop`], so a Rust
 //! test harness, `--threads` workers and `--chat` all drive the same code.
 
 mod announce;
 pub mod background;
 mod chat;
 mod conn;
+mod datagram;
 mod echo;
 pub mod fault;
 mod idle;
 mod limits;
+mod listen;
+mod peer;
 mod reply;
 mod sendq;
 mod shared;
 mod stop;
+mod unix;
 
+pub use listen::{Bound, Listen, USAGE};
+pub use peer::Peer;
 pub use stop::Stop;
 
+use crate::endpoint::{Endpoint, Kind};
 use crate::error::{Error, Result};
 use crate::io::OutputQueue;
-use crate::socket::{bind_socket, listen, set_nonblocking};
-use core::net::SocketAddr;
+use crate::socket::set_nonblocking;
 use core::time::Duration;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
@@ -46,16 +52,17 @@ pub enum Mode {
 pub struct ServeOptions {
     /// Echo or chat.
     pub mode: Mode,
-    /// Print `<peer-ip> say: <msg>` lines on stdout (echo mode; chat always
+    /// Print `<peer> say: <msg>` lines on stdout (echo mode; chat always
     /// prints them).
     pub transcript: bool,
-    /// Most connections open at once (echo mode).
+    /// Most connections open at once (stream echo mode).
     pub max_conns: Option<usize>,
-    /// Close clients silent this long.
+    /// Close clients silent this long (streams).
     pub idle_timeout: Option<Duration>,
-    /// Stop once this many connections have closed.
+    /// Stop once this many connections have closed, or datagrams come.
     pub exit_after: Option<u64>,
-    /// Echo workers; `None`: the CPUs this process may run on.
+    /// Echo workers; `None`: the CPUs this process may run on (one for
+    /// datagrams: see [`serve`]).
     pub threads: Option<usize>,
     /// The faults echo goes through (echo mode); `None`: the plain echo.
     pub faults: Option<Arc<fault::Plan>>,
@@ -64,10 +71,8 @@ pub struct ServeOptions {
 /// Everything `sockd` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// IP literal to bind.
-    pub ip: String,
-    /// Port to bind (`"0"`: the kernel chooses).
-    pub port: String,
+    /// Where to serve: a host and port, or a unix socket; stream or datagrams.
+    pub listen: Listen,
     /// `listen` backlog (the kernel caps it at `net.core.somaxconn`).
     pub backlog: i32,
     /// Where to write the port once listening.
@@ -90,8 +95,13 @@ pub struct ServerOptions {
 pub struct WorkerStats {
     /// Connections accepted.
     pub accepted: u64,
+    /// Datagrams received.
+    pub datagrams: u64,
     /// Bytes received (and echoed).
     pub bytes: u64,
+    /// Datagrams not echoed: the kernel had no room at once, the sender
+    /// could not be answered or had gone, or it was too long to take whole.
+    pub unsent: u64,
     /// Transcript lines that never reached stdout because it was not read
     /// fast enough (or at all).
     pub transcript_dropped: u64,
@@ -101,9 +111,31 @@ impl WorkerStats {
     fn add(self, other: Self) -> Self {
         Self {
             accepted: self.accepted + other.accepted,
+            datagrams: self.datagrams + other.datagrams,
             bytes: self.bytes + other.bytes,
+            unsent: self.unsent + other.unsent,
             transcript_dropped: self.transcript_dropped + other.transcript_dropped,
         }
+    }
+
+    /// stderr's last line: `sockd: stopped: 3 connections, 30 bytes
+    /// received`, datagrams instead of connections for a datagram server,
+    /// then what was not echoed or not printed, if anything.
+    fn summary(&self, kind: Kind) -> String {
+        let mut line = match kind {
+            Kind::Stream => format!("sockd: stopped: {}", counted(self.accepted, "connection")),
+            Kind::Datagram => format!("sockd: stopped: {}", counted(self.datagrams, "datagram")),
+        };
+        line += &format!(", {} received", counted(self.bytes, "byte"));
+        if self.unsent > 0 {
+            let echoes = if self.unsent == 1 { "echo" } else { "echoes" };
+            line += &format!(", {} {echoes} not sent (-vv says why)", self.unsent);
+        }
+        if self.transcript_dropped > 0 {
+            let lines = counted(self.transcript_dropped, "transcript line");
+            line += &format!(", {lines} dropped (stdout not read)");
+        }
+        line + "\n"
     }
 }
 
@@ -117,16 +149,19 @@ const TRANSCRIPT_QUEUE_BYTES: usize = 1 << 20;
 /// must win over a reader that does not read.
 const TRANSCRIPT_FINAL_FLUSH: Duration = Duration::from_secs(1);
 
-/// Binds, listens, announces the address (stderr, `--pid-file`,
+/// Binds (a host name's first address, or a unix socket), listens on a
+/// stream socket, announces the address (stderr, `--pid-file`,
 /// `--port-file`; detached, the launcher), and [`serve`]s until
-/// SIGINT/SIGTERM or `--exit-after`; then prints a one-line summary on
-/// stderr and removes the files it wrote, if they are still its own.
+/// SIGINT/SIGTERM or `--exit-after`; then removes a unix socket's file,
+/// prints a one-line summary on stderr and removes the files it wrote, each
+/// if it is still its own.
 ///
 /// # Errors
-/// Failures to bind or listen (`EADDRINUSE` → 75, `EACCES` → 77, …), to write
-/// the pid or port file, to detach, or to set up the event loops. A client's
-/// failure only closes that client. Under `--background`, the launcher's
-/// errors are [`background::launch`]'s.
+/// A bad address (64), an unknown host (68); failures to bind or listen
+/// (`EADDRINUSE` → 75, `EACCES` → 77, …), to write the pid or port file,
+/// to detach, or to set up the workers. A client's failure only closes
+/// that client. Under `--background`, the launcher's errors are
+/// [`background::launch`]'s.
 pub fn run(options: &ServerOptions) -> Result<()> {
     if options.background && !options.detached {
         return background::launch();
@@ -134,10 +169,7 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     // Usage errors first, before anything is bound.
     let plan = options.faults.plan()?;
     limits::raise_fd_limit();
-    let addr = crate::addr::parse_socket_addr(&options.ip, &options.port)?;
-    let (listener, bound) = bind_socket(&crate::Endpoint::tcp(addr))?;
-    let local = bound.socket_addr().unwrap_or(addr);
-    listen(&listener, local, options.backlog)?;
+    let bound = options.listen.bind(options.backlog)?;
     let stop = Stop::on_signals()?;
     let mut serving = options.serve.clone();
     if let Some(plan) = plan {
@@ -146,31 +178,26 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
         serving.faults = Some(Arc::new(plan));
     }
-    let port = format!("{}\n", local.port());
+    let ready = bound.announcement();
     // The pid file first: once the port file (the readiness signal) is
     // there, so is the pid to kill.
     let pid = format!("{}\n", rustix::process::getpid().as_raw_nonzero());
     let _pid_file = announce_to(options.pid_file.as_deref(), &pid, &stop)?;
-    let _port_file = announce_to(options.port_file.as_deref(), &port, &stop)?;
-    crate::io::write_stderr(&format!("sockd: listening on {local}\n"));
+    let _port_file = announce_to(options.port_file.as_deref(), &ready, &stop)?;
+    crate::io::write_stderr(&bound.listening_line());
     if options.detached {
-        background::detach(&port)?;
+        background::detach(&ready)?;
         // stdout is /dev/null now: nobody could read a transcript.
         serving.transcript = false;
     }
-    let stats = serve((listener, local), stop, &serving)?;
-    let dropped = match stats.transcript_dropped {
-        0 => String::new(),
-        n => format!(
-            ", {} dropped (stdout not read)",
-            counted(n, "transcript line")
-        ),
-    };
-    crate::io::write_stderr(&format!(
-        "sockd: stopped: {}, {} received{dropped}\n",
-        counted(stats.accepted, "connection"),
-        counted(stats.bytes, "byte")
-    ));
+    let Bound {
+        fd, endpoint, file, ..
+    } = bound;
+    let kind = endpoint.kind;
+    let stats = serve((fd, endpoint), stop, &serving)?;
+    // Gone before the last line: a script that saw it may reuse the path.
+    drop(file);
+    crate::io::write_stderr(&stats.summary(kind));
     Ok(())
 }
 
@@ -191,10 +218,13 @@ fn announce_to(
         .transpose()
 }
 
-/// Serves clients of `listener` (a listening socket and its address) until
-/// `stop` is triggered (or `exit_after` connections have closed), then
-/// closes every connection and returns the totals. The listener is made
-/// non-blocking (`ioctl(FIONBIO)`); nothing is printed but the transcript.
+/// Serves clients of `listener` (a listening stream socket, or a bound
+/// datagram socket, and what it is bound to, as
+/// [`bind_socket`](crate::bind_socket) returns it) until `stop` is
+/// triggered (or `exit_after` connections have closed, or datagrams come),
+/// then closes every connection and returns the totals. A stream listener
+/// is made non-blocking (`ioctl(FIONBIO)`), a datagram socket blocking (see
+/// the datagram workers); nothing is printed but the transcript.
 ///
 /// The echo transcript goes through a bounded queue and a writer thread of
 /// its own ([`OutputQueue`](crate::io::OutputQueue)): echo never waits for
@@ -202,6 +232,7 @@ fn announce_to(
 /// at the stop the transcript gets one second to drain.
 ///
 /// # Errors
+/// [`Error::Usage`] for chat mode on a datagram socket.
 /// A listener that stops listening under it (`accept` says `EINVAL`: shut
 /// down, or destroyed with `ss -K`). Failures of the server's own fds:
 /// `ioctl` on the listener, `eventfd`,
@@ -225,8 +256,8 @@ fn announce_to(
 /// let stop = Stop::new()?;
 /// let options = ServeOptions { threads: Some(1), ..ServeOptions::default() };
 /// let server = std::thread::spawn({
-///     let stop = stop.clone();
-///     move || serve((listener, addr), stop, &options)
+///     let (stop, bound) = (stop.clone(), bound.clone());
+///     move || serve((listener, bound), stop, &options)
 /// });
 ///
 /// let client = sockkit::connect_socket(&bound)?;
@@ -250,25 +281,52 @@ fn announce_to(
 /// # }
 /// ```
 pub fn serve(
-    listener: (OwnedFd, SocketAddr),
+    listener: (OwnedFd, Endpoint),
     stop: Stop,
     options: &ServeOptions,
 ) -> Result<WorkerStats> {
     let (listener, local) = listener;
-    set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", local, errno))?;
+    let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
+    if local.kind == Kind::Datagram {
+        // One worker unless asked: workers take turns at the one socket's
+        // receive queue, and each wake-up of another thread (on another
+        // CPU) cost a third more CPU per datagram than one worker in
+        // scripts/bench.sh's udp1, with a lower rate, on 2 CPUs.
+        let threads = options.threads.unwrap_or(1).max(1);
+        if options.mode == Mode::Chat {
+            return Err(Error::Usage(
+                "--chat is for stream sockets, not datagrams".to_string(),
+            ));
+        }
+        if options.faults.is_some() {
+            // The datagram worker has no fault hooks yet.
+            return Err(Error::Usage(
+                "the faults are for stream sockets, not datagrams (yet)".to_string(),
+            ));
+        }
+        let transcript = transcript_queue(options)?;
+        log::info!("{}", counted(threads as u64, "datagram worker"));
+        let stats = datagram::serve(
+            listener,
+            &local,
+            &stop,
+            threads,
+            options.exit_after,
+            transcript.as_ref(),
+        )?;
+        return Ok(finish_transcript(stats, transcript));
+    }
+    set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", &local, errno))?;
     if options.mode == Mode::Chat {
         let chat = chat::ChatOptions {
             idle_timeout: options.idle_timeout,
             exit_after: options.exit_after,
         };
-        return chat::run_chat(&listener, local, &stop, chat);
+        return chat::run_chat(&listener, &local, &stop, chat);
     }
     let resume = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
         .map_err(|errno| Error::on("eventfd", "workers", errno))?;
-    let transcript = options
-        .transcript
-        .then(|| OutputQueue::spawn(crate::io::stdout(), TRANSCRIPT_QUEUE_BYTES, "transcript"))
-        .transpose()?;
+    let transcript = transcript_queue(options)?;
     let mut shared = Shared::new(
         listener,
         local,
@@ -282,13 +340,25 @@ pub fn serve(
         transcript: options.transcript,
         idle_timeout: options.idle_timeout,
     };
-    let threads = options.threads.unwrap_or_else(limits::usable_cpus).max(1);
     log::info!("{}", counted(threads as u64, "echo worker"));
-    let mut stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
-    if let Some(transcript) = shared.transcript.take() {
+    let stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
+    Ok(finish_transcript(stats, shared.transcript.take()))
+}
+
+/// The transcript's queue to stdout and its writer, when it is on.
+fn transcript_queue(options: &ServeOptions) -> Result<Option<OutputQueue>> {
+    options
+        .transcript
+        .then(|| OutputQueue::spawn(crate::io::stdout(), TRANSCRIPT_QUEUE_BYTES, "transcript"))
+        .transpose()
+}
+
+/// `stats` with the transcript lines dropped, once it had its time to drain.
+fn finish_transcript(mut stats: WorkerStats, transcript: Option<OutputQueue>) -> WorkerStats {
+    if let Some(transcript) = transcript {
         stats.transcript_dropped = transcript.finish(TRANSCRIPT_FINAL_FLUSH).dropped_lines;
     }
-    Ok(stats)
+    stats
 }
 
 /// Whether `accept` failed because the listener itself no longer listens

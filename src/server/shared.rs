@@ -3,8 +3,8 @@
 //! hot path.
 
 use super::stop::Stop;
+use crate::endpoint::Endpoint;
 use crate::io::OutputQueue;
-use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use rustix::fd::OwnedFd;
@@ -14,8 +14,8 @@ use rustix::fd::OwnedFd;
 pub struct Shared {
     /// The listening socket, non-blocking.
     pub listener: OwnedFd,
-    /// Its bound address.
-    pub local: SocketAddr,
+    /// What it is bound to.
+    pub local: Endpoint,
     /// Stop for everyone.
     pub stop: Stop,
     /// An eventfd written when a `--max-conns` slot frees up, so paused
@@ -36,7 +36,7 @@ impl Shared {
     /// Shared state for a listener.
     pub fn new(
         listener: OwnedFd,
-        local: SocketAddr,
+        local: Endpoint,
         stop: Stop,
         resume: OwnedFd,
         max_conns: Option<usize>,

@@ -52,13 +52,7 @@ fn sockc_talks_to_socat_running_cat() {
 
 #[test]
 fn openbsd_nc_talks_to_sockd() {
-    if !skip::require_tool("nc") {
-        return;
-    }
-    let help = Cmd::new("nc").arg("-h").run();
-    let openbsd =
-        help.stderr.contains("OpenBSD netcat") || help.stdout_text().contains("OpenBSD netcat");
-    if !skip::require(openbsd, "nc is not netcat-openbsd (no -N)") {
+    if !skip::require_openbsd_nc() {
         return;
     }
     let server = sockd().args(["--threads", "1", LOCAL, "0"]).serve();

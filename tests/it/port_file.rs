@@ -384,6 +384,34 @@ fn background_prints_the_port_once_listening_and_detaches() {
 }
 
 #[test]
+fn background_over_a_unix_socket_prints_its_path() {
+    let dir = TempDir::new();
+    let (pid_file, socket) = (dir.join("pid"), dir.join("s.sock"));
+    let _guard = KillOnDrop(&pid_file);
+    let out = sockd()
+        .args([
+            "-q",
+            "--background",
+            "--pid-file",
+            arg(&pid_file),
+            "-U",
+            arg(&socket),
+        ])
+        .run();
+    out.success()
+        .stdout_is(format!("{}\n", socket.display()).as_bytes());
+    let client = crate::util::net::connect_unix(arg(&socket));
+    assert_eq!(crate::util::net::exchange(&client, b"ping"), b"ping");
+    let pid: u32 = text(&pid_file)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pid file: {e}"));
+    kill(pid, Signal::TERM);
+    wait_gone(pid);
+    assert!(!socket.exists(), "the socket file left behind");
+}
+
+#[test]
 fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
     let (_held, port) = listener();
     let port = port.to_string();

@@ -594,6 +594,50 @@ fn readme_blocks(title: &str) -> Vec<String> {
 }
 
 #[test]
+fn the_readmes_transport_block_runs_as_written() {
+    let blocks = readme_blocks("In scripts");
+    let block = blocks
+        .iter()
+        .find(|block| block.contains("sockd -q --background --pid-file /tmp/udp.pid -u"))
+        .unwrap_or_else(|| panic!("no UDP and unix block: {blocks:?}"));
+    let dir = TempDir::new();
+    // A stale socket file where the block serves, for --unlink to replace.
+    let endpoint = sockkit::Endpoint::unix(sockkit::endpoint::Kind::Stream, dir.join("echo.sock"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(sockkit::bind_socket(&endpoint).unwrap_or_else(|e| panic!("{e}")));
+    let bin = std::path::Path::new(crate::util::SOCKD)
+        .parent()
+        .unwrap_or_else(|| panic!("no directory in {}", crate::util::SOCKD));
+    // As written, in the test's directory instead of /tmp.
+    let script = format!(
+        "set -e\ncd \"$0\"\n{}\necho \"udp=$udp sock=$sock\"\n\
+         while [ -e ./echo.sock ]; do sleep 0.01; done\n",
+        block.replace("/tmp/", "./")
+    );
+    let out = Cmd::new("bash")
+        .args(["-c", &script])
+        .arg(dir.join(""))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .limit(std::time::Duration::from_secs(20))
+        .run();
+    out.success();
+    let shown = out.stdout_text();
+    let port = shown
+        .strip_prefix("udp=")
+        .and_then(|rest| rest.split_once(' '))
+        .and_then(|(port, _)| port.parse::<u16>().ok());
+    assert!(port.is_some_and(|port| port > 0), "{out}");
+    assert!(shown.ends_with(" sock=./echo.sock\n"), "{out}");
+}
+
+#[test]
 fn the_readme_puts_the_programs_on_path_before_using_them() {
     let first = readme_blocks("The two commands");
     assert!(

@@ -26,22 +26,22 @@ pub struct FaultFlags {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Faults {
     /// Each chunk comes back MS (± JITTER, uniform) ms late, in order
-    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with = "chat")]
+    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with_all = ["chat", "udp"])]
     pub delay: Option<(Duration, Duration)>,
     /// At most BYTES per second per connection (K = 1024, M = 1024²)
-    #[arg(long, value_name = "BYTES", value_parser = parse_rate, conflicts_with = "chat")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate, conflicts_with_all = ["chat", "udp"])]
     pub rate: Option<u64>,
     /// Replies in pieces of at most N bytes, each its own send, MS ms apart
-    #[arg(long, value_name = "N[:MS]", value_parser = parse_chunk, conflicts_with = "chat")]
+    #[arg(long, value_name = "N[:MS]", value_parser = parse_chunk, conflicts_with_all = ["chat", "udp"])]
     pub chunk: Option<(usize, Duration)>,
     /// A FIN once exactly BYTES were sent back, or SECS after accept (5s, 0.5s)
-    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat")]
+    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with_all = ["chat", "udp"])]
     pub close_after: Option<Limit>,
     /// An RST (SO_LINGER 0) once exactly BYTES were sent back, or SECS after accept
-    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with = "chat")]
+    #[arg(long, value_name = "BYTES|SECSs", value_parser = parse_limit, conflicts_with_all = ["chat", "udp"])]
     pub reset_after: Option<Limit>,
     /// Accept, then let nothing flow for MS ms (a slow open)
-    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat")]
+    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with_all = ["chat", "udp"])]
     pub accept_delay: Option<Duration>,
     /// At accept: close (FIN), reset (RST), hang (never read), blackhole (read, never answer)
     #[arg(
@@ -49,14 +49,14 @@ pub struct Faults {
         value_name = "MODE",
         value_enum,
         hide_possible_values = true,
-        conflicts_with = "chat"
+        conflicts_with_all = ["chat", "udp"]
     )]
     pub on_accept: Option<OnAccept>,
     /// Send sockd's FIN MS ms after the client's
-    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with = "chat")]
+    #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with_all = ["chat", "udp"])]
     pub slow_close: Option<Duration>,
     /// Flip one bit in a share P (0-1) of chunks
-    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
+    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with_all = ["chat", "udp"])]
     pub corrupt: Option<f64>,
 }
 

@@ -11,6 +11,7 @@ mod memory;
 mod plain;
 mod share;
 mod timing;
+mod unix;
 mod usage;
 
 use crate::util::{Process, sockd};

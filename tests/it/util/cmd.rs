@@ -161,6 +161,22 @@ impl Cmd {
     /// port is read from the file.
     #[track_caller]
     pub fn serve(self) -> Process {
+        let (mut process, port_file) = self.start_serving();
+        process.await_port(&port_file);
+        process
+    }
+
+    /// As [`Cmd::serve`] for a unix server (`-U`): the port file holds the
+    /// socket's path, which [`Process::path`] returns.
+    #[track_caller]
+    pub fn serve_unix(self) -> Process {
+        let (mut process, port_file) = self.start_serving();
+        process.await_path(&port_file);
+        process
+    }
+
+    #[track_caller]
+    fn start_serving(self) -> (Process, PathBuf) {
         let dir = TempDir::new();
         if let Some(uid) = self.runs_as {
             // A server running as nobody writes its port file there too.
@@ -170,11 +186,10 @@ impl Cmd {
         let port_file = dir.join("port");
         let cmd = self.arg("--port-file").arg(&port_file);
         let line = cmd.line();
-        let mut process = cmd
+        let process = cmd
             .start(Some(dir))
             .unwrap_or_else(|e| panic!("spawn {line}: {e}"));
-        process.await_port(&port_file);
-        process
+        (process, port_file)
     }
 
     fn line(&self) -> String {

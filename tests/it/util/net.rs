@@ -208,3 +208,48 @@ pub fn reset(fd: OwnedFd) {
     let _ = sockopt::set_socket_linger(&fd, Some(Duration::ZERO));
     drop(fd);
 }
+
+/// A stream connection to the unix socket `path` (or `@name`), every send
+/// and recv bounded by [`STEP`].
+#[track_caller]
+pub fn connect_unix(path: &str) -> OwnedFd {
+    let endpoint = Endpoint::unix(Kind::Stream, path).unwrap_or_else(|e| panic!("{e}"));
+    let fd = sockkit::connect_socket(&endpoint).unwrap_or_else(|e| panic!("connect {path}: {e}"));
+    set_timeouts(&fd, STEP);
+    fd
+}
+
+/// A datagram socket connected to `to` (UDP, or unix datagrams: then
+/// autobound, so that replies have an address to reach), every send and
+/// recv bounded by `limit`.
+#[track_caller]
+pub fn datagram_client(to: &Endpoint, limit: Duration) -> OwnedFd {
+    let fd = sockkit::connect_socket(to).unwrap_or_else(|e| panic!("connect {to}: {e}"));
+    set_timeouts(&fd, limit);
+    fd
+}
+
+/// Sends `bytes` as one datagram on a connected socket (or fails the test).
+#[track_caller]
+pub fn send_datagram(fd: impl AsFd, bytes: &[u8]) {
+    match sockkit::io::send_some(fd, bytes) {
+        Ok(sent) if sent == bytes.len() => {}
+        other => panic!("send of a {}-byte datagram: {other:?}", bytes.len()),
+    }
+}
+
+/// The next datagram on `fd`, checked to be whole (`MSG_TRUNC`: its true
+/// length fits the 1 MiB buffer); `None` when the receive timeout ran out.
+#[track_caller]
+pub fn recv_datagram(fd: impl AsFd) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 1 << 20];
+    match sockkit::io::recv_with(fd, &mut buf, rustix::net::RecvFlags::TRUNC) {
+        Ok((len, full)) if len == full => {
+            buf.truncate(len);
+            Some(buf)
+        }
+        Ok((len, full)) => panic!("a datagram of {full} bytes, {len} read"),
+        Err(Errno::AGAIN) => None,
+        Err(e) => panic!("recv: {e:?}"),
+    }
+}

@@ -126,45 +126,85 @@ impl Outcome {
         self
     }
 
-    /// sockd's stop line as numbers: `(connections, bytes received)`.
+    /// sockd's stop line as numbers: `(connections or datagrams, bytes
+    /// received)`.
     #[track_caller]
     pub fn summary(&self) -> (u64, u64) {
-        let (conns, bytes, _) = self.stop_line();
-        (conns, bytes)
+        let stop = self.stop_line();
+        (stop.count, stop.bytes)
     }
 
     /// The transcript lines sockd's stop line says it dropped (0 when it
     /// says nothing of them).
     #[track_caller]
     pub fn transcript_dropped(&self) -> u64 {
-        self.stop_line().2
+        self.stop_line().dropped
     }
 
-    /// `sockd: stopped: N connections, M bytes received[, K transcript lines
-    /// dropped (stdout not read)]` as `(N, M, K)`.
+    /// The echoes a datagram sockd's stop line says it did not send (0 when
+    /// it says nothing of them).
     #[track_caller]
-    fn stop_line(&self) -> (u64, u64, u64) {
+    pub fn unsent(&self) -> u64 {
+        self.stop_line().unsent
+    }
+
+    /// `sockd: stopped: N connections|datagrams, M bytes received[, U
+    /// echoes not sent (-vv says why)][, K transcript lines dropped (stdout
+    /// not read)]`, each part checked for its words.
+    #[track_caller]
+    fn stop_line(&self) -> StopLine {
         let line = self
             .stderr
             .lines()
-            .find(|l| l.starts_with("sockd: stopped: "))
+            .find_map(|l| l.strip_prefix("sockd: stopped: "))
             .unwrap_or_else(|| panic!("no summary line\n{self}"));
-        let numbers: Vec<u64> = line
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|w| !w.is_empty())
-            .filter_map(|w| w.parse().ok())
+        let bad = || -> ! {
+            panic!(
+                "summary line not `N connections|datagrams, M bytes received[, U echoes not sent \
+                 (-vv says why)][, K transcript lines dropped (stdout not read)]`: {line}"
+            )
+        };
+        // Each part is a number and the words after it.
+        let parts: Vec<(u64, &str)> = line
+            .split(", ")
+            .map(|part| {
+                let (number, words) = part.split_once(' ').unwrap_or_else(|| bad());
+                (number.parse().unwrap_or_else(|_| bad()), words)
+            })
             .collect();
-        let dropped = line.ends_with(" transcript lines dropped (stdout not read)")
-            || line.ends_with(" transcript line dropped (stdout not read)");
-        match numbers[..] {
-            [conns, bytes] if !dropped => (conns, bytes, 0),
-            [conns, bytes, lines] if dropped => (conns, bytes, lines),
-            _ => panic!(
-                "summary line not `N connections, M bytes received[, K transcript lines \
-                 dropped (stdout not read)]`: {line}"
-            ),
+        let mut stop = match parts[..] {
+            [
+                (count, "connection" | "connections" | "datagram" | "datagrams"),
+                (bytes, "byte received" | "bytes received"),
+                ..,
+            ] => StopLine {
+                count,
+                bytes,
+                unsent: 0,
+                dropped: 0,
+            },
+            _ => bad(),
+        };
+        for &(number, words) in &parts[2..] {
+            match words {
+                "echo not sent (-vv says why)" | "echoes not sent (-vv says why)" => {
+                    stop.unsent = number
+                }
+                "transcript line dropped (stdout not read)"
+                | "transcript lines dropped (stdout not read)" => stop.dropped = number,
+                _ => bad(),
+            }
         }
+        stop
     }
+}
+
+/// sockd's stop line, read.
+struct StopLine {
+    count: u64,
+    bytes: u64,
+    unsent: u64,
+    dropped: u64,
 }
 
 impl fmt::Display for Outcome {

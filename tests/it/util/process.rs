@@ -36,6 +36,7 @@ pub struct Process {
     stdout: Arc<Captured>,
     stderr: Arc<Captured>,
     port: Option<u16>,
+    path: Option<String>,
     _dir: Option<TempDir>,
 }
 
@@ -81,13 +82,14 @@ impl Process {
             stdout,
             stderr,
             port: None,
+            path: None,
             _dir: dir,
         })
     }
 
-    /// Waits for the "listening on" line, then reads the port file.
+    /// Waits for the "listening on" line, then reads the port file's line.
     #[track_caller]
-    pub(super) fn await_port(&mut self, port_file: &Path) {
+    fn await_announcement(&mut self, port_file: &Path) -> String {
         if !self.stderr.wait_for("listening on", DEADLINE) {
             panic!(
                 "{} never said it was listening; stderr: {}",
@@ -95,8 +97,24 @@ impl Process {
                 self.stderr_text()
             );
         }
-        let text = std::fs::read_to_string(port_file)
-            .unwrap_or_else(|e| panic!("read port file: {e}; stderr: {}", self.stderr_text()));
+        std::fs::read_to_string(port_file)
+            .unwrap_or_else(|e| panic!("read port file: {e}; stderr: {}", self.stderr_text()))
+    }
+
+    /// Waits for a unix server: its port file holds the socket's path.
+    #[track_caller]
+    pub(super) fn await_path(&mut self, port_file: &Path) {
+        let text = self.await_announcement(port_file);
+        let path = text
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("port file {text:?} is not one line"));
+        self.path = Some(path.to_string());
+    }
+
+    /// Waits for the "listening on" line, then reads the port file.
+    #[track_caller]
+    pub(super) fn await_port(&mut self, port_file: &Path) {
+        let text = self.await_announcement(port_file);
         let port: u16 = text
             .trim()
             .parse()
@@ -115,6 +133,15 @@ impl Process {
     #[track_caller]
     pub fn port_arg(&self) -> String {
         self.port().to_string()
+    }
+
+    /// The socket path (or `@name`) a server started with
+    /// [`super::Cmd::serve_unix`] announced in its port file.
+    #[track_caller]
+    pub fn path(&self) -> &str {
+        self.path
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} was not served as a unix server", self.command))
     }
 
     pub fn pid(&self) -> u32 {

@@ -23,6 +23,14 @@ pub fn run(
     program: &str,
     args: &[&str],
 ) -> Option<Outcome> {
+    let (cmd, _files) = cmd(net, hosts, nsswitch, program)?;
+    Some(cmd.args(args).limit(Duration::from_secs(30)).run())
+}
+
+/// `program` under that resolver, for the test to add arguments to and
+/// run or serve; with the directory of the two files, to be kept until the
+/// program has started. `None` as [`run`].
+pub fn cmd(net: bool, hosts: &str, nsswitch: &str, program: &str) -> Option<(Cmd, TempDir)> {
     if !skip::require_root() || !skip::require_tool("unshare") || !skip::require_tool("mount") {
         return None;
     }
@@ -36,13 +44,8 @@ pub fn run(
     if net {
         unshare.push("--net");
     }
-    let out = Cmd::new(unshare[0])
-        .args(&unshare[1..])
-        .args(["sh", "-c", script])
-        .args([&hosts_file, &nsswitch_file])
-        .arg(program)
-        .args(args)
-        .limit(Duration::from_secs(30))
-        .run();
-    Some(out)
+    let mut wrapper: Vec<std::ffi::OsString> = unshare.iter().map(Into::into).collect();
+    wrapper.extend(["sh".into(), "-c".into(), script.into()]);
+    wrapper.extend([hosts_file.into_os_string(), nsswitch_file.into_os_string()]);
+    Some((Cmd::new(program).wrap(wrapper), dir))
 }

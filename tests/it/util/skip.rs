@@ -23,6 +23,19 @@ pub fn require_tool(program: &str) -> bool {
     )
 }
 
+/// Whether `nc` is OpenBSD's netcat (`-N`, `-U`, `-u` as the tests use
+/// them); if not, the test is skipped and must return.
+#[track_caller]
+pub fn require_openbsd_nc() -> bool {
+    if !require_tool("nc") {
+        return false;
+    }
+    let help = super::Cmd::new("nc").arg("-h").run();
+    let openbsd =
+        help.stderr.contains("OpenBSD netcat") || help.stdout_text().contains("OpenBSD netcat");
+    require(openbsd, "nc is not netcat-openbsd (no -N)")
+}
+
 /// Whether the test runs as root; if not, it is skipped and must return.
 #[track_caller]
 pub fn require_root() -> bool {

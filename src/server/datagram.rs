@@ -1,0 +1,328 @@
+//! The datagram echo (`-u`, `-uU`): every datagram back to its sender,
+//! whole, by `--threads` workers sharing the one socket.
+//!
+//! Each worker blocks in `recvfrom` and answers with one `sendto`: two
+//! syscalls a datagram, as the plainest C echo makes, and no allocation
+//! (bench/udp-echo is the floor `scripts/bench.sh` measures this against).
+//! The kernel wakes one blocked worker per datagram. To stop, the
+//! coordinating thread sets a flag and shuts the socket's receive side
+//! down, which wakes every worker blocked in `recvfrom` (for an unconnected
+//! UDP socket `shutdown` says `ENOTCONN`, and still wakes its waiters: the
+//! kernel does so on purpose); a receive timeout of [`STOP_BACKSTOP`] would
+//! end the wait even if it did not.
+//!
+//! UDP has no backpressure, so nothing waits to send: an echo the kernel
+//! cannot take at once (a full send buffer; a unix peer's full receive
+//! queue: a client that sends and never reads) is dropped and counted, as
+//! is one to a sender that cannot be answered (an unbound unix socket) or
+//! has gone (`ECONNREFUSED`, `ENOENT`), and one longer than the receive
+//! buffer (never cut short). None of that stops the server or holds up
+//! another client.
+
+use super::WorkerStats;
+use super::peer::Peer;
+use super::stop::Stop;
+use crate::endpoint::{Endpoint, Transport};
+use crate::error::{Error, Result};
+use crate::io::{Datagram, OutputQueue, Pushed, recv_from, recv_from_with_pid, send_to_now};
+use crate::transcript::{MessageSplitter, push_say_line};
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::time::Duration;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, RecvFlags, Shutdown, SocketAddrAny, sockopt};
+
+/// The longest UDP datagram over IPv6 (65,535 less the UDP header; IPv4's
+/// is 65,507), rounded up: one buffer holds any datagram of either family.
+const UDP_MAX: usize = 64 * 1024;
+/// The longest unix datagram echoed. A unix datagram is bounded only by
+/// its sender's send buffer (twice `net.core.wmem_max` at most, 8 MiB on
+/// this machine), so a bound is chosen: 1 MiB, five times what a sender
+/// with the default buffer can send (212,960 bytes). A longer one is
+/// counted and not echoed, never echoed cut.
+const UNIX_MAX: usize = 1024 * 1024;
+/// The socket buffers asked for (the kernel caps them at twice
+/// `net.core.rmem_max` / `wmem_max`): room for bursts of the largest
+/// datagrams from many senders, where the default 208 KiB holds a few,
+/// and a send buffer that takes the longest echo.
+const SOCKET_BUFFER: usize = 1024 * 1024;
+/// How long a worker's `recvfrom` waits before it looks at the stop flag
+/// by itself (see the module docs: the `shutdown` normally wakes it first).
+const STOP_BACKSTOP: Duration = Duration::from_secs(1);
+
+/// What the datagram workers share.
+struct Shared<'a> {
+    socket: &'a OwnedFd,
+    local: &'a Endpoint,
+    stop: &'a Stop,
+    stopping: AtomicBool,
+    received: AtomicU64,
+    exit_after: Option<u64>,
+    transcript: Option<&'a OutputQueue>,
+}
+
+/// Serves datagrams on `socket` (bound at `local`) with `threads` workers
+/// until `stop` fires or `exit_after` datagrams have come; the totals.
+///
+/// # Errors
+/// A socket that fails under it (`EBADF`, `ENOTSOCK`, `EINVAL`,
+/// `EFAULT` from `recvfrom`), `ioctl`, a `poll` of the stop signal that
+/// fails. A worker that panics re-raises the panic.
+pub fn serve(
+    socket: OwnedFd,
+    local: &Endpoint,
+    stop: &Stop,
+    threads: usize,
+    exit_after: Option<u64>,
+    transcript: Option<&OutputQueue>,
+) -> Result<WorkerStats> {
+    // Blocking: a worker waits in recvfrom, not in a poll before it.
+    rustix::io::ioctl_fionbio(&socket, false).map_err(|errno| Error::at("ioctl", local, errno))?;
+    tune(&socket, local);
+    let shared = Shared {
+        socket: &socket,
+        local,
+        stop,
+        stopping: AtomicBool::new(false),
+        received: AtomicU64::new(0),
+        exit_after,
+        transcript,
+    };
+    let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let _stop_all = super::StopOnExit(stop);
+                    Worker::new(&shared).run()
+                })
+            })
+            .collect();
+        let waited = crate::io::poll_readable(stop.fd(), None);
+        shared.stopping.store(true, Ordering::Release);
+        // Wakes the workers blocked in recvfrom (ENOTCONN on UDP: see above).
+        let _ = rustix::net::shutdown(&socket, Shutdown::Read);
+        let mut results: Vec<Result<WorkerStats>> = workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        if let Err(errno) = waited {
+            results.push(Err(Error::on("poll", "stop signal", errno)));
+        }
+        results
+    });
+    results
+        .into_iter()
+        .try_fold(WorkerStats::default(), |total, result| {
+            Ok(total.add(result?))
+        })
+}
+
+/// The socket's buffers and options for serving: larger buffers, the
+/// stop backstop, and for unix datagrams the senders' credentials (their
+/// pids name them in the transcript). A refusal only costs what it would
+/// have bought, so it is logged, not fatal.
+fn tune(socket: &OwnedFd, local: &Endpoint) {
+    let tried = [
+        (
+            "SO_RCVBUF",
+            sockopt::set_socket_recv_buffer_size(socket, SOCKET_BUFFER),
+        ),
+        (
+            "SO_SNDBUF",
+            sockopt::set_socket_send_buffer_size(socket, SOCKET_BUFFER),
+        ),
+        (
+            "SO_RCVTIMEO",
+            sockopt::set_socket_timeout(socket, sockopt::Timeout::Recv, Some(STOP_BACKSTOP)),
+        ),
+        (
+            "SO_PASSCRED",
+            match local.transport() {
+                Transport::UnixDatagram => sockopt::set_socket_passcred(socket, true),
+                _ => Ok(()),
+            },
+        ),
+    ];
+    for (option, result) in tried {
+        if let Err(errno) = result {
+            log::info!(
+                "setsockopt {option} on {local}: {}",
+                crate::error::describe_errno(errno)
+            );
+        }
+    }
+    let buffers = (
+        sockopt::socket_recv_buffer_size(socket),
+        sockopt::socket_send_buffer_size(socket),
+    );
+    if let (Ok(recv), Ok(send)) = buffers {
+        log::info!("socket buffers: {recv} bytes to receive, {send} to send");
+    }
+}
+
+struct Worker<'a> {
+    shared: &'a Shared<'a>,
+    buf: Box<[u8]>,
+    unix: bool,
+    splitter: Option<MessageSplitter>,
+    lines: Vec<u8>,
+    stats: WorkerStats,
+}
+
+impl<'a> Worker<'a> {
+    fn new(shared: &'a Shared<'a>) -> Self {
+        let unix = shared.local.socket_addr().is_none();
+        let size = if unix { UNIX_MAX } else { UDP_MAX };
+        Self {
+            shared,
+            buf: vec![0u8; size].into_boxed_slice(),
+            unix,
+            splitter: shared.transcript.map(|_| MessageSplitter::new()),
+            lines: Vec::new(),
+            stats: WorkerStats::default(),
+        }
+    }
+
+    fn run(mut self) -> Result<WorkerStats> {
+        while !self.shared.stopping.load(Ordering::Acquire) {
+            let (datagram, pid) = match self.receive() {
+                Ok(got) => got,
+                // The backstop's timeout (io retries EINTR).
+                Err(Errno::AGAIN) => continue,
+                Err(errno) if gone(errno) => {
+                    return Err(Error::at("recvfrom", self.shared.local, errno));
+                }
+                Err(errno) => {
+                    // About a sender, not this socket: an ICMP error an
+                    // earlier echo drew (Linux reports none to an
+                    // unconnected UDP socket without IP_RECVERR, but a
+                    // kernel or a socket option may).
+                    log::debug!("recvfrom: {}", crate::error::describe_errno(errno));
+                    continue;
+                }
+            };
+            // The shutdown's wake-up reads as an empty datagram from nobody.
+            if datagram.from.is_none() && self.shared.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            self.serve(&datagram, pid);
+        }
+        Ok(self.stats)
+    }
+
+    fn receive(&mut self) -> core::result::Result<(Datagram, Option<i32>), Errno> {
+        if self.unix && self.splitter.is_some() {
+            recv_from_with_pid(self.shared.socket, &mut self.buf)
+        } else {
+            recv_from(self.shared.socket, &mut self.buf, RecvFlags::empty()).map(|d| (d, None))
+        }
+    }
+
+    /// Echoes one datagram, writes its transcript lines, and counts it.
+    fn serve(&mut self, datagram: &Datagram, pid: Option<i32>) {
+        self.stats.datagrams += 1;
+        self.stats.bytes += datagram.full_len as u64;
+        if self.splitter.is_some() {
+            let peer = match (pid, datagram.from.as_ref().and_then(ip_of)) {
+                (_, Some(addr)) => Peer::Ip(addr),
+                (Some(pid), None) => Peer::Pid(pid),
+                (None, None) => Peer::Unknown,
+            };
+            self.transcribe(peer, datagram);
+        }
+        let sent = match &datagram.from {
+            _ if datagram.truncated() => Err(Errno::MSGSIZE),
+            Some(from) if answerable(from) => {
+                send_to_now(self.shared.socket, &self.buf[..datagram.len], from)
+            }
+            _ => Err(Errno::DESTADDRREQ),
+        };
+        if let Err(errno) = sent {
+            self.stats.unsent += 1;
+            self.log_unsent(datagram, errno);
+        }
+        if let Some(limit) = self.shared.exit_after
+            && self.shared.received.fetch_add(1, Ordering::AcqRel) + 1 == limit
+        {
+            self.shared.stop.trigger();
+        }
+    }
+
+    fn log_unsent(&self, datagram: &Datagram, errno: Errno) {
+        match errno {
+            Errno::MSGSIZE if datagram.truncated() => log::warn!(
+                "a datagram of {} bytes is over the {} bytes sockd takes; not echoed",
+                datagram.full_len,
+                self.buf.len()
+            ),
+            Errno::DESTADDRREQ => {
+                log::debug!(
+                    "an unbound sender cannot be answered; echo of {} bytes dropped",
+                    datagram.len
+                )
+            }
+            Errno::AGAIN => log::debug!(
+                "echo of {} bytes dropped: the kernel had no room for it",
+                datagram.len
+            ),
+            errno => log::debug!(
+                "echo of {} bytes dropped: sendto: {}",
+                datagram.len,
+                crate::error::describe_errno(errno)
+            ),
+        }
+    }
+
+    /// The datagram's messages by the stream rules; an empty datagram (or
+    /// one of padding alone) is one empty message: one line at least per
+    /// datagram.
+    fn transcribe(&mut self, peer: Peer, datagram: &Datagram) {
+        let (Some(splitter), Some(queue)) = (self.splitter.as_mut(), self.shared.transcript) else {
+            return;
+        };
+        let name = peer.name();
+        let out = &mut self.lines;
+        let mut emitted = false;
+        let mut emit = |message: &[u8], dropped: usize| {
+            push_say_line(out, name, message, dropped);
+            emitted = true;
+        };
+        splitter.feed(&self.buf[..datagram.len], &mut emit);
+        splitter.finish(&mut emit);
+        if !emitted {
+            push_say_line(out, name, b"", 0);
+        }
+        let pushed = queue.push(out);
+        out.clear();
+        if let Pushed::Gone(errno) = pushed {
+            if errno != Errno::PIPE {
+                log::warn!("transcript off: {}", Error::on("write", "stdout", errno));
+            }
+            self.splitter = None;
+        }
+    }
+}
+
+/// A UDP sender's address (for the transcript); `None` for a unix one.
+fn ip_of(from: &SocketAddrAny) -> Option<SocketAddr> {
+    SocketAddr::try_from(from.clone()).ok()
+}
+
+/// Whether a reply can reach `from`: not an unbound unix socket, whose
+/// address is its family alone.
+fn answerable(from: &SocketAddrAny) -> bool {
+    from.address_family() != AddressFamily::UNIX || from.addr_len() as usize > size_of::<u16>()
+}
+
+/// Whether `recvfrom` failed because of the socket itself, not a sender.
+fn gone(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::BADF | Errno::NOTSOCK | Errno::INVAL | Errno::FAULT
+    )
+}
