@@ -134,7 +134,8 @@ pub fn end(
 /// the copy is closed on return.
 ///
 /// # Errors
-/// [`NotEnded::Gone`] when no holder has it any more;
+/// [`NotEnded::Gone`] when no holder has it any more, or its connection
+/// is over already (`ENOTCONN`);
 /// [`NotEnded::Failed`] with `EPERM` when holders exist but none may be
 /// ptraced, or the errno of `shutdown`.
 ///
@@ -151,8 +152,13 @@ fn shut_down_copy(
     for &(pid, fd) in holders {
         match copy_of(pid, fd, inode, cookie) {
             Ok(Some(copy)) => {
-                return rustix::net::shutdown(&copy, rustix::net::Shutdown::Both)
-                    .map_err(NotEnded::Failed);
+                return match rustix::net::shutdown(&copy, rustix::net::Shutdown::Both) {
+                    // Its connection is already over: reset by its peer's
+                    // end (often the other row of the same --kill), or
+                    // aborted. Nothing is left to end.
+                    Err(Errno::NOTCONN) => Err(NotEnded::Gone),
+                    done => done.map_err(NotEnded::Failed),
+                };
             }
             Ok(None) => {}
             Err(errno) => {

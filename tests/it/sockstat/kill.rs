@@ -136,6 +136,31 @@ fn kill_says_how_each_socket_was_ended() {
 }
 
 #[test]
+fn both_ends_of_one_connection_are_ended_without_a_failure() {
+    let Some(tcp) = root_and_a_pair() else {
+        return;
+    };
+    // -c -p CLIENT_PORT selects both ends: the client by its local port,
+    // the accepted socket by its foreign one. Ending the first resets the
+    // second, which then has nothing left to end.
+    let client_port = crate::util::net::local_port(&tcp.client).to_string();
+    let out = sockstat()
+        .args(["--kill", "--pid", &me(), "-c", "-p", &client_port])
+        .run();
+    out.success().stderr_is("");
+    let rows = parse_table(&out.stdout_text());
+    assert!(!rows.is_empty() && rows.len() <= 2, "{out}");
+    // Each end is this process's: the destroyed one reads ECONNABORTED,
+    // the reset one ECONNRESET, a shut-down one EOF.
+    for end in [&tcp.client, &tcp.server] {
+        match peer_reads(end) {
+            Ok(0) | Err(Errno::CONNRESET | Errno::CONNABORTED) => {}
+            other => panic!("an end read {other:?}\n{out}"),
+        }
+    }
+}
+
+#[test]
 fn a_socket_in_another_namespace_is_destroyed_in_its_own() {
     let Some(inside) = super::namespaces::Inside::start() else {
         return;
