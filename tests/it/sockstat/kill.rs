@@ -338,6 +338,10 @@ fn kill_without_a_filter_or_with_flags_it_cannot_serve_is_a_usage_error() {
     for (args, says) in [
         (&["--kill"][..], "--kill needs a filter"),
         (&["--kill", "-a", "-e", "--json"], "--kill needs a filter"),
+        // Each keeps every TCP socket of the host in reach.
+        (&["--kill", "-P", "tcp"], "--kill needs a filter"),
+        (&["--kill", "-4", "-6"], "--kill needs a filter"),
+        (&["--kill", "-u", "-4", "-6"], "--kill needs a filter"),
         (&["--kill", "--source", "proc", "-p", "1"], "--source proc"),
         (&["--kill", "-u"], "TCP sockets only"),
         (&["--kill", "-P", "udp"], "TCP sockets only"),
