@@ -131,8 +131,12 @@ fn fd_node(pid: u32, fd: u32, info: &FdInfo, path: Path) -> Node {
     } else {
         "no close-on-exec: a program it exec()s inherits it"
     };
+    // fork(), dup() and SCM_RIGHTS copy an fd from table to table, and
+    // nothing tells a copy from the fd the call installed (a daemon's
+    // parent that forked and exited leaves only the copy).
     Node::new(format!("fd {fd} in pid {pid}'s fd table, {cloexec}")).with(Node::new(format!(
-        "fd_install() put the file there, at the end of {}",
+        "fd_install() put the file in the caller's fd table at the end of {}; this fd is \
+         that one or a copy of it (fork(), dup(), SCM_RIGHTS)",
         path.call()
     )))
 }

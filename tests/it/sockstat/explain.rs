@@ -178,6 +178,11 @@ fn a_fork_shared_nonblocking_listener_shows_every_link_and_both_processes() {
             tree,
             &format!("├─ fd {fd} in pid {pid}'s fd table, no close-on-exec"),
         );
+        // cat never called socket(): its fd came by fork() and exec().
+        has(
+            tree,
+            "the end of socket() (sock_map_fd); this fd is that one or a copy of it",
+        );
         has(tree, "├─ struct file: O_RDWR|O_NONBLOCK, pos 0, mnt_id ");
         has(tree, &format!("(/proc/{pid}/fdinfo/{fd})"));
         has(tree, "O_NONBLOCK: from SOCK_NONBLOCK or a later fcntl()");
