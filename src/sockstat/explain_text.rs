@@ -348,9 +348,12 @@ fn origin_node(one: &Explained<'_>, context: &Context) -> Node {
             "path: probably socketpair(): no name, and none on its peer socket:[{peer}] ({})",
             held(peer)
         ),
-        Origin::Unknown => "path: socket() and connect(), or accept(): nothing user space \
-                            can see tells which"
-            .into(),
+        Origin::Unknown => match (one.record, &one.fd) {
+            (None, Some(Ok(info))) => unlisted_path(info.proto_name.as_deref()).into(),
+            _ => "path: socket() and connect(), or accept(): nothing user space can see \
+                  tells which"
+                .into(),
+        },
     };
     let mut node = Node::new(text);
     let calls = explain::calls(&one.origin, unix);
@@ -417,6 +420,25 @@ fn local_of(record: &SockRecord) -> String {
             name: Some(name), ..
         } => crate::escape::field(name),
         Kind::Unix { name: None, .. } => "*".to_string(),
+    }
+}
+
+/// The path of a socket no table described: most such sockets were never
+/// connected at all, so "connect() or accept()" would claim too much.
+fn unlisted_path(proto_name: Option<&[u8]>) -> &'static str {
+    match proto_name {
+        Some(b"TCP" | b"TCPv6") => {
+            "path: socket(), never bound (or, before Linux 6.3, only bound); or a connection \
+             aborted since, which socket() and connect() or accept() made: nothing user space \
+             can see tells which"
+        }
+        Some(b"UDP" | b"UDPv6") => {
+            "path: socket(), never bound or connected (either puts a UDP socket in the table)"
+        }
+        _ => {
+            "path: socket(), or accept() for a kind that has it: nothing user space can see \
+              tells which"
+        }
     }
 }
 

@@ -392,5 +392,10 @@ fn a_socket_no_table_lists_says_why() {
         tree,
         "├─ struct sock: in no table: sock_diag and /proc/net list",
     );
+    // Never connected: the path must not claim connect() or accept().
+    has(
+        tree,
+        "├─ path: socket(), never bound (or, before Linux 6.3, only bound); or a",
+    );
     has(tree, &format!("├─ inode {} on sockfs", inode_of(&bound)));
 }
