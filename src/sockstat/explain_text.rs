@@ -249,7 +249,18 @@ fn sock_node(listing: &Listing, row: &Row, record: &SockRecord, path: Path) -> N
         }
         _ => {}
     }
-    text.push_str(" (NETLINK_SOCK_DIAG, keyed by sock_i_ino())");
+    // Only sock_diag gives a cookie: a record without one was read from
+    // /proc/net (--source proc, a missing *_diag module, a namespace not
+    // ours to enter).
+    if record.details.cookie.is_some() {
+        text.push_str(" (NETLINK_SOCK_DIAG, keyed by sock_i_ino())");
+    } else {
+        let _ = write!(
+            text,
+            " (/proc/net/{}, keyed by its inode column, sock_i_ino())",
+            proc_net_file(&record.kind)
+        );
+    }
     let create = match &record.kind {
         Kind::Unix { .. } => "unix_create()",
         Kind::Inet {
@@ -410,6 +421,34 @@ fn holders_node(one: &Explained<'_>, context: &Context) -> Node {
          O_NONBLOCK is shared, close-on-exec is each fd's own",
     );
     node
+}
+
+/// The `/proc/net` file that lists a socket of `kind`.
+fn proc_net_file(kind: &Kind) -> &'static str {
+    use super::record::InetProto;
+    match kind {
+        Kind::Inet {
+            proto: InetProto::Tcp,
+            version: IpVersion::V4,
+            ..
+        } => "tcp",
+        Kind::Inet {
+            proto: InetProto::Tcp,
+            version: IpVersion::V6,
+            ..
+        } => "tcp6",
+        Kind::Inet {
+            proto: InetProto::Udp,
+            version: IpVersion::V4,
+            ..
+        } => "udp",
+        Kind::Inet {
+            proto: InetProto::Udp,
+            version: IpVersion::V6,
+            ..
+        } => "udp6",
+        Kind::Unix { .. } => "unix",
+    }
 }
 
 /// A socket's local address as the table shows it.

@@ -399,3 +399,30 @@ fn a_socket_no_table_lists_says_why() {
     );
     has(tree, &format!("├─ inode {} on sockfs", inode_of(&bound)));
 }
+
+#[test]
+fn a_record_from_proc_net_names_its_file_not_netlink() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let me_pid: u32 = me().parse().or_die("pid");
+    for (source, from) in [
+        ("proc", "(/proc/net/tcp, keyed by its inode column"),
+        ("netlink", "(NETLINK_SOCK_DIAG, keyed by sock_i_ino())"),
+    ] {
+        let text = explain(&[
+            "--explain",
+            "--source",
+            source,
+            "--pid",
+            &me(),
+            "--inode",
+            &inode_of(&tcp.client),
+        ]);
+        let all = trees(&text);
+        let tree = tree_of(&all, me_pid, fd_text(&tcp.client));
+        has(tree, "├─ struct sock: ESTABLISHED");
+        has(tree, from);
+    }
+    drop((tcp.server, tcp.listener));
+}
