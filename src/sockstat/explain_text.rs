@@ -153,7 +153,13 @@ fn file_node(pid: u32, fd: u32, info: &FdInfo, path: Path) -> Node {
         let _ = write!(text, ", mnt_id {mnt_id}");
     }
     if let Some(scm) = info.file.scm_fds {
-        let _ = write!(text, ", {scm} fds queued in SCM_RIGHTS messages");
+        // The count is of the receive queue: fds sent through this socket
+        // wait in its peer's, not here.
+        let fds = if scm == 1 { "fd" } else { "fds" };
+        let _ = write!(
+            text,
+            ", {scm} {fds} in SCM_RIGHTS messages waiting in its receive queue"
+        );
     }
     let _ = write!(text, " (/proc/{pid}/fdinfo/{fd})");
     let mut node = Node::new(text);

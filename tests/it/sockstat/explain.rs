@@ -4,9 +4,11 @@
 
 use super::{OrDie, await_holder, fd_text, inode_of, me, tcp_pair, unix_pair};
 use crate::util::{Cmd, Process, procfs, sockstat};
-use rustix::fd::AsRawFd;
+use rustix::fd::{AsFd, AsRawFd};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use serde_json::Value;
+use std::io::IoSlice;
 use std::process::{Command, Stdio};
 
 /// Set in the environment of the child test process that runs [`fork_holder`].
@@ -425,4 +427,34 @@ fn a_record_from_proc_net_names_its_file_not_netlink() {
         has(tree, from);
     }
     drop((tcp.server, tcp.listener));
+}
+
+#[test]
+fn fds_in_flight_are_counted_on_the_receiving_socket() {
+    let (a, b) = unix_pair();
+    let (passed, _) = unix_pair();
+    let fds = [passed.as_fd()];
+    let mut space = [core::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(
+        control.push(SendAncillaryMessage::ScmRights(&fds)),
+        "no room"
+    );
+    rustix::net::sendmsg(&a, &[IoSlice::new(b"x")], &mut control, SendFlags::empty())
+        .or_die("sendmsg");
+    let me_pid: u32 = me().parse().or_die("pid");
+    for (fd, says) in [
+        (
+            &a,
+            "0 fds in SCM_RIGHTS messages waiting in its receive queue",
+        ),
+        (
+            &b,
+            "1 fd in SCM_RIGHTS messages waiting in its receive queue",
+        ),
+    ] {
+        let text = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(fd)]);
+        let all = trees(&text);
+        has(tree_of(&all, me_pid, fd_text(fd)), says);
+    }
 }
