@@ -128,7 +128,7 @@ pub fn run(
     for h in &walk.holders {
         holders.entry(h.inode).or_default().push((h.pid, h.fd));
     }
-    let mut diags = Diags::new(walk);
+    let mut diags = Diags::new(walk, user.netns.as_ref());
     let Listing {
         processes,
         rows,

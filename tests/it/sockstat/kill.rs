@@ -187,6 +187,32 @@ fn a_socket_in_another_namespace_is_destroyed_in_its_own() {
 }
 
 #[test]
+fn a_namespace_no_process_is_in_is_entered_by_its_name() {
+    let Some(inside) = super::namespaces::Inside::start() else {
+        return;
+    };
+    let (ns, local) = inside.leave_time_wait();
+    let lingering = |rows: &[crate::util::listing::Row]| {
+        rows.iter()
+            .any(|r| r["LOCAL ADDRESS"] == local && r["STATE"] == "TIME_WAIT")
+    };
+    let listed = ["-a", "--netns", ns.name.as_str()];
+    // No process is left to enter the namespace through: only its name.
+    let out = sockstat().args(["--kill", "-a", "--netns", &ns.name]).run();
+    if kernel_has_sock_destroy() == Some(false) {
+        // No holder to shut down: nothing else can end it.
+        out.fails_with(71, "(EOPNOTSUPP)");
+        return;
+    }
+    out.success().stderr_is("");
+    assert!(lingering(&parse_table(&out.stdout_text())), "{out}");
+    assert!(
+        !lingering(&crate::util::listing::table(&listed)),
+        "still in TIME_WAIT"
+    );
+}
+
+#[test]
 fn without_cap_net_admin_a_holders_copy_is_shut_down() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
