@@ -59,10 +59,7 @@ pub fn render(out: &mut String, listing: &Listing, one: &Explained<'_>, context:
             root.push(socket_node(one.record, None, path));
         }
         _ if row.inode == 0 => {
-            root.leaf(
-                "no fd, no file, no inode: the kernel keeps only a small timewait or request \
-                 sock once the socket is closed or before it is accepted",
-            );
+            root.leaf(no_inode(row.state));
         }
         _ => {
             root.leaf(format!(
@@ -465,6 +462,27 @@ fn local_of(record: &SockRecord) -> String {
             name: Some(name), ..
         } => crate::escape::field(name),
         Kind::Unix { name: None, .. } => "*".to_string(),
+    }
+}
+
+/// What is left of a socket listed with inode 0, by its state: only
+/// TIME_WAIT and a handshake in progress are the small socks; a full one
+/// waits in an accept queue or outlives its close().
+fn no_inode(state: Option<&str>) -> &'static str {
+    match state {
+        Some("TIME_WAIT") => {
+            "no fd, no file, no inode: closed; the kernel keeps only a small timewait sock \
+             (struct inet_timewait_sock) until its timer ends"
+        }
+        Some("SYN_RECV" | "NEW_SYN_RECV") => {
+            "no fd, no file, no inode: a handshake in progress; the kernel keeps only a \
+             small request sock (struct request_sock) until it completes"
+        }
+        _ => {
+            "no fd, no file, no inode, but a whole struct sock: waiting in a listener's \
+             accept queue (the handshake made it, no accept() has taken it yet), or \
+             orphaned by close() while its connection ends (sock_orphan)"
+        }
     }
 }
 

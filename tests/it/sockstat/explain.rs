@@ -458,3 +458,27 @@ fn fds_in_flight_are_counted_on_the_receiving_socket() {
         has(tree_of(&all, me_pid, fd_text(fd)), says);
     }
 }
+
+#[test]
+fn a_connection_not_yet_accepted_is_a_whole_sock_not_a_request() {
+    let (listener, bound) = crate::util::net::bind_tcp("127.0.0.1").or_die("bind");
+    sockkit::socket::listen(&listener, bound, 4).or_die("listen");
+    let client = sockkit::connect_socket(&bound.into()).or_die("connect");
+    let client_port = crate::util::net::local_port(&client).to_string();
+    let text = explain(&["--explain", "-a", "--inode", "0", "-p", &client_port]);
+    let all = trees(&text);
+    // The other end of the client's connection, in the accept queue.
+    let queued = format!(
+        "no visible fd -> socket:[0]: tcp4 127.0.0.1:{} 127.0.0.1:{client_port} ESTABLISHED",
+        bound.port()
+    );
+    let tree = all
+        .iter()
+        .find(|t| t.starts_with(&queued))
+        .unwrap_or_else(|| panic!("no tree for {queued}: {text}"));
+    has(
+        tree,
+        "├─ no fd, no file, no inode, but a whole struct sock: waiting in a",
+    );
+    assert!(!tree.contains("request sock"), "{tree}");
+}
