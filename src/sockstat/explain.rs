@@ -273,7 +273,10 @@ pub fn calls(origin: &Origin, unix: bool) -> &'static [&'static str] {
             "fd_install",
         ],
         Origin::Unknown => &[],
-        Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => &[
+        Origin::Listening
+        | Origin::Connected { .. }
+        | Origin::Unconnected { .. }
+        | Origin::BoundOrSent => &[
             "socket",
             "__sys_socket",
             "sock_create",
@@ -301,7 +304,10 @@ pub fn then(origin: &Origin) -> &'static [&'static str] {
 /// The path's name in JSON: the call that made the socket, if known.
 pub fn path_name(origin: &Origin) -> Option<&'static str> {
     match origin {
-        Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => Some("socket"),
+        Origin::Listening
+        | Origin::Connected { .. }
+        | Origin::Unconnected { .. }
+        | Origin::BoundOrSent => Some("socket"),
         Origin::Accepted { .. } => Some("accept"),
         Origin::Pair { .. } => Some("socketpair"),
         Origin::Unknown => None,

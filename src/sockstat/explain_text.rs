@@ -102,9 +102,10 @@ enum Path {
 impl Path {
     fn of(origin: &Origin) -> Self {
         match origin {
-            Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => {
-                Self::Socket
-            }
+            Origin::Listening
+            | Origin::Connected { .. }
+            | Origin::Unconnected { .. }
+            | Origin::BoundOrSent => Self::Socket,
             Origin::Accepted { .. } => Self::Accept,
             Origin::Pair { .. } => Self::Pair,
             Origin::Unknown => Self::Unknown,
@@ -348,6 +349,10 @@ fn origin_node(one: &Explained<'_>, context: &Context) -> Node {
         Origin::Unconnected { bound: true } => {
             "path: socket(), then bind(); not connected, or its connection is over".into()
         }
+        Origin::BoundOrSent => "path: socket(), then bind(), or a sendto() (or a connect() \
+                                undone since) that bound it to an ephemeral port \
+                                (inet_autobind); not connected"
+            .into(),
         Origin::Unconnected { bound: false } => {
             "path: socket(); not bound or connected, or its connection is over".into()
         }

@@ -482,3 +482,25 @@ fn a_connection_not_yet_accepted_is_a_whole_sock_not_a_request() {
     );
     assert!(!tree.contains("request sock"), "{tree}");
 }
+
+#[test]
+fn a_udp_socket_that_only_sent_is_not_said_to_have_bound() {
+    let (target, port) = super::udp_socket();
+    let sender = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .or_die("socket");
+    let to: core::net::SocketAddr = format!("127.0.0.1:{port}").parse().or_die("addr");
+    // No bind(): the send gives it an ephemeral port on the wildcard.
+    rustix::net::sendto(&sender, b"x", SendFlags::empty(), &to).or_die("sendto");
+    let me_pid: u32 = me().parse().or_die("pid");
+    let text = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(&sender)]);
+    let all = trees(&text);
+    let tree = tree_of(&all, me_pid, fd_text(&sender));
+    has(tree, "├─ path: socket(), then bind(), or a sendto()");
+    let bound = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(&target)]);
+    has(&bound, "├─ path: socket(), then bind(); not connected");
+}
