@@ -47,16 +47,19 @@ pub enum NotEnded {
 /// request must come from), and how it went.
 pub struct Diags<'a> {
     walk: &'a Walk,
-    own: Option<u64>,
+    own: Option<(u64, u64)>,
+    listed: Option<&'a netns::Choice>,
     open: NumberMap<u64, core::result::Result<Diag, Errno>>,
 }
 
 impl<'a> Diags<'a> {
-    /// None open yet; `walk`'s processes lead into other namespaces.
-    pub fn new(walk: &'a Walk) -> Self {
+    /// None open yet; `walk`'s processes lead into other namespaces, and
+    /// so does `listed` (`--netns`), which may have no process in it.
+    pub fn new(walk: &'a Walk, listed: Option<&'a netns::Choice>) -> Self {
         Self {
             walk,
-            own: netns::own().ok().map(|(_, inode)| inode),
+            own: netns::own().ok(),
+            listed,
             open: NumberMap::default(),
         }
     }
@@ -66,16 +69,26 @@ impl<'a> Diags<'a> {
     /// # Errors
     /// The errno of `socket`, of opening the namespace through a process
     /// in it, or of `setns` (`EPERM` when not root); `ESRCH` when no
-    /// visible process is in it to enter it through.
+    /// visible process is in it to enter it through and neither `--netns`
+    /// nor `/run/netns` names it.
     fn of(&mut self, netns: Option<u64>) -> core::result::Result<&mut Diag, Errno> {
-        let key = netns.or(self.own).unwrap_or(0);
-        let (own, walk) = (self.own, self.walk);
+        let own = self.own.map(|(_, inode)| inode);
+        let key = netns.or(own).unwrap_or(0);
+        let (nsfs, walk, listed) = (self.own.map(|(nsfs, _)| nsfs), self.walk, self.listed);
         let opened = self.open.entry(key).or_insert_with(|| {
             let made = if netns.is_none() || netns == own {
                 Diag::open()
             } else {
-                let ns = enter_path(walk, key)?;
-                let fd = crate::io::open_at(rustix::fs::CWD, &ns, rustix::fs::OFlags::RDONLY)?;
+                let through_process = enter_path(walk, key).and_then(|ns| {
+                    crate::io::open_at(rustix::fs::CWD, &ns, rustix::fs::OFlags::RDONLY)
+                });
+                // A namespace with no process left in it (its sockets
+                // lingering in TIME_WAIT or orphaned), or whose process
+                // exited since the walk, is still reached by its name.
+                let fd = match through_process {
+                    Ok(fd) => fd,
+                    Err(errno) => by_name(nsfs, listed, key).ok_or(errno)?,
+                };
                 netns::enter(fd, Diag::open)?
             };
             made.map_err(|err| {
@@ -85,6 +98,21 @@ impl<'a> Diags<'a> {
         });
         opened.as_mut().map_err(|errno| *errno)
     }
+}
+
+/// Namespace `netns` opened through the name or path `--netns` gave, or
+/// its name in `/run/netns`.
+fn by_name(nsfs: Option<u64>, listed: Option<&netns::Choice>, netns: u64) -> Option<OwnedFd> {
+    let nsfs = nsfs?;
+    let opened = |choice: &netns::Choice| {
+        netns::resolve(choice, nsfs)
+            .ok()
+            .filter(|target| target.inode == netns)
+            .and_then(|target| target.fd)
+    };
+    listed
+        .and_then(opened)
+        .or_else(|| opened(&netns::Choice::Inode(netns)))
 }
 
 /// `/proc/PID/ns/net` of a walked process in namespace `netns`.
@@ -134,7 +162,8 @@ pub fn end(
 /// the copy is closed on return.
 ///
 /// # Errors
-/// [`NotEnded::Gone`] when no holder has it any more;
+/// [`NotEnded::Gone`] when no holder has it any more, or its connection
+/// is over already (`ENOTCONN`);
 /// [`NotEnded::Failed`] with `EPERM` when holders exist but none may be
 /// ptraced, or the errno of `shutdown`.
 ///
@@ -151,8 +180,13 @@ fn shut_down_copy(
     for &(pid, fd) in holders {
         match copy_of(pid, fd, inode, cookie) {
             Ok(Some(copy)) => {
-                return rustix::net::shutdown(&copy, rustix::net::Shutdown::Both)
-                    .map_err(NotEnded::Failed);
+                return match rustix::net::shutdown(&copy, rustix::net::Shutdown::Both) {
+                    // Its connection is already over: reset by its peer's
+                    // end (often the other row of the same --kill), or
+                    // aborted. Nothing is left to end.
+                    Err(Errno::NOTCONN) => Err(NotEnded::Gone),
+                    done => done.map_err(NotEnded::Failed),
+                };
             }
             Ok(None) => {}
             Err(errno) => {

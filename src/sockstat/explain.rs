@@ -259,19 +259,24 @@ pub fn calls(origin: &Origin, unix: bool) -> &'static [&'static str] {
             "sock_graft",
             "fd_install",
         ],
+        // Both fds are reserved before either socket is made, so that a
+        // failure cannot hand user space one fd of the two.
         Origin::Pair { .. } => &[
             "socketpair",
             "__sys_socketpair",
+            "get_unused_fd_flags",
             "sock_create",
             "sock_alloc",
             "unix_create",
-            "get_unused_fd_flags",
             "unix_socketpair",
             "sock_alloc_file",
             "fd_install",
         ],
         Origin::Unknown => &[],
-        Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => &[
+        Origin::Listening
+        | Origin::Connected { .. }
+        | Origin::Unconnected { .. }
+        | Origin::BoundOrSent => &[
             "socket",
             "__sys_socket",
             "sock_create",
@@ -299,7 +304,10 @@ pub fn then(origin: &Origin) -> &'static [&'static str] {
 /// The path's name in JSON: the call that made the socket, if known.
 pub fn path_name(origin: &Origin) -> Option<&'static str> {
     match origin {
-        Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => Some("socket"),
+        Origin::Listening
+        | Origin::Connected { .. }
+        | Origin::Unconnected { .. }
+        | Origin::BoundOrSent => Some("socket"),
         Origin::Accepted { .. } => Some("accept"),
         Origin::Pair { .. } => Some("socketpair"),
         Origin::Unknown => None,
@@ -546,7 +554,20 @@ mod tests {
         assert_eq!(then(&Origin::Listening), ["bind", "listen"]);
         assert!(certain(&Origin::Listening));
         assert_eq!(path_name(&Origin::Unknown), None);
-        assert!(calls(&Origin::Pair { peer: 2 }, true).contains(&"unix_socketpair"));
+        let pair = calls(&Origin::Pair { peer: 2 }, true);
+        assert!(pair.contains(&"unix_socketpair"));
+        // The kernel's order: __sys_socketpair reserves the fds first.
+        let at = |name: &str| pair.iter().position(|c| *c == name);
+        assert!(at("get_unused_fd_flags") < at("sock_create"), "{pair:?}");
+        for path in [accepted, Origin::Listening, Origin::Pair { peer: 2 }] {
+            let calls = calls(&path, false);
+            let at = |name: &str| calls.iter().position(|c| *c == name);
+            assert!(
+                at("get_unused_fd_flags") < at("sock_alloc_file"),
+                "{calls:?}"
+            );
+            assert!(at("sock_alloc_file") < at("fd_install"), "{calls:?}");
+        }
         assert!(calls(&Origin::Connected { certain: false }, false).contains(&"sock_map_fd"));
     }
 }

@@ -59,10 +59,7 @@ pub fn render(out: &mut String, listing: &Listing, one: &Explained<'_>, context:
             root.push(socket_node(one.record, None, path));
         }
         _ if row.inode == 0 => {
-            root.leaf(
-                "no fd, no file, no inode: the kernel keeps only a small timewait or request \
-                 sock once the socket is closed or before it is accepted",
-            );
+            root.leaf(no_inode(row.state));
         }
         _ => {
             root.leaf(format!(
@@ -105,9 +102,10 @@ enum Path {
 impl Path {
     fn of(origin: &Origin) -> Self {
         match origin {
-            Origin::Listening | Origin::Connected { .. } | Origin::Unconnected { .. } => {
-                Self::Socket
-            }
+            Origin::Listening
+            | Origin::Connected { .. }
+            | Origin::Unconnected { .. }
+            | Origin::BoundOrSent => Self::Socket,
             Origin::Accepted { .. } => Self::Accept,
             Origin::Pair { .. } => Self::Pair,
             Origin::Unknown => Self::Unknown,
@@ -131,8 +129,12 @@ fn fd_node(pid: u32, fd: u32, info: &FdInfo, path: Path) -> Node {
     } else {
         "no close-on-exec: a program it exec()s inherits it"
     };
+    // fork(), dup() and SCM_RIGHTS copy an fd from table to table, and
+    // nothing tells a copy from the fd the call installed (a daemon's
+    // parent that forked and exited leaves only the copy).
     Node::new(format!("fd {fd} in pid {pid}'s fd table, {cloexec}")).with(Node::new(format!(
-        "fd_install() put the file there, at the end of {}",
+        "fd_install() put the file in the caller's fd table at the end of {}; this fd is \
+         that one or a copy of it (fork(), dup(), SCM_RIGHTS)",
         path.call()
     )))
 }
@@ -149,7 +151,13 @@ fn file_node(pid: u32, fd: u32, info: &FdInfo, path: Path) -> Node {
         let _ = write!(text, ", mnt_id {mnt_id}");
     }
     if let Some(scm) = info.file.scm_fds {
-        let _ = write!(text, ", {scm} fds queued in SCM_RIGHTS messages");
+        // The count is of the receive queue: fds sent through this socket
+        // wait in its peer's, not here.
+        let fds = if scm == 1 { "fd" } else { "fds" };
+        let _ = write!(
+            text,
+            ", {scm} {fds} in SCM_RIGHTS messages waiting in its receive queue"
+        );
     }
     let _ = write!(text, " (/proc/{pid}/fdinfo/{fd})");
     let mut node = Node::new(text);
@@ -245,7 +253,18 @@ fn sock_node(listing: &Listing, row: &Row, record: &SockRecord, path: Path) -> N
         }
         _ => {}
     }
-    text.push_str(" (NETLINK_SOCK_DIAG, keyed by sock_i_ino())");
+    // Only sock_diag gives a cookie: a record without one was read from
+    // /proc/net (--source proc, a missing *_diag module, a namespace not
+    // ours to enter).
+    if record.details.cookie.is_some() {
+        text.push_str(" (NETLINK_SOCK_DIAG, keyed by sock_i_ino())");
+    } else {
+        let _ = write!(
+            text,
+            " (/proc/net/{}, keyed by its inode column, sock_i_ino())",
+            proc_net_file(&record.kind)
+        );
+    }
     let create = match &record.kind {
         Kind::Unix { .. } => "unix_create()",
         Kind::Inet {
@@ -330,6 +349,10 @@ fn origin_node(one: &Explained<'_>, context: &Context) -> Node {
         Origin::Unconnected { bound: true } => {
             "path: socket(), then bind(); not connected, or its connection is over".into()
         }
+        Origin::BoundOrSent => "path: socket(), then bind(), or a sendto() (or a connect() \
+                                undone since) that bound it to an ephemeral port \
+                                (inet_autobind); not connected"
+            .into(),
         Origin::Unconnected { bound: false } => {
             "path: socket(); not bound or connected, or its connection is over".into()
         }
@@ -344,9 +367,12 @@ fn origin_node(one: &Explained<'_>, context: &Context) -> Node {
             "path: probably socketpair(): no name, and none on its peer socket:[{peer}] ({})",
             held(peer)
         ),
-        Origin::Unknown => "path: socket() and connect(), or accept(): nothing user space \
-                            can see tells which"
-            .into(),
+        Origin::Unknown => match (one.record, &one.fd) {
+            (None, Some(Ok(info))) => unlisted_path(info.proto_name.as_deref()).into(),
+            _ => "path: socket() and connect(), or accept(): nothing user space can see \
+                  tells which"
+                .into(),
+        },
     };
     let mut node = Node::new(text);
     let calls = explain::calls(&one.origin, unix);
@@ -405,6 +431,34 @@ fn holders_node(one: &Explained<'_>, context: &Context) -> Node {
     node
 }
 
+/// The `/proc/net` file that lists a socket of `kind`.
+fn proc_net_file(kind: &Kind) -> &'static str {
+    use super::record::InetProto;
+    match kind {
+        Kind::Inet {
+            proto: InetProto::Tcp,
+            version: IpVersion::V4,
+            ..
+        } => "tcp",
+        Kind::Inet {
+            proto: InetProto::Tcp,
+            version: IpVersion::V6,
+            ..
+        } => "tcp6",
+        Kind::Inet {
+            proto: InetProto::Udp,
+            version: IpVersion::V4,
+            ..
+        } => "udp",
+        Kind::Inet {
+            proto: InetProto::Udp,
+            version: IpVersion::V6,
+            ..
+        } => "udp6",
+        Kind::Unix { .. } => "unix",
+    }
+}
+
 /// A socket's local address as the table shows it.
 fn local_of(record: &SockRecord) -> String {
     match &record.kind {
@@ -413,6 +467,46 @@ fn local_of(record: &SockRecord) -> String {
             name: Some(name), ..
         } => crate::escape::field(name),
         Kind::Unix { name: None, .. } => "*".to_string(),
+    }
+}
+
+/// What is left of a socket listed with inode 0, by its state: only
+/// TIME_WAIT and a handshake in progress are the small socks; a full one
+/// waits in an accept queue or outlives its close().
+fn no_inode(state: Option<&str>) -> &'static str {
+    match state {
+        Some("TIME_WAIT") => {
+            "no fd, no file, no inode: closed; the kernel keeps only a small timewait sock \
+             (struct inet_timewait_sock) until its timer ends"
+        }
+        Some("SYN_RECV" | "NEW_SYN_RECV") => {
+            "no fd, no file, no inode: a handshake in progress; the kernel keeps only a \
+             small request sock (struct request_sock) until it completes"
+        }
+        _ => {
+            "no fd, no file, no inode, but a whole struct sock: waiting in a listener's \
+             accept queue (the handshake made it, no accept() has taken it yet), or \
+             orphaned by close() while its connection ends (sock_orphan)"
+        }
+    }
+}
+
+/// The path of a socket no table described: most such sockets were never
+/// connected at all, so "connect() or accept()" would claim too much.
+fn unlisted_path(proto_name: Option<&[u8]>) -> &'static str {
+    match proto_name {
+        Some(b"TCP" | b"TCPv6") => {
+            "path: socket(), never bound (or, before Linux 6.3, only bound); or a connection \
+             aborted since, which socket() and connect() or accept() made: nothing user space \
+             can see tells which"
+        }
+        Some(b"UDP" | b"UDPv6") => {
+            "path: socket(), never bound or connected (either puts a UDP socket in the table)"
+        }
+        _ => {
+            "path: socket(), or accept() for a kind that has it: nothing user space can see \
+              tells which"
+        }
     }
 }
 

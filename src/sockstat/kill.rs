@@ -26,9 +26,15 @@ use serde_json::Value;
 /// the kernel by the cookie only netlink gives), or with flags that can
 /// select no TCP socket.
 pub fn check(opts: &Options) -> Result<()> {
-    if !opts.narrowed() {
+    let no_tcp = opts.protos.is_some_and(|p| !p.tcp) || (opts.unix && !opts.ipv4 && !opts.ipv6);
+    if no_tcp {
         return Err(Error::Usage(
-            "--kill needs a filter (-p, -c, -l, --pid, --comm, --inode, --netns, -4, -6, -P): \
+            "--kill ends TCP sockets only, and these flags select none".to_string(),
+        ));
+    }
+    if !narrows_tcp(opts) {
+        return Err(Error::Usage(
+            "--kill needs a filter (-p, -c, -l, --pid, --comm, --inode, --netns, -4 or -6): \
              it does not end every TCP socket of the host"
                 .to_string(),
         ));
@@ -40,13 +46,21 @@ pub fn check(opts: &Options) -> Result<()> {
                 .to_string(),
         ));
     }
-    let no_tcp = opts.protos.is_some_and(|p| !p.tcp) || (opts.unix && !opts.ipv4 && !opts.ipv6);
-    if no_tcp {
-        return Err(Error::Usage(
-            "--kill ends TCP sockets only, and these flags select none".to_string(),
-        ));
-    }
     Ok(())
+}
+
+/// Whether the flags leave out some TCP sockets. `--kill` lists TCP only,
+/// so a `-P` that keeps TCP, `-u`, and `-4` with `-6` leave every TCP socket
+/// of the host in: none of them is a filter here.
+fn narrows_tcp(opts: &Options) -> bool {
+    Options {
+        protos: None,
+        unix: false,
+        ipv4: opts.ipv4 && !opts.ipv6,
+        ipv6: opts.ipv6 && !opts.ipv4,
+        ..opts.clone()
+    }
+    .narrowed()
 }
 
 /// The options the listing runs with under `--kill`: TCP only, and, as
@@ -114,7 +128,7 @@ pub fn run(
     for h in &walk.holders {
         holders.entry(h.inode).or_default().push((h.pid, h.fd));
     }
-    let mut diags = Diags::new(walk);
+    let mut diags = Diags::new(walk, user.netns.as_ref());
     let Listing {
         processes,
         rows,
@@ -238,9 +252,34 @@ mod tests {
             protos: super::super::options::parse_protos("udp,unix").ok(),
             ..Options::default()
         }));
+        // Flags that keep every TCP socket are no filter for --kill.
+        for protos in ["tcp", "tcp,udp", "tcp,udp,unix"] {
+            assert!(usage(&Options {
+                protos: super::super::options::parse_protos(protos).ok(),
+                ..Options::default()
+            }));
+        }
+        let both_families = Options {
+            ipv4: true,
+            ipv6: true,
+            ..Options::default()
+        };
+        assert!(usage(&both_families));
+        assert!(usage(&Options {
+            unix: true,
+            ..both_families.clone()
+        }));
+        assert!(
+            check(&Options {
+                ipv6: true,
+                protos: super::super::options::parse_protos("tcp").ok(),
+                ..Options::default()
+            })
+            .is_ok()
+        );
         let narrowed = selection(&Options {
             protos: super::super::options::parse_protos("tcp,udp").ok(),
-            ..Options::default()
+            ..by_port.clone()
         });
         let narrowed = narrowed.unwrap_or_default();
         assert!(narrowed.all);

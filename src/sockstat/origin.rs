@@ -46,6 +46,11 @@ pub enum Origin {
         /// Whether it has a local address or name.
         bound: bool,
     },
+    /// `socket()`, then `bind()` or a first `sendto()` (or a `connect()`
+    /// undone since), which bind an unbound UDP socket to an ephemeral
+    /// port on the wildcard address (`inet_autobind`): an unconnected UDP
+    /// socket on `*:PORT` cannot tell which.
+    BoundOrSent,
     /// Connected, but nothing visible tells `socket()`+`connect()` from
     /// `accept()` (a named unix socket whose listener is gone; no peer known).
     Unknown,
@@ -117,6 +122,9 @@ pub fn infer(record: &SockRecord, around: &Around<'_>, held_here: impl Fn(u64) -
             ..
         } => match record.state {
             state::ESTABLISHED => Origin::Connected { certain: true },
+            // Only bind() picks an address; disconnecting resets one a
+            // connect() picked (udp_disconnect), autobinding picks none.
+            _ if local.port() != 0 && local.ip().is_unspecified() => Origin::BoundOrSent,
             _ => Origin::Unconnected {
                 bound: local.port() != 0,
             },
@@ -293,6 +301,19 @@ mod tests {
         assert_eq!(
             infer(&served, &Around::new(&other_port), nobody),
             Origin::Connected { certain: false }
+        );
+        // An unconnected UDP socket on *:PORT may never have called bind().
+        let mut sent = tcp(8, state::CLOSE, "0.0.0.0:5353", "0.0.0.0:0");
+        let mut bound = tcp(9, state::CLOSE, "127.0.0.1:5353", "0.0.0.0:0");
+        for udp in [&mut sent, &mut bound] {
+            if let Kind::Inet { proto, .. } = &mut udp.kind {
+                *proto = InetProto::Udp;
+            }
+        }
+        assert_eq!(infer(&sent, &Around::new(&[]), nobody), Origin::BoundOrSent);
+        assert_eq!(
+            infer(&bound, &Around::new(&[]), nobody),
+            Origin::Unconnected { bound: true }
         );
         let fresh = tcp(7, state::CLOSE, "0.0.0.0:0", "0.0.0.0:0");
         assert_eq!(

@@ -4,9 +4,11 @@
 
 use super::{OrDie, await_holder, fd_text, inode_of, me, tcp_pair, unix_pair};
 use crate::util::{Cmd, Process, procfs, sockstat};
-use rustix::fd::AsRawFd;
+use rustix::fd::{AsFd, AsRawFd};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use serde_json::Value;
+use std::io::IoSlice;
 use std::process::{Command, Stdio};
 
 /// Set in the environment of the child test process that runs [`fork_holder`].
@@ -178,6 +180,11 @@ fn a_fork_shared_nonblocking_listener_shows_every_link_and_both_processes() {
             tree,
             &format!("├─ fd {fd} in pid {pid}'s fd table, no close-on-exec"),
         );
+        // cat never called socket(): its fd came by fork() and exec().
+        has(
+            tree,
+            "the end of socket() (sock_map_fd); this fd is that one or a copy of it",
+        );
         has(tree, "├─ struct file: O_RDWR|O_NONBLOCK, pos 0, mnt_id ");
         has(tree, &format!("(/proc/{pid}/fdinfo/{fd})"));
         has(tree, "O_NONBLOCK: from SOCK_NONBLOCK or a later fcntl()");
@@ -260,7 +267,17 @@ fn accepted_connected_and_paired_sockets_tell_their_paths() {
         tree_of(&trees, me_pid, fd_text(fd)).to_string()
     };
     let port = tcp.port;
-    let server = explained(&tcp.server);
+    // Another test's fork(), between its clone and its exec, holds a copy
+    // of every fd of this process for an instant: ask again until it is
+    // gone (bounded; a socket still shared after that fails below).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let server = loop {
+        let tree = explained(&tcp.server);
+        if tree.contains("├─ held by this fd only") || std::time::Instant::now() > deadline {
+            break tree;
+        }
+        std::thread::yield_now();
+    };
     has(
         &server,
         &format!(
@@ -387,5 +404,113 @@ fn a_socket_no_table_lists_says_why() {
         tree,
         "├─ struct sock: in no table: sock_diag and /proc/net list",
     );
+    // Never connected: the path must not claim connect() or accept().
+    has(
+        tree,
+        "├─ path: socket(), never bound (or, before Linux 6.3, only bound); or a",
+    );
     has(tree, &format!("├─ inode {} on sockfs", inode_of(&bound)));
+}
+
+#[test]
+fn a_record_from_proc_net_names_its_file_not_netlink() {
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let me_pid: u32 = me().parse().or_die("pid");
+    for (source, from) in [
+        ("proc", "(/proc/net/tcp, keyed by its inode column"),
+        ("netlink", "(NETLINK_SOCK_DIAG, keyed by sock_i_ino())"),
+    ] {
+        let text = explain(&[
+            "--explain",
+            "--source",
+            source,
+            "--pid",
+            &me(),
+            "--inode",
+            &inode_of(&tcp.client),
+        ]);
+        let all = trees(&text);
+        let tree = tree_of(&all, me_pid, fd_text(&tcp.client));
+        has(tree, "├─ struct sock: ESTABLISHED");
+        has(tree, from);
+    }
+    drop((tcp.server, tcp.listener));
+}
+
+#[test]
+fn fds_in_flight_are_counted_on_the_receiving_socket() {
+    let (a, b) = unix_pair();
+    let (passed, _) = unix_pair();
+    let fds = [passed.as_fd()];
+    let mut space = [core::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(
+        control.push(SendAncillaryMessage::ScmRights(&fds)),
+        "no room"
+    );
+    rustix::net::sendmsg(&a, &[IoSlice::new(b"x")], &mut control, SendFlags::empty())
+        .or_die("sendmsg");
+    let me_pid: u32 = me().parse().or_die("pid");
+    for (fd, says) in [
+        (
+            &a,
+            "0 fds in SCM_RIGHTS messages waiting in its receive queue",
+        ),
+        (
+            &b,
+            "1 fd in SCM_RIGHTS messages waiting in its receive queue",
+        ),
+    ] {
+        let text = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(fd)]);
+        let all = trees(&text);
+        has(tree_of(&all, me_pid, fd_text(fd)), says);
+    }
+}
+
+#[test]
+fn a_connection_not_yet_accepted_is_a_whole_sock_not_a_request() {
+    let (listener, bound) = crate::util::net::bind_tcp("127.0.0.1").or_die("bind");
+    sockkit::socket::listen(&listener, bound, 4).or_die("listen");
+    let client = sockkit::connect_socket(&bound.into()).or_die("connect");
+    let client_port = crate::util::net::local_port(&client).to_string();
+    let text = explain(&["--explain", "-a", "--inode", "0", "-p", &client_port]);
+    let all = trees(&text);
+    // The other end of the client's connection, in the accept queue.
+    let queued = format!(
+        "no visible fd -> socket:[0]: tcp4 127.0.0.1:{} 127.0.0.1:{client_port} ESTABLISHED",
+        bound.port()
+    );
+    let tree = all
+        .iter()
+        .find(|t| t.starts_with(&queued))
+        .unwrap_or_else(|| panic!("no tree for {queued}: {text}"));
+    has(
+        tree,
+        "├─ no fd, no file, no inode, but a whole struct sock: waiting in a",
+    );
+    assert!(!tree.contains("request sock"), "{tree}");
+}
+
+#[test]
+fn a_udp_socket_that_only_sent_is_not_said_to_have_bound() {
+    let (target, port) = super::udp_socket();
+    let sender = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .or_die("socket");
+    let to: core::net::SocketAddr = format!("127.0.0.1:{port}").parse().or_die("addr");
+    // No bind(): the send gives it an ephemeral port on the wildcard.
+    rustix::net::sendto(&sender, b"x", SendFlags::empty(), &to).or_die("sendto");
+    let me_pid: u32 = me().parse().or_die("pid");
+    let text = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(&sender)]);
+    let all = trees(&text);
+    let tree = tree_of(&all, me_pid, fd_text(&sender));
+    has(tree, "├─ path: socket(), then bind(), or a sendto()");
+    let bound = explain(&["--explain", "--pid", &me(), "--inode", &inode_of(&target)]);
+    has(&bound, "├─ path: socket(), then bind(); not connected");
 }

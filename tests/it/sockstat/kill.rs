@@ -136,6 +136,31 @@ fn kill_says_how_each_socket_was_ended() {
 }
 
 #[test]
+fn both_ends_of_one_connection_are_ended_without_a_failure() {
+    let Some(tcp) = root_and_a_pair() else {
+        return;
+    };
+    // -c -p CLIENT_PORT selects both ends: the client by its local port,
+    // the accepted socket by its foreign one. Ending the first resets the
+    // second, which then has nothing left to end.
+    let client_port = crate::util::net::local_port(&tcp.client).to_string();
+    let out = sockstat()
+        .args(["--kill", "--pid", &me(), "-c", "-p", &client_port])
+        .run();
+    out.success().stderr_is("");
+    let rows = parse_table(&out.stdout_text());
+    assert!(!rows.is_empty() && rows.len() <= 2, "{out}");
+    // Each end is this process's: the destroyed one reads ECONNABORTED,
+    // the reset one ECONNRESET, a shut-down one EOF.
+    for end in [&tcp.client, &tcp.server] {
+        match peer_reads(end) {
+            Ok(0) | Err(Errno::CONNRESET | Errno::CONNABORTED) => {}
+            other => panic!("an end read {other:?}\n{out}"),
+        }
+    }
+}
+
+#[test]
 fn a_socket_in_another_namespace_is_destroyed_in_its_own() {
     let Some(inside) = super::namespaces::Inside::start() else {
         return;
@@ -159,6 +184,32 @@ fn a_socket_in_another_namespace_is_destroyed_in_its_own() {
     let args = ["--pid", &server.to_string(), "-c"];
     let left = table_until(&args, |rows| rows.iter().all(|r| r["INODE"] != inode));
     assert!(left.iter().all(|r| r["INODE"] != inode), "{left:#?}");
+}
+
+#[test]
+fn a_namespace_no_process_is_in_is_entered_by_its_name() {
+    let Some(inside) = super::namespaces::Inside::start() else {
+        return;
+    };
+    let (ns, local) = inside.leave_time_wait();
+    let lingering = |rows: &[crate::util::listing::Row]| {
+        rows.iter()
+            .any(|r| r["LOCAL ADDRESS"] == local && r["STATE"] == "TIME_WAIT")
+    };
+    let listed = ["-a", "--netns", ns.name.as_str()];
+    // No process is left to enter the namespace through: only its name.
+    let out = sockstat().args(["--kill", "-a", "--netns", &ns.name]).run();
+    if kernel_has_sock_destroy() == Some(false) {
+        // No holder to shut down: nothing else can end it.
+        out.fails_with(71, "(EOPNOTSUPP)");
+        return;
+    }
+    out.success().stderr_is("");
+    assert!(lingering(&parse_table(&out.stdout_text())), "{out}");
+    assert!(
+        !lingering(&crate::util::listing::table(&listed)),
+        "still in TIME_WAIT"
+    );
 }
 
 #[test]
@@ -313,6 +364,10 @@ fn kill_without_a_filter_or_with_flags_it_cannot_serve_is_a_usage_error() {
     for (args, says) in [
         (&["--kill"][..], "--kill needs a filter"),
         (&["--kill", "-a", "-e", "--json"], "--kill needs a filter"),
+        // Each keeps every TCP socket of the host in reach.
+        (&["--kill", "-P", "tcp"], "--kill needs a filter"),
+        (&["--kill", "-4", "-6"], "--kill needs a filter"),
+        (&["--kill", "-u", "-4", "-6"], "--kill needs a filter"),
         (&["--kill", "--source", "proc", "-p", "1"], "--source proc"),
         (&["--kill", "-u"], "TCP sockets only"),
         (&["--kill", "-P", "udp"], "TCP sockets only"),

@@ -54,6 +54,30 @@ impl Inside {
         })
     }
 
+    /// Ends the client, then, once its side of the connection lingers in
+    /// TIME_WAIT, the server: a namespace no process is in, holding one
+    /// TIME_WAIT socket. The namespace, and that socket's local address.
+    pub(super) fn leave_time_wait(self) -> (Netns, String) {
+        let rows = self.rows(&[]);
+        let local = row(&rows, self.client.pid(), "ESTABLISHED")["LOCAL ADDRESS"].clone();
+        let Self {
+            server,
+            client,
+            _typing,
+            ns,
+        } = self;
+        // Its socket closes first (a FIN); sockd closes on the EOF.
+        drop(client);
+        let lingering = |rows: &[Row]| {
+            rows.iter()
+                .any(|r| r["LOCAL ADDRESS"] == local && r["STATE"] == "TIME_WAIT")
+        };
+        let rows = table_until(&["-a", "--netns", &ns.name], lingering);
+        assert!(lingering(&rows), "no TIME_WAIT for {local}: {rows:#?}");
+        drop(server);
+        (ns, local)
+    }
+
     fn pids(&self) -> String {
         format!("{},{}", self.server.pid(), self.client.pid())
     }
