@@ -10,6 +10,7 @@ use crate::util::{Process, random_bytes, sockd};
 use core::sync::atomic::{AtomicBool, Ordering};
 use rustix::fd::OwnedFd;
 use sockkit::endpoint::Kind;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A one-worker UDP sockd with `flags`, and a client connected to it whose
@@ -35,11 +36,15 @@ fn numbered(n: u32) -> Vec<u8> {
     bytes
 }
 
-/// Sends datagrams 0..n back to back while a second thread reads the
-/// echoes: how many times each came back. The reader stops once the
+/// Sends datagrams 0..n while a second thread reads the echoes: how many
+/// times each came back. Every [`WINDOW`] datagrams the sender waits
+/// (up to 100 ms, in case sockd dropped the last few) for the echo of one
+/// of the last few, so that no more are in flight than any socket buffer
+/// holds: the only losses are sockd's faults. The reader stops once the
 /// sender is done and nothing came for the receive timeout.
 fn echo_counts(fd: &OwnedFd, n: u32) -> Vec<u32> {
     let done = AtomicBool::new(false);
+    let newest = (Mutex::new(0u32), Condvar::new());
     std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let mut counts = vec![0u32; n as usize];
@@ -50,6 +55,9 @@ fn echo_counts(fd: &OwnedFd, n: u32) -> Vec<u32> {
                         let seq = u32::from_be_bytes([echo[0], echo[1], echo[2], echo[3]]);
                         assert_eq!(echo, numbered(seq), "an echo changed");
                         counts[seq as usize] += 1;
+                        let mut newest_seen = newest.0.lock().unwrap_or_else(|e| e.into_inner());
+                        *newest_seen = (*newest_seen).max(seq + 1);
+                        newest.1.notify_all();
                     }
                     None if done.load(Ordering::Acquire) => return counts,
                     None => {}
@@ -58,6 +66,12 @@ fn echo_counts(fd: &OwnedFd, n: u32) -> Vec<u32> {
         });
         for seq in 0..n {
             send_datagram(fd, &numbered(seq));
+            if seq % WINDOW == WINDOW - 1 {
+                let seen = newest.0.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = newest
+                    .1
+                    .wait_timeout_while(seen, Duration::from_millis(100), |seen| *seen + 5 < seq);
+            }
         }
         done.store(true, Ordering::Release);
         reader
@@ -65,6 +79,9 @@ fn echo_counts(fd: &OwnedFd, n: u32) -> Vec<u32> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
+
+/// Datagrams sent between waits for the echoes to catch up.
+const WINDOW: u32 = 20;
 
 /// The lengths of the runs of lost datagrams (`counts` 0), in order.
 fn loss_runs(counts: &[u32]) -> Vec<usize> {
@@ -98,6 +115,8 @@ fn drop_half_answers_about_half_of_400() {
     server.signal(rustix::process::Signal::TERM);
     let outcome = server.wait_exit();
     outcome.success();
+    let (received, _) = outcome.summary();
+    assert_eq!(received, 400, "the kernel dropped some before sockd");
     assert_eq!(outcome.dropped_by_drop(), 400 - answered as u64);
 }
 
@@ -225,15 +244,16 @@ fn fault_share_picks_the_same_datagrams_for_a_seed() {
 #[test]
 fn a_flood_under_delay_cannot_grow_sockd() {
     let (server, fd) = udp_faulty(&["--delay", "2000"], Duration::from_secs(2));
-    // 3,000 datagrams of 60,000 bytes: 180 MB, sent well inside the two
-    // seconds, none of it read back.
+    // Datagrams of 60,000 bytes for 1.5 s (inside the delay, so nothing
+    // has left yet), at most 1.2 GB; none of it read back.
     let block = random_bytes(60_000, 12);
-    for _ in 0..3000 {
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while sent < 20_000 && started.elapsed() < Duration::from_millis(1500) {
         send_datagram(&fd, &block);
+        sent += 1;
     }
     let peak_kib = status_kib(server.pid(), "VmHWM");
-    eprintln!("--delay 2000, a 180 MB flood: sockd VmHWM {peak_kib} KiB");
-    assert!(peak_kib < 64 * 1024, "sockd's peak RSS {peak_kib} KiB");
     // What it held comes back, late, whole.
     let echo = recv_datagram(&fd).unwrap_or_else(|| panic!("no echo after the delay"));
     assert_eq!(echo, block);
@@ -241,6 +261,15 @@ fn a_flood_under_delay_cannot_grow_sockd() {
     server.signal(rustix::process::Signal::TERM);
     let outcome = server.wait_exit();
     outcome.success();
+    let (received, _) = outcome.summary();
+    eprintln!(
+        "--delay 2000, a flood of {sent} datagrams of 60,000 bytes: {received} read by sockd, \
+         {} not echoed, VmHWM {peak_kib} KiB",
+        outcome.unsent()
+    );
+    // Had it held them all, they would have taken more than 64 MiB.
+    assert!(received * 60_000 > 64 << 20, "sockd read only {received}");
+    assert!(peak_kib < 64 * 1024, "sockd's peak RSS {peak_kib} KiB");
     assert!(outcome.unsent() > 0, "nothing was over the bound");
 }
 
