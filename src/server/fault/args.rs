@@ -14,7 +14,7 @@ pub struct FaultFlags {
     /// The faults themselves.
     #[command(flatten)]
     pub faults: Faults,
-    /// Fault only a share P (0-1) of connections, picked by --seed
+    /// Fault only a share P (0-1) of connections (-u: datagrams), picked by --seed
     #[arg(long, value_name = "P", value_parser = parse_share)]
     pub fault_share: Option<f64>,
     /// Seed of the faults' draws, to replay a run (random if not given; logged)
@@ -58,10 +58,10 @@ pub struct Faults {
     /// Flip one bit in a share P (0-1) of chunks (-u: datagrams)
     #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
     pub corrupt: Option<f64>,
-    /// -u: drop a share P (0-1) of datagrams; after a loss, the next with P + CORR × (1 − P)
+    /// Drop a share P (0-1) of datagrams (-u); after a loss, the next with P + CORR × (1 − P)
     #[arg(long, value_name = "P[:CORR]", value_parser = parse_drop, conflicts_with = "chat")]
     pub drop: Option<(f64, f64)>,
-    /// -u: echo a share P (0-1) of datagrams twice
+    /// Echo a share P (0-1) of datagrams twice (-u)
     #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
     pub duplicate: Option<f64>,
 }

@@ -10,7 +10,9 @@
 //! ([`Fault::finish`]). A [`Path`] is one direction of one connection: its
 //! faults, its bounded [`queue::Queue`] and its random numbers. It makes
 //! no syscall; the worker that owns the socket asks it what to do
-//! ([`stream`] for sockd's echo). A [`Plan`] is what the command line
+//! ([`stream`] for sockd's echo). A datagram echo (`-u`) has no stream:
+//! [`datagram`] runs each datagram through the same faults' `arrive`
+//! (dropped, doubled, a bit flipped, delayed). A [`Plan`] is what the command line
 //! asked for, shared by every worker: the faults, the share of
 //! connections they touch, the seed.
 //!
