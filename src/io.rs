@@ -464,6 +464,46 @@ pub fn timespec(duration: Duration) -> Timespec {
     }
 }
 
+/// `timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)`: a timer
+/// with nanosecond resolution for an epoll loop to watch (`epoll_wait`'s
+/// own timeout counts whole milliseconds, rounded up).
+///
+/// # Errors
+/// `EMFILE`, `ENFILE`, `ENOMEM`.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/timerfd_create.2.html)
+pub fn timer_fd() -> core::result::Result<OwnedFd, Errno> {
+    use rustix::time::{TimerfdClockId, TimerfdFlags, timerfd_create};
+    timerfd_create(
+        TimerfdClockId::Monotonic,
+        TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+    )
+}
+
+/// `timerfd_settime(fd, 0, …)`: `fd` becomes readable once `after` has
+/// passed (a zero `after` as soon as possible); `None` disarms it. Either
+/// way a pending expiry is cleared, so the fd is no longer readable.
+///
+/// # Errors
+/// `EBADF`, `EINVAL` (not a timer fd).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/timerfd_settime.2.html)
+pub fn set_timer(fd: impl AsFd, after: Option<Duration>) -> core::result::Result<(), Errno> {
+    use rustix::time::{Itimerspec, TimerfdTimerFlags, timerfd_settime};
+    let value = match after {
+        // A zero value would disarm it.
+        Some(after) => timespec(after.max(Duration::from_nanos(1))),
+        None => timespec(Duration::ZERO),
+    };
+    let spec = Itimerspec {
+        it_interval: timespec(Duration::ZERO),
+        it_value: value,
+    };
+    timerfd_settime(fd, TimerfdTimerFlags::empty(), &spec).map(|_| ())
+}
+
 /// `openat(dir, path, flags | O_CLOEXEC)`, retried on `EINTR` (`dir`:
 /// [`rustix::fs::CWD`] for a path relative to the working directory).
 ///

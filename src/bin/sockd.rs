@@ -1,13 +1,12 @@
 //! `sockd HOST PORT` · `sockd -u HOST PORT` · `sockd -U PATH [-u]`: an echo
-//! server (TCP, UDP, unix), or with `--chat` the lesson's interactive server.
+//! server (TCP, UDP, unix; faults on request), or the lesson's chat.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
 use sockkit::cli::{self, parse_secs};
-use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions};
+use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
 
 /// Echo server over TCP, UDP (-u) or unix sockets (-U), or the lesson's chat (--chat).
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(allow_negative_numbers = true, override_usage = server::USAGE)]
 struct Args {
     #[command(flatten)]
@@ -29,8 +28,7 @@ struct Args {
     /// Accept at most N concurrent connections
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["chat", "udp"])]
     max_conns: Option<u32>,
-    /// Close clients silent for SECS; at --max-conns with clients waiting,
-    /// also those that moved under 1 KiB in the last SECS (slowloris)
+    /// Close clients silent for SECS; at --max-conns with clients waiting, also those that moved under 1 KiB in the last SECS (slowloris)
     #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "udp")]
     idle_timeout: Option<std::time::Duration>,
     /// Exit 0 after N connections have closed (-u: N datagrams have come)
@@ -47,6 +45,8 @@ struct Args {
     quiet: bool,
     #[command(flatten)]
     verbosity: cli::Verbosity,
+    #[command(flatten)]
+    faults: FaultFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,7 +69,9 @@ fn main() -> std::process::ExitCode {
             idle_timeout: args.idle_timeout,
             exit_after: args.exit_after,
             threads: args.threads.map(usize::from),
+            faults: None,
         },
+        faults: args.faults,
     };
     cli::report("sockd", server::run(&options))
 }

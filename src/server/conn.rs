@@ -1,6 +1,7 @@
 //! Per-connection state, kept small: an idle connection holds no buffer.
 //! The connections live in a [`crate::slab::Slab`].
 
+use super::fault::stream::Faulted;
 use super::peer::Peer;
 use crate::transcript::MessageSplitter;
 use rustix::fd::OwnedFd;
@@ -14,9 +15,8 @@ pub struct Conn {
     /// The peer, for transcript lines (its IP, or a unix peer's pid) and
     /// `-vv`'s accept and close lines.
     pub peer: Peer,
-    /// Echo bytes a short `send` left over; while any are here the
-    /// connection is not read (backpressure), so this never exceeds one read.
-    pub pending: Vec<u8>,
+    /// What waits to go out, and how it goes.
+    pub out: Outgoing,
     /// Last time the client sent or took bytes, for `--idle-timeout`.
     pub last_active: Instant,
     /// Start of the current `--idle-timeout` period ("lease") of the slot.
@@ -30,6 +30,18 @@ pub struct Conn {
     pub bytes_out: u64,
     /// The current transcript message, when the transcript is on.
     pub transcript: Option<Box<MessageSplitter>>,
+}
+
+/// How a connection's echo goes out. One field for both, so a plain
+/// connection pays nothing for the faults (an enum the size of the `Vec`).
+#[derive(Debug)]
+pub enum Outgoing {
+    /// The plain echo (one `recv`, one `send`): bytes a short `send` left
+    /// over; while any are here the connection is not read (backpressure),
+    /// so this never exceeds one read.
+    Plain(Vec<u8>),
+    /// Through the faults: their bounded queue, timers and endings.
+    Faulted(Box<Faulted>),
 }
 
 #[cfg(test)]

@@ -10,11 +10,20 @@
 //! connection that moved fewer than [`TRICKLE_BYTES`] in its last lease is
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever (see [`super::idle`]).
+//!
+//! A connection the faults pick ([`super::fault`]) is served by
+//! [`fault::stream::step`] instead, on events and on the worker's timers
+//! (the earliest set on the worker's one timer fd); a worker without faults
+//! holds no timer and never looks.
 
 use super::WorkerStats;
-use super::conn::Conn;
+use super::conn::{Conn, Outgoing};
+use super::fault::Plan;
+use super::fault::stream::{self as faulted, Faulted};
+use super::fault::timer::{Alarm, Timers};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::peer::Peer;
+use super::sendq::SendQueues;
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::io::{Pushed, epoll_wait, recv_some, send_some};
@@ -45,6 +54,9 @@ const FD_EXHAUSTION_BACKOFF: Duration = Duration::from_millis(100);
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 const RESUME: u64 = u64::MAX - 2;
+/// The faults' alarm ([`Alarm`]): its event only wakes the loop, which then
+/// fires what is due.
+const ALARM: u64 = u64::MAX - 3;
 
 /// Worker settings that are not shared state.
 #[derive(Debug, Clone, Copy)]
@@ -55,12 +67,17 @@ pub struct EchoOptions {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Runs one echo worker until the stop signal fires.
+/// Runs one echo worker until the stop signal fires; with `faults`, the
+/// connections they pick are served through them.
 ///
 /// # Errors
 /// Only failures of the worker's own epoll instance; a client's failure
 /// closes that client.
-pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> {
+pub fn run_worker(
+    shared: &Shared,
+    options: EchoOptions,
+    faults: Option<&Plan>,
+) -> Result<WorkerStats> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
         .map_err(|errno| Error::on("epoll_create", "worker", errno))?;
     let mut worker = Worker {
@@ -75,6 +92,10 @@ pub fn run_worker(shared: &Shared, options: EchoOptions) -> Result<WorkerStats> 
         fd_exhaustion_logged: false,
         stats: WorkerStats::default(),
         idle: IdleSweep::new(),
+        faults,
+        timers: Timers::new(),
+        alarm: Alarm::new(),
+        send_queues: SendQueues::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -96,6 +117,11 @@ struct Worker<'a> {
     fd_exhaustion_logged: bool,
     stats: WorkerStats,
     idle: IdleSweep,
+    faults: Option<&'a Plan>,
+    timers: Timers,
+    alarm: Alarm,
+    /// For the faults' RST ending (opened at the first).
+    send_queues: SendQueues,
 }
 
 impl Worker<'_> {
@@ -107,7 +133,8 @@ impl Worker<'_> {
             .map(|idle| (idle / 4).max(Duration::from_millis(10)));
         let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
         loop {
-            epoll_wait(&self.epoll, &mut events, self.wait_timeout(next_sweep))
+            let timeout = self.wait_timeout(next_sweep);
+            epoll_wait(&self.epoll, &mut events, timeout)
                 .map_err(|errno| Error::on("epoll_wait", "worker", errno))?;
             for event in &events {
                 let (flags, token) = (event.flags, event.data.u64());
@@ -115,11 +142,15 @@ impl Worker<'_> {
                     STOP => return Ok(()),
                     LISTENER => self.accept_burst()?,
                     RESUME => self.start_accepting(),
+                    ALARM => {}
                     _ => self.on_connection(token, flags),
                 }
             }
             self.flush_transcript();
             let now = Instant::now();
+            if self.faults.is_some() {
+                self.fire_timers(now);
+            }
             if self.paused_until.is_some_and(|until| now >= until) {
                 self.paused_until = None;
                 self.start_accepting();
@@ -133,12 +164,43 @@ impl Worker<'_> {
         }
     }
 
-    fn wait_timeout(&self, next_sweep: Option<Instant>) -> Option<Duration> {
-        let next = match (self.paused_until, next_sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }?;
-        Some(next.saturating_duration_since(Instant::now()))
+    fn wait_timeout(&mut self, next_sweep: Option<Instant>) -> Option<Duration> {
+        let now = Instant::now();
+        let mut timers = self.timers.next();
+        if self.faults.is_some() && self.alarm.set(&self.epoll, ALARM, timers, now) {
+            timers = None;
+        }
+        let next = [self.paused_until, next_sweep, timers]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some(next.saturating_duration_since(now))
+    }
+
+    /// Steps the faulted connections whose deadlines came by `now`.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((at, token)) = self.timers.pop_due(now) {
+            let due = self
+                .conns
+                .get_mut(token)
+                .is_some_and(|conn| match &mut conn.out {
+                    Outgoing::Faulted(fault) => fault.fire(at),
+                    Outgoing::Plain(_) => false,
+                });
+            if due {
+                self.on_faulted(token, EventFlags::empty());
+            }
+        }
+        if self.timers.bloated(self.conns.len()) {
+            let conns = &mut self.conns;
+            self.timers.compact(|at, token| {
+                conns.get_mut(token).is_some_and(|conn| match &conn.out {
+                    Outgoing::Faulted(fault) => fault.armed_at() == Some(at),
+                    Outgoing::Plain(_) => false,
+                })
+            });
+        }
+        self.flush_transcript();
     }
 
     fn watch(&self, fd: impl AsFd, token: u64, flags: EventFlags) -> Result<()> {
@@ -236,12 +298,22 @@ impl Worker<'_> {
     fn add_connection(&mut self, fd: OwnedFd, peer: Peer) {
         self.stats.accepted += 1;
         log::debug!("accepted {peer}");
+        let fault = self.faults.and_then(|plan| {
+            let ordinal = plan.pick()?;
+            log::debug!("faults on connection {ordinal} ({peer})");
+            Some(Box::new(Faulted::new(plan, ordinal, &fd, Instant::now())))
+        });
+        let faulted = fault.is_some();
+        let out = match fault {
+            Some(fault) => Outgoing::Faulted(fault),
+            None => Outgoing::Plain(Vec::new()),
+        };
         let conn = Conn {
             fd,
             peer,
             bytes_in: 0,
             bytes_out: 0,
-            pending: Vec::new(),
+            out,
             last_active: Instant::now(),
             lease_start: Instant::now(),
             moved: 0,
@@ -266,6 +338,8 @@ impl Worker<'_> {
                 crate::error::describe_errno(errno)
             );
             self.close(token);
+        } else if faulted {
+            self.on_faulted(token, EventFlags::empty());
         }
     }
 
@@ -273,7 +347,10 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let writing = !conn.pending.is_empty();
+        let writing = match &conn.out {
+            Outgoing::Plain(pending) => !pending.is_empty(),
+            Outgoing::Faulted(_) => return self.on_faulted(token, flags),
+        };
         let keep = if writing {
             self.flush_pending(token)
         } else {
@@ -300,19 +377,8 @@ impl Worker<'_> {
             Err(_) => return false,
         };
         let data = &self.scratch[..received];
-        self.stats.bytes += received as u64;
-        conn.bytes_in += received as u64;
-        conn.moved += received as u64;
-        if self.options.idle_timeout.is_some() {
-            conn.last_active = Instant::now();
-        }
-        if let Some(splitter) = conn.transcript.as_mut() {
-            let ip = conn.peer.name();
-            let out = &mut self.transcript;
-            splitter.feed(data, |message, dropped| {
-                push_say_line(out, ip, message, dropped)
-            });
-        }
+        let idle = self.options.idle_timeout.is_some();
+        received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
         let sent = match send_some(&conn.fd, data) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => 0,
@@ -321,7 +387,10 @@ impl Worker<'_> {
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
         if sent < received {
-            conn.pending.extend_from_slice(&data[sent..]);
+            let Outgoing::Plain(pending) = &mut conn.out else {
+                return false;
+            };
+            pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
                 &self.epoll,
                 &conn.fd,
@@ -333,12 +402,40 @@ impl Worker<'_> {
         true
     }
 
+    /// An event or a timer for a faulted connection.
+    fn on_faulted(&mut self, token: u64, flags: EventFlags) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let mut io = faulted::Io {
+            epoll: &self.epoll,
+            scratch: &mut self.scratch,
+            timers: &mut self.timers,
+            send_queues: &mut self.send_queues,
+        };
+        let stepped = faulted::step(conn, &mut io, token, flags, Instant::now());
+        if stepped.received > 0 {
+            let data = &self.scratch[..stepped.received];
+            let idle = self.options.idle_timeout.is_some();
+            received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
+        }
+        if !stepped.open {
+            self.close(token);
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
+        }
+    }
+
     /// Sends what a short send left; back to reading once it is all out.
     fn flush_pending(&mut self, token: u64) -> bool {
         let Some(conn) = self.conns.get_mut(token) else {
             return false;
         };
-        let sent = match send_some(&conn.fd, &conn.pending) {
+        let Outgoing::Plain(pending) = &mut conn.out else {
+            return false;
+        };
+        let sent = match send_some(&conn.fd, pending.as_slice()) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => return true,
             Err(_) => return false,
@@ -348,12 +445,12 @@ impl Worker<'_> {
         }
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
-        conn.pending.drain(..sent);
-        if !conn.pending.is_empty() {
+        pending.drain(..sent);
+        if !pending.is_empty() {
             return true;
         }
         // Give the buffer back: an idle connection holds none.
-        conn.pending = Vec::new();
+        *pending = Vec::new();
         epoll::modify(
             &self.epoll,
             &conn.fd,
@@ -444,5 +541,28 @@ impl Worker<'_> {
                 conn.transcript = None;
             }
         }
+    }
+}
+
+/// `data` came from `conn`: the counters, the idle clock (with
+/// `--idle-timeout`), the transcript.
+fn received_from(
+    conn: &mut Conn,
+    data: &[u8],
+    idle: bool,
+    stats: &mut WorkerStats,
+    transcript: &mut Vec<u8>,
+) {
+    stats.bytes += data.len() as u64;
+    conn.bytes_in += data.len() as u64;
+    conn.moved += data.len() as u64;
+    if idle {
+        conn.last_active = Instant::now();
+    }
+    if let Some(splitter) = conn.transcript.as_mut() {
+        let ip = conn.peer.name();
+        splitter.feed(data, |message, dropped| {
+            push_say_line(transcript, ip, message, dropped)
+        });
     }
 }

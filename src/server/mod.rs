@@ -10,6 +10,7 @@ mod chat;
 mod conn;
 mod datagram;
 mod echo;
+pub mod fault;
 mod idle;
 mod limits;
 mod listen;
@@ -34,6 +35,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use shared::Shared;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What [`serve`] does with each client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub struct ServeOptions {
     /// Echo workers; `None`: the CPUs this process may run on (one for
     /// datagrams: see [`serve`]).
     pub threads: Option<usize>,
+    /// The faults echo goes through (echo mode); `None`: the plain echo.
+    pub faults: Option<Arc<fault::Plan>>,
 }
 
 /// Everything `sockd` was asked to do.
@@ -82,6 +86,8 @@ pub struct ServerOptions {
     pub detached: bool,
     /// How to serve once listening.
     pub serve: ServeOptions,
+    /// The fault flags (the plan, with its seed, is made once listening).
+    pub faults: fault::FaultFlags,
 }
 
 /// What a server did, for the summary line.
@@ -160,9 +166,18 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     if options.background && !options.detached {
         return background::launch();
     }
+    // Usage errors first, before anything is bound.
+    let plan = options.faults.plan()?;
     limits::raise_fd_limit();
     let bound = options.listen.bind(options.backlog)?;
     let stop = Stop::on_signals()?;
+    let mut serving = options.serve.clone();
+    if let Some(plan) = plan {
+        // Before any readiness signal: a script that saw one can read the
+        // seed that replays the run.
+        crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
+        serving.faults = Some(Arc::new(plan));
+    }
     let ready = bound.announcement();
     // The pid file first: once the port file (the readiness signal) is
     // there, so is the pid to kill.
@@ -170,7 +185,6 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let _pid_file = announce_to(options.pid_file.as_deref(), &pid, &stop)?;
     let _port_file = announce_to(options.port_file.as_deref(), &ready, &stop)?;
     crate::io::write_stderr(&bound.listening_line());
-    let mut serving = options.serve.clone();
     if options.detached {
         background::detach(&ready)?;
         // stdout is /dev/null now: nobody could read a transcript.
@@ -284,6 +298,12 @@ pub fn serve(
                 "--chat is for stream sockets, not datagrams".to_string(),
             ));
         }
+        if options.faults.is_some() {
+            // The datagram worker has no fault hooks yet.
+            return Err(Error::Usage(
+                "the faults are for stream sockets, not datagrams (yet)".to_string(),
+            ));
+        }
         let transcript = transcript_queue(options)?;
         log::info!("{}", counted(threads as u64, "datagram worker"));
         let stats = datagram::serve(
@@ -321,7 +341,7 @@ pub fn serve(
         idle_timeout: options.idle_timeout,
     };
     log::info!("{}", counted(threads as u64, "echo worker"));
-    let stats = serve_echo(&shared, echo, threads)?;
+    let stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
     Ok(finish_transcript(stats, shared.transcript.take()))
 }
 
@@ -356,7 +376,12 @@ impl Drop for StopOnExit<'_> {
     }
 }
 
-fn serve_echo(shared: &Shared, echo: echo::EchoOptions, threads: usize) -> Result<WorkerStats> {
+fn serve_echo(
+    shared: &Shared,
+    echo: echo::EchoOptions,
+    faults: Option<&fault::Plan>,
+    threads: usize,
+) -> Result<WorkerStats> {
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -365,7 +390,7 @@ fn serve_echo(shared: &Shared, echo: echo::EchoOptions, threads: usize) -> Resul
                     // the rest rather than leaving a server that silently
                     // accepts less, or a scope that never joins.
                     let _stop_all = StopOnExit(&shared.stop);
-                    echo::run_worker(shared, echo)
+                    echo::run_worker(shared, echo, faults)
                 })
             })
             .collect();

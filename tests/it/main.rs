@@ -8,6 +8,7 @@ mod client;
 mod echo;
 mod endpoint;
 mod errors;
+mod fault;
 mod faults;
 mod freeze;
 mod interop;

@@ -1,0 +1,370 @@
+//! A faulted stream connection in sockd's echo worker: the syscalls around
+//! its [`Path`].
+//!
+//! One step per epoll event or timer: at most one `recv` (as the plain
+//! path), as many `send`s as the faults allow now (at most
+//! [`SENDS_PER_STEP`]), then the interest set to what the connection waits
+//! for (`EPOLLIN` only while the queue has room: backpressure), and the
+//! worker's timer armed for the next thing the faults will allow. Nothing
+//! here blocks, and nothing a client does holds any other connection.
+//!
+//! Endings: a FIN is `shutdown(SHUT_WR)`, then what the client still sends
+//! is read and dropped until it closes (at most [`LINGER`]), so the close
+//! that follows cannot turn into an RST over unread bytes and cut the
+//! client's last reads. An RST waits (at most [`LINGER`]) until the client
+//! has acknowledged every byte sent (the kernel's send queue is empty, as
+//! `sock_diag` reports it), so "exactly BYTES, then ECONNRESET" holds for a
+//! client that reads slowly too, then closes with `SO_LINGER` 0.
+
+use super::super::conn::{Conn, Outgoing};
+use super::super::sendq::SendQueues;
+use super::rng::Stream;
+use super::timer::{Armed, Timers};
+use super::{Ending, Fate, Path, Plan, Step};
+use crate::io::{recv_some, send_some};
+use core::time::Duration;
+use rustix::event::epoll::{self, EventData, EventFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::sockopt;
+use std::time::Instant;
+
+/// The longest sockd lingers over an ending: reading a client that does not
+/// close after sockd's FIN, or waiting for one that does not acknowledge
+/// before an RST.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// How often the RST ending looks at the kernel's send queue.
+const ACK_POLL: Duration = Duration::from_millis(5);
+
+/// The most `send`s one step makes (`--chunk 1` over a full queue would
+/// otherwise hold the worker for a million of them): the rest go a
+/// millisecond later, after the other connections' events.
+pub const SENDS_PER_STEP: usize = 1024;
+
+/// A faulted connection's state beside its [`Conn`].
+#[derive(Debug)]
+pub struct Faulted {
+    path: Path,
+    fate: Fate,
+    hold_until: Option<Instant>,
+    deadline: Option<(Instant, Ending)>,
+    /// The client's FIN came: sockd's follows at this time, once the queue
+    /// is empty.
+    fin_at: Option<Instant>,
+    /// Ending, since when.
+    ending: Option<(Ending, Instant)>,
+    /// The last `send` found the socket full: wait for `EPOLLOUT`.
+    blocked: bool,
+    /// What epoll watches for.
+    interest: EventFlags,
+    armed: Armed,
+}
+
+/// What the worker lends a faulted connection for one step.
+pub struct Io<'a> {
+    /// The worker's epoll instance.
+    pub epoll: &'a OwnedFd,
+    /// The worker's receive buffer.
+    pub scratch: &'a mut [u8],
+    /// The worker's deadlines.
+    pub timers: &'a mut Timers,
+    /// The kernel's send queues, for the RST ending.
+    pub send_queues: &'a mut SendQueues,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stepped {
+    /// Bytes received into the front of the scratch buffer (for the
+    /// transcript and the counters).
+    pub received: usize,
+    /// Whether the connection stays open.
+    pub open: bool,
+}
+
+impl Faulted {
+    /// The faults of `plan` for connection `ordinal`, accepted at `now` on
+    /// `fd` (registered for `EPOLLIN`). Nagle's algorithm is turned off, so
+    /// pieces and delayed chunks go out when the faults say (not on TCP,
+    /// a unix stream has no such option, and none is needed).
+    pub fn new(plan: &Plan, ordinal: u64, fd: &OwnedFd, now: Instant) -> Self {
+        let _ = sockopt::set_tcp_nodelay(fd, true);
+        let mut path = plan.path(ordinal, Stream::Down, now);
+        let opening = path.open(now);
+        let deadline = match opening.ending {
+            Some(ending) => Some((now, ending)),
+            None => opening.deadline,
+        };
+        Self {
+            path,
+            fate: opening.fate,
+            hold_until: opening.hold_until,
+            deadline,
+            fin_at: None,
+            ending: None,
+            blocked: false,
+            interest: EventFlags::IN,
+            armed: Armed::default(),
+        }
+    }
+
+    /// The deadline this connection waits for, if any (the others it left
+    /// in the worker's timers are stale).
+    pub fn armed_at(&self) -> Option<Instant> {
+        self.armed.at()
+    }
+
+    /// A deadline of this connection's came due at `at`: whether to step.
+    pub fn fire(&mut self, at: Instant) -> bool {
+        self.armed.fire(at)
+    }
+}
+
+/// One step of the faulted connection `conn` (token `token`) at `now`, for
+/// epoll's `flags` (empty for a timer).
+pub fn step(
+    conn: &mut Conn,
+    io: &mut Io<'_>,
+    token: u64,
+    flags: EventFlags,
+    now: Instant,
+) -> Stepped {
+    let Conn {
+        fd,
+        out,
+        bytes_out,
+        moved,
+        last_active,
+        ..
+    } = conn;
+    let Outgoing::Faulted(faulted) = out else {
+        return Stepped {
+            received: 0,
+            open: false,
+        };
+    };
+    let mut turn = Turn {
+        fd,
+        io,
+        token,
+        now,
+        sent_before: *bytes_out,
+        sent: 0,
+        received: 0,
+    };
+    let open = turn.run(faulted, flags);
+    if turn.sent > 0 {
+        *bytes_out += turn.sent as u64;
+        *moved += turn.sent as u64;
+        *last_active = now;
+    }
+    Stepped {
+        received: turn.received,
+        open,
+    }
+}
+
+/// One step in progress.
+struct Turn<'s, 'a> {
+    fd: &'s OwnedFd,
+    io: &'s mut Io<'a>,
+    token: u64,
+    now: Instant,
+    /// Bytes sent back before this turn.
+    sent_before: u64,
+    sent: usize,
+    received: usize,
+}
+
+impl Turn<'_, '_> {
+    /// Returns whether the connection stays open.
+    fn run(&mut self, f: &mut Faulted, flags: EventFlags) -> bool {
+        // Reset, or both directions shut: nothing more can happen on it.
+        if flags.intersects(EventFlags::ERR | EventFlags::HUP) {
+            return false;
+        }
+        if let Some((ending, since)) = f.ending {
+            return self.ending(f, ending, since, flags);
+        }
+        if let Some((at, ending)) = f.deadline {
+            if self.now >= at {
+                return self.begin(f, ending);
+            }
+            self.arm(f, at);
+        }
+        if let Some(until) = f.hold_until {
+            if self.now < until {
+                self.arm(f, until);
+                return self.watch(f, EventFlags::empty());
+            }
+            f.hold_until = None;
+        }
+        if f.fate == Fate::Hang {
+            // Never read; the client's own FIN ends it (toxiproxy's too).
+            return !flags.contains(EventFlags::RDHUP) && self.watch(f, EventFlags::RDHUP);
+        }
+        if flags.contains(EventFlags::IN) && f.fin_at.is_none() && !self.read(f) {
+            return false;
+        }
+        if !self.flush(f) {
+            return false;
+        }
+        if let Some(at) = f.fin_at
+            && f.path.is_empty()
+        {
+            if self.now >= at {
+                return false;
+            }
+            self.arm(f, at);
+        }
+        let reading = f.fin_at.is_none() && (f.fate == Fate::Blackhole || f.path.room() > 0);
+        let mut want = EventFlags::empty();
+        if reading {
+            want |= EventFlags::IN;
+        }
+        if f.blocked {
+            want |= EventFlags::OUT;
+        }
+        self.watch(f, want)
+    }
+
+    /// One `recv`: into the queue, or (blackhole) dropped. Returns whether
+    /// the connection stays open.
+    fn read(&mut self, f: &mut Faulted) -> bool {
+        let room = match f.fate {
+            Fate::Blackhole => self.io.scratch.len(),
+            _ => f.path.room().min(self.io.scratch.len()),
+        };
+        if room == 0 {
+            return true;
+        }
+        match recv_some(self.fd, &mut self.io.scratch[..room]) {
+            Ok(0) => f.fin_at = Some(f.path.finish(self.now)),
+            Ok(n) => {
+                self.received = n;
+                if f.fate == Fate::Serve {
+                    f.path.push(&self.io.scratch[..n], self.now);
+                }
+            }
+            Err(Errno::AGAIN) => {}
+            Err(_) => return false,
+        }
+        true
+    }
+
+    /// Sends what the faults let go now. Returns whether the connection
+    /// stays open.
+    fn flush(&mut self, f: &mut Faulted) -> bool {
+        f.blocked = false;
+        let most = self.io.scratch.len();
+        for _ in 0..SENDS_PER_STEP {
+            match f.path.next(self.now, most) {
+                Step::Send(n) => {
+                    let piece = f.path.front(n);
+                    let len = piece.len();
+                    match send_some(self.fd, piece) {
+                        Ok(sent) => {
+                            f.path.sent(self.now, sent);
+                            self.sent += sent;
+                            if sent < len {
+                                f.blocked = true;
+                                return true;
+                            }
+                        }
+                        Err(Errno::AGAIN) => {
+                            f.blocked = true;
+                            return true;
+                        }
+                        Err(_) => return false,
+                    }
+                }
+                Step::Until(at) => {
+                    self.arm(f, at);
+                    return true;
+                }
+                Step::Idle => return true,
+                Step::End(ending) => return self.begin(f, ending),
+            }
+        }
+        self.arm(f, self.now + Duration::from_millis(1));
+        true
+    }
+
+    /// The faults end the connection: what waits is dropped.
+    fn begin(&mut self, f: &mut Faulted, ending: Ending) -> bool {
+        f.path.clear();
+        f.ending = Some((ending, self.now));
+        if ending == Ending::Fin
+            && rustix::net::shutdown(self.fd, rustix::net::Shutdown::Write).is_err()
+        {
+            return false;
+        }
+        self.ending(f, ending, self.now, EventFlags::empty())
+    }
+
+    /// An ending in progress since `since`. Returns whether the connection
+    /// stays open (for now).
+    fn ending(
+        &mut self,
+        f: &mut Faulted,
+        ending: Ending,
+        since: Instant,
+        flags: EventFlags,
+    ) -> bool {
+        let give_up = since + LINGER;
+        if self.now >= give_up {
+            return self.close(ending);
+        }
+        match ending {
+            Ending::Fin => {
+                if flags.contains(EventFlags::IN) {
+                    let scratch = &mut self.io.scratch[..];
+                    match recv_some(self.fd, scratch) {
+                        Ok(0) => return false,
+                        Ok(n) => self.received = n,
+                        Err(Errno::AGAIN) => {}
+                        Err(_) => return false,
+                    }
+                }
+                self.arm(f, give_up);
+                self.watch(f, EventFlags::IN)
+            }
+            Ending::Rst => {
+                let nothing_sent = self.sent_before == 0 && self.sent == 0;
+                let queued = match nothing_sent {
+                    true => None,
+                    false => self.io.send_queues.unacked(self.fd.as_fd()),
+                };
+                if queued.is_none_or(|queued| queued == 0) {
+                    return self.close(ending);
+                }
+                self.arm(f, (self.now + ACK_POLL).min(give_up));
+                self.watch(f, EventFlags::empty())
+            }
+        }
+    }
+
+    /// Ends the connection now (the worker closes the fd): an RST is
+    /// `SO_LINGER` 0 first. Always `false` (closed).
+    fn close(&mut self, ending: Ending) -> bool {
+        if ending == Ending::Rst {
+            let _ = sockopt::set_socket_linger(self.fd, Some(Duration::ZERO));
+        }
+        false
+    }
+
+    fn arm(&mut self, f: &mut Faulted, at: Instant) {
+        f.armed.arm(self.io.timers, at, self.token);
+    }
+
+    /// Watches for `want`. Returns whether that worked (else the
+    /// connection is closed: without epoll it would never be served).
+    fn watch(&mut self, f: &mut Faulted, want: EventFlags) -> bool {
+        if f.interest == want {
+            return true;
+        }
+        f.interest = want;
+        epoll::modify(self.io.epoll, self.fd, EventData::new_u64(self.token), want).is_ok()
+    }
+}

@@ -1,0 +1,71 @@
+//! The plain echo path stays one `recv` and one `send` per request,
+//! whether or not faults are configured for other connections: counted
+//! with `strace -c`.
+
+use crate::util::net::{connect, recv_exact, send_all};
+use crate::util::{Cmd, TempDir, skip};
+
+/// The calls a one-worker sockd with `flags` makes while a client does 200
+/// round trips of 64 bytes and closes: (syscall, calls that succeeded),
+/// from `strace -c -f`.
+fn syscalls_for_200_round_trips(flags: &[&str]) -> Vec<(String, u64)> {
+    let dir = TempDir::new();
+    let counts = dir.join("strace");
+    let server = Cmd::new("strace")
+        .arg("-f")
+        .arg("-c")
+        .arg("-o")
+        .arg(&counts)
+        .arg(crate::util::SOCKD)
+        .args(["-q", "--threads", "1", "--exit-after", "1"])
+        .args(flags)
+        .args(["127.0.0.1", "0"])
+        .serve();
+    let fd = connect(server.port());
+    for round in 0..200u8 {
+        send_all(&fd, &[round; 64]);
+        assert_eq!(recv_exact(&fd, 64), [round; 64]);
+    }
+    drop(fd);
+    server.wait_exit().success();
+    let table = std::fs::read_to_string(&counts).unwrap_or_else(|e| panic!("strace -o: {e}"));
+    table
+        .lines()
+        .filter_map(|line| {
+            // % time, seconds, usecs/call, calls, [errors,] syscall
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let calls: u64 = words.get(3)?.parse().ok()?;
+            let errors: u64 = match words.len() {
+                6 => words[4].parse().ok()?,
+                _ => 0,
+            };
+            Some((words.last()?.to_string(), calls.saturating_sub(errors)))
+        })
+        .collect()
+}
+
+fn calls(table: &[(String, u64)], name: &str) -> u64 {
+    table
+        .iter()
+        .find(|(syscall, _)| syscall == name)
+        .map_or(0, |(_, calls)| *calls)
+}
+
+#[test]
+fn a_request_costs_one_recv_and_one_send_with_or_without_faults_for_others() {
+    if !skip::require_tool("strace") {
+        return;
+    }
+    for flags in [&[][..], &["--delay", "100", "--fault-share", "0"][..]] {
+        let table = syscalls_for_200_round_trips(flags);
+        // 200 requests and the EOF; 200 echoes (startup probes a fd or
+        // two with a sendto that fails: those are not counted).
+        assert_eq!(calls(&table, "recvfrom"), 201, "{flags:?}: {table:?}");
+        assert_eq!(calls(&table, "sendto"), 200, "{flags:?}: {table:?}");
+        // No per-request epoll_ctl, no timer fd, no socket option set on
+        // the connection (the listener's SO_REUSEADDR is the one).
+        assert!(calls(&table, "epoll_ctl") < 10, "{flags:?}: {table:?}");
+        assert_eq!(calls(&table, "timerfd_create"), 0, "{flags:?}: {table:?}");
+        assert_eq!(calls(&table, "setsockopt"), 1, "{flags:?}: {table:?}");
+    }
+}
