@@ -31,7 +31,7 @@
 #   BENCH_SECS=3       seconds per run
 #   BENCH_ROUNDS=3     rounds
 #   BENCH_SERVERS="sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"
-#   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unixbulk"
+#   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"
 #   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
 #   BENCH_GEN_THREADS=1  sockbench load threads for pingpong and churn (on a
@@ -56,7 +56,7 @@ hold=${BENCH_HOLD:-10000}
 gen_threads=${BENCH_GEN_THREADS:-1}
 rounds=${BENCH_ROUNDS:-3}
 servers_wanted=${BENCH_SERVERS:-"sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"}
-loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unixbulk"}
+loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
 if [ -n "$sockd_args" ]; then sockd_args="$sockd_args "; fi
 cpu_source=${BENCH_CPU:-auto}
@@ -190,7 +190,7 @@ transport_of() {
   case $1 in
     pingpong1 | pingpong50 | churn8 | bulk) echo tcp ;;
     udp1 | udp50) echo udp ;;
-    unix1 | unixbulk) echo unix ;;
+    unix1 | unix50 | unixbulk) echo unix ;;
     *) return 1 ;;
   esac
 }
@@ -295,6 +295,8 @@ for transport in "${transports[@]}"; do
       sockd | sockd-delay1 | tokio | socat | ncat | tcpserver | udp-echo) ;;
       *) [ "$transport" = "${transports[0]}" ] && note "unknown server $name, skipped"; continue ;;
     esac
+    # Its loads are pingpong50 and udp50 alone.
+    if [ "$name:$transport" = sockd-delay1:unix ]; then continue; fi
     if start_instance "$name" "$transport"; then instances+=("$name:$transport"); fi
   done
 done
@@ -311,6 +313,7 @@ load_args() {
     udp1) echo "pingpong -u -c 1 -s 64" ;;
     udp50) echo "pingpong -u -c 50 -s 64 --threads $gen_threads" ;;
     unix1) echo "pingpong -c 1 -s 64" ;;
+    unix50) echo "pingpong -c 50 -s 64 --threads $gen_threads" ;;
     unixbulk) echo "bulk" ;;
     *) return 1 ;;
   esac
@@ -366,7 +369,7 @@ echo "sockbench on $(nproc) CPUs, $rounds rounds x ${secs}s per run, $gen_thread
 echo "+-: half the range of the rounds' rates, relative to the median (noise); load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "x sockd: ratio to sockd within each round, median over the rounds (rate: higher is better; CPU: lower is better)"
 echo "gen CPU: sockbench's own, % of one core"
-echo "servers (loads: pingpong1/50, churn8, bulk over TCP; udp1/50 pingpong -u; unix1, unixbulk over -U):"
+echo "servers (loads: pingpong1/50, churn8, bulk over TCP; udp1/50 pingpong -u; unix1/50, unixbulk over -U):"
 for instance in "${instances[@]}"; do
   printf '  %-10s %-5s %s\n' "${instance%%:*}" "${instance#*:}" "${shown_as[$instance]}"
 done

@@ -8,7 +8,7 @@ use crate::util::net::{
     connect_unix, datagram_client, exchange, recv_datagram, recv_exact, send_all, send_datagram,
 };
 use crate::util::{
-    Cmd, DEADLINE, Process, TempDir, assert_same_bytes, random_bytes, skip, sockbench, sockd,
+    Cmd, DEADLINE, Process, TempDir, assert_same_bytes, random_bytes, skip, sockbench, sockc, sockd,
 };
 use rustix::process::Signal;
 use sockkit::endpoint::{Endpoint, Kind};
@@ -102,6 +102,10 @@ fn the_transcript_names_a_unix_client_by_its_pid() {
         socat.wait_exit().success().stdout_is(b"from socat\n");
         server.wait_stdout(&format!("pid {pid} say: from socat\n"));
     }
+    let client = sockc().args(["-U", &path, "from sockc"]).spawn();
+    let pid = client.pid();
+    client.wait_exit().success().stdout_is(b"from sockc");
+    server.wait_stdout(&format!("pid {pid} say: from sockc\n"));
 }
 
 #[test]

@@ -152,3 +152,30 @@ fn a_socket_bound_to_a_device_names_it() {
     let rows = table(&["--pid", &me()]);
     assert!(!cell(&rows, &plain, "LOCAL ADDRESS").contains('%'));
 }
+
+#[test]
+fn a_command_name_anyone_can_choose_reaches_the_table_escaped() {
+    // A process's comm is the name of the file it exec'd: any user picks
+    // it with a symlink, bidi override and terminal escape included.
+    let dir = crate::util::TempDir::new();
+    let link = dir.join("\u{202e}dkcos\x1b[2J");
+    std::os::unix::fs::symlink(crate::util::SOCKD, &link).or_die("symlink");
+    let server = Cmd::new(&link).args(["-q", "127.0.0.1", "0"]).serve();
+    let pid = server.pid().to_string();
+    let escaped = r"\xe2\x80\xaedkcos\x1b[2J";
+    for args in [&["--pid", pid.as_str()][..], &["--pid", &pid, "--json"]] {
+        let out = sockstat().args(args).run();
+        out.success();
+        let text = out.stdout_text();
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\x1b'),
+            "{args:?}: {text:?}"
+        );
+        let shown = if args.len() == 3 {
+            escaped.replace('\\', r"\\")
+        } else {
+            escaped.to_string()
+        };
+        assert!(text.contains(&shown), "{args:?}: {text}");
+    }
+}
