@@ -254,6 +254,12 @@ mod tests {
         let mut faulted = Faulted::new(&half);
         let touched = (0..1000).filter_map(|_| faulted.arrive(1, now)).count();
         assert!((430..570).contains(&touched), "{touched}");
+        // The datagram faults fit datagrams, the stream ones streams.
+        assert_eq!(plan.misfit(true), None);
+        assert_eq!(plan.misfit(false), Some("--drop 0.5".to_string()));
+        let rate = Plan::new(vec![Box::new(super::super::rate::Rate::new(10))], 1.0, 5);
+        assert_eq!(rate.misfit(true), Some("--rate 10".to_string()));
+        assert_eq!(rate.misfit(false), None);
         let mut bytes = [0u8; 2];
         flip(&mut bytes, 9);
         flip(&mut bytes, 16);
