@@ -297,3 +297,25 @@ fn stream_faults_with_udp_and_udp_faults_without_are_usage_errors() {
             .stderr_lines(1);
     }
 }
+
+#[test]
+fn unix_datagrams_take_the_same_faults() {
+    // -uU with the transcript on: the datagrams read with their sender's
+    // pid, through the non-blocking socket the faults use.
+    let dir = crate::util::TempDir::new();
+    let path = dir.join("d").to_string_lossy().into_owned();
+    let server = sockd()
+        .args(["-u", "--duplicate", "1", "--delay", "100", "-U", &path])
+        .serve_unix();
+    let at = sockkit::Endpoint::unix(Kind::Datagram, &path).unwrap_or_else(|e| panic!("{e}"));
+    let fd = datagram_client(&at, Duration::from_secs(2));
+    let started = Instant::now();
+    send_datagram(&fd, b"twice\n");
+    for copy in 1..=2 {
+        let echo = recv_datagram(&fd).unwrap_or_else(|| panic!("copy {copy} never came"));
+        assert_eq!(echo, b"twice\n", "copy {copy}");
+    }
+    let took = started.elapsed().as_secs_f64();
+    assert!((0.09..=0.5).contains(&took), "--delay 100: {took:.3} s");
+    server.wait_stdout(&format!("pid {} say: twice\n", std::process::id()));
+}
