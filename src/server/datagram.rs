@@ -153,8 +153,9 @@ pub fn serve(
 /// The socket's buffers and options for serving: larger buffers, the
 /// stop backstop, and for unix datagrams the senders' credentials (their
 /// pids name them in the transcript). A refusal only costs what it would
-/// have bought, so it is logged, not fatal.
-fn tune(socket: &OwnedFd, local: &Endpoint) {
+/// have bought, so it is logged, not fatal. [`serve`] sets them; sockd
+/// also does before it says it is ready (setting them twice is harmless).
+pub fn tune(socket: &OwnedFd, local: &Endpoint) {
     let tried = [
         (
             "SO_RCVBUF",

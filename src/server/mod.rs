@@ -185,6 +185,12 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
         serving.faults = Some(Arc::new(plan));
     }
+    if bound.endpoint.kind == Kind::Datagram {
+        // Before the readiness signal: a unix datagram sent before
+        // SO_PASSCRED was on carries no credentials (its sender reads as
+        // pid 0), and the first burst would meet the default buffers.
+        datagram::tune(&bound.fd, &bound.endpoint);
+    }
     let ready = bound.announcement();
     // The pid file first: once the port file (the readiness signal) is
     // there, so is the pid to kill.
