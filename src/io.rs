@@ -68,12 +68,7 @@ pub fn write_all_unless(
             Ok(0) => return Err(Errno::PIPE),
             Ok(n) => bytes = &bytes[n..],
             Err(Errno::AGAIN) => {
-                let mut fds = [
-                    PollFd::new(&fd, PollFlags::OUT),
-                    PollFd::from_borrowed_fd(cancel, PollFlags::IN),
-                ];
-                poll(&mut fds, None)?;
-                if !fds[1].revents().is_empty() {
+                if !writable_unless(&fd, cancel)? {
                     return Ok(false);
                 }
             }
@@ -137,12 +132,7 @@ pub fn write_all_polled(
     cancel: BorrowedFd<'_>,
 ) -> core::result::Result<bool, Errno> {
     while !bytes.is_empty() {
-        let mut fds = [
-            PollFd::new(&fd, PollFlags::OUT),
-            PollFd::from_borrowed_fd(cancel, PollFlags::IN),
-        ];
-        poll(&mut fds, None)?;
-        if !fds[1].revents().is_empty() {
+        if !writable_unless(&fd, cancel)? {
             return Ok(false);
         }
         let piece = &bytes[..bytes.len().min(PIPE_BUF)];
@@ -155,6 +145,17 @@ pub fn write_all_polled(
         }
     }
     Ok(true)
+}
+
+/// Waits until `fd` has room to write or `cancel` is readable;
+/// `Ok(false)` when `cancel` came first.
+fn writable_unless(fd: impl AsFd, cancel: BorrowedFd<'_>) -> core::result::Result<bool, Errno> {
+    let mut fds = [
+        PollFd::new(&fd, PollFlags::OUT),
+        PollFd::from_borrowed_fd(cancel, PollFlags::IN),
+    ];
+    poll(&mut fds, None)?;
+    Ok(fds[1].revents().is_empty())
 }
 
 /// `send(2)` with `MSG_NOSIGNAL` until all of `bytes` is sent, across partial
