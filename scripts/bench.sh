@@ -5,7 +5,8 @@
 #   UDP:  a C recvfrom/sendto loop (bench/udp-echo: the floor, built here
 #         with cc -O2), socat UDP-RECVFROM;
 #   unix: socat UNIX-LISTEN.
-# Each missing one is skipped with a note. sockd's UDP and unix rows appear
+# sockd-delay1 is sockd with --delay 1, run on pingpong50 and udp50 only:
+# the cost of the faults' timers. Each missing one is skipped with a note. sockd's UDP and unix rows appear
 # once `sockd -u` / `sockd -U` start (it is tried; a sockd that cannot is
 # noted and its rows skipped).
 #
@@ -29,7 +30,7 @@
 # Knobs (environment):
 #   BENCH_SECS=3       seconds per run
 #   BENCH_ROUNDS=3     rounds
-#   BENCH_SERVERS="sockd tokio socat ncat tcpserver udp-echo"
+#   BENCH_SERVERS="sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"
 #   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"
 #   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
@@ -38,6 +39,10 @@
 #   BENCH_CPU=auto     auto | proc | cgroup
 #   BENCH_RAW=FILE     keep every run's record (JSON lines: round, load,
 #                      server, server_cpu_us and sockbench's --json object) in FILE
+# Then, when both sockd and sockd-delay1 ran pingpong50 (udp50), the cost
+# of the timer structure: the delay alone allows 50 / (1 ms + the plain
+# sockd's mean round trip in the same round) requests/s; printed is what
+# sockd --delay 1 reached of that, per round and the median.
 # Then, for sockd and tokio over TCP only (the others fork a process per
 # connection), `sockbench hold`: BENCH_HOLD connections that each echo once,
 # sit idle, and echo once more; the server's peak VmRSS meanwhile is reported.
@@ -50,7 +55,7 @@ secs=${BENCH_SECS:-3}
 hold=${BENCH_HOLD:-10000}
 gen_threads=${BENCH_GEN_THREADS:-1}
 rounds=${BENCH_ROUNDS:-3}
-servers_wanted=${BENCH_SERVERS:-"sockd tokio socat ncat tcpserver udp-echo"}
+servers_wanted=${BENCH_SERVERS:-"sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"}
 loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
 if [ -n "$sockd_args" ]; then sockd_args="$sockd_args "; fi
@@ -204,28 +209,29 @@ done
 start_instance() {
   local name=$1 transport=$2 key=$1:$2 port path
   case $key in
-    sockd:*)
+    sockd:* | sockd-delay1:*)
       if [ ! -x "$sockd" ]; then note "sockd: not built, skipped"; return 1; fi
-      local flags=()
+      local flags=() fault=""
+      if [ "$name" = sockd-delay1 ]; then fault="--delay 1 "; fi
       case $transport in
         tcp) flags=(127.0.0.1 0) ;;
         udp) flags=(-u 127.0.0.1 0) ;;
         unix) path=$work/sockd.sock; flags=(-U "$path") ;;
       esac
       # shellcheck disable=SC2086 # BENCH_SOCKD_ARGS is a list of flags
-      start "$key" "$sockd" -q ${sockd_args}--port-file "$work/sockd-$transport.port" "${flags[@]}"
-      if ! wait_for_port_file "$work/sockd-$transport.port" "${pid_of[$key]}"; then
+      start "$key" "$sockd" -q ${sockd_args}${fault}--port-file "$work/$name-$transport.port" "${flags[@]}"
+      if ! wait_for_port_file "$work/$name-$transport.port" "${pid_of[$key]}"; then
         if [ "$transport" = tcp ]; then note "sockd did not start: $(err_of "$key")"; exit 1; fi
         note "sockd ${flags[0]} does not serve $transport here, its rows skipped: $(err_of "$key" | head -n 1)"
         return 1
       fi
       case $transport in
         unix) target_of[$key]="-U $path" ;;
-        *) target_of[$key]="127.0.0.1 $(cat "$work/sockd-$transport.port")" ;;
+        *) target_of[$key]="127.0.0.1 $(cat "$work/$name-$transport.port")" ;;
       esac
       local threads="usable CPUs"
       if [ "$transport" = udp ]; then threads=1; fi
-      shown_as[$key]="sockd -q ${sockd_args}${flags[*]} (--threads default: $threads)"
+      shown_as[$key]="sockd -q ${sockd_args}${fault}${flags[*]} (--threads default: $threads)"
       ;;
     tokio:tcp)
       if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; return 1; fi
@@ -286,9 +292,11 @@ start_instance() {
 for transport in "${transports[@]}"; do
   for name in $servers_wanted; do
     case $name in
-      sockd | tokio | socat | ncat | tcpserver | udp-echo) ;;
+      sockd | sockd-delay1 | tokio | socat | ncat | tcpserver | udp-echo) ;;
       *) [ "$transport" = "${transports[0]}" ] && note "unknown server $name, skipped"; continue ;;
     esac
+    # Its loads are pingpong50 and udp50 alone.
+    if [ "$name:$transport" = sockd-delay1:unix ]; then continue; fi
     if start_instance "$name" "$transport"; then instances+=("$name:$transport"); fi
   done
 done
@@ -316,6 +324,10 @@ serving() {
   local transport instance
   transport=$(transport_of "$1")
   for instance in "${instances[@]}"; do
+    case $instance:$1 in
+      sockd-delay1:*:pingpong50 | sockd-delay1:*:udp50) ;;
+      sockd-delay1:*) continue ;;
+    esac
     [ "${instance#*:}" = "$transport" ] && echo "$instance"
   done
   return 0
@@ -362,6 +374,40 @@ for instance in "${instances[@]}"; do
   printf '  %-10s %-5s %s\n' "${instance%%:*}" "${instance#*:}" "${shown_as[$instance]}"
 done
 "$sockbench" report "$raw"
+
+# --- the cost of the faults' timers -------------------------------------------
+
+# Field $1 (a number) of the run recorded for round $2, load $3, server $4.
+run_field() {
+  grep -F "\"round\":$2,\"load\":\"$3\",\"server\":\"$4\"," "$raw" |
+    sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -n 1
+}
+
+for load in pingpong50 udp50; do
+  [[ " $loads " == *" $load "* ]] || continue
+  both=" $(serving "$load" | tr '\n' ' ') "
+  [[ $both == *" sockd:"* && $both == *" sockd-delay1:"* ]] || continue
+  echo
+  echo "the timers' cost, $load: sockd --delay 1 against what the delay allows, 50 / (1 ms + plain sockd's mean round trip)"
+  ratios=()
+  for round in $(seq 1 "$rounds"); do
+    rtt=$(run_field mean "$round" "$load" sockd)
+    got=$(run_field requests_per_sec "$round" "$load" sockd-delay1)
+    if [ -z "$rtt" ] || [ -z "$got" ]; then continue; fi
+    line=$(awk -v rtt="$rtt" -v got="$got" 'BEGIN {
+      allowed = 50 / (0.001 + rtt / 1e6)
+      printf "%.4f round trip %.1f us, allowed %.0f req/s, reached %.0f req/s: %.1f %%", got / allowed, rtt, allowed, got, 100 * got / allowed
+    }')
+    echo "  round $round: ${line#* }"
+    ratios+=("${line%% *}")
+  done
+  if [ ${#ratios[@]} -gt 0 ]; then
+    printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END {
+      m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+      printf "  median: %.1f %% of the rate the delay allows (the aim: at least 80 %%)\n", 100 * m
+    }'
+  fi
+done
 # --- idle connections: memory --------------------------------------------------
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -18,8 +18,16 @@
 //! has gone (`ECONNREFUSED`, `ENOENT`), and one longer than the receive
 //! buffer (never cut short). None of that stops the server or holds up
 //! another client.
+//!
+//! With faults (`--drop`, `--duplicate`, `--corrupt`, `--delay`) the
+//! socket is non-blocking and each worker waits in `poll` until a
+//! datagram comes or its earliest delayed echo is due
+//! ([`fault::datagram`](super::fault::datagram)); without them nothing of
+//! this runs: no clock read, no poll.
 
 use super::WorkerStats;
+use super::fault::Plan;
+use super::fault::datagram::{Budget, Faulted, Held, flip};
 use super::peer::Peer;
 use super::stop::Stop;
 use crate::endpoint::{Endpoint, Transport};
@@ -32,6 +40,7 @@ use core::time::Duration;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, RecvFlags, Shutdown, SocketAddrAny, sockopt};
+use std::time::Instant;
 
 /// The longest UDP datagram over IPv6 (65,535 less the UDP header; IPv4's
 /// is 65,507), rounded up: one buffer holds any datagram of either family.
@@ -51,6 +60,18 @@ const SOCKET_BUFFER: usize = 1024 * 1024;
 /// by itself (see the module docs: the `shutdown` normally wakes it first).
 const STOP_BACKSTOP: Duration = Duration::from_secs(1);
 
+/// How the datagram workers serve.
+pub struct DatagramOptions<'a> {
+    /// How many workers share the socket.
+    pub threads: usize,
+    /// Stop once this many datagrams have come.
+    pub exit_after: Option<u64>,
+    /// Where the transcript goes, if anywhere.
+    pub transcript: Option<&'a OutputQueue>,
+    /// The faults every datagram goes through; `None`: the plain echo.
+    pub faults: Option<&'a Plan>,
+}
+
 /// What the datagram workers share.
 struct Shared<'a> {
     socket: &'a OwnedFd,
@@ -60,34 +81,41 @@ struct Shared<'a> {
     received: AtomicU64,
     exit_after: Option<u64>,
     transcript: Option<&'a OutputQueue>,
+    faults: Option<&'a Plan>,
+    held: Budget,
 }
 
-/// Serves datagrams on `socket` (bound at `local`) with `threads` workers
-/// until `stop` fires or `exit_after` datagrams have come; the totals.
+/// Serves datagrams on `socket` (bound at `local`) with `options.threads`
+/// workers until `stop` fires or `options.exit_after` datagrams have come;
+/// the totals.
 ///
 /// # Errors
 /// A socket that fails under it (`EBADF`, `ENOTSOCK`, `EINVAL`,
-/// `EFAULT` from `recvfrom`), `ioctl`, a `poll` of the stop signal that
-/// fails. A worker that panics re-raises the panic.
+/// `EFAULT` from `recvfrom`), `ioctl`, a `poll` of the stop signal (or,
+/// with faults, of the socket) that fails. A worker that panics re-raises
+/// the panic.
 pub fn serve(
     socket: OwnedFd,
     local: &Endpoint,
     stop: &Stop,
-    threads: usize,
-    exit_after: Option<u64>,
-    transcript: Option<&OutputQueue>,
+    options: DatagramOptions<'_>,
 ) -> Result<WorkerStats> {
-    // Blocking: a worker waits in recvfrom, not in a poll before it.
-    rustix::io::ioctl_fionbio(&socket, false).map_err(|errno| Error::at("ioctl", local, errno))?;
+    // Blocking: a worker waits in recvfrom, not in a poll before it; with
+    // faults it polls (for its delayed echoes too) and then reads.
+    rustix::io::ioctl_fionbio(&socket, options.faults.is_some())
+        .map_err(|errno| Error::at("ioctl", local, errno))?;
     tune(&socket, local);
+    let threads = options.threads;
     let shared = Shared {
         socket: &socket,
         local,
         stop,
         stopping: AtomicBool::new(false),
         received: AtomicU64::new(0),
-        exit_after,
-        transcript,
+        exit_after: options.exit_after,
+        transcript: options.transcript,
+        faults: options.faults,
+        held: Budget::default(),
     };
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -125,8 +153,9 @@ pub fn serve(
 /// The socket's buffers and options for serving: larger buffers, the
 /// stop backstop, and for unix datagrams the senders' credentials (their
 /// pids name them in the transcript). A refusal only costs what it would
-/// have bought, so it is logged, not fatal.
-fn tune(socket: &OwnedFd, local: &Endpoint) {
+/// have bought, so it is logged, not fatal. [`serve`] sets them; sockd
+/// also does before it says it is ready (setting them twice is harmless).
+pub fn tune(socket: &OwnedFd, local: &Endpoint) {
     let tried = [
         (
             "SO_RCVBUF",
@@ -172,6 +201,8 @@ struct Worker<'a> {
     splitter: Option<MessageSplitter>,
     lines: Vec<u8>,
     stats: WorkerStats,
+    faulted: Option<Faulted<'a>>,
+    held: Held,
 }
 
 impl<'a> Worker<'a> {
@@ -185,11 +216,16 @@ impl<'a> Worker<'a> {
             splitter: shared.transcript.map(|_| MessageSplitter::new()),
             lines: Vec::new(),
             stats: WorkerStats::default(),
+            faulted: shared.faults.map(Faulted::new),
+            held: Held::default(),
         }
     }
 
     fn run(mut self) -> Result<WorkerStats> {
         while !self.shared.stopping.load(Ordering::Acquire) {
+            if self.faulted.is_some() && !self.wait()? {
+                continue;
+            }
             let (datagram, pid) = match self.receive() {
                 Ok(got) => got,
                 // The backstop's timeout (io retries EINTR).
@@ -215,6 +251,22 @@ impl<'a> Worker<'a> {
         Ok(self.stats)
     }
 
+    /// With faults: sends the delayed echoes that are due, then waits until
+    /// a datagram comes (true) or the next one is due (false).
+    fn wait(&mut self) -> Result<bool> {
+        let mut now = Instant::now();
+        while let Some((to, bytes)) = self.held.pop_due(&self.shared.held, now) {
+            self.send(&bytes, &to);
+            now = Instant::now();
+        }
+        let timeout = match self.held.next() {
+            Some(at) => at.saturating_duration_since(now).min(STOP_BACKSTOP),
+            None => STOP_BACKSTOP,
+        };
+        crate::io::poll_readable(self.shared.socket, Some(timeout))
+            .map_err(|errno| Error::at("poll", self.shared.local, errno))
+    }
+
     fn receive(&mut self) -> core::result::Result<(Datagram, Option<i32>), Errno> {
         if self.unix && self.splitter.is_some() {
             recv_from_with_pid(self.shared.socket, &mut self.buf)
@@ -235,16 +287,13 @@ impl<'a> Worker<'a> {
             };
             self.transcribe(peer, datagram);
         }
-        let sent = match &datagram.from {
-            _ if datagram.truncated() => Err(Errno::MSGSIZE),
-            Some(from) if answerable(from) => {
-                send_to_now(self.shared.socket, &self.buf[..datagram.len], from)
-            }
-            _ => Err(Errno::DESTADDRREQ),
-        };
-        if let Err(errno) = sent {
-            self.stats.unsent += 1;
-            self.log_unsent(datagram, errno);
+        match &datagram.from {
+            _ if datagram.truncated() => self.unsent(datagram.full_len, Errno::MSGSIZE),
+            Some(from) if answerable(from) => match self.faulted.is_some() {
+                true => self.fault(datagram.len, from),
+                false => self.send_echo(datagram.len, from),
+            },
+            _ => self.unsent(datagram.len, Errno::DESTADDRREQ),
         }
         if let Some(limit) = self.shared.exit_after
             && self.shared.received.fetch_add(1, Ordering::AcqRel) + 1 == limit
@@ -253,26 +302,67 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn log_unsent(&self, datagram: &Datagram, errno: Errno) {
+    /// The echo of the first `len` bytes of the buffer, now.
+    fn send_echo(&mut self, len: usize, to: &SocketAddrAny) {
+        if let Err(errno) = send_to_now(self.shared.socket, &self.buf[..len], to) {
+            self.unsent(len, errno);
+        }
+    }
+
+    /// An echo from elsewhere than the buffer (a delayed one), now.
+    fn send(&mut self, bytes: &[u8], to: &SocketAddrAny) {
+        if let Err(errno) = send_to_now(self.shared.socket, bytes, to) {
+            self.unsent(bytes.len(), errno);
+        }
+    }
+
+    /// The echo of the first `len` bytes of the buffer, through the
+    /// faults: dropped, corrupted, sent once or twice, now or later.
+    fn fault(&mut self, len: usize, to: &SocketAddrAny) {
+        let now = Instant::now();
+        let Some(arrival) = self.faulted.as_mut().and_then(|f| f.arrive(len, now)) else {
+            return self.send_echo(len, to);
+        };
+        if arrival.copies == 0 {
+            self.stats.dropped += 1;
+            return log::debug!("echo of {len} bytes dropped by --drop");
+        }
+        if let Some(bit) = arrival.flip {
+            flip(&mut self.buf[..len], bit);
+        }
+        for _ in 0..arrival.copies {
+            if arrival.ready <= now {
+                self.send_echo(len, to);
+            } else if !self
+                .held
+                .hold(&self.shared.held, arrival.ready, to, &self.buf[..len])
+            {
+                self.unsent(len, Errno::NOBUFS);
+            }
+        }
+    }
+
+    /// Counts an echo of `len` bytes not sent, and logs why.
+    fn unsent(&mut self, len: usize, errno: Errno) {
+        self.stats.unsent += 1;
         match errno {
-            Errno::MSGSIZE if datagram.truncated() => log::warn!(
-                "a datagram of {} bytes is over the {} bytes sockd takes; not echoed",
-                datagram.full_len,
+            Errno::MSGSIZE => log::warn!(
+                "a datagram of {len} bytes is over the {} bytes sockd takes; not echoed",
                 self.buf.len()
             ),
             Errno::DESTADDRREQ => {
-                log::debug!(
-                    "an unbound sender cannot be answered; echo of {} bytes dropped",
-                    datagram.len
-                )
+                log::debug!("an unbound sender cannot be answered; echo of {len} bytes dropped")
             }
-            Errno::AGAIN => log::debug!(
-                "echo of {} bytes dropped: the kernel had no room for it",
-                datagram.len
+            Errno::AGAIN => {
+                log::debug!("echo of {len} bytes dropped: the kernel had no room for it")
+            }
+            Errno::NOBUFS => log::debug!(
+                "echo of {len} bytes dropped: {} datagrams or {} bytes are held back already",
+                super::fault::datagram::HELD_DATAGRAMS,
+                super::fault::datagram::HELD_BYTES
             ),
             errno => log::debug!(
-                "echo of {} bytes dropped: sendto: {}",
-                datagram.len,
+                "echo of {len} bytes dropped: sendto: {}",
                 crate::error::describe_errno(errno)
             ),
         }

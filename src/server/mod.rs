@@ -102,6 +102,8 @@ pub struct WorkerStats {
     /// Datagrams not echoed: the kernel had no room at once, the sender
     /// could not be answered or had gone, or it was too long to take whole.
     pub unsent: u64,
+    /// Datagrams `--drop` dropped on purpose.
+    pub dropped: u64,
     /// Transcript lines that never reached stdout because it was not read
     /// fast enough (or at all).
     pub transcript_dropped: u64,
@@ -114,6 +116,7 @@ impl WorkerStats {
             datagrams: self.datagrams + other.datagrams,
             bytes: self.bytes + other.bytes,
             unsent: self.unsent + other.unsent,
+            dropped: self.dropped + other.dropped,
             transcript_dropped: self.transcript_dropped + other.transcript_dropped,
         }
     }
@@ -130,6 +133,9 @@ impl WorkerStats {
         if self.unsent > 0 {
             let echoes = if self.unsent == 1 { "echo" } else { "echoes" };
             line += &format!(", {} {echoes} not sent (-vv says why)", self.unsent);
+        }
+        if self.dropped > 0 {
+            line += &format!(", {} dropped by --drop", self.dropped);
         }
         if self.transcript_dropped > 0 {
             let lines = counted(self.transcript_dropped, "transcript line");
@@ -168,6 +174,7 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     }
     // Usage errors first, before anything is bound.
     let plan = options.faults.plan()?;
+    fits(plan.as_ref(), options.listen.udp)?;
     limits::raise_fd_limit();
     let bound = options.listen.bind(options.backlog)?;
     let stop = Stop::on_signals()?;
@@ -177,6 +184,12 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         // seed that replays the run.
         crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
         serving.faults = Some(Arc::new(plan));
+    }
+    if bound.endpoint.kind == Kind::Datagram {
+        // Before the readiness signal: a unix datagram sent before
+        // SO_PASSCRED was on carries no credentials (its sender reads as
+        // pid 0), and the first burst would meet the default buffers.
+        datagram::tune(&bound.fd, &bound.endpoint);
     }
     let ready = bound.announcement();
     // The pid file first: once the port file (the readiness signal) is
@@ -232,8 +245,9 @@ fn announce_to(
 /// at the stop the transcript gets one second to drain.
 ///
 /// # Errors
-/// [`Error::Usage`] for chat mode on a datagram socket.
-/// A listener that stops listening under it (`accept` says `EINVAL`: shut
+/// [`Error::Usage`] for chat mode on a datagram socket, or a fault that
+/// cannot act on the socket's kind (`--drop` on a stream, `--rate` on
+/// datagrams). A listener that stops listening under it (`accept` says `EINVAL`: shut
 /// down, or destroyed with `ss -K`). Failures of the server's own fds:
 /// `ioctl` on the listener, `eventfd`,
 /// `epoll_create`/`epoll_ctl`/`epoll_wait`, `poll`, the transcript writer's
@@ -298,24 +312,23 @@ pub fn serve(
                 "--chat is for stream sockets, not datagrams".to_string(),
             ));
         }
-        if options.faults.is_some() {
-            // The datagram worker has no fault hooks yet.
-            return Err(Error::Usage(
-                "the faults are for stream sockets, not datagrams (yet)".to_string(),
-            ));
-        }
+        fits(options.faults.as_deref(), true)?;
         let transcript = transcript_queue(options)?;
         log::info!("{}", counted(threads as u64, "datagram worker"));
         let stats = datagram::serve(
             listener,
             &local,
             &stop,
-            threads,
-            options.exit_after,
-            transcript.as_ref(),
+            datagram::DatagramOptions {
+                threads,
+                exit_after: options.exit_after,
+                transcript: transcript.as_ref(),
+                faults: options.faults.as_deref(),
+            },
         )?;
         return Ok(finish_transcript(stats, transcript));
     }
+    fits(options.faults.as_deref(), false)?;
     set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", &local, errno))?;
     if options.mode == Mode::Chat {
         let chat = chat::ChatOptions {
@@ -343,6 +356,19 @@ pub fn serve(
     log::info!("{}", counted(threads as u64, "echo worker"));
     let stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
     Ok(finish_transcript(stats, shared.transcript.take()))
+}
+
+/// A usage error for a fault that cannot act on this kind of socket
+/// (`--drop` on a stream; `--rate` on datagrams, for a library caller:
+/// sockd's flags already refuse it).
+fn fits(plan: Option<&fault::Plan>, datagrams: bool) -> Result<()> {
+    match plan.and_then(|plan| plan.misfit(datagrams)) {
+        Some(flag) if datagrams => Err(Error::Usage(format!(
+            "{flag} is for streams, not datagrams"
+        ))),
+        Some(flag) => Err(Error::Usage(format!("{flag} is for datagrams: give -u"))),
+        None => Ok(()),
+    }
 }
 
 /// The transcript's queue to stdout and its writer, when it is on.

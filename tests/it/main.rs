@@ -9,6 +9,7 @@ mod echo;
 mod endpoint;
 mod errors;
 mod fault;
+mod fault_udp;
 mod faults;
 mod freeze;
 mod interop;

@@ -14,7 +14,7 @@ pub struct FaultFlags {
     /// The faults themselves.
     #[command(flatten)]
     pub faults: Faults,
-    /// Fault only a share P (0-1) of connections, picked by --seed
+    /// Fault only a share P (0-1) of connections (-u: datagrams), picked by --seed
     #[arg(long, value_name = "P", value_parser = parse_share)]
     pub fault_share: Option<f64>,
     /// Seed of the faults' draws, to replay a run (random if not given; logged)
@@ -25,8 +25,8 @@ pub struct FaultFlags {
 /// Each fault flag; none given: the plain echo.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Faults {
-    /// Each chunk comes back MS (± JITTER, uniform) ms late, in order
-    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with_all = ["chat", "udp"])]
+    /// Each chunk (-u: datagram) comes back MS (± JITTER, uniform) ms late; streams keep order
+    #[arg(long, value_name = "MS[:JITTER]", value_parser = parse_delay, conflicts_with = "chat")]
     pub delay: Option<(Duration, Duration)>,
     /// At most BYTES per second per connection (K = 1024, M = 1024²)
     #[arg(long, value_name = "BYTES", value_parser = parse_rate, conflicts_with_all = ["chat", "udp"])]
@@ -55,9 +55,15 @@ pub struct Faults {
     /// Send sockd's FIN MS ms after the client's
     #[arg(long, value_name = "MS", value_parser = parse_ms, conflicts_with_all = ["chat", "udp"])]
     pub slow_close: Option<Duration>,
-    /// Flip one bit in a share P (0-1) of chunks
-    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with_all = ["chat", "udp"])]
+    /// Flip one bit in a share P (0-1) of chunks (-u: datagrams)
+    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
     pub corrupt: Option<f64>,
+    /// Drop a share P (0-1) of datagrams (-u); after a loss, the next with P + CORR × (1 − P)
+    #[arg(long, value_name = "P[:CORR]", value_parser = parse_drop, conflicts_with = "chat")]
+    pub drop: Option<(f64, f64)>,
+    /// Echo a share P (0-1) of datagrams twice (-u)
+    #[arg(long, value_name = "P", value_parser = parse_share, conflicts_with = "chat")]
+    pub duplicate: Option<f64>,
 }
 
 impl Faults {
@@ -91,6 +97,13 @@ impl Faults {
         if let Some(delay) = self.slow_close {
             faults.push(Box::new(super::slow_close::SlowClose::new(delay)));
         }
+        // The loss before the duplicate: a datagram dropped stays dropped.
+        if let Some((share, correlation)) = self.drop {
+            faults.push(Box::new(super::drop::Loss::new(share, correlation)));
+        }
+        if let Some(share) = self.duplicate {
+            faults.push(Box::new(super::duplicate::Duplicate::new(share)));
+        }
         faults
     }
 }
@@ -112,7 +125,8 @@ impl FaultFlags {
             };
             return Err(Error::Usage(format!(
                 "{alone} needs a fault to apply (--delay, --rate, --chunk, \
-                 --close-after, --reset-after, --accept-delay, --on-accept, --slow-close, --corrupt)"
+                 --close-after, --reset-after, --accept-delay, --on-accept, --slow-close, --corrupt, \
+                 --drop, --duplicate)"
             )));
         }
         let seed = match self.seed {
@@ -202,6 +216,14 @@ fn parse_limit(text: &str) -> core::result::Result<Limit, String> {
     }
 }
 
+/// `P` or `P:CORR`, both shares from 0 to 1.
+fn parse_drop(text: &str) -> core::result::Result<(f64, f64), String> {
+    match text.split_once(':') {
+        Some((share, correlation)) => Ok((parse_share(share)?, parse_share(correlation)?)),
+        None => Ok((parse_share(text)?, 0.0)),
+    }
+}
+
 /// Any 64-bit unsigned number.
 fn parse_seed(text: &str) -> core::result::Result<u64, String> {
     text.parse()
@@ -239,6 +261,8 @@ mod tests {
         assert_eq!(parse_share("0.5"), Ok(0.5));
         assert_eq!(parse_share("1"), Ok(1.0));
         assert_eq!(parse_share("0"), Ok(0.0));
+        assert_eq!(parse_drop("0.5"), Ok((0.5, 0.0)));
+        assert_eq!(parse_drop("0.1:0.8"), Ok((0.1, 0.8)));
     }
 
     #[test]
@@ -281,6 +305,18 @@ mod tests {
         }
         for bad in ["-0.1", "1.01", "nan", "inf", "", "50%"] {
             assert!(parse_share(bad).is_err(), "--corrupt {bad:?}");
+        }
+        for bad in [
+            "",
+            ":",
+            "0.5:",
+            ":0.5",
+            "0.1:1.5",
+            "2",
+            "0.1:0.2:0.3",
+            "-0.1:0",
+        ] {
+            assert!(parse_drop(bad).is_err(), "--drop {bad:?}");
         }
         assert_eq!(
             parse_delay("100:150"),

@@ -3,7 +3,7 @@
 //! layer must catch). A chunk is what one `recv` read (one datagram on UDP).
 
 use super::rng::Rng;
-use super::{Arrival, Fault};
+use super::{Arrival, Fault, Scope};
 
 /// One flipped bit in a share of the chunks.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,10 @@ impl Fault for Corrupt {
 
     fn fresh(&self) -> Box<dyn Fault> {
         Box::new(self.clone())
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Both
     }
 
     fn arrive(&mut self, chunk: &mut Arrival, rng: &mut Rng) {

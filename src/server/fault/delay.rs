@@ -4,7 +4,7 @@
 //! it. JITTER is at most MS, so no chunk leaves before it came.
 
 use super::rng::Rng;
-use super::{Arrival, Fault, millis};
+use super::{Arrival, Fault, Scope, millis};
 use core::time::Duration;
 
 /// A fixed delay with a uniform jitter.
@@ -43,6 +43,10 @@ impl Fault for Delay {
 
     fn fresh(&self) -> Box<dyn Fault> {
         Box::new(self.clone())
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Both
     }
 
     fn arrive(&mut self, chunk: &mut Arrival, rng: &mut Rng) {

@@ -10,7 +10,9 @@
 //! ([`Fault::finish`]). A [`Path`] is one direction of one connection: its
 //! faults, its bounded [`queue::Queue`] and its random numbers. It makes
 //! no syscall; the worker that owns the socket asks it what to do
-//! ([`stream`] for sockd's echo). A [`Plan`] is what the command line
+//! ([`stream`] for sockd's echo). A datagram echo (`-u`) has no stream:
+//! [`datagram`] runs each datagram through the same faults' `arrive`
+//! (dropped, doubled, a bit flipped, delayed). A [`Plan`] is what the command line
 //! asked for, shared by every worker: the faults, the share of
 //! connections they touch, the seed.
 //!
@@ -22,7 +24,10 @@ mod after;
 pub mod args;
 mod chunk;
 mod corrupt;
+pub mod datagram;
 mod delay;
+mod drop;
+mod duplicate;
 mod on_accept;
 pub mod queue;
 mod rate;
@@ -89,6 +94,17 @@ pub struct Arrival {
     pub copies: u8,
 }
 
+/// Which sockets a fault can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Connections only (TCP, unix streams).
+    Streams,
+    /// Datagrams only (UDP, unix datagrams).
+    Datagrams,
+    /// Either.
+    Both,
+}
+
 /// How much the faults let leave now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
@@ -111,6 +127,11 @@ pub trait Fault: Debug + Send + Sync {
     /// The same fault in its initial state, for a new connection or
     /// direction.
     fn fresh(&self) -> Box<dyn Fault>;
+
+    /// The sockets it acts on.
+    fn scope(&self) -> Scope {
+        Scope::Streams
+    }
 
     /// At accept (`now`): may hold, end or change the connection.
     fn open(&mut self, _now: Instant, _opening: &mut Opening) {}
@@ -284,6 +305,20 @@ impl Plan {
         }
         words.push(format!("--seed {}", self.share.seed));
         words.join(" ")
+    }
+
+    /// The flag of the first fault that cannot act on this kind of socket
+    /// (`datagrams`: UDP or unix datagrams), if any.
+    pub fn misfit(&self, datagrams: bool) -> Option<String> {
+        let wrong = if datagrams {
+            Scope::Streams
+        } else {
+            Scope::Datagrams
+        };
+        self.faults
+            .iter()
+            .find(|fault| fault.scope() == wrong)
+            .map(|fault| fault.flag())
     }
 
     /// Counts one more connection (or datagram): its ordinal, if the faults

@@ -46,10 +46,10 @@ fn close_after_bytes_over_a_unix_stream() {
 }
 
 #[test]
-fn no_fault_is_allowed_with_udp_yet() {
+fn stream_only_faults_are_refused_with_udp() {
     for (flag, value) in [
-        ("--delay", "5"),
-        ("--corrupt", "0.5"),
+        ("--slow-close", "5"),
+        ("--close-after", "10"),
         ("--on-accept", "reset"),
     ] {
         sockd()

@@ -148,9 +148,16 @@ impl Outcome {
         self.stop_line().unsent
     }
 
+    /// The datagrams sockd's stop line says `--drop` dropped (0 when it
+    /// says nothing of them).
+    #[track_caller]
+    pub fn dropped_by_drop(&self) -> u64 {
+        self.stop_line().lost
+    }
+
     /// `sockd: stopped: N connections|datagrams, M bytes received[, U
-    /// echoes not sent (-vv says why)][, K transcript lines dropped (stdout
-    /// not read)]`, each part checked for its words.
+    /// echoes not sent (-vv says why)][, L dropped by --drop][, K transcript
+    /// lines dropped (stdout not read)]`, each part checked for its words.
     #[track_caller]
     fn stop_line(&self) -> StopLine {
         let line = self
@@ -161,7 +168,8 @@ impl Outcome {
         let bad = || -> ! {
             panic!(
                 "summary line not `N connections|datagrams, M bytes received[, U echoes not sent \
-                 (-vv says why)][, K transcript lines dropped (stdout not read)]`: {line}"
+                 (-vv says why)][, L dropped by --drop][, K transcript lines dropped (stdout not \
+                 read)]`: {line}"
             )
         };
         // Each part is a number and the words after it.
@@ -182,6 +190,7 @@ impl Outcome {
                 bytes,
                 unsent: 0,
                 dropped: 0,
+                lost: 0,
             },
             _ => bad(),
         };
@@ -192,6 +201,7 @@ impl Outcome {
                 }
                 "transcript line dropped (stdout not read)"
                 | "transcript lines dropped (stdout not read)" => stop.dropped = number,
+                "dropped by --drop" => stop.lost = number,
                 _ => bad(),
             }
         }
@@ -205,6 +215,7 @@ struct StopLine {
     bytes: u64,
     unsent: u64,
     dropped: u64,
+    lost: u64,
 }
 
 impl fmt::Display for Outcome {
