@@ -39,7 +39,10 @@ pub fn push(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.extend(digits.iter().skip(start).map(|&d| char::from(d)));
+    // ASCII digits: one copy, not a char-by-char extend.
+    if let Ok(text) = core::str::from_utf8(digits.get(start..).unwrap_or_default()) {
+        out.push_str(text);
+    }
 }
 
 #[cfg(test)]
