@@ -229,6 +229,11 @@ impl Error {
                  started, on that address?",
                 self.target()?
             )),
+            ("--wait", Some(Errno::NOENT)) => Some(format!(
+                "no socket appeared at {} during the {secs} s of --wait; is the server \
+                 started, at that path?",
+                self.target()?
+            )),
             ("--timeout", Some(Errno::TIMEDOUT)) => Some(format!(
                 "no progress with {} for {secs} s (--timeout); a slower server needs \
                  a larger --timeout SECS",

@@ -87,6 +87,16 @@ fn a_missing_socket_exits_69_saying_no_server_has_created_it() {
                 &format!("sockc: connect {missing}: no such file or directory (ENOENT)"),
             )
             .stderr_has("no server has created it");
+        // Once --wait has run out, the hint says so instead of suggesting it.
+        let out = sockc()
+            .args(["--wait", "0.3"])
+            .args(kind)
+            .args([&missing, "hi"])
+            .run();
+        out.fails_with(69, "(ENOENT)").stderr_has(&format!(
+            "hint: no socket appeared at {missing} during the 0.3 s of --wait"
+        ));
+        assert!(!out.stderr.contains("pass --wait"), "{}", out.stderr);
     }
     let long = "/tmp/".to_string() + &"a".repeat(103);
     sockc()
