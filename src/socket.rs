@@ -170,11 +170,13 @@ pub fn connect_timeout(endpoint: &Endpoint, timeout: Duration) -> Result<OwnedFd
 ///  - [Linux](https://man7.org/linux/man-pages/man2/connect.2.html)
 pub fn connect_any(endpoints: &[Endpoint], timeout: Duration) -> Result<(OwnedFd, Endpoint)> {
     let mut last = Error::Usage("no address to connect to".to_string());
-    for endpoint in endpoints {
+    for (n, endpoint) in endpoints.iter().enumerate() {
         match connect_timeout(endpoint, timeout) {
             Ok(fd) => return Ok((fd, endpoint.clone())),
             Err(err) => {
-                log::debug!("{err}; trying the next address");
+                if n + 1 < endpoints.len() {
+                    log::debug!("{err}; trying the next address");
+                }
                 last = err;
             }
         }

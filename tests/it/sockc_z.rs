@@ -339,6 +339,12 @@ fn every_address_of_a_name_is_tried_in_the_resolvers_order() {
             .contains(&format!("sockc: connect {}: connection refused", order[1])),
         "the last address's error is the one reported\n{out}"
     );
+    // Two addresses, so one "next address": none is promised after the last.
+    assert_eq!(
+        out.stderr.matches("trying the next address").count(),
+        1,
+        "{out}"
+    );
     // The second in order listening: found after the first refuses.
     let (first_fd, second_fd) = if order[0].starts_with("127.0.0.2:") {
         (first, second)
