@@ -106,6 +106,25 @@ fn a_missing_socket_exits_69_saying_no_server_has_created_it() {
 }
 
 #[test]
+fn a_path_anyone_could_name_reaches_the_terminal_escaped_in_error_and_hint() {
+    // A path from a script's variable, chosen by someone else: a terminal
+    // escape and a bidi override in it reach stderr only as escapes.
+    let dir = TempDir::new();
+    let hostile = socket_path(&dir, "\x1b[31mx\u{202e}");
+    let shown = hostile
+        .replace('\x1b', r"\x1b")
+        .replace('\u{202e}', r"\u{202e}");
+    let out = sockc().args(["--wait", "0.2", "-U", &hostile, "hi"]).run();
+    out.fails_with(69, &format!("sockc: connect {shown}: no such file"))
+        .stderr_has(&format!("hint: no socket appeared at {shown} during"));
+    assert!(
+        !out.stderr.contains('\x1b') && !out.stderr.contains('\u{202e}'),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_stale_socket_file_exits_69_with_econnrefused() {
     let dir = TempDir::new();
     let stale = socket_path(&dir, "stale.sock");
