@@ -10,6 +10,7 @@ mod endings;
 mod memory;
 mod plain;
 mod share;
+mod stop;
 mod timing;
 mod unix;
 mod usage;
