@@ -48,6 +48,17 @@ pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     );
 }
 
+/// A path for a message or a log line, with [`push_escaped`]'s escapes: a
+/// name chosen by someone else never acts on the terminal it reaches.
+pub fn path(path: &std::path::Path) -> String {
+    let mut out = Vec::new();
+    push_escaped(
+        &mut out,
+        std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()),
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `bytes` as one table cell: what [`push_escaped`] escapes, plus every blank
 /// and `\`, each byte as `\xNN`.
 pub fn field(bytes: &[u8]) -> String {

@@ -61,7 +61,7 @@ struct Ours {
 /// `EACCES`, `ENAMETOOLONG`, `EISDIR`, `EPIPE` from a FIFO whose reader left),
 /// as `write PATH`.
 pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
-    let fail = |errno| Error::on("write", path.display(), errno);
+    let fail = |errno| Error::on("write", crate::escape::path(path), errno);
     let line = line.as_bytes();
     let announced = |ours| Announced {
         path: path.to_path_buf(),
@@ -110,19 +110,19 @@ impl Drop for Announced {
                 if let Err(errno) = rustix::fs::unlinkat(&ours.dir, &ours.name, AtFlags::empty()) {
                     log::warn!(
                         "remove {}: {}",
-                        self.path.display(),
+                        crate::escape::path(&self.path),
                         crate::error::describe_errno(errno)
                     );
                 }
             }
             Ok(false) => log::info!(
                 "{} is no longer the file sockd wrote; left alone",
-                self.path.display()
+                crate::escape::path(&self.path)
             ),
             Err(Errno::NOENT) => {}
             Err(errno) => log::warn!(
                 "stat {}: {}",
-                self.path.display(),
+                crate::escape::path(&self.path),
                 crate::error::describe_errno(errno)
             ),
         }

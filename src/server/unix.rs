@@ -58,11 +58,14 @@ pub fn bind(
         Err(err) if err.errno() == Some(Errno::ADDRINUSE) => match look(path, endpoint) {
             Found::Stale(dev, ino) if unlink => {
                 let removed = remove_stale(path, dev, ino)
-                    .map_err(|errno| Error::on("unlink", path.display(), errno))?;
+                    .map_err(|errno| Error::on("unlink", crate::escape::path(path), errno))?;
                 if !removed {
                     return Err(err);
                 }
-                log::info!("removed the stale socket file {}", path.display());
+                log::info!(
+                    "removed the stale socket file {}",
+                    crate::escape::path(path)
+                );
                 bind_privately(endpoint, mode.is_some())?
             }
             // Gone between the bind and the look: its owner removed it.
@@ -138,7 +141,7 @@ fn look(path: &Path, endpoint: &Endpoint) -> Found {
 impl Found {
     /// `err` (the bind's `EADDRINUSE`) with a hint saying what was found.
     fn explain(self, err: Error, path: &Path) -> Error {
-        let path = path.display();
+        let path = crate::escape::path(path);
         let hint = match self {
             Self::Live(pid) => {
                 let who = pid.map_or_else(String::new, |pid| format!(" (pid {pid})"));
@@ -187,7 +190,7 @@ fn remove_stale(path: &Path, dev: u64, ino: u64) -> core::result::Result<bool, E
 impl SocketFile {
     /// The file `bind` just created at `path`, given `mode` if asked.
     fn opened(path: &Path, mode: Option<u32>) -> Result<Self> {
-        let fail = |op, errno| Error::on(op, path.display(), errno);
+        let fail = |op, errno| Error::on(op, crate::escape::path(path), errno);
         let (dir, name) = super::announce::split(path).map_err(|errno| fail("open", errno))?;
         let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY)
             .map_err(|errno| fail("open", errno))?;
@@ -216,7 +219,7 @@ impl SocketFile {
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        let shown = self.path.display();
+        let shown = crate::escape::path(&self.path);
         match rustix::fs::statat(&self.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) if (stat.st_dev, stat.st_ino) == (self.dev, self.ino) => {
                 if let Err(errno) = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {

@@ -179,6 +179,57 @@ fn a_stale_socket_file_is_75_and_removed_only_with_unlink() {
 }
 
 #[test]
+fn a_symlink_another_user_planted_at_the_path_is_never_followed_nor_removed_75() {
+    if !skip::require_root() || !skip::require_tool("setpriv") {
+        return;
+    }
+    // /tmp as it is: anyone may create names in it, only owners remove them.
+    let shared = TempDir::new();
+    let dir = shared.join("");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("chmod 1777: {e}"));
+    let victim = shared.join("victim");
+    std::fs::write(&victim, b"root's").unwrap_or_else(|e| panic!("{e}"));
+    let path = sock_path(&shared, "s.sock");
+    Cmd::new("ln")
+        .arg("-s")
+        .args([&*victim.to_string_lossy(), path.as_str()])
+        .by_nobody()
+        .run()
+        .success();
+    for unlink in [false, true] {
+        let mut args = vec!["-U", &path];
+        args.extend(unlink.then_some("--unlink"));
+        sockd()
+            .args(&args)
+            .run()
+            .fails_with(75, "(EADDRINUSE)")
+            .stderr_has(&format!("hint: {path} is a symbolic link, not a socket"));
+    }
+    let link = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(link.file_type().is_symlink(), "{:?}", link.file_type());
+    assert_eq!(std::fs::read(&victim).ok().as_deref(), Some(&b"root's"[..]));
+}
+
+#[test]
+fn a_path_anyone_could_name_reaches_the_terminal_escaped_in_the_hint_too() {
+    let dir = TempDir::new();
+    let hostile = sock_path(&dir, "\x1b[31mx\u{202e}");
+    std::fs::write(&hostile, b"").unwrap_or_else(|e| panic!("{e}"));
+    let shown = hostile
+        .replace('\x1b', r"\x1b")
+        .replace('\u{202e}', r"\u{202e}");
+    let out = sockd().args(["-U", &hostile, "--unlink"]).run();
+    out.fails_with(75, &format!("sockd: bind {shown}: address already in use"))
+        .stderr_has(&format!("hint: {shown} is a regular file, not a socket"));
+    assert!(
+        !out.stderr.contains('\x1b') && !out.stderr.contains('\u{202e}'),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_file_that_is_no_socket_is_never_removed_75() {
     let dir = TempDir::new();
     let path = sock_path(&dir, "data");
