@@ -29,6 +29,22 @@ pub fn connect(port: u16) -> OwnedFd {
     fd
 }
 
+/// [`connect`] to a sockd that resets connections as it accepts them: the
+/// reset can reach the socket before `connect` has returned (the handshake
+/// done, the connecting thread not yet run), and then `connect` itself
+/// fails with `ECONNRESET`. `None` then.
+#[track_caller]
+pub fn connect_unless_reset(port: u16) -> Option<OwnedFd> {
+    match sockkit::connect_socket(&loopback(port)) {
+        Ok(fd) => {
+            set_timeouts(&fd, STEP);
+            Some(fd)
+        }
+        Err(e) if e.errno() == Some(Errno::CONNRESET) => None,
+        Err(e) => panic!("connect {LOCAL}:{port}: {e}"),
+    }
+}
+
 /// TCP to or on `127.0.0.1:port`.
 pub fn loopback(port: u16) -> Endpoint {
     loopback_of(Kind::Stream, port)
