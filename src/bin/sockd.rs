@@ -1,11 +1,10 @@
-//! `sockd HOST PORT` · `sockd -u HOST PORT` · `sockd -U PATH [-u]`: an echo
-//! server (TCP, UDP, unix; faults on request), or the lesson's chat.
+//! `sockd HOST PORT` · `-u HOST PORT` · `-U PATH [-u]`: an echo server (TCP, UDP, unix; faults on request), a forwarding proxy (`--forward`), or the lesson's chat.
 #![forbid(unsafe_code)]
 
 use sockkit::cli::{self, parse_secs};
 use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
 
-/// Echo server over TCP, UDP (-u) or unix sockets (-U), or the lesson's chat (--chat).
+/// Echo server over TCP, UDP (-u) or unix sockets (-U), a forwarding proxy (--forward), or the lesson's chat (--chat).
 #[derive(clap::Parser)]
 #[command(allow_negative_numbers = true, override_usage = server::USAGE)]
 struct Args {
@@ -47,6 +46,8 @@ struct Args {
     verbosity: cli::Verbosity,
     #[command(flatten)]
     faults: FaultFlags,
+    #[command(flatten)]
+    forward: sockkit::server::forward::ForwardFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,9 +70,10 @@ fn main() -> std::process::ExitCode {
             idle_timeout: args.idle_timeout,
             exit_after: args.exit_after,
             threads: args.threads.map(usize::from),
-            faults: None,
+            ..ServeOptions::default()
         },
         faults: args.faults,
+        forward: args.forward,
     };
     cli::report("sockd", server::run(&options))
 }

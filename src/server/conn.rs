@@ -2,6 +2,7 @@
 //! The connections live in a [`crate::slab::Slab`].
 
 use super::fault::stream::Faulted;
+use super::forward::Relay;
 use super::peer::Peer;
 use crate::transcript::MessageSplitter;
 use rustix::fd::OwnedFd;
@@ -42,6 +43,8 @@ pub enum Outgoing {
     Plain(Vec<u8>),
     /// Through the faults: their bounded queue, timers and endings.
     Faulted(Box<Faulted>),
+    /// Relayed to an upstream of its own (`--forward`).
+    Relay(Box<Relay>),
 }
 
 #[cfg(test)]

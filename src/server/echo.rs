@@ -18,16 +18,18 @@
 
 use super::WorkerStats;
 use super::conn::{Conn, Outgoing};
-use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
+use super::fault::{Fate, Opening, Path, Plan};
+use super::forward::relay::{self, Side, Wake};
+use super::forward::{CloseReason, Forward, Relay};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::peer::Peer;
 use super::sendq::SendQueues;
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::io::{Pushed, epoll_wait, recv_some, send_some};
-use crate::slab::Slab;
+use crate::slab::{SPARE_BIT, Slab};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::time::Duration;
@@ -68,7 +70,8 @@ pub struct EchoOptions {
 }
 
 /// Runs one echo worker until the stop signal fires; with `faults`, the
-/// connections they pick are served through them.
+/// connections they pick are served through them; with `forward`, every
+/// client is relayed to the upstream instead of echoed.
 ///
 /// # Errors
 /// Only failures of the worker's own epoll instance; a client's failure
@@ -77,6 +80,7 @@ pub fn run_worker(
     shared: &Shared,
     options: EchoOptions,
     faults: Option<&Plan>,
+    forward: Option<&Forward>,
 ) -> Result<WorkerStats> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
         .map_err(|errno| Error::on("epoll_create", "worker", errno))?;
@@ -93,6 +97,8 @@ pub fn run_worker(
         stats: WorkerStats::default(),
         idle: IdleSweep::new(),
         faults,
+        forward,
+        timed: faults.is_some() || forward.is_some(),
         timers: Timers::new(),
         alarm: Alarm::new(),
         send_queues: SendQueues::new(),
@@ -118,6 +124,9 @@ struct Worker<'a> {
     stats: WorkerStats,
     idle: IdleSweep,
     faults: Option<&'a Plan>,
+    forward: Option<&'a Forward>,
+    /// Whether connections may set timers (faults, or relays' connects).
+    timed: bool,
     timers: Timers,
     alarm: Alarm,
     /// For the faults' RST ending (opened at the first).
@@ -148,7 +157,7 @@ impl Worker<'_> {
             }
             self.flush_transcript();
             let now = Instant::now();
-            if self.faults.is_some() {
+            if self.timed {
                 self.fire_timers(now);
             }
             if self.paused_until.is_some_and(|until| now >= until) {
@@ -167,7 +176,7 @@ impl Worker<'_> {
     fn wait_timeout(&mut self, next_sweep: Option<Instant>) -> Option<Duration> {
         let now = Instant::now();
         let mut timers = self.timers.next();
-        if self.faults.is_some() && self.alarm.set(&self.epoll, ALARM, timers, now) {
+        if self.timed && self.alarm.set(&self.epoll, ALARM, timers, now) {
             timers = None;
         }
         let next = [self.paused_until, next_sweep, timers]
@@ -183,12 +192,15 @@ impl Worker<'_> {
             let due = self
                 .conns
                 .get_mut(token)
-                .is_some_and(|conn| match &mut conn.out {
-                    Outgoing::Faulted(fault) => fault.fire(at),
-                    Outgoing::Plain(_) => false,
+                .and_then(|conn| match &mut conn.out {
+                    Outgoing::Faulted(fault) => fault.fire(at).then_some(false),
+                    Outgoing::Relay(relay) => relay.fire(at).then_some(true),
+                    Outgoing::Plain(_) => None,
                 });
-            if due {
-                self.on_faulted(token, EventFlags::empty());
+            match due {
+                Some(false) => self.on_faulted(token, EventFlags::empty()),
+                Some(true) => self.on_relay(token, Wake::Timer),
+                None => {}
             }
         }
         if self.timers.bloated(self.conns.len()) {
@@ -196,6 +208,7 @@ impl Worker<'_> {
             self.timers.compact(|at, token| {
                 conns.get_mut(token).is_some_and(|conn| match &conn.out {
                     Outgoing::Faulted(fault) => fault.armed_at() == Some(at),
+                    Outgoing::Relay(relay) => relay.armed_at() == Some(at),
                     Outgoing::Plain(_) => false,
                 })
             });
@@ -269,17 +282,7 @@ impl Worker<'_> {
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();
-                    if !self.fd_exhaustion_logged {
-                        log::warn!(
-                            "accept {}: {}; pausing accepts, {} connections open in this worker",
-                            self.shared.local,
-                            crate::error::describe_errno(errno),
-                            self.conns.len()
-                        );
-                        self.fd_exhaustion_logged = true;
-                    }
-                    self.stop_accepting();
-                    self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
+                    self.pause_accepting("accept", errno);
                     return Ok(());
                 }
                 Err(errno) => {
@@ -295,19 +298,42 @@ impl Worker<'_> {
         }
     }
 
+    /// Out of fds (or memory) for `op`: log once per burst, and stop
+    /// accepting for [`FD_EXHAUSTION_BACKOFF`].
+    fn pause_accepting(&mut self, op: &str, errno: Errno) {
+        if !self.fd_exhaustion_logged {
+            log::warn!(
+                "{op} {}: {}; pausing accepts, {} connections open in this worker",
+                self.shared.local,
+                crate::error::describe_errno(errno),
+                self.conns.len()
+            );
+            self.fd_exhaustion_logged = true;
+        }
+        self.stop_accepting();
+        self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
+    }
+
     fn add_connection(&mut self, fd: OwnedFd, peer: Peer) {
         self.stats.accepted += 1;
         log::debug!("accepted {peer}");
-        let fault = self.faults.and_then(|plan| {
+        let now = Instant::now();
+        let picked = self.faults.and_then(|plan| {
             let ordinal = plan.pick()?;
             log::debug!("faults on connection {ordinal} ({peer})");
-            Some(Box::new(Faulted::new(plan, ordinal, &fd, Instant::now())))
+            Some((plan, ordinal))
         });
-        let faulted = fault.is_some();
-        let out = match fault {
-            Some(fault) => Outgoing::Faulted(fault),
-            None => Outgoing::Plain(Vec::new()),
+        let out = match (self.forward, picked) {
+            (Some(forward), picked) => self.relay_for(forward, picked, &fd, now),
+            (None, Some((plan, ordinal))) => {
+                Outgoing::Faulted(Box::new(Faulted::new(plan, ordinal, &fd, now)))
+            }
+            (None, None) => Outgoing::Plain(Vec::new()),
         };
+        let (faulted, relayed) = (
+            matches!(out, Outgoing::Faulted(_)),
+            matches!(out, Outgoing::Relay(_)),
+        );
         let conn = Conn {
             fd,
             peer,
@@ -323,6 +349,10 @@ impl Worker<'_> {
                 .then(|| Box::new(MessageSplitter::new())),
         };
         let token = self.conns.insert(conn);
+        if relayed {
+            // The relay registers the client once its upstream answers.
+            return self.on_relay(token, Wake::Timer);
+        }
         let registered = match self.conns.get_mut(token) {
             Some(conn) => epoll::add(
                 &self.epoll,
@@ -343,13 +373,79 @@ impl Worker<'_> {
         }
     }
 
+    /// A forwarded client's way: relayed (spliced, or through the faults
+    /// or the transcript), or, when the faults decide at accept that
+    /// nothing will ever be relayed (`--on-accept`), served by the faulted
+    /// echo's endings, without dialling the upstream.
+    fn relay_for(
+        &self,
+        forward: &Forward,
+        picked: Option<(&Plan, u64)>,
+        fd: &OwnedFd,
+        now: Instant,
+    ) -> Outgoing {
+        let Some((plan, ordinal)) = picked else {
+            let paths = self
+                .options
+                .transcript
+                .then(|| (Path::plain(now), Path::plain(now)));
+            let relay = Relay::new(forward, paths, Opening::default(), now);
+            return Outgoing::Relay(Box::new(relay));
+        };
+        let dir = forward.fault_dir;
+        let (up, mut down) = plan.relay_paths(ordinal, dir.up(), dir.down(), now);
+        let opening = down.open(now);
+        if opening.fate != Fate::Serve || opening.ending.is_some() {
+            return Outgoing::Faulted(Box::new(Faulted::new(plan, ordinal, fd, now)));
+        }
+        let relay = Relay::new(forward, Some((up, down)), opening, now);
+        Outgoing::Relay(Box::new(relay))
+    }
+
+    /// An event, a timer or the accept of a relayed client.
+    fn on_relay(&mut self, token: u64, wake: Wake) {
+        let (Some(conn), Some(forward)) = (self.conns.get_mut(token), self.forward) else {
+            return;
+        };
+        let mut io = faulted::Io {
+            epoll: &self.epoll,
+            scratch: &mut self.scratch,
+            timers: &mut self.timers,
+            send_queues: &mut self.send_queues,
+        };
+        let stepped = relay::step(conn, &mut io, forward, token, wake, Instant::now());
+        self.stats.bytes += stepped.received as u64;
+        if stepped.in_scratch > 0
+            && let Some(splitter) = conn.transcript.as_mut()
+        {
+            let ip = conn.peer.name();
+            let out = &mut self.transcript;
+            splitter.feed(&self.scratch[..stepped.in_scratch], |message, dropped| {
+                push_say_line(out, ip, message, dropped)
+            });
+        }
+        if let Some(errno) = stepped.exhausted {
+            self.pause_accepting("relay", errno);
+        }
+        if !stepped.open {
+            self.close(token);
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
+        }
+    }
+
     fn on_connection(&mut self, token: u64, flags: EventFlags) {
+        if token & SPARE_BIT != 0 {
+            return self.on_relay(token & !SPARE_BIT, Wake::Ready(Side::Upstream, flags));
+        }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
         let writing = match &conn.out {
             Outgoing::Plain(pending) => !pending.is_empty(),
             Outgoing::Faulted(_) => return self.on_faulted(token, flags),
+            Outgoing::Relay(_) => return self.on_relay(token, Wake::Ready(Side::Client, flags)),
         };
         let keep = if writing {
             self.flush_pending(token)
@@ -464,12 +560,26 @@ impl Worker<'_> {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
-        log::debug!(
-            "closed {}: {} bytes in, {} bytes out",
-            conn.peer,
-            conn.bytes_in,
-            conn.bytes_out
-        );
+        match &conn.out {
+            Outgoing::Relay(relay) => {
+                let closing = relay.closing(&conn);
+                log::debug!(
+                    "closed relay {} for {}: {} bytes in, {} bytes out, {:.3} s, {}",
+                    closing.conn,
+                    closing.peer,
+                    closing.bytes_in,
+                    closing.bytes_out,
+                    closing.started.elapsed().as_secs_f64(),
+                    closing.reason.name()
+                );
+            }
+            _ => log::debug!(
+                "closed {}: {} bytes in, {} bytes out",
+                conn.peer,
+                conn.bytes_in,
+                conn.bytes_out
+            ),
+        }
         if let Some(splitter) = conn.transcript.as_mut() {
             let ip = conn.peer.name();
             let out = &mut self.transcript;
@@ -497,15 +607,32 @@ impl Worker<'_> {
                 found.trickling.len()
             );
         }
-        for token in found.silent.into_iter().chain(found.trickling) {
+        let silent = found
+            .silent
+            .into_iter()
+            .map(|token| (token, CloseReason::Idle));
+        let trickling = found
+            .trickling
+            .into_iter()
+            .map(|token| (token, CloseReason::Lease));
+        for (token, reason) in silent.chain(trickling) {
+            self.note_reason(token, reason);
             self.close(token);
         }
         self.flush_transcript();
     }
 
+    /// Why a relay is about to be closed, for its `close` event.
+    fn note_reason(&mut self, token: u64, reason: CloseReason) {
+        if let Some(Outgoing::Relay(relay)) = self.conns.get_mut(token).map(|conn| &mut conn.out) {
+            relay.set_reason(reason);
+        }
+    }
+
     fn close_all(&mut self) {
         let tokens: Vec<u64> = self.conns.tokens().collect();
         for token in tokens {
+            self.note_reason(token, CloseReason::Stop);
             self.close(token);
         }
         self.flush_transcript();
