@@ -11,6 +11,7 @@ mod errors;
 mod fault;
 mod fault_udp;
 mod faults;
+mod forward;
 mod freeze;
 mod interop;
 mod lesson;
