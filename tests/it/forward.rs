@@ -43,7 +43,7 @@ fn to_port(port: u16) -> String {
 fn sixty_four_mib_of_random_bytes_cross_the_relay_byte_for_byte() {
     let dir = TempDir::new();
     let input = dir.join("random.bin");
-    let payload = random_bytes(64 << 20, 0x5eed_f0d);
+    let payload = random_bytes(64 << 20, 0x5eed_f00d);
     std::fs::write(&input, &payload).unwrap_or_else(|e| panic!("write input: {e}"));
     let up = upstream();
     let relay = forwarder(&to_port(up.port()), &["-q"]);
