@@ -203,6 +203,70 @@ fn reset_after_through_the_relay_sends_exactly_that_many_then_econnreset() {
 }
 
 #[test]
+fn a_client_reset_resets_its_upstream_connection() {
+    let (listener, port) = crate::util::net::listener();
+    let relay = forwarder(&to_port(port), &[]);
+    let client = connect(relay.port());
+    send_all(&client, b"x");
+    let server = accept(&listener);
+    assert_eq!(recv_exact(&server, 1), b"x");
+    reset(client);
+    let (_, error) = recv_upto(&server, usize::MAX);
+    assert_eq!(error, Some(Errno::CONNRESET), "the upstream is reset too");
+    drop(relay);
+}
+
+#[test]
+fn an_upstream_that_never_answers_the_connect_times_out() {
+    // A listener whose backlog is full drops the next SYN: that connect
+    // never completes.
+    let (fd, addr) = crate::util::net::bind_tcp(LOCAL).unwrap_or_else(|e| panic!("{e}"));
+    rustix::net::listen(&fd, 0).unwrap_or_else(|e| panic!("listen: {e}"));
+    let _filler = connect(addr.port());
+    let relay = forwarder(&to_port(addr.port()), &["--connect-timeout", "0.5"]);
+    let client = connect(relay.port());
+    let started = Instant::now();
+    let (_, error) = recv_upto(&client, usize::MAX);
+    let waited = started.elapsed().as_secs_f64();
+    assert_eq!(error, Some(Errno::CONNRESET));
+    assert!((0.45..3.0).contains(&waited), "reset after {waited:.3} s");
+    relay.wait_stderr(&format!("connect {addr}: connection timed out (ETIMEDOUT)"));
+}
+
+#[test]
+fn faults_on_the_connection_act_on_the_client() {
+    let up = upstream();
+    // --accept-delay: the first byte back no sooner than the delay.
+    let relay = forwarder(&to_port(up.port()), &["-q", "--accept-delay", "300"]);
+    let started = Instant::now();
+    assert_eq!(round_trip(relay.port(), b"slow open"), b"slow open");
+    let secs = started.elapsed().as_secs_f64();
+    assert!((0.3..2.0).contains(&secs), "{secs:.3} s");
+    // --close-after SECSs: the client's EOF that long after its accept.
+    let relay = forwarder(&to_port(up.port()), &["-q", "--close-after", "1s"]);
+    let started = Instant::now();
+    let fd = connect(relay.port());
+    send_all(&fd, b"still relayed");
+    let (got, error) = recv_upto(&fd, usize::MAX);
+    assert_eq!((got.as_slice(), error), (&b"still relayed"[..], None));
+    let secs = started.elapsed().as_secs_f64();
+    assert!((1.0..1.5).contains(&secs), "EOF after {secs:.3} s");
+    // --on-accept reset: reset at once, the upstream never dialled.
+    let (listener, port) = crate::util::net::listener();
+    let relay = forwarder(&to_port(port), &["-q", "--on-accept", "reset"]);
+    if let Some(fd) = crate::util::net::connect_unless_reset(relay.port()) {
+        assert_eq!(recv_upto(&fd, usize::MAX).1, Some(Errno::CONNRESET));
+    }
+    rustix::io::ioctl_fionbio(&listener, true).unwrap_or_else(|e| panic!("{e}"));
+    let dialled = rustix::net::accept(&listener);
+    assert_eq!(
+        dialled.err(),
+        Some(Errno::AGAIN),
+        "the upstream was dialled"
+    );
+}
+
+#[test]
 fn a_unix_upstream_and_a_unix_listener_in_front_of_tcp() {
     let dir = TempDir::new();
     let path = dir.join("up.sock");
