@@ -1,6 +1,7 @@
 //! Per-connection state, kept small: an idle connection holds no buffer.
 //! The connections live in a [`crate::slab::Slab`].
 
+use super::bulk::SplicedEcho;
 use super::fault::stream::Faulted;
 use super::forward::Relay;
 use super::peer::Peer;
@@ -45,6 +46,8 @@ pub enum Outgoing {
     Faulted(Box<Faulted>),
     /// Relayed to an upstream of its own (`--forward`).
     Relay(Box<Relay>),
+    /// The plain echo of a bulk stream, spliced through a pipe.
+    Spliced(Box<SplicedEcho>),
 }
 
 #[cfg(test)]

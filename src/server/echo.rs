@@ -11,12 +11,17 @@
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever (see [`super::idle`]).
 //!
+//! A plain connection whose `recv` fills the whole scratch buffer is a bulk
+//! stream: its echo is spliced from then on ([`super::bulk`]); requests
+//! smaller than the buffer never leave the one `recv`, one `send` path.
+//!
 //! A connection the faults pick ([`super::fault`]) is served by
 //! [`fault::stream::step`] instead, on events and on the worker's timers
 //! (the earliest set on the worker's one timer fd); a worker without faults
 //! holds no timer and never looks.
 
 use super::WorkerStats;
+use super::bulk;
 use super::conn::{Conn, Outgoing};
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
@@ -195,7 +200,7 @@ impl Worker<'_> {
                 .and_then(|conn| match &mut conn.out {
                     Outgoing::Faulted(fault) => fault.fire(at).then_some(false),
                     Outgoing::Relay(relay) => relay.fire(at).then_some(true),
-                    Outgoing::Plain(_) => None,
+                    Outgoing::Plain(_) | Outgoing::Spliced(_) => None,
                 });
             match due {
                 Some(false) => self.on_faulted(token, EventFlags::empty()),
@@ -209,7 +214,7 @@ impl Worker<'_> {
                 conns.get_mut(token).is_some_and(|conn| match &conn.out {
                     Outgoing::Faulted(fault) => fault.armed_at() == Some(at),
                     Outgoing::Relay(relay) => relay.armed_at() == Some(at),
-                    Outgoing::Plain(_) => false,
+                    Outgoing::Plain(_) | Outgoing::Spliced(_) => false,
                 })
             });
         }
@@ -446,6 +451,13 @@ impl Worker<'_> {
             Outgoing::Plain(pending) => !pending.is_empty(),
             Outgoing::Faulted(_) => return self.on_faulted(token, flags),
             Outgoing::Relay(_) => return self.on_relay(token, Wake::Ready(Side::Client, flags)),
+            Outgoing::Spliced(_) => {
+                let idle = self.options.idle_timeout.is_some();
+                if !bulk::step(conn, &self.epoll, token, idle, &mut self.stats) {
+                    self.close(token);
+                }
+                return;
+            }
         };
         let keep = if writing {
             self.flush_pending(token)
@@ -482,6 +494,10 @@ impl Worker<'_> {
         };
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
+        if received == self.scratch.len() && sent == received && conn.transcript.is_none() {
+            // A bulk stream: its echo splices from now on.
+            conn.out = Outgoing::Spliced(Box::default());
+        }
         if sent < received {
             let Outgoing::Plain(pending) = &mut conn.out else {
                 return false;

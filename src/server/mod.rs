@@ -6,6 +6,7 @@
 
 mod announce;
 pub mod background;
+mod bulk;
 mod chat;
 mod conn;
 mod datagram;

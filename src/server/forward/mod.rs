@@ -28,7 +28,7 @@ pub mod args;
 pub mod close;
 mod copy;
 pub mod relay;
-mod splice;
+pub mod splice;
 
 pub use args::{FaultDir, ForwardFlags, Target};
 pub use close::{CloseReason, Closing};
