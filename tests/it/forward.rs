@@ -321,6 +321,48 @@ fn exit_after_and_max_conns_count_relayed_clients() {
     relay.wait_exit().success();
 }
 
+#[test]
+fn idle_clients_are_closed_and_sigterm_ends_a_busy_relay_at_once() {
+    let up = upstream();
+    let relay = forwarder(&to_port(up.port()), &["-q", "--idle-timeout", "0.5"]);
+    let silent = connect(relay.port());
+    let started = Instant::now();
+    let (got, error) = recv_upto(&silent, usize::MAX);
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!((got.len(), error), (0, None), "closed with a FIN");
+    assert!((0.4..3.0).contains(&secs), "closed after {secs:.3} s");
+    // A relay whose client never reads, its pipes full: SIGTERM still
+    // ends sockd at once.
+    let mut busy = forwarder(&to_port(up.port()), &["-q"]);
+    let stuck = connect(busy.port());
+    rustix::io::ioctl_fionbio(&stuck, true).unwrap_or_else(|e| panic!("{e}"));
+    let chunk = vec![1u8; 1 << 20];
+    while sockkit::io::send_some(&stuck, &chunk).is_ok() {}
+    busy.signal(rustix::process::Signal::TERM);
+    assert!(busy.exits_within(Duration::from_secs(3)), "still running");
+    busy.wait_exit().success();
+}
+
+#[test]
+fn the_transcript_shows_what_relayed_clients_say() {
+    let up = upstream();
+    let relay = sockd()
+        .args([
+            "--threads",
+            "1",
+            "--forward",
+            &to_port(up.port()),
+            LOCAL,
+            "0",
+        ])
+        .serve();
+    assert_eq!(
+        round_trip(relay.port(), b"hello upstream\n"),
+        b"hello upstream\n"
+    );
+    relay.wait_stdout("127.0.0.1 say: hello upstream");
+}
+
 /// The `splice` calls sockd makes (strace's lines) while one client sends
 /// 1 MiB through `--forward` with `flags`.
 fn splices_for(flags: &[&str]) -> usize {
