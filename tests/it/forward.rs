@@ -204,6 +204,55 @@ fn reset_after_through_the_relay_sends_exactly_that_many_then_econnreset() {
 }
 
 #[test]
+fn chunk_and_slow_close_act_on_the_relayed_reply() {
+    let (listener, port) = crate::util::net::listener();
+    let relay = forwarder(
+        &to_port(port),
+        &[
+            "-q",
+            "--chunk",
+            "10:20",
+            "--slow-close",
+            "500",
+            "--fault-dir",
+            "down",
+        ],
+    );
+    let client = connect(relay.port());
+    send_all(&client, b"request");
+    shutdown(&client, Shutdown::Write).unwrap_or_else(|e| panic!("shutdown: {e}"));
+    let server = accept(&listener);
+    // Up is not faulted: the request comes whole.
+    assert_eq!(recv_to_eof(&server), b"request");
+    let reply = random_bytes(100, 3);
+    send_all(&server, &reply);
+    shutdown(&server, Shutdown::Write).unwrap_or_else(|e| panic!("shutdown: {e}"));
+    let upstream_fin = Instant::now();
+    let mut got = Vec::new();
+    let mut reads = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        match sockkit::io::recv_some(&client, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                assert!(n <= 10, "a read of {n} bytes");
+                got.extend_from_slice(&buf[..n]);
+                reads += 1;
+            }
+            Err(e) => panic!("recv: {e:?}"),
+        }
+    }
+    let fin_after = upstream_fin.elapsed().as_secs_f64();
+    assert_eq!(got, reply);
+    assert!(reads >= 10, "{reads} reads");
+    // The FIN follows the upstream's by the slow close, not before.
+    assert!(
+        (0.5..2.0).contains(&fin_after),
+        "EOF {fin_after:.3} s after"
+    );
+}
+
+#[test]
 fn a_client_reset_resets_its_upstream_connection() {
     let (listener, port) = crate::util::net::listener();
     let relay = forwarder(&to_port(port), &[]);
