@@ -109,6 +109,17 @@ impl Error {
         }
     }
 
+    /// A failed read of a typed line from stdin ([`crate::io::LineReader`]);
+    /// a line refused for its length says what the longest is.
+    pub fn reading_stdin(errno: Errno) -> Self {
+        let error = Self::on("read", "stdin", errno);
+        if errno == Errno::MSGSIZE {
+            let most = crate::io::MAX_LINE >> 20;
+            return error.hinted(format!("a typed line is at most {most} MiB"));
+        }
+        error
+    }
+
     /// A failed `std::io` operation: [`Error::Os`] with the errno when the
     /// `io::Error` carries one (every failed syscall does), else
     /// [`Error::Io`] with std's message.

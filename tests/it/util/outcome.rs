@@ -62,6 +62,14 @@ impl Outcome {
         self
     }
 
+    /// Asserts the exit code alone, for a failure whose stderr is checked
+    /// whole with [`Self::stderr_is`] (lines before the error included).
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "wrong exit code\n{self}");
+        self.no_panic()
+    }
+
     #[track_caller]
     pub fn no_panic(&self) -> &Self {
         assert!(!self.stderr.contains("panicked"), "panic\n{self}");
