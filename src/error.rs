@@ -233,6 +233,10 @@ impl Error {
 
     /// The hint of a failure that `flag` allowed `allowed` for.
     fn hint_after(&self, flag: &str, allowed: Duration) -> Option<String> {
+        // The caller who looked closer knows better than the flag's word.
+        if let Self::Hinted { hint, .. } = self {
+            return Some(hint.clone());
+        }
         let secs = allowed.as_secs_f64();
         match (flag, self.errno()) {
             ("--wait", Some(Errno::CONNREFUSED)) => Some(format!(
