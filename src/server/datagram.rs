@@ -78,6 +78,9 @@ struct Shared<'a> {
     local: &'a Endpoint,
     stop: &'a Stop,
     stopping: AtomicBool,
+    /// `--exit-after`'s count has come, and delayed echoes are still held:
+    /// they go out first, nothing more is read.
+    finishing: AtomicBool,
     received: AtomicU64,
     exit_after: Option<u64>,
     transcript: Option<&'a OutputQueue>,
@@ -111,6 +114,7 @@ pub fn serve(
         local,
         stop,
         stopping: AtomicBool::new(false),
+        finishing: AtomicBool::new(false),
         received: AtomicU64::new(0),
         exit_after: options.exit_after,
         transcript: options.transcript,
@@ -223,6 +227,10 @@ impl<'a> Worker<'a> {
 
     fn run(mut self) -> Result<WorkerStats> {
         while !self.shared.stopping.load(Ordering::Acquire) {
+            if self.shared.finishing.load(Ordering::Acquire) {
+                self.finish()?;
+                continue;
+            }
             if self.faulted.is_some() && !self.wait()? {
                 continue;
             }
@@ -267,6 +275,27 @@ impl<'a> Worker<'a> {
             .map_err(|errno| Error::at("poll", self.shared.local, errno))
     }
 
+    /// After `--exit-after`'s count: sends this worker's delayed echoes as
+    /// they fall due; the last worker to hold none stops sockd. A stop
+    /// signal still ends the wait at once.
+    fn finish(&mut self) -> Result<()> {
+        let mut now = Instant::now();
+        while let Some((to, bytes)) = self.held.pop_due(&self.shared.held, now) {
+            self.send(&bytes, &to);
+            now = Instant::now();
+        }
+        if self.shared.held.is_empty() {
+            self.shared.stop.trigger();
+        }
+        let timeout = match self.held.next() {
+            Some(at) => at.saturating_duration_since(now).min(STOP_BACKSTOP),
+            None => STOP_BACKSTOP,
+        };
+        crate::io::poll_readable(self.shared.stop.fd(), Some(timeout))
+            .map(drop)
+            .map_err(|errno| Error::on("poll", "stop signal", errno))
+    }
+
     fn receive(&mut self) -> core::result::Result<(Datagram, Option<i32>), Errno> {
         if self.unix && self.splitter.is_some() {
             recv_from_with_pid(self.shared.socket, &mut self.buf)
@@ -298,7 +327,11 @@ impl<'a> Worker<'a> {
         if let Some(limit) = self.shared.exit_after
             && self.shared.received.fetch_add(1, Ordering::AcqRel) + 1 == limit
         {
-            self.shared.stop.trigger();
+            // Every datagram counted is echoed or held by now.
+            match self.shared.held.is_empty() {
+                true => self.shared.stop.trigger(),
+                false => self.shared.finishing.store(true, Ordering::Release),
+            }
         }
     }
 
