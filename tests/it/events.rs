@@ -8,7 +8,7 @@ use crate::util::net::{
     connect, connect_unix, datagram_client, local_port, loopback_of, recv_datagram, recv_exact,
     recv_to_eof, reset, send_all, send_datagram,
 };
-use crate::util::{Cmd, Process, TempDir, skip, sockd};
+use crate::util::{Cmd, Process, TempDir, eventually, skip, sockd};
 use rustix::net::Shutdown;
 use rustix::process::Signal;
 use serde_json::Value;
@@ -194,6 +194,31 @@ fn a_fault_that_ends_a_connection_is_told_and_is_its_close_reason() {
         (close["bytes_in"].as_u64(), close["bytes_out"].as_u64()),
         (Some(20), Some(10))
     );
+
+    // A client that never closes after the fault's FIN: sockd gives up
+    // lingering (2 s) and closes; still the fault's doing.
+    let (server, log) = serve(&dir, &["--close-after", "10"]);
+    let fd = connect(server.port());
+    send_all(&fd, &[7u8; 20]);
+    assert_eq!(recv_to_eof(&fd), [7u8; 10]);
+    let closed = || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"close\""));
+    assert!(eventually(Duration::from_secs(10), closed), "never closed");
+    let events = stop(server, &log);
+    drop(fd);
+    assert_eq!(close_of(&events, 1)["reason"], "fault", "{events:#?}");
+
+    let (server, log) = serve(&dir, &["--reset-after", "10"]);
+    let fd = connect(server.port());
+    send_all(&fd, &[7u8; 20]);
+    let (got, errno) = crate::util::net::recv_upto(&fd, 20);
+    assert_eq!((got.len(), errno), (10, Some(rustix::io::Errno::CONNRESET)));
+    let events = stop(server, &log);
+    assert_eq!(
+        of(&events, "fault")[0]["which"],
+        "reset_after",
+        "{events:#?}"
+    );
+    assert_eq!(close_of(&events, 1)["reason"], "fault", "{events:#?}");
 
     let (server, log) = serve(&dir, &["--on-accept", "reset"]);
     // A reset at accept can beat connect's return (ECONNRESET there).
