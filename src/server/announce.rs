@@ -12,6 +12,9 @@
 //! links the kernel makes, not plantable ones, and replacing them would
 //! break them for everyone. A replaced file is removed when sockd exits, if
 //! it is still the file we wrote with the line we wrote.
+//!
+//! `--events` opens its log the same way ([`open_log`]), except that the
+//! new file is renamed over PATH empty, at once, and stays at exit.
 
 use super::stop::Stop;
 use crate::decimal;

@@ -188,7 +188,7 @@ impl Events {
             "peer": peer.to_string(),
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
-            "duration": opened.started.elapsed().as_secs_f64(),
+            "duration": micros(opened.started.elapsed()),
             "reason": reason.name(),
         });
         if let (CloseReason::Error(errno), Value::Object(map)) = (reason, &mut fields) {
@@ -236,7 +236,7 @@ impl Log {
     /// `{"event":…,"t":…,` then `fields`' own (serde_json's order), as
     /// one line.
     fn emit(&self, event: &str, fields: Value) {
-        let t = Value::from(self.start.elapsed().as_secs_f64());
+        let t = Value::from(micros(self.start.elapsed()));
         let fields = fields.to_string();
         let mut line = format!("{{\"event\":{},\"t\":{t}", Value::from(event));
         match fields.strip_prefix('{') {
@@ -249,6 +249,11 @@ impl Log {
         line.push('\n');
         self.sink.write(line.as_bytes());
     }
+}
+
+/// Seconds, to the microsecond: `1.253749`, not `1.2537493259999999`.
+fn micros(elapsed: core::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1e6).round() / 1e6
 }
 
 #[cfg(test)]
@@ -264,6 +269,12 @@ mod tests {
         events.close(opened.as_ref(), &peer, 1, 1, CloseReason::Eof);
         assert!(!events.is_on());
         assert_eq!(events.finish(), 0);
+    }
+
+    #[test]
+    fn times_print_to_the_microsecond() {
+        let t = micros(core::time::Duration::from_nanos(1_253_749_326));
+        assert_eq!(Value::from(t).to_string(), "1.253749");
     }
 
     #[test]
