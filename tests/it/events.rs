@@ -491,3 +491,53 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
             ),
         );
 }
+
+#[test]
+fn a_fifo_is_written_in_place_for_its_reader() {
+    let dir = TempDir::new();
+    let fifo = dir.join("events");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read_to_string(&fifo).unwrap_or_else(|e| panic!("read fifo: {e}"))
+    });
+    let server = sockd()
+        .args([
+            "-q",
+            "--threads",
+            "1",
+            "--events",
+            arg(&fifo),
+            "127.0.0.1",
+            "0",
+        ])
+        .serve();
+    let fd = connect(server.port());
+    send_all(&fd, b"abc");
+    assert_eq!(recv_exact(&fd, 3), b"abc");
+    drop(fd);
+    server.signal(Signal::TERM);
+    server.wait_exit().success();
+    let text = reader.join().unwrap_or_else(|_| panic!("reader panicked"));
+    let kinds: Vec<Value> = parse(&text).iter().map(|e| e["event"].clone()).collect();
+    assert_eq!(kinds, ["listen", "accept", "close", "stop"]);
+    let meta = std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()),
+        "replaced"
+    );
+}
+
+#[test]
+fn events_are_not_for_chat_mode() {
+    sockd()
+        .args(["--chat", "--events", "/tmp/never-written", "127.0.0.1", "0"])
+        .run()
+        .fails_with(64, "--events");
+    assert!(!Path::new("/tmp/never-written").exists());
+}

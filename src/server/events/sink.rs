@@ -145,3 +145,35 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::pipe::{PipeFlags, pipe_with};
+
+    #[test]
+    fn a_pipe_nobody_reads_costs_lines_counted_never_a_wait_nor_half_a_line() {
+        let (read_end, write_end) =
+            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).unwrap_or_else(|e| panic!("{e}"));
+        let sink = Sink::with(Out::Direct(write_end));
+        let line = format!("{{\"event\":\"accept\",\"pad\":\"{}\"}}\n", "x".repeat(90));
+        let started = std::time::Instant::now();
+        for _ in 0..10_000 {
+            sink.write(line.as_bytes());
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let dropped = sink.finish();
+        let mut held = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n @ 1..) = crate::io::read_some(&read_end, &mut buf) {
+            held.extend_from_slice(&buf[..n]);
+        }
+        assert!(held.ends_with(b"\n"), "a line was cut");
+        let written = held.iter().filter(|&&b| b == b'\n').count() as u64;
+        assert!(
+            written > 0 && dropped > 0,
+            "{written} written, {dropped} dropped"
+        );
+        assert_eq!(written + dropped, 10_000);
+    }
+}
