@@ -329,7 +329,8 @@ impl Worker<'_> {
                 .then(|| Box::new(MessageSplitter::new())),
         };
         let token = self.conns.insert(conn);
-        if let Some(conn) = self.conns.get_mut(token)
+        if self.shared.events.is_on()
+            && let Some(conn) = self.conns.get_mut(token)
             && let Some(opened) = self.shared.events.accept(&conn.peer)
         {
             self.opened.insert(token, opened);
