@@ -541,3 +541,62 @@ fn events_are_not_for_chat_mode() {
         .fails_with(64, "--events");
     assert!(!Path::new("/tmp/never-written").exists());
 }
+
+#[test]
+fn a_fifo_nobody_reads_costs_events_counted_never_a_stalled_server() {
+    let dir = TempDir::new();
+    let fifo = dir.join("events");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    // Open, so sockd finds a reader; never read until sockd is gone.
+    let reader = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap_or_else(|e| panic!("open fifo: {e}"));
+    let server = sockd()
+        .args(["-q", "-u", "--events", arg(&fifo), "127.0.0.1", "0"])
+        .serve();
+    let fd = datagram_client(
+        &loopback_of(Kind::Datagram, server.port()),
+        Duration::from_secs(10),
+    );
+    // 30,000 datagram events of ~70 bytes: twice the FIFO's 1 MiB. Sent 50
+    // at a time, each window's echoes awaited: sockd answers all along.
+    const WINDOW: usize = 50;
+    const ROUNDS: usize = 600;
+    for _ in 0..ROUNDS {
+        for _ in 0..WINDOW {
+            send_datagram(&fd, b"x");
+        }
+        for _ in 0..WINDOW {
+            assert_eq!(
+                recv_datagram(&fd),
+                Some(b"x".to_vec()),
+                "an echo went missing"
+            );
+        }
+    }
+    server.signal(Signal::TERM);
+    let out = server.wait_exit();
+    out.success();
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(n @ 1..) = sockkit::io::read_some(&reader, &mut buf) {
+        held.extend_from_slice(&buf[..n]);
+    }
+    let events = parse(&String::from_utf8_lossy(&held));
+    let dropped = out.events_dropped();
+    assert!(dropped > 0, "nothing dropped: {} events held", events.len());
+    // listen, the datagrams, stop: each in the FIFO whole, or counted.
+    assert_eq!(
+        events.len() as u64 + dropped,
+        (2 + WINDOW * ROUNDS) as u64,
+        "{out}"
+    );
+}
