@@ -1,5 +1,4 @@
-//! `sockd HOST PORT` · `sockd -u HOST PORT` · `sockd -U PATH [-u]`: an echo
-//! server (TCP, UDP, unix; faults on request), or the lesson's chat.
+//! sockd: an echo server (TCP, UDP, unix; faults, events on request), or the lesson's chat.
 #![forbid(unsafe_code)]
 
 use sockkit::cli::{self, parse_secs};
@@ -47,6 +46,8 @@ struct Args {
     verbosity: cli::Verbosity,
     #[command(flatten)]
     faults: FaultFlags,
+    #[command(flatten)]
+    events: server::events::EventsFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,9 +70,10 @@ fn main() -> std::process::ExitCode {
             idle_timeout: args.idle_timeout,
             exit_after: args.exit_after,
             threads: args.threads.map(usize::from),
-            faults: None,
+            ..ServeOptions::default()
         },
         faults: args.faults,
+        events: args.events,
     };
     cli::report("sockd", server::run(&options))
 }

@@ -26,6 +26,7 @@
 //! this runs: no clock read, no poll.
 
 use super::WorkerStats;
+use super::events::Events;
 use super::fault::Plan;
 use super::fault::datagram::{Budget, Faulted, Held, flip};
 use super::peer::Peer;
@@ -70,6 +71,8 @@ pub struct DatagramOptions<'a> {
     pub transcript: Option<&'a OutputQueue>,
     /// The faults every datagram goes through; `None`: the plain echo.
     pub faults: Option<&'a Plan>,
+    /// The event log (a `datagram` event each).
+    pub events: &'a Events,
 }
 
 /// What the datagram workers share.
@@ -85,6 +88,7 @@ struct Shared<'a> {
     exit_after: Option<u64>,
     transcript: Option<&'a OutputQueue>,
     faults: Option<&'a Plan>,
+    events: &'a Events,
     held: Budget,
 }
 
@@ -119,6 +123,7 @@ pub fn serve(
         exit_after: options.exit_after,
         transcript: options.transcript,
         faults: options.faults,
+        events: options.events,
         held: Budget::default(),
     };
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
@@ -297,7 +302,7 @@ impl<'a> Worker<'a> {
     }
 
     fn receive(&mut self) -> core::result::Result<(Datagram, Option<i32>), Errno> {
-        if self.unix && self.splitter.is_some() {
+        if self.unix && (self.splitter.is_some() || self.shared.events.is_on()) {
             recv_from_with_pid(self.shared.socket, &mut self.buf)
         } else {
             recv_from(self.shared.socket, &mut self.buf, RecvFlags::empty()).map(|d| (d, None))
@@ -308,18 +313,22 @@ impl<'a> Worker<'a> {
     fn serve(&mut self, datagram: &Datagram, pid: Option<i32>) {
         self.stats.datagrams += 1;
         self.stats.bytes += datagram.full_len as u64;
-        if self.splitter.is_some() {
-            let peer = match (pid, datagram.from.as_ref().and_then(ip_of)) {
+        let events = self.shared.events;
+        let peer = (self.splitter.is_some() || events.is_on()).then(|| {
+            match (pid, datagram.from.as_ref().and_then(ip_of)) {
                 (_, Some(addr)) => Peer::Ip(addr),
                 (Some(pid), None) => Peer::Pid(pid),
                 (None, None) => Peer::Unknown,
-            };
-            self.transcribe(peer, datagram);
+            }
+        });
+        if let Some(peer) = &peer {
+            events.datagram(peer, datagram.full_len);
+            self.transcribe(*peer, datagram);
         }
         match &datagram.from {
             _ if datagram.truncated() => self.unsent(datagram.full_len, Errno::MSGSIZE),
             Some(from) if answerable(from) => match self.faulted.is_some() {
-                true => self.fault(datagram.len, from),
+                true => self.fault(datagram.len, from, peer.as_ref()),
                 false => self.send_echo(datagram.len, from),
             },
             _ => self.unsent(datagram.len, Errno::DESTADDRREQ),
@@ -351,16 +360,27 @@ impl<'a> Worker<'a> {
 
     /// The echo of the first `len` bytes of the buffer, through the
     /// faults: dropped, corrupted, sent once or twice, now or later.
-    fn fault(&mut self, len: usize, to: &SocketAddrAny) {
+    /// `peer` names the sender in the faults' events.
+    fn fault(&mut self, len: usize, to: &SocketAddrAny, peer: Option<&Peer>) {
         let now = Instant::now();
         let Some(arrival) = self.faulted.as_mut().and_then(|f| f.arrive(len, now)) else {
             return self.send_echo(len, to);
         };
+        let acted = |which| {
+            if let Some(peer) = peer {
+                self.shared.events.datagram_fault(peer, which);
+            }
+        };
         if arrival.copies == 0 {
             self.stats.dropped += 1;
+            acted("drop");
             return log::debug!("echo of {len} bytes dropped by --drop");
         }
+        if arrival.copies > 1 {
+            acted("duplicate");
+        }
         if let Some(bit) = arrival.flip {
+            acted("corrupt");
             flip(&mut self.buf[..len], bit);
         }
         for _ in 0..arrival.copies {

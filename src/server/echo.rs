@@ -18,6 +18,7 @@
 
 use super::WorkerStats;
 use super::conn::{Conn, Outgoing};
+use super::events::{CloseReason, Opened};
 use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
@@ -35,6 +36,7 @@ use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Bytes read per `recv`; also the most a connection can have pending.
@@ -96,6 +98,7 @@ pub fn run_worker(
         timers: Timers::new(),
         alarm: Alarm::new(),
         send_queues: SendQueues::new(),
+        opened: HashMap::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -122,6 +125,9 @@ struct Worker<'a> {
     alarm: Alarm,
     /// For the faults' RST ending (opened at the first).
     send_queues: SendQueues,
+    /// With `--events`: each connection's id and accept time, by token
+    /// (beside the slab, so a connection stays small without them).
+    opened: HashMap<u64, Opened>,
 }
 
 impl Worker<'_> {
@@ -323,6 +329,12 @@ impl Worker<'_> {
                 .then(|| Box::new(MessageSplitter::new())),
         };
         let token = self.conns.insert(conn);
+        if self.shared.events.is_on()
+            && let Some(conn) = self.conns.get_mut(token)
+            && let Some(opened) = self.shared.events.accept(&conn.peer)
+        {
+            self.opened.insert(token, opened);
+        }
         let registered = match self.conns.get_mut(token) {
             Some(conn) => epoll::add(
                 &self.epoll,
@@ -337,7 +349,7 @@ impl Worker<'_> {
                 "epoll_ctl connection: {}",
                 crate::error::describe_errno(errno)
             );
-            self.close(token);
+            self.close(token, CloseReason::Error(errno));
         } else if faulted {
             self.on_faulted(token, EventFlags::empty());
         }
@@ -351,30 +363,34 @@ impl Worker<'_> {
             Outgoing::Plain(pending) => !pending.is_empty(),
             Outgoing::Faulted(_) => return self.on_faulted(token, flags),
         };
-        let keep = if writing {
+        let kept = if writing {
             self.flush_pending(token)
         } else {
             self.echo_once(token)
         };
         // An error while output is stuck will never clear by itself.
-        if !keep || (writing && flags.contains(EventFlags::ERR)) {
-            self.close(token);
+        let kept = match kept {
+            Ok(()) if writing && flags.contains(EventFlags::ERR) => Err(CloseReason::Reset),
+            kept => kept,
+        };
+        if let Err(reason) = kept {
+            self.close(token, reason);
         }
         if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
             self.flush_transcript();
         }
     }
 
-    /// One `recv`, one `send`. Returns whether the connection stays open.
-    fn echo_once(&mut self, token: u64) -> bool {
+    /// One `recv`, one `send`. `Err`: the connection closes, and why.
+    fn echo_once(&mut self, token: u64) -> core::result::Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(token) else {
-            return false;
+            return Err(CloseReason::Error(Errno::BADF));
         };
         let received = match recv_some(&conn.fd, &mut self.scratch) {
-            Ok(0) => return false,
+            Ok(0) => return Err(CloseReason::Eof),
             Ok(n) => n,
-            Err(Errno::AGAIN) => return true,
-            Err(_) => return false,
+            Err(Errno::AGAIN) => return Ok(()),
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         let data = &self.scratch[..received];
         let idle = self.options.idle_timeout.is_some();
@@ -382,13 +398,13 @@ impl Worker<'_> {
         let sent = match send_some(&conn.fd, data) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => 0,
-            Err(_) => return false,
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
         if sent < received {
             let Outgoing::Plain(pending) = &mut conn.out else {
-                return false;
+                return Err(CloseReason::Error(Errno::INVAL));
             };
             pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
@@ -397,9 +413,9 @@ impl Worker<'_> {
                 EventData::new_u64(token),
                 EventFlags::OUT,
             )
-            .is_ok();
+            .map_err(CloseReason::Error);
         }
-        true
+        Ok(())
     }
 
     /// An event or a timer for a faulted connection.
@@ -419,8 +435,13 @@ impl Worker<'_> {
             let idle = self.options.idle_timeout.is_some();
             received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
         }
-        if !stepped.open {
-            self.close(token);
+        if self.shared.events.is_on() {
+            for which in stepped.acted.into_iter().flatten() {
+                self.shared.events.fault(self.opened.get(&token), which);
+            }
+        }
+        if let Err(reason) = stepped.open {
+            self.close(token, reason);
         }
         if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
             self.flush_transcript();
@@ -428,17 +449,17 @@ impl Worker<'_> {
     }
 
     /// Sends what a short send left; back to reading once it is all out.
-    fn flush_pending(&mut self, token: u64) -> bool {
+    fn flush_pending(&mut self, token: u64) -> core::result::Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(token) else {
-            return false;
+            return Err(CloseReason::Error(Errno::BADF));
         };
         let Outgoing::Plain(pending) = &mut conn.out else {
-            return false;
+            return Err(CloseReason::Error(Errno::INVAL));
         };
         let sent = match send_some(&conn.fd, pending.as_slice()) {
             Ok(sent) => sent,
-            Err(Errno::AGAIN) => return true,
-            Err(_) => return false,
+            Err(Errno::AGAIN) => return Ok(()),
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         if self.options.idle_timeout.is_some() && sent > 0 {
             conn.last_active = Instant::now();
@@ -447,7 +468,7 @@ impl Worker<'_> {
         conn.bytes_out += sent as u64;
         pending.drain(..sent);
         if !pending.is_empty() {
-            return true;
+            return Ok(());
         }
         // Give the buffer back: an idle connection holds none.
         *pending = Vec::new();
@@ -457,13 +478,19 @@ impl Worker<'_> {
             EventData::new_u64(token),
             EventFlags::IN,
         )
-        .is_ok()
+        .map_err(CloseReason::Error)
     }
 
-    fn close(&mut self, token: u64) {
+    fn close(&mut self, token: u64, reason: CloseReason) {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
+        if self.shared.events.is_on() {
+            let opened = self.opened.remove(&token);
+            let (bytes_in, bytes_out) = (conn.bytes_in, conn.bytes_out);
+            let events = &self.shared.events;
+            events.close(opened.as_ref(), &conn.peer, bytes_in, bytes_out, reason);
+        }
         log::debug!(
             "closed {}: {} bytes in, {} bytes out",
             conn.peer,
@@ -497,8 +524,11 @@ impl Worker<'_> {
                 found.trickling.len()
             );
         }
-        for token in found.silent.into_iter().chain(found.trickling) {
-            self.close(token);
+        for token in found.silent {
+            self.close(token, CloseReason::Idle);
+        }
+        for token in found.trickling {
+            self.close(token, CloseReason::Lease);
         }
         self.flush_transcript();
     }
@@ -506,7 +536,7 @@ impl Worker<'_> {
     fn close_all(&mut self) {
         let tokens: Vec<u64> = self.conns.tokens().collect();
         for token in tokens {
-            self.close(token);
+            self.close(token, CloseReason::Stop);
         }
         self.flush_transcript();
     }
