@@ -622,7 +622,7 @@ pub fn stdin_is_terminal() -> bool {
 /// The longest line a [`LineReader`] holds: a typed line (sockc's transcript,
 /// chat's operator) is something a person means to send, and a stdin that
 /// never sends a newline must not grow the buffer without end.
-pub const MAX_LINE: usize = 1 << 20;
+pub const MAX_LINE: usize = 64 << 20;
 
 /// Lines read from a raw fd with one buffer: no `std::io::Stdin` lock, and the
 /// bytes after a line stay for the next call. A line is at most [`MAX_LINE`]
