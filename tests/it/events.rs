@@ -6,9 +6,10 @@
 
 use crate::util::net::{
     connect, connect_unix, datagram_client, local_port, loopback_of, recv_datagram, recv_exact,
-    recv_to_eof, reset, send_all, send_datagram,
+    recv_to_eof, recv_upto, reset, send_all, send_datagram,
 };
 use crate::util::{Cmd, Process, TempDir, eventually, skip, sockd};
+use rustix::io::Errno;
 use rustix::net::Shutdown;
 use rustix::process::Signal;
 use serde_json::Value;
@@ -157,6 +158,39 @@ fn a_reset_and_a_silent_client_close_as_reset_and_idle() {
     let idle = close_of(&events, 2);
     assert_eq!(idle["reason"], "idle", "{events:#?}");
     assert!(idle["duration"].as_f64().unwrap_or(0.0) >= 0.29, "{idle}");
+}
+
+/// The one close reason a client cannot cause: the kernel ends sockd's
+/// side of the connection (`sockstat --kill`, SOCK_DESTROY), and sockd's
+/// next call on it fails with `ECONNABORTED`.
+#[test]
+fn a_connection_the_kernel_ends_closes_as_error_with_its_errno() {
+    if !skip::require_root() {
+        return;
+    }
+    let dir = TempDir::new();
+    let (server, log) = serve(&dir, &[]);
+    let fd = connect(server.port());
+    send_all(&fd, b"abc");
+    assert_eq!(recv_exact(&fd, 3), b"abc");
+    let pid = server.pid().to_string();
+    // -c: the connection, not the listener.
+    crate::util::sockstat()
+        .args(["--kill", "-c", "--pid", &pid])
+        .run()
+        .success();
+    // The kernel's RST (or, without SOCK_DESTROY, sockd's FIN).
+    let (_, error) = recv_upto(&fd, usize::MAX);
+    assert!(matches!(error, None | Some(Errno::CONNRESET)), "{error:?}");
+    let events = stop(server, &log);
+    let close = close_of(&events, 1);
+    let ended = (close["reason"].as_str(), close["errno"].as_str());
+    let expected = match crate::util::procfs::kernel_has_sock_destroy() {
+        Some(true) => (Some("error"), Some("ECONNABORTED")),
+        // --kill shuts the socket down instead: sockd reads an EOF.
+        _ => (Some("eof"), None),
+    };
+    assert_eq!(ended, expected, "{events:#?}");
 }
 
 #[test]
