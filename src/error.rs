@@ -109,6 +109,17 @@ impl Error {
         }
     }
 
+    /// A failed read of a typed line from stdin ([`crate::io::LineReader`]);
+    /// a line refused for its length says what the longest is.
+    pub fn reading_stdin(errno: Errno) -> Self {
+        let error = Self::on("read", "stdin", errno);
+        if errno == Errno::MSGSIZE {
+            let most = crate::io::MAX_LINE >> 20;
+            return error.hinted(format!("a typed line is at most {most} MiB"));
+        }
+        error
+    }
+
     /// A failed `std::io` operation: [`Error::Os`] with the errno when the
     /// `io::Error` carries one (every failed syscall does), else
     /// [`Error::Io`] with std's message.
@@ -222,6 +233,10 @@ impl Error {
 
     /// The hint of a failure that `flag` allowed `allowed` for.
     fn hint_after(&self, flag: &str, allowed: Duration) -> Option<String> {
+        // The caller who looked closer knows better than the flag's word.
+        if let Self::Hinted { hint, .. } = self {
+            return Some(hint.clone());
+        }
         let secs = allowed.as_secs_f64();
         match (flag, self.errno()) {
             ("--wait", Some(Errno::CONNREFUSED)) => Some(format!(

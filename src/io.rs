@@ -639,8 +639,14 @@ pub fn stdin_is_terminal() -> bool {
     rustix::termios::isatty(stdin())
 }
 
+/// The longest line a [`LineReader`] holds: a typed line (sockc's transcript,
+/// chat's operator) is something a person means to send, and a stdin that
+/// never sends a newline must not grow the buffer without end.
+pub const MAX_LINE: usize = 64 << 20;
+
 /// Lines read from a raw fd with one buffer: no `std::io::Stdin` lock, and the
-/// bytes after a line stay for the next call.
+/// bytes after a line stay for the next call. A line is at most [`MAX_LINE`]
+/// bytes.
 #[derive(Debug, Default)]
 pub struct LineReader {
     pending: Vec<u8>,
@@ -688,8 +694,14 @@ impl LineReader {
     /// One `read(2)` from `fd` into the buffer.
     ///
     /// # Errors
-    /// The errno of `read`, `EINTR` aside.
+    /// `EMSGSIZE` when [`MAX_LINE`] bytes are buffered and no `\n` among
+    /// them (as [`take_line`](Self::take_line) has just found): the line is
+    /// refused, not read to its end. Otherwise the errno of `read`, `EINTR`
+    /// aside.
     pub fn fill_from(&mut self, fd: impl AsFd) -> core::result::Result<(), Errno> {
+        if self.scanned >= MAX_LINE {
+            return Err(Errno::MSGSIZE);
+        }
         let mut chunk = [0u8; 4096];
         let n = read_some(fd, &mut chunk)?;
         if n == 0 {
@@ -724,6 +736,37 @@ mod tests {
             got,
             vec![b"hi".to_vec(), b"bye".to_vec(), b"partial".to_vec()]
         );
+    }
+
+    #[test]
+    fn a_line_longer_than_max_line_is_refused_unread_to_its_end() {
+        let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("{e}"));
+        let writer = std::thread::spawn(move || {
+            let mut line = vec![b'a'; MAX_LINE - 1];
+            line.push(b'\n');
+            write_all(&write_end, &line).unwrap_or_else(|e| panic!("{e}"));
+            // Never a newline; the pipe stays open, as a typist's would.
+            let endless = vec![b'b'; 64 * 1024];
+            while write_all(&write_end, &endless).is_ok() {}
+        });
+        let mut lines = LineReader::new();
+        let first = loop {
+            if let Some(line) = lines.take_line() {
+                break line;
+            }
+            lines.fill_from(&read_end).unwrap_or_else(|e| panic!("{e}"));
+        };
+        assert_eq!(first.len(), MAX_LINE - 1);
+        let refused = loop {
+            assert!(lines.take_line().is_none());
+            if let Err(errno) = lines.fill_from(&read_end) {
+                break errno;
+            }
+        };
+        assert_eq!(refused, Errno::MSGSIZE);
+        assert!(lines.pending.len() < MAX_LINE + 4096);
+        drop(read_end);
+        writer.join().unwrap_or_else(|_| panic!("writer panicked"));
     }
 
     #[test]

@@ -207,7 +207,19 @@ pub fn say(options: &ClientOptions, link: &mut Option<Link>, line: &[u8]) -> Res
 /// # Errors
 /// As [`open`].
 pub fn probe(options: &ClientOptions) -> Result<()> {
-    open(options, b"").map(drop)
+    open(options, b"").map(drop).map_err(|error| {
+        if error.errno() != Some(Errno::TIMEDOUT) {
+            return error;
+        }
+        // A larger --timeout is seldom the answer here: most UDP servers
+        // never answer an empty datagram.
+        error.hinted(
+            "no answer to an empty datagram, which many UDP servers ignore: silence \
+             cannot tell them from a firewall; only exit 69 (port unreachable) means \
+             nothing is bound there"
+                .to_string(),
+        )
+    })
 }
 
 /// stdin's lines, each with its `\n` (a last one without), at most

@@ -63,8 +63,6 @@ fn next_line(typed: &mut LineReader) -> Result<Option<Vec<u8>>> {
         if typed.at_eof() {
             return Ok(None);
         }
-        typed
-            .fill_from(stdin())
-            .map_err(|errno| Error::on("read", "stdin", errno))?;
+        typed.fill_from(stdin()).map_err(Error::reading_stdin)?;
     }
 }

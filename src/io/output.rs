@@ -93,7 +93,11 @@ impl OutputQueue {
     ///
     /// # Errors
     /// `pipe2` (`EMFILE`) or the thread's creation (`EAGAIN`) failing.
-    pub fn spawn(fd: BorrowedFd<'static>, capacity: usize, name: &'static str) -> Result<Self> {
+    pub fn spawn(
+        fd: impl AsFd + Send + 'static,
+        capacity: usize,
+        name: &'static str,
+    ) -> Result<Self> {
         let (wake, cancel) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
             .map_err(|errno| Error::on("pipe", name, errno))?;
         let shared = Arc::new(Shared {
@@ -106,7 +110,7 @@ impl OutputQueue {
             .name(name.to_string())
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || shared.write_out(fd, &wake)
+                move || shared.write_out(fd.as_fd(), &wake)
             })
             .map_err(|err| Error::from_io("spawn", name, &err))?;
         Ok(Self {

@@ -12,6 +12,9 @@
 //! links the kernel makes, not plantable ones, and replacing them would
 //! break them for everyone. A replaced file is removed when sockd exits, if
 //! it is still the file we wrote with the line we wrote.
+//!
+//! `--events` opens its log the same way ([`open_log`]), except that the
+//! new file is renamed over PATH empty, at once, and stays at exit.
 
 use super::stop::Stop;
 use crate::decimal;
@@ -100,6 +103,52 @@ pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
     }
     let ours = replace(dir, name, line).map_err(fail)?;
     Ok(announced(Some(ours)))
+}
+
+/// Where [`open_log`] writes.
+#[derive(Debug)]
+pub enum LogFile {
+    /// stdout or stderr, shared with others: written as they are.
+    Std(BorrowedFd<'static>),
+    /// A file description of our own: a file we created, a FIFO, a device
+    /// (`O_NONBLOCK`), or one of our fds reopened through `/dev/fd/N`.
+    Own(OwnedFd),
+    /// Stop came while a FIFO waited for its reader.
+    Stopped,
+}
+
+/// Opens `path` for a log written as it goes (`--events`), as safely as
+/// [`write`]: stdout, stderr, `/dev/fd/N`, a FIFO or a device are written
+/// in place (non-blocking); anything else (nothing, a file, a symlink) is
+/// replaced by a new, empty file created `O_CREAT | O_EXCL | O_NOFOLLOW`
+/// beside it and renamed over it at once (so a planted file or symlink is
+/// never opened). The new file is `O_APPEND` and stays when sockd exits.
+///
+/// # Errors
+/// As [`write`], as `write PATH`.
+pub fn open_log(path: &Path, stop: &Stop) -> Result<LogFile> {
+    let fail = |errno| Error::on("write", crate::escape::path(path), errno);
+    match own_fd(path) {
+        Some(OwnFd::Std(fd)) => return Ok(LogFile::Std(fd)),
+        Some(OwnFd::Numbered) => return Ok(LogFile::Own(reopen(path).map_err(fail)?)),
+        None => {}
+    }
+    let (dir, name) = split(path).map_err(fail)?;
+    let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY).map_err(fail)?;
+    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
+            match open_in_place(&dir, &name, stop).map_err(fail)? {
+                InPlace::Opened(fd) => return Ok(LogFile::Own(fd)),
+                InPlace::Stopped => return Ok(LogFile::Stopped),
+                InPlace::Changed => {}
+            }
+        }
+        Ok(_) | Err(Errno::NOENT) => {}
+        Err(errno) => return Err(fail(errno)),
+    }
+    let (file, _) = fresh_beside(&dir, &name, |_| Ok(())).map_err(fail)?;
+    rustix::fs::fcntl_setfl(&file, OFlags::APPEND).map_err(fail)?;
+    Ok(LogFile::Own(file))
 }
 
 impl Drop for Announced {
@@ -235,34 +284,43 @@ pub(super) fn split(path: &Path) -> core::result::Result<(CString, CString), Err
 
 /// Writes `line` to a new file beside `name`, then renames it over `name`.
 fn replace(dir: OwnedFd, name: CString, line: &[u8]) -> core::result::Result<Ours, Errno> {
+    let (_, stat) = fresh_beside(&dir, &name, |file| io::write_all(file, line))?;
+    Ok(Ours {
+        dir,
+        name,
+        line: line.to_vec(),
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+    })
+}
+
+/// A new file beside `name`, filled by `fill`, then renamed over `name`:
+/// the file, and what `fstat` said of it before the rename.
+fn fresh_beside(
+    dir: &OwnedFd,
+    name: &CStr,
+    fill: impl FnOnce(&OwnedFd) -> core::result::Result<(), Errno>,
+) -> core::result::Result<(OwnedFd, rustix::fs::Stat), Errno> {
     for _ in 0..NAME_ATTEMPTS {
         let temporary = temporary_name()?;
-        let file = match io::create_new_at(&dir, &temporary, Mode::from_raw_mode(0o644)) {
+        let file = match io::create_new_at(dir, &temporary, Mode::from_raw_mode(0o644)) {
             Ok(file) => file,
             Err(Errno::EXIST) => continue,
             Err(errno) => return Err(errno),
         };
-        let written = io::write_all(&file, line)
+        let written = fill(&file)
             .and_then(|()| rustix::fs::fstat(&file))
             .and_then(|stat| {
-                io::retry(|| rustix::fs::renameat(&dir, &temporary, &dir, &name))?;
+                io::retry(|| rustix::fs::renameat(dir, &temporary, dir, name))?;
                 Ok(stat)
             });
-        match written {
-            Ok(stat) => {
-                return Ok(Ours {
-                    dir,
-                    name,
-                    line: line.to_vec(),
-                    dev: stat.st_dev,
-                    ino: stat.st_ino,
-                });
-            }
+        return match written {
+            Ok(stat) => Ok((file, stat)),
             Err(errno) => {
-                let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
-                return Err(errno);
+                let _ = rustix::fs::unlinkat(dir, &temporary, AtFlags::empty());
+                Err(errno)
             }
-        }
+        };
     }
     Err(Errno::EXIST)
 }

@@ -14,10 +14,12 @@
 
 use super::WorkerStats;
 use super::conn::{Conn, Outgoing};
+use super::events::CloseReason;
 use super::forward::relay::{Failed, Flow};
 use super::forward::splice::Spliced;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
 use std::time::Instant;
 
 /// A bulk connection's echo pipe.
@@ -37,9 +39,9 @@ pub fn step(
     token: u64,
     idle: bool,
     stats: &mut WorkerStats,
-) -> bool {
+) -> Result<(), CloseReason> {
     let Outgoing::Spliced(echo) = &mut conn.out else {
-        return false;
+        return Err(CloseReason::Error(Errno::INVAL));
     };
     let mut flow = Flow::default();
     match echo
@@ -54,9 +56,11 @@ pub fn step(
                 crate::error::describe_errno(errno)
             );
             conn.out = Outgoing::Plain(Vec::new());
-            return true;
+            return Ok(());
         }
-        Err(_) => return false,
+        Err(Failed::Source(errno) | Failed::Destination(errno)) => {
+            return Err(CloseReason::from_errno(errno));
+        }
     }
     let (read, written) = (flow.read as u64, flow.written as u64);
     stats.bytes += read;
@@ -67,7 +71,7 @@ pub fn step(
         conn.last_active = Instant::now();
     }
     if flow.eof {
-        return false;
+        return Err(CloseReason::Eof);
     }
     if flow.blocked != echo.writing {
         echo.writing = flow.blocked;
@@ -75,7 +79,8 @@ pub fn step(
             true => EventFlags::OUT,
             false => EventFlags::IN,
         };
-        return epoll::modify(epoll, &conn.fd, EventData::new_u64(token), want).is_ok();
+        return epoll::modify(epoll, &conn.fd, EventData::new_u64(token), want)
+            .map_err(CloseReason::Error);
     }
-    true
+    Ok(())
 }

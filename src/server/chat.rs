@@ -200,9 +200,7 @@ fn next_operator_line(operator: &mut LineReader, stop: &Stop) -> Result<Option<V
             Ok(_) => {}
             Err(errno) => return Err(Error::on("poll", "stdin", errno)),
         }
-        operator
-            .fill_from(stdin())
-            .map_err(|errno| Error::on("read", "stdin", errno))?;
+        operator.fill_from(stdin()).map_err(Error::reading_stdin)?;
     }
 }
 

@@ -26,6 +26,7 @@
 //! this runs: no clock read, no poll.
 
 use super::WorkerStats;
+use super::events::Events;
 use super::fault::Plan;
 use super::fault::datagram::{Budget, Faulted, Held, flip};
 use super::peer::Peer;
@@ -70,6 +71,8 @@ pub struct DatagramOptions<'a> {
     pub transcript: Option<&'a OutputQueue>,
     /// The faults every datagram goes through; `None`: the plain echo.
     pub faults: Option<&'a Plan>,
+    /// The event log (a `datagram` event each).
+    pub events: &'a Events,
 }
 
 /// What the datagram workers share.
@@ -78,10 +81,14 @@ struct Shared<'a> {
     local: &'a Endpoint,
     stop: &'a Stop,
     stopping: AtomicBool,
+    /// `--exit-after`'s count has come, and delayed echoes are still held:
+    /// they go out first, nothing more is read.
+    finishing: AtomicBool,
     received: AtomicU64,
     exit_after: Option<u64>,
     transcript: Option<&'a OutputQueue>,
     faults: Option<&'a Plan>,
+    events: &'a Events,
     held: Budget,
 }
 
@@ -111,10 +118,12 @@ pub fn serve(
         local,
         stop,
         stopping: AtomicBool::new(false),
+        finishing: AtomicBool::new(false),
         received: AtomicU64::new(0),
         exit_after: options.exit_after,
         transcript: options.transcript,
         faults: options.faults,
+        events: options.events,
         held: Budget::default(),
     };
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
@@ -223,6 +232,10 @@ impl<'a> Worker<'a> {
 
     fn run(mut self) -> Result<WorkerStats> {
         while !self.shared.stopping.load(Ordering::Acquire) {
+            if self.shared.finishing.load(Ordering::Acquire) {
+                self.finish()?;
+                continue;
+            }
             if self.faulted.is_some() && !self.wait()? {
                 continue;
             }
@@ -267,8 +280,29 @@ impl<'a> Worker<'a> {
             .map_err(|errno| Error::at("poll", self.shared.local, errno))
     }
 
+    /// After `--exit-after`'s count: sends this worker's delayed echoes as
+    /// they fall due; the last worker to hold none stops sockd. A stop
+    /// signal still ends the wait at once.
+    fn finish(&mut self) -> Result<()> {
+        let mut now = Instant::now();
+        while let Some((to, bytes)) = self.held.pop_due(&self.shared.held, now) {
+            self.send(&bytes, &to);
+            now = Instant::now();
+        }
+        if self.shared.held.is_empty() {
+            self.shared.stop.trigger();
+        }
+        let timeout = match self.held.next() {
+            Some(at) => at.saturating_duration_since(now).min(STOP_BACKSTOP),
+            None => STOP_BACKSTOP,
+        };
+        crate::io::poll_readable(self.shared.stop.fd(), Some(timeout))
+            .map(drop)
+            .map_err(|errno| Error::on("poll", "stop signal", errno))
+    }
+
     fn receive(&mut self) -> core::result::Result<(Datagram, Option<i32>), Errno> {
-        if self.unix && self.splitter.is_some() {
+        if self.unix && (self.splitter.is_some() || self.shared.events.is_on()) {
             recv_from_with_pid(self.shared.socket, &mut self.buf)
         } else {
             recv_from(self.shared.socket, &mut self.buf, RecvFlags::empty()).map(|d| (d, None))
@@ -279,18 +313,22 @@ impl<'a> Worker<'a> {
     fn serve(&mut self, datagram: &Datagram, pid: Option<i32>) {
         self.stats.datagrams += 1;
         self.stats.bytes += datagram.full_len as u64;
-        if self.splitter.is_some() {
-            let peer = match (pid, datagram.from.as_ref().and_then(ip_of)) {
+        let events = self.shared.events;
+        let peer = (self.splitter.is_some() || events.is_on()).then(|| {
+            match (pid, datagram.from.as_ref().and_then(ip_of)) {
                 (_, Some(addr)) => Peer::Ip(addr),
                 (Some(pid), None) => Peer::Pid(pid),
                 (None, None) => Peer::Unknown,
-            };
-            self.transcribe(peer, datagram);
+            }
+        });
+        if let Some(peer) = &peer {
+            events.datagram(peer, datagram.full_len);
+            self.transcribe(*peer, datagram);
         }
         match &datagram.from {
             _ if datagram.truncated() => self.unsent(datagram.full_len, Errno::MSGSIZE),
             Some(from) if answerable(from) => match self.faulted.is_some() {
-                true => self.fault(datagram.len, from),
+                true => self.fault(datagram.len, from, peer.as_ref()),
                 false => self.send_echo(datagram.len, from),
             },
             _ => self.unsent(datagram.len, Errno::DESTADDRREQ),
@@ -298,7 +336,11 @@ impl<'a> Worker<'a> {
         if let Some(limit) = self.shared.exit_after
             && self.shared.received.fetch_add(1, Ordering::AcqRel) + 1 == limit
         {
-            self.shared.stop.trigger();
+            // Every datagram counted is echoed or held by now.
+            match self.shared.held.is_empty() {
+                true => self.shared.stop.trigger(),
+                false => self.shared.finishing.store(true, Ordering::Release),
+            }
         }
     }
 
@@ -318,16 +360,27 @@ impl<'a> Worker<'a> {
 
     /// The echo of the first `len` bytes of the buffer, through the
     /// faults: dropped, corrupted, sent once or twice, now or later.
-    fn fault(&mut self, len: usize, to: &SocketAddrAny) {
+    /// `peer` names the sender in the faults' events.
+    fn fault(&mut self, len: usize, to: &SocketAddrAny, peer: Option<&Peer>) {
         let now = Instant::now();
         let Some(arrival) = self.faulted.as_mut().and_then(|f| f.arrive(len, now)) else {
             return self.send_echo(len, to);
         };
+        let acted = |which| {
+            if let Some(peer) = peer {
+                self.shared.events.datagram_fault(peer, which);
+            }
+        };
         if arrival.copies == 0 {
             self.stats.dropped += 1;
+            acted("drop");
             return log::debug!("echo of {len} bytes dropped by --drop");
         }
+        if arrival.copies > 1 {
+            acted("duplicate");
+        }
         if let Some(bit) = arrival.flip {
+            acted("corrupt");
             flip(&mut self.buf[..len], bit);
         }
         for _ in 0..arrival.copies {

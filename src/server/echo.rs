@@ -23,11 +23,12 @@
 use super::WorkerStats;
 use super::bulk;
 use super::conn::{Conn, Outgoing};
+use super::events::{CloseReason, Opened};
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
 use super::fault::{Fate, Opening, Path, Plan};
 use super::forward::relay::{self, Side, Wake};
-use super::forward::{CloseReason, Forward, Relay};
+use super::forward::{Forward, Relay};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::peer::Peer;
 use super::sendq::SendQueues;
@@ -42,6 +43,7 @@ use rustix::event::epoll::{self, Event, EventData, EventFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Bytes read per `recv`; also the most a connection can have pending.
@@ -107,6 +109,7 @@ pub fn run_worker(
         timers: Timers::new(),
         alarm: Alarm::new(),
         send_queues: SendQueues::new(),
+        opened: HashMap::new(),
     };
     worker.watch(shared.stop.fd(), STOP, EventFlags::IN)?;
     worker.watch(&shared.resume, RESUME, EventFlags::IN | EventFlags::ET)?;
@@ -136,6 +139,9 @@ struct Worker<'a> {
     alarm: Alarm,
     /// For the faults' RST ending (opened at the first).
     send_queues: SendQueues,
+    /// With `--events`: each connection's id and accept time, by token
+    /// (beside the slab, so a connection stays small without them).
+    opened: HashMap<u64, Opened>,
 }
 
 impl Worker<'_> {
@@ -354,6 +360,12 @@ impl Worker<'_> {
                 .then(|| Box::new(MessageSplitter::new())),
         };
         let token = self.conns.insert(conn);
+        if self.shared.events.is_on()
+            && let Some(conn) = self.conns.get_mut(token)
+            && let Some(opened) = self.shared.events.accept(&conn.peer)
+        {
+            self.opened.insert(token, opened);
+        }
         if relayed {
             // The relay registers the client once its upstream answers.
             return self.on_relay(token, Wake::Timer);
@@ -372,7 +384,7 @@ impl Worker<'_> {
                 "epoll_ctl connection: {}",
                 crate::error::describe_errno(errno)
             );
-            self.close(token);
+            self.close(token, CloseReason::Error(errno));
         } else if faulted {
             self.on_faulted(token, EventFlags::empty());
         }
@@ -432,8 +444,14 @@ impl Worker<'_> {
         if let Some(errno) = stepped.exhausted {
             self.pause_accepting("relay", errno);
         }
+        if self.shared.events.is_on() {
+            for which in stepped.acted.into_iter().flatten() {
+                self.shared.events.fault(self.opened.get(&token), which);
+            }
+        }
         if !stepped.open {
-            self.close(token);
+            // The relay has said why; this is only if it had not.
+            self.close(token, CloseReason::Error(Errno::INVAL));
         }
         if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
             self.flush_transcript();
@@ -453,36 +471,40 @@ impl Worker<'_> {
             Outgoing::Relay(_) => return self.on_relay(token, Wake::Ready(Side::Client, flags)),
             Outgoing::Spliced(_) => {
                 let idle = self.options.idle_timeout.is_some();
-                if !bulk::step(conn, &self.epoll, token, idle, &mut self.stats) {
-                    self.close(token);
+                if let Err(reason) = bulk::step(conn, &self.epoll, token, idle, &mut self.stats) {
+                    self.close(token, reason);
                 }
                 return;
             }
         };
-        let keep = if writing {
+        let kept = if writing {
             self.flush_pending(token)
         } else {
             self.echo_once(token)
         };
         // An error while output is stuck will never clear by itself.
-        if !keep || (writing && flags.contains(EventFlags::ERR)) {
-            self.close(token);
+        let kept = match kept {
+            Ok(()) if writing && flags.contains(EventFlags::ERR) => Err(CloseReason::Reset),
+            kept => kept,
+        };
+        if let Err(reason) = kept {
+            self.close(token, reason);
         }
         if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
             self.flush_transcript();
         }
     }
 
-    /// One `recv`, one `send`. Returns whether the connection stays open.
-    fn echo_once(&mut self, token: u64) -> bool {
+    /// One `recv`, one `send`. `Err`: the connection closes, and why.
+    fn echo_once(&mut self, token: u64) -> core::result::Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(token) else {
-            return false;
+            return Err(CloseReason::Error(Errno::BADF));
         };
         let received = match recv_some(&conn.fd, &mut self.scratch) {
-            Ok(0) => return false,
+            Ok(0) => return Err(CloseReason::Eof),
             Ok(n) => n,
-            Err(Errno::AGAIN) => return true,
-            Err(_) => return false,
+            Err(Errno::AGAIN) => return Ok(()),
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         let data = &self.scratch[..received];
         let idle = self.options.idle_timeout.is_some();
@@ -490,7 +512,7 @@ impl Worker<'_> {
         let sent = match send_some(&conn.fd, data) {
             Ok(sent) => sent,
             Err(Errno::AGAIN) => 0,
-            Err(_) => return false,
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
@@ -500,7 +522,7 @@ impl Worker<'_> {
         }
         if sent < received {
             let Outgoing::Plain(pending) = &mut conn.out else {
-                return false;
+                return Err(CloseReason::Error(Errno::INVAL));
             };
             pending.extend_from_slice(&data[sent..]);
             return epoll::modify(
@@ -509,9 +531,9 @@ impl Worker<'_> {
                 EventData::new_u64(token),
                 EventFlags::OUT,
             )
-            .is_ok();
+            .map_err(CloseReason::Error);
         }
-        true
+        Ok(())
     }
 
     /// An event or a timer for a faulted connection.
@@ -531,8 +553,13 @@ impl Worker<'_> {
             let idle = self.options.idle_timeout.is_some();
             received_from(conn, data, idle, &mut self.stats, &mut self.transcript);
         }
-        if !stepped.open {
-            self.close(token);
+        if self.shared.events.is_on() {
+            for which in stepped.acted.into_iter().flatten() {
+                self.shared.events.fault(self.opened.get(&token), which);
+            }
+        }
+        if let Err(reason) = stepped.open {
+            self.close(token, reason);
         }
         if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
             self.flush_transcript();
@@ -540,17 +567,17 @@ impl Worker<'_> {
     }
 
     /// Sends what a short send left; back to reading once it is all out.
-    fn flush_pending(&mut self, token: u64) -> bool {
+    fn flush_pending(&mut self, token: u64) -> core::result::Result<(), CloseReason> {
         let Some(conn) = self.conns.get_mut(token) else {
-            return false;
+            return Err(CloseReason::Error(Errno::BADF));
         };
         let Outgoing::Plain(pending) = &mut conn.out else {
-            return false;
+            return Err(CloseReason::Error(Errno::INVAL));
         };
         let sent = match send_some(&conn.fd, pending.as_slice()) {
             Ok(sent) => sent,
-            Err(Errno::AGAIN) => return true,
-            Err(_) => return false,
+            Err(Errno::AGAIN) => return Ok(()),
+            Err(errno) => return Err(CloseReason::from_errno(errno)),
         };
         if self.options.idle_timeout.is_some() && sent > 0 {
             conn.last_active = Instant::now();
@@ -559,7 +586,7 @@ impl Worker<'_> {
         conn.bytes_out += sent as u64;
         pending.drain(..sent);
         if !pending.is_empty() {
-            return true;
+            return Ok(());
         }
         // Give the buffer back: an idle connection holds none.
         *pending = Vec::new();
@@ -569,13 +596,25 @@ impl Worker<'_> {
             EventData::new_u64(token),
             EventFlags::IN,
         )
-        .is_ok()
+        .map_err(CloseReason::Error)
     }
 
-    fn close(&mut self, token: u64) {
+    fn close(&mut self, token: u64, reason: CloseReason) {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
+        let reason = match &conn.out {
+            // What ended a relay knows best; idle, lease and stop find it
+            // open, with no reason of its own.
+            Outgoing::Relay(relay) => relay.reason().unwrap_or(reason),
+            _ => reason,
+        };
+        if self.shared.events.is_on() {
+            let opened = self.opened.remove(&token);
+            let (bytes_in, bytes_out) = (conn.bytes_in, conn.bytes_out);
+            let events = &self.shared.events;
+            events.close(opened.as_ref(), &conn.peer, bytes_in, bytes_out, reason);
+        }
         match &conn.out {
             Outgoing::Relay(relay) => {
                 let closing = relay.closing(&conn);
@@ -586,7 +625,7 @@ impl Worker<'_> {
                     closing.bytes_in,
                     closing.bytes_out,
                     closing.started.elapsed().as_secs_f64(),
-                    closing.reason.name()
+                    reason.name()
                 );
             }
             _ => log::debug!(
@@ -623,33 +662,19 @@ impl Worker<'_> {
                 found.trickling.len()
             );
         }
-        let silent = found
-            .silent
-            .into_iter()
-            .map(|token| (token, CloseReason::Idle));
-        let trickling = found
-            .trickling
-            .into_iter()
-            .map(|token| (token, CloseReason::Lease));
-        for (token, reason) in silent.chain(trickling) {
-            self.note_reason(token, reason);
-            self.close(token);
+        for token in found.silent {
+            self.close(token, CloseReason::Idle);
+        }
+        for token in found.trickling {
+            self.close(token, CloseReason::Lease);
         }
         self.flush_transcript();
-    }
-
-    /// Why a relay is about to be closed, for its `close` event.
-    fn note_reason(&mut self, token: u64, reason: CloseReason) {
-        if let Some(Outgoing::Relay(relay)) = self.conns.get_mut(token).map(|conn| &mut conn.out) {
-            relay.set_reason(reason);
-        }
     }
 
     fn close_all(&mut self) {
         let tokens: Vec<u64> = self.conns.tokens().collect();
         for token in tokens {
-            self.note_reason(token, CloseReason::Stop);
-            self.close(token);
+            self.close(token, CloseReason::Stop);
         }
         self.flush_transcript();
     }

@@ -11,6 +11,7 @@ mod chat;
 mod conn;
 mod datagram;
 mod echo;
+pub mod events;
 pub mod fault;
 pub mod forward;
 mod idle;
@@ -70,6 +71,24 @@ pub struct ServeOptions {
     pub faults: Option<Arc<fault::Plan>>,
     /// Relay each client to this upstream instead of echoing (streams).
     pub forward: Option<Arc<forward::Forward>>,
+    /// The JSON event log (accept, fault, close, datagram, stop); off by
+    /// default. [`run`] writes its `listen` event; [`serve`] the rest.
+    pub events: events::Events,
+}
+
+/// sockd's flags for faults, forwarding and events, parsed as one group
+/// (flattened into sockd's arguments).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MoreFlags {
+    /// `--delay`, `--rate`, … `--seed`.
+    #[command(flatten)]
+    pub faults: fault::FaultFlags,
+    /// `--forward`, `--fault-dir`, `--connect-timeout`.
+    #[command(flatten)]
+    pub forward: forward::ForwardFlags,
+    /// `--events`.
+    #[command(flatten)]
+    pub events: events::EventsFlags,
 }
 
 /// Everything `sockd` was asked to do.
@@ -94,6 +113,8 @@ pub struct ServerOptions {
     pub faults: fault::FaultFlags,
     /// `--forward` and its flags (the upstream resolved before binding).
     pub forward: forward::ForwardFlags,
+    /// `--events PATH`.
+    pub events: events::EventsFlags,
 }
 
 /// What a server did, for the summary line.
@@ -113,6 +134,9 @@ pub struct WorkerStats {
     /// Transcript lines that never reached stdout because it was not read
     /// fast enough (or at all).
     pub transcript_dropped: u64,
+    /// Events that never reached the `--events` log (no room in a FIFO
+    /// or stdout's queue, or it failed).
+    pub events_dropped: u64,
 }
 
 impl WorkerStats {
@@ -124,6 +148,7 @@ impl WorkerStats {
             unsent: self.unsent + other.unsent,
             dropped: self.dropped + other.dropped,
             transcript_dropped: self.transcript_dropped + other.transcript_dropped,
+            events_dropped: self.events_dropped + other.events_dropped,
         }
     }
 
@@ -146,6 +171,9 @@ impl WorkerStats {
         if self.transcript_dropped > 0 {
             let lines = counted(self.transcript_dropped, "transcript line");
             line += &format!(", {lines} dropped (stdout not read)");
+        }
+        if self.events_dropped > 0 {
+            line += &format!(", {} dropped", counted(self.events_dropped, "event"));
         }
         line + "\n"
     }
@@ -182,6 +210,11 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let plan = options.faults.plan()?;
     fits(plan.as_ref(), options.listen.udp)?;
     let upstream = upstream(&options.forward)?;
+    if options.events.to_stdout() && options.serve.transcript {
+        return Err(Error::Usage(
+            "--events - needs -q: stdout has the transcript".to_string(),
+        ));
+    }
     limits::raise_fd_limit();
     let bound = options.listen.bind(options.backlog)?;
     let stop = Stop::on_signals()?;
@@ -205,6 +238,10 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         // pid 0), and the first burst would meet the default buffers.
         datagram::tune(&bound.fd, &bound.endpoint);
     }
+    // Before the readiness signal, so a harness that saw it finds the
+    // `listen` event there.
+    serving.events = events::Events::open(&options.events, &stop)?;
+    serving.events.listen(&bound.endpoint);
     let ready = bound.announcement();
     // The pid file first: once the port file (the readiness signal) is
     // there, so is the pid to kill.
@@ -221,7 +258,8 @@ pub fn run(options: &ServerOptions) -> Result<()> {
         fd, endpoint, file, ..
     } = bound;
     let kind = endpoint.kind;
-    let stats = serve((fd, endpoint), stop, &serving)?;
+    let mut stats = serve((fd, endpoint), stop, &serving)?;
+    stats.events_dropped = serving.events.finish();
     // Gone before the last line: a script that saw it may reuse the path.
     drop(file);
     crate::io::write_stderr(&stats.summary(kind));
@@ -359,9 +397,12 @@ pub fn serve(
                 exit_after: options.exit_after,
                 transcript: transcript.as_ref(),
                 faults: options.faults.as_deref(),
+                events: &options.events,
             },
         )?;
-        return Ok(finish_transcript(stats, transcript));
+        let stats = finish_transcript(stats, transcript);
+        options.events.stop(&stats);
+        return Ok(stats);
     }
     fits(options.faults.as_deref(), false)?;
     set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", &local, errno))?;
@@ -387,6 +428,7 @@ pub fn serve(
         options.exit_after,
         transcript,
     );
+    shared.events = options.events.clone();
     let echo = echo::EchoOptions {
         transcript: options.transcript,
         idle_timeout: options.idle_timeout,
@@ -398,7 +440,9 @@ pub fn serve(
     log::info!("{}", counted(threads as u64, workers));
     let ways = (options.faults.as_deref(), options.forward.as_deref());
     let stats = serve_echo(&shared, echo, ways, threads)?;
-    Ok(finish_transcript(stats, shared.transcript.take()))
+    let stats = finish_transcript(stats, shared.transcript.take());
+    options.events.stop(&stats);
+    Ok(stats)
 }
 
 /// A usage error for a fault that cannot act on this kind of socket

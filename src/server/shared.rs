@@ -2,6 +2,7 @@
 //! behind `--max-conns` and `--exit-after`. Atomics only, no locks on the
 //! hot path.
 
+use super::events::Events;
 use super::stop::Stop;
 use crate::endpoint::Endpoint;
 use crate::io::OutputQueue;
@@ -28,6 +29,8 @@ pub struct Shared {
     /// The transcript's way to stdout, when it is on: workers queue whole
     /// lines and never wait for the reader (one writer thread does).
     pub transcript: Option<OutputQueue>,
+    /// The event log (off unless set after [`Shared::new`]).
+    pub events: Events,
     active: AtomicUsize,
     closed: AtomicU64,
 }
@@ -51,6 +54,7 @@ impl Shared {
             max_conns,
             exit_after,
             transcript,
+            events: Events::off(),
             active: AtomicUsize::new(0),
             closed: AtomicU64::new(0),
         }

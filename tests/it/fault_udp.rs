@@ -194,6 +194,46 @@ fn delay_200_holds_each_echo_that_long() {
     }
 }
 
+#[test]
+fn exit_after_sends_the_delayed_echoes_it_counted_before_it_exits() {
+    let (server, fd) = udp_faulty(
+        &["--delay", "300", "--exit-after", "3", "--threads", "2"],
+        Duration::from_secs(3),
+    );
+    let started = Instant::now();
+    for seq in 0..3 {
+        send_datagram(&fd, &numbered(seq));
+    }
+    let mut echoes: Vec<Vec<u8>> = (0..3)
+        .map(|n| recv_datagram(&fd).unwrap_or_else(|| panic!("echo {n} of 3 lost at the exit")))
+        .collect();
+    let took = started.elapsed().as_secs_f64();
+    assert!(took >= 0.28, "echoes after {took:.3} s, not delayed");
+    echoes.sort();
+    assert_eq!(echoes, (0..3).map(numbered).collect::<Vec<_>>());
+    let (datagrams, _) = server.wait_exit().success().summary();
+    assert_eq!(datagrams, 3);
+}
+
+#[test]
+fn a_stop_signal_cuts_the_wait_for_held_echoes_after_exit_after() {
+    let (mut server, fd) = udp_faulty(
+        &["--delay", "60000", "--exit-after", "1"],
+        Duration::from_secs(1),
+    );
+    send_datagram(&fd, &numbered(0));
+    assert!(
+        !server.exits_within(Duration::from_millis(300)),
+        "exited with an echo held"
+    );
+    server.signal(rustix::process::Signal::TERM);
+    assert!(
+        server.exits_within(Duration::from_secs(3)),
+        "SIGTERM did not end the wait for a held echo"
+    );
+    server.wait_exit().success();
+}
+
 /// Which of `n` datagrams, sent one at a time (each waited for up to the
 /// client's receive timeout), `flags` answered.
 fn pattern(flags: &[&str], n: u32) -> Vec<bool> {

@@ -8,6 +8,7 @@ mod client;
 mod echo;
 mod endpoint;
 mod errors;
+mod events;
 mod fault;
 mod fault_udp;
 mod faults;

@@ -256,3 +256,44 @@ fn a_full_non_blocking_stdout_is_waited_for_in_transcript_mode() {
     assert_same_bytes(&got, expected.as_bytes(), "the transcript");
     assert_eq!(peer.join().unwrap_or_default(), b"hi");
 }
+
+/// Over 64 MiB with no newline yet: refused before it is read to its end.
+fn typed_lines_then_an_endless_one(first: &[u8]) -> Vec<u8> {
+    let mut typed = first.to_vec();
+    typed.resize(first.len() + 65 * 1024 * 1024, b'a');
+    typed.push(b'\n');
+    typed
+}
+
+#[test]
+fn a_typed_line_over_64_mib_is_refused_with_emsgsize_71() {
+    let server = sockd().args(["-q", LOCAL, "0"]).serve();
+    let out = sockc()
+        .args([LOCAL, &server.port_arg()])
+        .stdin_bytes(typed_lines_then_an_endless_one(b"hi\n"))
+        .run();
+    out.fails_with(71, "sockc: read stdin: message too long (EMSGSIZE)")
+        .stderr_has("hint: a typed line is at most 64 MiB")
+        .stdout_is(b"you say: hi\n127.0.0.1 say: hi\nyou say: ");
+}
+
+#[test]
+fn a_chat_operators_line_over_64_mib_is_refused_with_emsgsize_71() {
+    let server = sockd()
+        .args(["-q", "--chat", LOCAL, "0"])
+        .stdin_bytes(typed_lines_then_an_endless_one(b"ok\n"))
+        .serve();
+    let port = server.port_arg();
+    sockc()
+        .args([LOCAL, &port, "hi"])
+        .run()
+        .success()
+        .stdout_is(b"ok");
+    // The next client waits for the operator's next line: the long one.
+    let _ = sockc().args([LOCAL, &port, "again"]).run();
+    server.wait_exit().exits(71).stderr_is(&format!(
+        "sockd: listening on {LOCAL}:{port}\n\
+         sockd: read stdin: message too long (EMSGSIZE)\n\
+         hint: a typed line is at most 64 MiB\n"
+    ));
+}

@@ -196,7 +196,8 @@ fn z_over_udp_sends_one_empty_datagram_and_reads_the_answer() {
     sockc()
         .args(["-zu", "--timeout", "0.5", LOCAL, &silent.port()])
         .run()
-        .fails_with(75, "(ETIMEDOUT)");
+        .fails_with(75, "(ETIMEDOUT)")
+        .stderr_has("hint: no answer to an empty datagram, which many UDP servers ignore");
     took_between(started, Duration::from_millis(450), Duration::from_secs(8));
 }
 

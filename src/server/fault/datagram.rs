@@ -103,6 +103,11 @@ impl Budget {
         bytes.is_ok()
     }
 
+    /// Whether no worker holds a datagram.
+    pub fn is_empty(&self) -> bool {
+        self.datagrams.load(Ordering::Acquire) == 0
+    }
+
     /// Gives back the room of one datagram of `len` bytes.
     fn give(&self, len: usize) {
         self.bytes.fetch_sub(len, Ordering::AcqRel);

@@ -183,6 +183,9 @@ pub struct Path {
     faults: Vec<Box<dyn Fault>>,
     queue: Queue,
     rng: Rng,
+    /// A bit was flipped since [`Path::took_flip`] last looked (for the
+    /// `corrupt` event).
+    flipped: bool,
 }
 
 impl Path {
@@ -193,6 +196,7 @@ impl Path {
             faults: Vec::new(),
             queue: Queue::new(now),
             rng: Rng::new(0),
+            flipped: false,
         }
     }
 
@@ -241,6 +245,7 @@ impl Path {
             taken = self.queue.push(data, chunk.ready);
             if let Some(bit) = chunk.flip {
                 self.queue.flip_last(data.len(), bit);
+                self.flipped = true;
             }
         }
         if chunk.copies == 0 { data.len() } else { taken }
@@ -287,6 +292,11 @@ impl Path {
             .iter_mut()
             .filter_map(|fault| fault.finish(now))
             .fold(now, Instant::max)
+    }
+
+    /// Whether a chunk had a bit flipped since the last call.
+    pub fn took_flip(&mut self) -> bool {
+        core::mem::take(&mut self.flipped)
     }
 
     /// Drops what waits (the connection ends).
@@ -381,6 +391,7 @@ impl Plan {
                 .collect(),
             queue: Queue::new(now),
             rng: Rng::for_item(self.share.seed, ordinal, stream),
+            flipped: false,
         }
     }
 }

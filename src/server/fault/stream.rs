@@ -17,6 +17,7 @@
 //! client that reads slowly too, then closes with `SO_LINGER` 0.
 
 use super::super::conn::{Conn, Outgoing};
+use super::super::events::CloseReason;
 use super::super::sendq::SendQueues;
 use super::rng::Stream;
 use super::timer::{Armed, Timers};
@@ -52,6 +53,11 @@ pub struct Faulted {
     /// The client's FIN came: sockd's follows at this time, once the queue
     /// is empty.
     fin_at: Option<Instant>,
+    /// The fault behind `deadline`, as its `fault` event names it.
+    deadline_fault: &'static str,
+    /// A fault that acted at accept (hang, blackhole, a slow open), for
+    /// the first step to report.
+    at_accept: Option<&'static str>,
     /// Ending, since when.
     ending: Option<(Ending, Instant)>,
     /// The last `send` found the socket full: wait for `EPOLLOUT`.
@@ -79,8 +85,11 @@ pub struct Stepped {
     /// Bytes received into the front of the scratch buffer (for the
     /// transcript and the counters).
     pub received: usize,
-    /// Whether the connection stays open.
-    pub open: bool,
+    /// `Ok`: the connection stays open; `Err`: why it closes.
+    pub open: core::result::Result<(), CloseReason>,
+    /// The faults that acted in this step (`reset_after`, `corrupt`, …),
+    /// for `--events`.
+    pub acted: [Option<&'static str>; 2],
 }
 
 impl Faulted {
@@ -92,15 +101,24 @@ impl Faulted {
         let _ = sockopt::set_tcp_nodelay(fd, true);
         let mut path = plan.path(ordinal, Stream::Down, now);
         let opening = path.open(now);
-        let deadline = match opening.ending {
-            Some(ending) => Some((now, ending)),
-            None => opening.deadline,
+        let (deadline, deadline_fault) = match (opening.ending, opening.deadline) {
+            (Some(Ending::Fin), _) => (Some((now, Ending::Fin)), "on_accept close"),
+            (Some(Ending::Rst), _) => (Some((now, Ending::Rst)), "on_accept reset"),
+            (None, deadline) => (deadline, ""),
+        };
+        let at_accept = match (opening.fate, opening.hold_until) {
+            (Fate::Hang, _) => Some("on_accept hang"),
+            (Fate::Blackhole, _) => Some("on_accept blackhole"),
+            (Fate::Serve, Some(_)) => Some("accept_delay"),
+            (Fate::Serve, None) => None,
         };
         Self {
             path,
             fate: opening.fate,
             hold_until: opening.hold_until,
             deadline,
+            deadline_fault,
+            at_accept,
             fin_at: None,
             ending: None,
             blocked: false,
@@ -141,7 +159,8 @@ pub fn step(
     let Outgoing::Faulted(faulted) = out else {
         return Stepped {
             received: 0,
-            open: false,
+            open: Err(CloseReason::Error(Errno::INVAL)),
+            acted: [None; 2],
         };
     };
     let mut turn = Turn {
@@ -152,8 +171,13 @@ pub fn step(
         sent_before: *bytes_out,
         sent: 0,
         received: 0,
+        why: CloseReason::Eof,
+        acted: [faulted.at_accept.take(), None],
     };
     let open = turn.run(faulted, flags);
+    if faulted.path.took_flip() {
+        turn.acted("corrupt");
+    }
     if turn.sent > 0 {
         *bytes_out += turn.sent as u64;
         *moved += turn.sent as u64;
@@ -161,7 +185,8 @@ pub fn step(
     }
     Stepped {
         received: turn.received,
-        open,
+        open: if open { Ok(()) } else { Err(turn.why) },
+        acted: turn.acted,
     }
 }
 
@@ -175,20 +200,46 @@ struct Turn<'s, 'a> {
     sent_before: u64,
     sent: usize,
     received: usize,
+    /// Why the connection closes, if it does.
+    why: CloseReason,
+    acted: [Option<&'static str>; 2],
 }
 
 impl Turn<'_, '_> {
+    /// Notes that `which` fault acted (a third in one step is not told).
+    fn acted(&mut self, which: &'static str) {
+        if let Some(slot) = self.acted.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(which);
+        }
+    }
+
+    /// `false`, for `why`.
+    fn closing(&mut self, why: CloseReason) -> bool {
+        self.why = why;
+        false
+    }
+
     /// Returns whether the connection stays open.
     fn run(&mut self, f: &mut Faulted, flags: EventFlags) -> bool {
         // Reset, or both directions shut: nothing more can happen on it.
         if flags.intersects(EventFlags::ERR | EventFlags::HUP) {
-            return false;
+            return match f.ending {
+                Some(_) => self.closing(CloseReason::Fault),
+                None => self.closing(CloseReason::Reset),
+            };
         }
         if let Some((ending, since)) = f.ending {
+            self.why = CloseReason::Fault;
             return self.ending(f, ending, since, flags);
         }
         if let Some((at, ending)) = f.deadline {
             if self.now >= at {
+                let which = match (f.deadline_fault, ending) {
+                    ("", Ending::Fin) => "close_after",
+                    ("", Ending::Rst) => "reset_after",
+                    (which, _) => which,
+                };
+                self.acted(which);
                 return self.begin(f, ending);
             }
             self.arm(f, at);
@@ -214,7 +265,7 @@ impl Turn<'_, '_> {
             && f.path.is_empty()
         {
             if self.now >= at {
-                return false;
+                return self.closing(CloseReason::Eof);
             }
             self.arm(f, at);
         }
@@ -240,7 +291,13 @@ impl Turn<'_, '_> {
             return true;
         }
         match recv_some(self.fd, &mut self.io.scratch[..room]) {
-            Ok(0) => f.fin_at = Some(f.path.finish(self.now)),
+            Ok(0) => {
+                let at = f.path.finish(self.now);
+                if at > self.now {
+                    self.acted("slow_close");
+                }
+                f.fin_at = Some(at);
+            }
             Ok(n) => {
                 self.received = n;
                 if f.fate == Fate::Serve {
@@ -248,7 +305,7 @@ impl Turn<'_, '_> {
                 }
             }
             Err(Errno::AGAIN) => {}
-            Err(_) => return false,
+            Err(errno) => return self.closing(CloseReason::from_errno(errno)),
         }
         true
     }
@@ -270,8 +327,14 @@ impl Turn<'_, '_> {
                 self.arm(f, at);
                 true
             }
-            Then::End(ending) => self.begin(f, ending),
-            Then::Failed(_) => false,
+            Then::End(ending) => {
+                self.acted(match ending {
+                    Ending::Fin => "close_after",
+                    Ending::Rst => "reset_after",
+                });
+                self.begin(f, ending)
+            }
+            Then::Failed(errno) => self.closing(CloseReason::from_errno(errno)),
         }
     }
 
@@ -279,6 +342,7 @@ impl Turn<'_, '_> {
     fn begin(&mut self, f: &mut Faulted, ending: Ending) -> bool {
         f.path.clear();
         f.ending = Some((ending, self.now));
+        self.why = CloseReason::Fault;
         if ending == Ending::Fin
             && rustix::net::shutdown(self.fd, rustix::net::Shutdown::Write).is_err()
         {
@@ -322,7 +386,10 @@ impl Turn<'_, '_> {
             return true;
         }
         f.interest = want;
-        epoll::modify(self.io.epoll, self.fd, EventData::new_u64(self.token), want).is_ok()
+        match epoll::modify(self.io.epoll, self.fd, EventData::new_u64(self.token), want) {
+            Ok(()) => true,
+            Err(errno) => self.closing(CloseReason::Error(errno)),
+        }
     }
 }
 

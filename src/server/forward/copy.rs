@@ -39,6 +39,11 @@ impl Copied {
     }
 
     /// Drops what waits (a fault ends the connection).
+    /// Whether the faults flipped a bit since the last look (`--corrupt`).
+    pub fn took_flip(&mut self) -> bool {
+        self.path.took_flip()
+    }
+
     pub fn clear(&mut self) {
         self.path.clear();
     }

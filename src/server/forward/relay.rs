@@ -85,6 +85,8 @@ pub struct Stepped {
     pub open: bool,
     /// `socket` or `pipe2` ran out of fds: the worker pauses accepting.
     pub exhausted: Option<Errno>,
+    /// The faults that acted in this step, for the event log.
+    pub acted: [Option<&'static str>; 2],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +185,15 @@ impl Dir {
             copied.clear();
         }
     }
+
+    /// Whether `--corrupt` flipped a bit of this direction since the last
+    /// look.
+    fn took_flip(&mut self) -> bool {
+        match &mut self.carrier {
+            Carrier::Copied(copied) => copied.took_flip(),
+            Carrier::Spliced(_) => false,
+        }
+    }
 }
 
 /// What epoll watches a side for.
@@ -265,8 +276,13 @@ impl Relay {
             bytes_in: conn.bytes_in,
             bytes_out: conn.bytes_out,
             started: self.started,
-            reason: self.reason.unwrap_or(CloseReason::Error),
+            reason: self.reason.unwrap_or(CloseReason::Error(Errno::INVAL)),
         }
+    }
+
+    /// Why it closes, if whatever ends it has said.
+    pub fn reason(&self) -> Option<CloseReason> {
+        self.reason
     }
 }
 
@@ -306,6 +322,11 @@ pub fn step(
         to_upstream: 0,
     };
     let open = turn.run(relay, wake);
+    for dir in [&mut relay.up, &mut relay.down] {
+        if dir.took_flip() {
+            turn.acted("corrupt");
+        }
+    }
     if !open {
         log::debug!("relay {} for {peer}: {:?}", relay.id, relay.reason);
     }
@@ -340,6 +361,14 @@ struct Turn<'s, 'a> {
 }
 
 impl Turn<'_, '_> {
+    /// Notes that `which` fault acted (a third in one step is not told).
+    fn acted(&mut self, which: &'static str) {
+        let acted = &mut self.stepped.acted;
+        if let Some(slot) = acted.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(which);
+        }
+    }
+
     /// Returns whether the relay stays open.
     fn run(&mut self, r: &mut Relay, wake: Wake) -> bool {
         if let State::Ending(ending, since) = r.state {
@@ -505,7 +534,7 @@ impl Turn<'_, '_> {
         match on {
             Side::Upstream => self.upstream_failed(r, op, errno),
             Side::Client => {
-                r.set_reason(reason_of(errno));
+                r.set_reason(CloseReason::from_errno(errno));
                 if errno == Errno::CONNRESET {
                     let _ = sockopt::set_socket_linger(upstream, Some(Duration::ZERO));
                 }
@@ -522,7 +551,8 @@ impl Turn<'_, '_> {
             Error::at(op, &self.forward.upstream, errno),
             self.peer
         );
-        r.set_reason(reason_of(errno));
+        // The client did nothing wrong: `error`, with the upstream's errno.
+        r.set_reason(CloseReason::Error(errno));
         let _ = sockopt::set_socket_linger(self.client, Some(Duration::ZERO));
         false
     }
@@ -539,7 +569,7 @@ impl Turn<'_, '_> {
                 crate::error::describe_errno(errno)
             );
         }
-        r.set_reason(CloseReason::Error);
+        r.set_reason(CloseReason::Error(errno));
         false
     }
 
@@ -547,6 +577,10 @@ impl Turn<'_, '_> {
     /// waits is dropped, and the client gets its FIN (then what it still
     /// sends is read and dropped) or its RST.
     fn begin(&mut self, r: &mut Relay, ending: Ending) -> bool {
+        self.acted(match ending {
+            Ending::Fin => "close_after",
+            Ending::Rst => "reset_after",
+        });
         r.set_reason(CloseReason::Fault);
         r.upstream = None;
         r.server = Watch::default();
@@ -631,12 +665,4 @@ fn want(read: bool, write: bool) -> EventFlags {
         flags |= EventFlags::OUT;
     }
     flags
-}
-
-/// The close reason a failed call's errno gives.
-fn reason_of(errno: Errno) -> CloseReason {
-    match errno {
-        Errno::CONNRESET | Errno::PIPE | Errno::CONNREFUSED => CloseReason::Reset,
-        _ => CloseReason::Error,
-    }
 }

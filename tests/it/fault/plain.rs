@@ -1,6 +1,7 @@
 //! The plain echo path stays one `recv` and one `send` per request,
-//! whether or not faults are configured for other connections: counted
-//! with `strace -c`.
+//! whether or not faults are configured for other connections, and
+//! `--events` adds one `write` per event and nothing else: counted with
+//! `strace -c`.
 
 use crate::util::net::{connect, recv_exact, send_all};
 use crate::util::{Cmd, TempDir, skip};
@@ -67,5 +68,34 @@ fn a_request_costs_one_recv_and_one_send_with_or_without_faults_for_others() {
         assert!(calls(&table, "epoll_ctl") < 10, "{flags:?}: {table:?}");
         assert_eq!(calls(&table, "timerfd_create"), 0, "{flags:?}: {table:?}");
         assert_eq!(calls(&table, "setsockopt"), 1, "{flags:?}: {table:?}");
+    }
+}
+
+#[test]
+fn events_cost_one_write_each_and_nothing_per_request_otherwise() {
+    if !skip::require_tool("strace") {
+        return;
+    }
+    let off = syscalls_for_200_round_trips(&[]);
+    let dir = TempDir::new();
+    let log = dir.join("events");
+    let log_arg = log.to_str().unwrap_or_else(|| panic!("{log:?}"));
+    let on = syscalls_for_200_round_trips(&["--events", log_arg]);
+    let events = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{e}"));
+    // listen, accept, close, stop: a write each.
+    assert_eq!(events.lines().count(), 4, "{events}");
+    assert_eq!(
+        calls(&on, "write"),
+        calls(&off, "write") + 4,
+        "{off:?}\n{on:?}"
+    );
+    // No wake-up of another thread, no per-request call (the clock is the
+    // vDSO's, which strace cannot see).
+    for name in ["recvfrom", "sendto", "futex", "epoll_ctl"] {
+        assert_eq!(
+            calls(&on, name),
+            calls(&off, name),
+            "{name}: {off:?}\n{on:?}"
+        );
     }
 }

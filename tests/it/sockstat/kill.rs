@@ -4,6 +4,7 @@
 use super::{OrDie, inode_of, me, table_until, tcp_pair, udp_socket, unix_pair};
 use crate::util::listing::parse_table;
 use crate::util::net::{self, recv_timeout};
+use crate::util::procfs::kernel_has_sock_destroy;
 use crate::util::{skip, sockd, sockstat};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -34,19 +35,6 @@ fn assert_ended(fd: impl AsFd) {
 fn assert_echoes(fd: impl AsFd, byte: u8) {
     net::send_all(&fd, &[byte]);
     assert_eq!(net::recv_exact(&fd, 1), [byte], "no echo");
-}
-
-/// Whether the running kernel was built with `CONFIG_INET_DIAG_DESTROY`,
-/// when its configuration can be read (`/proc/config.gz`, `/boot/config-*`).
-fn kernel_has_sock_destroy() -> Option<bool> {
-    let config = if std::path::Path::new("/proc/config.gz").exists() {
-        let out = crate::util::Cmd::new("zcat").arg("/proc/config.gz").run();
-        (out.code == Some(0)).then(|| out.stdout_text())?
-    } else {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()?
-    };
-    Some(config.lines().any(|l| l == "CONFIG_INET_DIAG_DESTROY=y"))
 }
 
 #[track_caller]

@@ -62,6 +62,14 @@ impl Outcome {
         self
     }
 
+    /// Asserts the exit code alone, for a failure whose stderr is checked
+    /// whole with [`Self::stderr_is`] (lines before the error included).
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "wrong exit code\n{self}");
+        self.no_panic()
+    }
+
     #[track_caller]
     pub fn no_panic(&self) -> &Self {
         assert!(!self.stderr.contains("panicked"), "panic\n{self}");
@@ -155,9 +163,17 @@ impl Outcome {
         self.stop_line().lost
     }
 
+    /// The `--events` lines sockd's stop line says it dropped (0 when it
+    /// says nothing of them).
+    #[track_caller]
+    pub fn events_dropped(&self) -> u64 {
+        self.stop_line().events
+    }
+
     /// `sockd: stopped: N connections|datagrams, M bytes received[, U
     /// echoes not sent (-vv says why)][, L dropped by --drop][, K transcript
-    /// lines dropped (stdout not read)]`, each part checked for its words.
+    /// lines dropped (stdout not read)][, E events dropped]`, each part
+    /// checked for its words.
     #[track_caller]
     fn stop_line(&self) -> StopLine {
         let line = self
@@ -169,7 +185,7 @@ impl Outcome {
             panic!(
                 "summary line not `N connections|datagrams, M bytes received[, U echoes not sent \
                  (-vv says why)][, L dropped by --drop][, K transcript lines dropped (stdout not \
-                 read)]`: {line}"
+                 read)][, E events dropped]`: {line}"
             )
         };
         // Each part is a number and the words after it.
@@ -191,6 +207,7 @@ impl Outcome {
                 unsent: 0,
                 dropped: 0,
                 lost: 0,
+                events: 0,
             },
             _ => bad(),
         };
@@ -202,6 +219,7 @@ impl Outcome {
                 "transcript line dropped (stdout not read)"
                 | "transcript lines dropped (stdout not read)" => stop.dropped = number,
                 "dropped by --drop" => stop.lost = number,
+                "event dropped" | "events dropped" => stop.events = number,
                 _ => bad(),
             }
         }
@@ -216,6 +234,7 @@ struct StopLine {
     unsent: u64,
     dropped: u64,
     lost: u64,
+    events: u64,
 }
 
 impl fmt::Display for Outcome {

@@ -70,3 +70,16 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Whether the running kernel was built with `CONFIG_INET_DIAG_DESTROY`,
+/// when its configuration can be read (`/proc/config.gz`, `/boot/config-*`).
+pub fn kernel_has_sock_destroy() -> Option<bool> {
+    let config = if std::path::Path::new("/proc/config.gz").exists() {
+        let out = super::Cmd::new("zcat").arg("/proc/config.gz").run();
+        (out.code == Some(0)).then(|| out.stdout_text())?
+    } else {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok()?
+    };
+    Some(config.lines().any(|l| l == "CONFIG_INET_DIAG_DESTROY=y"))
+}
