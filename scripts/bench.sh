@@ -6,7 +6,10 @@
 #         with cc -O2), socat UDP-RECVFROM;
 #   unix: socat UNIX-LISTEN.
 # sockd-delay1 is sockd with --delay 1, run on pingpong50 and udp50 only:
-# the cost of the faults' timers. Each missing one is skipped with a note. sockd's UDP and unix rows appear
+# the cost of the faults' timers. sockd-fwd (sockd --forward) and socat-fwd
+# (socat TCP-LISTEN:P,fork,reuseaddr TCP:127.0.0.1:UP) relay to the TCP
+# sockd instance (the upstream; its own rows are "direct"), on pingpong50
+# and bulk only. Each missing one is skipped with a note. sockd's UDP and unix rows appear
 # once `sockd -u` / `sockd -U` start (it is tried; a sockd that cannot is
 # noted and its rows skipped).
 #
@@ -30,7 +33,7 @@
 # Knobs (environment):
 #   BENCH_SECS=3       seconds per run
 #   BENCH_ROUNDS=3     rounds
-#   BENCH_SERVERS="sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"
+#   BENCH_SERVERS="sockd sockd-delay1 sockd-fwd socat-fwd tokio socat ncat tcpserver udp-echo"
 #   BENCH_LOADS="pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"
 #   BENCH_HOLD=10000   connections for the idle-connection RSS check (0: skip)
 #   BENCH_SOCKD_ARGS=""  extra sockd flags (e.g. "--threads 1")
@@ -43,6 +46,11 @@
 # of the timer structure: the delay alone allows 50 / (1 ms + the plain
 # sockd's mean round trip in the same round) requests/s; printed is what
 # sockd --delay 1 reached of that, per round and the median.
+# Then, when sockd-fwd ran beside sockd (and socat-fwd), the forwarding
+# figures per round and their medians: bulk MB/s against socat-fwd's (the
+# aim: 1.5x) and against direct (0.7x); pingpong50 req/s against
+# socat-fwd's (2x) and the relay's CPU per request against plain sockd's
+# echo (at most 2.2x: two sockets for one).
 # Then, for sockd and tokio over TCP only (the others fork a process per
 # connection), `sockbench hold`: BENCH_HOLD connections that each echo once,
 # sit idle, and echo once more; the server's peak VmRSS meanwhile is reported.
@@ -55,7 +63,7 @@ secs=${BENCH_SECS:-3}
 hold=${BENCH_HOLD:-10000}
 gen_threads=${BENCH_GEN_THREADS:-1}
 rounds=${BENCH_ROUNDS:-3}
-servers_wanted=${BENCH_SERVERS:-"sockd sockd-delay1 tokio socat ncat tcpserver udp-echo"}
+servers_wanted=${BENCH_SERVERS:-"sockd sockd-delay1 sockd-fwd socat-fwd tokio socat ncat tcpserver udp-echo"}
 loads=${BENCH_LOADS:-"pingpong1 pingpong50 churn8 bulk udp1 udp50 unix1 unix50 unixbulk"}
 sockd_args=${BENCH_SOCKD_ARGS:-}
 if [ -n "$sockd_args" ]; then sockd_args="$sockd_args "; fi
@@ -233,6 +241,27 @@ start_instance() {
       if [ "$transport" = udp ]; then threads=1; fi
       shown_as[$key]="sockd -q ${sockd_args}${fault}${flags[*]} (--threads default: $threads)"
       ;;
+    sockd-fwd:tcp | socat-fwd:tcp)
+      # Both relay to the TCP sockd, started before them.
+      if [ -z "${target_of[sockd:tcp]:-}" ]; then note "$name: no sockd upstream, skipped"; return 1; fi
+      local up=${target_of[sockd:tcp]#* }
+      if [ "$name" = sockd-fwd ]; then
+        # shellcheck disable=SC2086 # BENCH_SOCKD_ARGS is a list of flags
+        start "$key" "$sockd" -q ${sockd_args}--forward "127.0.0.1:$up" --port-file "$work/fwd.port" 127.0.0.1 0
+        wait_for_port_file "$work/fwd.port" "${pid_of[$key]}" ||
+          { note "sockd --forward did not start: $(err_of "$key")"; exit 1; }
+        target_of[$key]="127.0.0.1 $(cat "$work/fwd.port")"
+        shown_as[$key]="sockd -q ${sockd_args}--forward 127.0.0.1:UP 127.0.0.1 0 (UP: the sockd tcp row)"
+      else
+        if ! command -v socat >/dev/null 2>&1; then note "socat: not installed, skipped"; return 1; fi
+        port=$("$sockbench" free-port)
+        start "$key" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$up"
+        wait_for_listener "$port" "${pid_of[$key]}" ||
+          { note "socat-fwd did not start: $(err_of "$key")"; exit 1; }
+        target_of[$key]="127.0.0.1 $port"
+        shown_as[$key]="socat TCP-LISTEN:P,bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:UP"
+      fi
+      ;;
     tokio:tcp)
       if [ ! -x "$tokio_echo" ]; then note "tokio: not built, skipped"; return 1; fi
       start "$key" "$tokio_echo" 127.0.0.1 0 "$work/tokio.port"
@@ -293,6 +322,7 @@ for transport in "${transports[@]}"; do
   for name in $servers_wanted; do
     case $name in
       sockd | sockd-delay1 | tokio | socat | ncat | tcpserver | udp-echo) ;;
+      sockd-fwd | socat-fwd) [ "$transport" = tcp ] || continue ;;
       *) [ "$transport" = "${transports[0]}" ] && note "unknown server $name, skipped"; continue ;;
     esac
     # Its loads are pingpong50 and udp50 alone.
@@ -327,6 +357,8 @@ serving() {
     case $instance:$1 in
       sockd-delay1:*:pingpong50 | sockd-delay1:*:udp50) ;;
       sockd-delay1:*) continue ;;
+      *-fwd:*:pingpong50 | *-fwd:*:bulk) ;;
+      *-fwd:*) continue ;;
     esac
     [ "${instance#*:}" = "$transport" ] && echo "$instance"
   done
@@ -408,6 +440,66 @@ for load in pingpong50 udp50; do
     }'
   fi
 done
+# --- forwarding -----------------------------------------------------------------
+
+# The median of the numbers on stdin, or nothing.
+median() {
+  sort -n | awk '{ r[NR] = $1 } END {
+    if (NR) printf "%.2f", (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+  }'
+}
+
+if [[ " ${instances[*]} " == *" sockd-fwd:tcp "* && " ${instances[*]} " == *" sockd:tcp "* ]]; then
+  echo
+  echo "forwarding: sockd --forward (fwd) and socat (socat) in front of the same sockd upstream; direct: sockbench to the upstream itself"
+  fwd_socat=() fwd_direct=() pp_socat=() cpu_ratio=()
+  for round in $(seq 1 "$rounds"); do
+    if [[ " $loads " == *" bulk "* ]]; then
+      fwd=$(run_field mb_per_sec "$round" bulk sockd-fwd)
+      direct=$(run_field mb_per_sec "$round" bulk sockd)
+      socat_rate=$(run_field mb_per_sec "$round" bulk socat-fwd)
+      if [ -n "$fwd" ] && [ -n "$direct" ]; then
+        line="  round $round bulk: fwd $fwd MB/s, direct $direct MB/s ($(awk -v a="$fwd" -v b="$direct" 'BEGIN { printf "%.2fx", a / b }'))"
+        fwd_direct+=("$(awk -v a="$fwd" -v b="$direct" 'BEGIN { print a / b }')")
+        if [ -n "$socat_rate" ]; then
+          line+=", socat $socat_rate MB/s ($(awk -v a="$fwd" -v b="$socat_rate" 'BEGIN { printf "%.2fx", a / b }'))"
+          fwd_socat+=("$(awk -v a="$fwd" -v b="$socat_rate" 'BEGIN { print a / b }')")
+        fi
+        echo "$line"
+      fi
+    fi
+    if [[ " $loads " == *" pingpong50 "* ]]; then
+      fwd=$(run_field requests_per_sec "$round" pingpong50 sockd-fwd)
+      socat_rate=$(run_field requests_per_sec "$round" pingpong50 socat-fwd)
+      fwd_cpu=$(run_field server_cpu_us "$round" pingpong50 sockd-fwd)
+      fwd_reqs=$(run_field requests "$round" pingpong50 sockd-fwd)
+      echo_cpu=$(run_field server_cpu_us "$round" pingpong50 sockd)
+      echo_reqs=$(run_field requests "$round" pingpong50 sockd)
+      if [ -n "$fwd" ] && [ -n "$fwd_reqs" ] && [ -n "$echo_reqs" ]; then
+        ratio=$(awk -v a="$fwd_cpu" -v n="$fwd_reqs" -v b="$echo_cpu" -v m="$echo_reqs" \
+          'BEGIN { if (n > 0 && m > 0 && b > 0) print (a / n) / (b / m) }')
+        line="  round $round pingpong50: fwd $fwd req/s, CPU $(awk -v a="$fwd_cpu" -v n="$fwd_reqs" 'BEGIN { printf "%.1f", a / n }') us/req"
+        line+=" vs plain sockd's $(awk -v a="$echo_cpu" -v n="$echo_reqs" 'BEGIN { printf "%.1f", a / n }') us/req (${ratio:-?}x)"
+        if [ -n "$ratio" ]; then cpu_ratio+=("$ratio"); fi
+        if [ -n "$socat_rate" ]; then
+          line+=", socat $socat_rate req/s ($(awk -v a="$fwd" -v b="$socat_rate" 'BEGIN { printf "%.2fx", a / b }'))"
+          pp_socat+=("$(awk -v a="$fwd" -v b="$socat_rate" 'BEGIN { print a / b }')")
+        fi
+        echo "$line"
+      fi
+    fi
+  done
+  summary() { # label, aim, values...
+    local label=$1 aim=$2
+    shift 2
+    if [ $# -gt 0 ]; then echo "  median $label: $(printf '%s\n' "$@" | median)x (the aim: $aim)"; fi
+  }
+  summary "bulk fwd/socat" ">= 1.5x" "${fwd_socat[@]}"
+  summary "bulk fwd/direct" ">= 0.7x" "${fwd_direct[@]}"
+  summary "pingpong50 fwd/socat req/s" ">= 2x" "${pp_socat[@]}"
+  summary "pingpong50 CPU per request fwd/plain echo" "<= 2.2x" "${cpu_ratio[@]}"
+fi
+
 # --- idle connections: memory --------------------------------------------------
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -186,6 +186,26 @@ pub fn send_some(fd: impl AsFd, bytes: &[u8]) -> core::result::Result<usize, Err
     }
 }
 
+/// One `splice(2)` of up to `len` bytes from `from` to `to` (one of them a
+/// pipe), `SPLICE_F_NONBLOCK | SPLICE_F_MOVE`, retried on `EINTR`; `Ok(0)`
+/// is the end of a socket's stream. The bytes never reach user space.
+///
+/// # Errors
+/// `EAGAIN` (nothing to read, or no room to write), `EPIPE`, `ECONNRESET`,
+/// `EINVAL` (neither end a pipe).
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/splice.2.html)
+pub fn splice_some(
+    from: impl AsFd,
+    to: impl AsFd,
+    len: usize,
+) -> core::result::Result<usize, Errno> {
+    use rustix::pipe::SpliceFlags;
+    let flags = SpliceFlags::NONBLOCK | SpliceFlags::MOVE;
+    retry(|| rustix::pipe::splice(from.as_fd(), None, to.as_fd(), None, len, flags))
+}
+
 /// One `recv(2)`, retried on `EINTR`; `Ok(0)` is end of stream.
 ///
 /// # Errors

@@ -3,6 +3,16 @@
 //! time it is reused, so an event for a closed connection, still queued in
 //! the batch `epoll_wait` returned, can never reach the one that took its
 //! slot. The echo server's connections and sockbench's are both kept here.
+//!
+//! Generations count in 31 bits, so [`SPARE_BIT`] is never set in a token:
+//! a caller may set it to tell a second fd of the same value apart (a
+//! relay's upstream socket beside its client).
+
+/// Never set in a token [`Slab::insert`] returns.
+pub const SPARE_BIT: u64 = 1 << 63;
+
+/// Generations wrap within 31 bits (see [`SPARE_BIT`]).
+const GENERATION_MASK: u32 = u32::MAX >> 1;
 
 /// A slab of `T` with generation tokens.
 #[derive(Debug)]
@@ -29,7 +39,7 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop()
             && let Some(slot) = self.slots.get_mut(index as usize)
         {
-            slot.0 = slot.0.wrapping_add(1);
+            slot.0 = slot.0.wrapping_add(1) & GENERATION_MASK;
             slot.1 = Some(value);
             return token(index, slot.0);
         }
@@ -123,6 +133,18 @@ mod tests {
         assert_eq!(slab.get_mut(second).copied(), Some("second"));
         assert_eq!(slab.len(), 1);
         assert_eq!(slab.tokens().collect::<Vec<_>>(), vec![second]);
+    }
+
+    #[test]
+    fn the_spare_bit_survives_every_generation() {
+        let mut slab = Slab::default();
+        let mut token = slab.insert(0);
+        slab.slots[0].0 = GENERATION_MASK - 1;
+        for _ in 0..4 {
+            slab.remove(token);
+            token = slab.insert(0);
+            assert_eq!(token & SPARE_BIT, 0, "{token:#x}");
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! sockd: an echo server (TCP, UDP, unix; faults, events on request), or the lesson's chat.
+//! sockd: an echo server (TCP, UDP, unix; faults, events), a forwarding proxy, or the lesson's chat.
 #![forbid(unsafe_code)]
 
 use sockkit::cli::{self, parse_secs};
-use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions, fault::FaultFlags};
+use sockkit::server::{self, Listen, Mode, ServeOptions, ServerOptions};
 
-/// Echo server over TCP, UDP (-u) or unix sockets (-U), or the lesson's chat (--chat).
+/// Echo server over TCP, UDP (-u) or unix sockets (-U), a forwarding proxy (--forward), or the lesson's chat (--chat).
 #[derive(clap::Parser)]
 #[command(allow_negative_numbers = true, override_usage = server::USAGE)]
 struct Args {
@@ -45,9 +45,7 @@ struct Args {
     #[command(flatten)]
     verbosity: cli::Verbosity,
     #[command(flatten)]
-    faults: FaultFlags,
-    #[command(flatten)]
-    events: server::events::EventsFlags,
+    more: server::MoreFlags,
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,8 +70,9 @@ fn main() -> std::process::ExitCode {
             threads: args.threads.map(usize::from),
             ..ServeOptions::default()
         },
-        faults: args.faults,
-        events: args.events,
+        faults: args.more.faults,
+        forward: args.more.forward,
+        events: args.more.events,
     };
     cli::report("sockd", server::run(&options))
 }

@@ -1,7 +1,9 @@
 //! Per-connection state, kept small: an idle connection holds no buffer.
 //! The connections live in a [`crate::slab::Slab`].
 
+use super::bulk::SplicedEcho;
 use super::fault::stream::Faulted;
+use super::forward::Relay;
 use super::peer::Peer;
 use crate::transcript::MessageSplitter;
 use rustix::fd::OwnedFd;
@@ -42,6 +44,10 @@ pub enum Outgoing {
     Plain(Vec<u8>),
     /// Through the faults: their bounded queue, timers and endings.
     Faulted(Box<Faulted>),
+    /// Relayed to an upstream of its own (`--forward`).
+    Relay(Box<Relay>),
+    /// The plain echo of a bulk stream, spliced through a pipe.
+    Spliced(Box<SplicedEcho>),
 }
 
 #[cfg(test)]

@@ -11,24 +11,31 @@
 //! closed to make room, so trickling clients (slowloris) cannot hold every
 //! slot forever (see [`super::idle`]).
 //!
+//! A plain connection whose `recv` fills the whole scratch buffer is a bulk
+//! stream: its echo is spliced from then on ([`super::bulk`]); requests
+//! smaller than the buffer never leave the one `recv`, one `send` path.
+//!
 //! A connection the faults pick ([`super::fault`]) is served by
 //! [`fault::stream::step`] instead, on events and on the worker's timers
 //! (the earliest set on the worker's one timer fd); a worker without faults
 //! holds no timer and never looks.
 
 use super::WorkerStats;
+use super::bulk;
 use super::conn::{Conn, Outgoing};
 use super::events::{CloseReason, Opened};
-use super::fault::Plan;
 use super::fault::stream::{self as faulted, Faulted};
 use super::fault::timer::{Alarm, Timers};
+use super::fault::{Fate, Opening, Path, Plan};
+use super::forward::relay::{self, Side, Wake};
+use super::forward::{Forward, Relay};
 use super::idle::{IdleSweep, TRICKLE_BYTES};
 use super::peer::Peer;
 use super::sendq::SendQueues;
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::io::{Pushed, epoll_wait, recv_some, send_some};
-use crate::slab::Slab;
+use crate::slab::{SPARE_BIT, Slab};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::time::Duration;
@@ -70,7 +77,8 @@ pub struct EchoOptions {
 }
 
 /// Runs one echo worker until the stop signal fires; with `faults`, the
-/// connections they pick are served through them.
+/// connections they pick are served through them; with `forward`, every
+/// client is relayed to the upstream instead of echoed.
 ///
 /// # Errors
 /// Only failures of the worker's own epoll instance; a client's failure
@@ -79,6 +87,7 @@ pub fn run_worker(
     shared: &Shared,
     options: EchoOptions,
     faults: Option<&Plan>,
+    forward: Option<&Forward>,
 ) -> Result<WorkerStats> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)
         .map_err(|errno| Error::on("epoll_create", "worker", errno))?;
@@ -95,6 +104,8 @@ pub fn run_worker(
         stats: WorkerStats::default(),
         idle: IdleSweep::new(),
         faults,
+        forward,
+        timed: faults.is_some() || forward.is_some(),
         timers: Timers::new(),
         alarm: Alarm::new(),
         send_queues: SendQueues::new(),
@@ -121,6 +132,9 @@ struct Worker<'a> {
     stats: WorkerStats,
     idle: IdleSweep,
     faults: Option<&'a Plan>,
+    forward: Option<&'a Forward>,
+    /// Whether connections may set timers (faults, or relays' connects).
+    timed: bool,
     timers: Timers,
     alarm: Alarm,
     /// For the faults' RST ending (opened at the first).
@@ -154,7 +168,7 @@ impl Worker<'_> {
             }
             self.flush_transcript();
             let now = Instant::now();
-            if self.faults.is_some() {
+            if self.timed {
                 self.fire_timers(now);
             }
             if self.paused_until.is_some_and(|until| now >= until) {
@@ -173,7 +187,7 @@ impl Worker<'_> {
     fn wait_timeout(&mut self, next_sweep: Option<Instant>) -> Option<Duration> {
         let now = Instant::now();
         let mut timers = self.timers.next();
-        if self.faults.is_some() && self.alarm.set(&self.epoll, ALARM, timers, now) {
+        if self.timed && self.alarm.set(&self.epoll, ALARM, timers, now) {
             timers = None;
         }
         let next = [self.paused_until, next_sweep, timers]
@@ -189,12 +203,15 @@ impl Worker<'_> {
             let due = self
                 .conns
                 .get_mut(token)
-                .is_some_and(|conn| match &mut conn.out {
-                    Outgoing::Faulted(fault) => fault.fire(at),
-                    Outgoing::Plain(_) => false,
+                .and_then(|conn| match &mut conn.out {
+                    Outgoing::Faulted(fault) => fault.fire(at).then_some(false),
+                    Outgoing::Relay(relay) => relay.fire(at).then_some(true),
+                    Outgoing::Plain(_) | Outgoing::Spliced(_) => None,
                 });
-            if due {
-                self.on_faulted(token, EventFlags::empty());
+            match due {
+                Some(false) => self.on_faulted(token, EventFlags::empty()),
+                Some(true) => self.on_relay(token, Wake::Timer),
+                None => {}
             }
         }
         if self.timers.bloated(self.conns.len()) {
@@ -202,7 +219,8 @@ impl Worker<'_> {
             self.timers.compact(|at, token| {
                 conns.get_mut(token).is_some_and(|conn| match &conn.out {
                     Outgoing::Faulted(fault) => fault.armed_at() == Some(at),
-                    Outgoing::Plain(_) => false,
+                    Outgoing::Relay(relay) => relay.armed_at() == Some(at),
+                    Outgoing::Plain(_) | Outgoing::Spliced(_) => false,
                 })
             });
         }
@@ -275,17 +293,7 @@ impl Worker<'_> {
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();
-                    if !self.fd_exhaustion_logged {
-                        log::warn!(
-                            "accept {}: {}; pausing accepts, {} connections open in this worker",
-                            self.shared.local,
-                            crate::error::describe_errno(errno),
-                            self.conns.len()
-                        );
-                        self.fd_exhaustion_logged = true;
-                    }
-                    self.stop_accepting();
-                    self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
+                    self.pause_accepting("accept", errno);
                     return Ok(());
                 }
                 Err(errno) => {
@@ -301,19 +309,42 @@ impl Worker<'_> {
         }
     }
 
+    /// Out of fds (or memory) for `op`: log once per burst, and stop
+    /// accepting for [`FD_EXHAUSTION_BACKOFF`].
+    fn pause_accepting(&mut self, op: &str, errno: Errno) {
+        if !self.fd_exhaustion_logged {
+            log::warn!(
+                "{op} {}: {}; pausing accepts, {} connections open in this worker",
+                self.shared.local,
+                crate::error::describe_errno(errno),
+                self.conns.len()
+            );
+            self.fd_exhaustion_logged = true;
+        }
+        self.stop_accepting();
+        self.paused_until = Some(Instant::now() + FD_EXHAUSTION_BACKOFF);
+    }
+
     fn add_connection(&mut self, fd: OwnedFd, peer: Peer) {
         self.stats.accepted += 1;
         log::debug!("accepted {peer}");
-        let fault = self.faults.and_then(|plan| {
+        let now = Instant::now();
+        let picked = self.faults.and_then(|plan| {
             let ordinal = plan.pick()?;
             log::debug!("faults on connection {ordinal} ({peer})");
-            Some(Box::new(Faulted::new(plan, ordinal, &fd, Instant::now())))
+            Some((plan, ordinal))
         });
-        let faulted = fault.is_some();
-        let out = match fault {
-            Some(fault) => Outgoing::Faulted(fault),
-            None => Outgoing::Plain(Vec::new()),
+        let out = match (self.forward, picked) {
+            (Some(forward), picked) => self.relay_for(forward, picked, &fd, now),
+            (None, Some((plan, ordinal))) => {
+                Outgoing::Faulted(Box::new(Faulted::new(plan, ordinal, &fd, now)))
+            }
+            (None, None) => Outgoing::Plain(Vec::new()),
         };
+        let (faulted, relayed) = (
+            matches!(out, Outgoing::Faulted(_)),
+            matches!(out, Outgoing::Relay(_)),
+        );
         let conn = Conn {
             fd,
             peer,
@@ -335,6 +366,10 @@ impl Worker<'_> {
         {
             self.opened.insert(token, opened);
         }
+        if relayed {
+            // The relay registers the client once its upstream answers.
+            return self.on_relay(token, Wake::Timer);
+        }
         let registered = match self.conns.get_mut(token) {
             Some(conn) => epoll::add(
                 &self.epoll,
@@ -355,13 +390,92 @@ impl Worker<'_> {
         }
     }
 
+    /// A forwarded client's way: relayed (spliced, or through the faults
+    /// or the transcript), or, when the faults decide at accept that
+    /// nothing will ever be relayed (`--on-accept`), served by the faulted
+    /// echo's endings, without dialling the upstream.
+    fn relay_for(
+        &self,
+        forward: &Forward,
+        picked: Option<(&Plan, u64)>,
+        fd: &OwnedFd,
+        now: Instant,
+    ) -> Outgoing {
+        let Some((plan, ordinal)) = picked else {
+            let paths = self
+                .options
+                .transcript
+                .then(|| (Path::plain(now), Path::plain(now)));
+            let relay = Relay::new(forward, paths, Opening::default(), now);
+            return Outgoing::Relay(Box::new(relay));
+        };
+        let dir = forward.fault_dir;
+        let (up, mut down) = plan.relay_paths(ordinal, dir.up(), dir.down(), now);
+        let opening = down.open(now);
+        if opening.fate != Fate::Serve || opening.ending.is_some() {
+            return Outgoing::Faulted(Box::new(Faulted::new(plan, ordinal, fd, now)));
+        }
+        let relay = Relay::new(forward, Some((up, down)), opening, now);
+        Outgoing::Relay(Box::new(relay))
+    }
+
+    /// An event, a timer or the accept of a relayed client.
+    fn on_relay(&mut self, token: u64, wake: Wake) {
+        let (Some(conn), Some(forward)) = (self.conns.get_mut(token), self.forward) else {
+            return;
+        };
+        let mut io = faulted::Io {
+            epoll: &self.epoll,
+            scratch: &mut self.scratch,
+            timers: &mut self.timers,
+            send_queues: &mut self.send_queues,
+        };
+        let stepped = relay::step(conn, &mut io, forward, token, wake, Instant::now());
+        self.stats.bytes += stepped.received as u64;
+        if stepped.in_scratch > 0
+            && let Some(splitter) = conn.transcript.as_mut()
+        {
+            let ip = conn.peer.name();
+            let out = &mut self.transcript;
+            splitter.feed(&self.scratch[..stepped.in_scratch], |message, dropped| {
+                push_say_line(out, ip, message, dropped)
+            });
+        }
+        if let Some(errno) = stepped.exhausted {
+            self.pause_accepting("relay", errno);
+        }
+        if self.shared.events.is_on() {
+            for which in stepped.acted.into_iter().flatten() {
+                self.shared.events.fault(self.opened.get(&token), which);
+            }
+        }
+        if !stepped.open {
+            // The relay has said why; this is only if it had not.
+            self.close(token, CloseReason::Error(Errno::INVAL));
+        }
+        if self.transcript.len() >= TRANSCRIPT_FLUSH_BYTES {
+            self.flush_transcript();
+        }
+    }
+
     fn on_connection(&mut self, token: u64, flags: EventFlags) {
+        if token & SPARE_BIT != 0 {
+            return self.on_relay(token & !SPARE_BIT, Wake::Ready(Side::Upstream, flags));
+        }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
         let writing = match &conn.out {
             Outgoing::Plain(pending) => !pending.is_empty(),
             Outgoing::Faulted(_) => return self.on_faulted(token, flags),
+            Outgoing::Relay(_) => return self.on_relay(token, Wake::Ready(Side::Client, flags)),
+            Outgoing::Spliced(_) => {
+                let idle = self.options.idle_timeout.is_some();
+                if let Err(reason) = bulk::step(conn, &self.epoll, token, idle, &mut self.stats) {
+                    self.close(token, reason);
+                }
+                return;
+            }
         };
         let kept = if writing {
             self.flush_pending(token)
@@ -402,6 +516,10 @@ impl Worker<'_> {
         };
         conn.moved += sent as u64;
         conn.bytes_out += sent as u64;
+        if received == self.scratch.len() && sent == received && conn.transcript.is_none() {
+            // A bulk stream: its echo splices from now on.
+            conn.out = Outgoing::Spliced(Box::default());
+        }
         if sent < received {
             let Outgoing::Plain(pending) = &mut conn.out else {
                 return Err(CloseReason::Error(Errno::INVAL));
@@ -485,18 +603,38 @@ impl Worker<'_> {
         let Some(mut conn) = self.conns.remove(token) else {
             return;
         };
+        let reason = match &conn.out {
+            // What ended a relay knows best; idle, lease and stop find it
+            // open, with no reason of its own.
+            Outgoing::Relay(relay) => relay.reason().unwrap_or(reason),
+            _ => reason,
+        };
         if self.shared.events.is_on() {
             let opened = self.opened.remove(&token);
             let (bytes_in, bytes_out) = (conn.bytes_in, conn.bytes_out);
             let events = &self.shared.events;
             events.close(opened.as_ref(), &conn.peer, bytes_in, bytes_out, reason);
         }
-        log::debug!(
-            "closed {}: {} bytes in, {} bytes out",
-            conn.peer,
-            conn.bytes_in,
-            conn.bytes_out
-        );
+        match &conn.out {
+            Outgoing::Relay(relay) => {
+                let closing = relay.closing(&conn);
+                log::debug!(
+                    "closed relay {} for {}: {} bytes in, {} bytes out, {:.3} s, {}",
+                    closing.conn,
+                    closing.peer,
+                    closing.bytes_in,
+                    closing.bytes_out,
+                    closing.started.elapsed().as_secs_f64(),
+                    reason.name()
+                );
+            }
+            _ => log::debug!(
+                "closed {}: {} bytes in, {} bytes out",
+                conn.peer,
+                conn.bytes_in,
+                conn.bytes_out
+            ),
+        }
         if let Some(splitter) = conn.transcript.as_mut() {
             let ip = conn.peer.name();
             let out = &mut self.transcript;

@@ -6,12 +6,14 @@
 
 mod announce;
 pub mod background;
+mod bulk;
 mod chat;
 mod conn;
 mod datagram;
 mod echo;
 pub mod events;
 pub mod fault;
+pub mod forward;
 mod idle;
 mod limits;
 mod listen;
@@ -67,9 +69,26 @@ pub struct ServeOptions {
     pub threads: Option<usize>,
     /// The faults echo goes through (echo mode); `None`: the plain echo.
     pub faults: Option<Arc<fault::Plan>>,
+    /// Relay each client to this upstream instead of echoing (streams).
+    pub forward: Option<Arc<forward::Forward>>,
     /// The JSON event log (accept, fault, close, datagram, stop); off by
     /// default. [`run`] writes its `listen` event; [`serve`] the rest.
     pub events: events::Events,
+}
+
+/// sockd's flags for faults, forwarding and events, parsed as one group
+/// (flattened into sockd's arguments).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MoreFlags {
+    /// `--delay`, `--rate`, … `--seed`.
+    #[command(flatten)]
+    pub faults: fault::FaultFlags,
+    /// `--forward`, `--fault-dir`, `--connect-timeout`.
+    #[command(flatten)]
+    pub forward: forward::ForwardFlags,
+    /// `--events`.
+    #[command(flatten)]
+    pub events: events::EventsFlags,
 }
 
 /// Everything `sockd` was asked to do.
@@ -92,6 +111,8 @@ pub struct ServerOptions {
     pub serve: ServeOptions,
     /// The fault flags (the plan, with its seed, is made once listening).
     pub faults: fault::FaultFlags,
+    /// `--forward` and its flags (the upstream resolved before binding).
+    pub forward: forward::ForwardFlags,
     /// `--events PATH`.
     pub events: events::EventsFlags,
 }
@@ -188,6 +209,7 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     // Usage errors first, before anything is bound.
     let plan = options.faults.plan()?;
     fits(plan.as_ref(), options.listen.udp)?;
+    let upstream = upstream(&options.forward)?;
     if options.events.to_stdout() && options.serve.transcript {
         return Err(Error::Usage(
             "--events - needs -q: stdout has the transcript".to_string(),
@@ -197,6 +219,13 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let bound = options.listen.bind(options.backlog)?;
     let stop = Stop::on_signals()?;
     let mut serving = options.serve.clone();
+    if let Some((forward, resolved)) = upstream {
+        let how = resolved
+            .map(|line| format!(" ({line})"))
+            .unwrap_or_default();
+        crate::io::write_stderr(&format!("sockd: forwarding to {}{how}\n", forward.upstream));
+        serving.forward = Some(Arc::new(forward));
+    }
     if let Some(plan) = plan {
         // Before any readiness signal: a script that saw one can read the
         // seed that replays the run.
@@ -235,6 +264,22 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     drop(file);
     crate::io::write_stderr(&stats.summary(kind));
     Ok(())
+}
+
+/// `--forward`'s upstream, resolved, and what a host name resolved to.
+fn upstream(flags: &forward::ForwardFlags) -> Result<Option<(forward::Forward, Option<String>)>> {
+    let Some(target) = &flags.forward else {
+        return Ok(None);
+    };
+    let (upstream, resolved) = target.resolve()?;
+    let timeout = flags
+        .connect_timeout
+        .unwrap_or(forward::args::CONNECT_TIMEOUT);
+    let dir = flags.fault_dir.unwrap_or_default();
+    Ok(Some((
+        forward::Forward::new(upstream, dir, timeout),
+        resolved,
+    )))
 }
 
 /// `1 connection`, `2 connections`.
@@ -335,6 +380,11 @@ pub fn serve(
                 "--chat is for stream sockets, not datagrams".to_string(),
             ));
         }
+        if options.forward.is_some() {
+            return Err(Error::Usage(
+                "--forward relays streams, not datagrams".to_string(),
+            ));
+        }
         fits(options.faults.as_deref(), true)?;
         let transcript = transcript_queue(options)?;
         log::info!("{}", counted(threads as u64, "datagram worker"));
@@ -357,6 +407,9 @@ pub fn serve(
     fits(options.faults.as_deref(), false)?;
     set_nonblocking(&listener).map_err(|errno| Error::at("ioctl", &local, errno))?;
     if options.mode == Mode::Chat {
+        if options.forward.is_some() {
+            return Err(Error::Usage("--forward cannot go with --chat".to_string()));
+        }
         let chat = chat::ChatOptions {
             idle_timeout: options.idle_timeout,
             exit_after: options.exit_after,
@@ -380,8 +433,13 @@ pub fn serve(
         transcript: options.transcript,
         idle_timeout: options.idle_timeout,
     };
-    log::info!("{}", counted(threads as u64, "echo worker"));
-    let stats = serve_echo(&shared, echo, options.faults.as_deref(), threads)?;
+    let workers = match options.forward {
+        Some(_) => "relay worker",
+        None => "echo worker",
+    };
+    log::info!("{}", counted(threads as u64, workers));
+    let ways = (options.faults.as_deref(), options.forward.as_deref());
+    let stats = serve_echo(&shared, echo, ways, threads)?;
     let stats = finish_transcript(stats, shared.transcript.take());
     options.events.stop(&stats);
     Ok(stats)
@@ -434,7 +492,7 @@ impl Drop for StopOnExit<'_> {
 fn serve_echo(
     shared: &Shared,
     echo: echo::EchoOptions,
-    faults: Option<&fault::Plan>,
+    (faults, forward): (Option<&fault::Plan>, Option<&forward::Forward>),
     threads: usize,
 ) -> Result<WorkerStats> {
     let results: Vec<Result<WorkerStats>> = std::thread::scope(|scope| {
@@ -445,7 +503,7 @@ fn serve_echo(
                     // the rest rather than leaving a server that silently
                     // accepts less, or a scope that never joins.
                     let _stop_all = StopOnExit(&shared.stop);
-                    echo::run_worker(shared, echo, faults)
+                    echo::run_worker(shared, echo, faults, forward)
                 })
             })
             .collect();

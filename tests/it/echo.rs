@@ -234,3 +234,25 @@ fn a_client_that_never_reads_does_not_stall_another() {
     let back = recv_to_eof(&stuck);
     assert_same_bytes(&back, &sent, "the client that did not read");
 }
+
+#[test]
+fn a_bulk_stream_is_echoed_through_splice_and_comes_back_whole() {
+    if !crate::util::skip::require_tool("strace") {
+        return;
+    }
+    let dir = TempDir::new();
+    let trace = dir.join("trace");
+    let server = crate::util::Cmd::new("strace")
+        .args(["-f", "-e", "trace=splice", "-o"])
+        .arg(&trace)
+        .arg(crate::util::SOCKD)
+        .args(["-q", "--threads", "1", "--exit-after", "1", LOCAL, "0"])
+        .serve();
+    // More than one read of sockd's 256 KiB buffer: the rest is spliced.
+    let payload = random_bytes(4 << 20, 0x5eed_0004);
+    assert_same_bytes(&round_trip(server.port(), &payload), &payload, "4 MiB");
+    server.wait_exit().success();
+    let text = std::fs::read_to_string(&trace).unwrap_or_else(|e| panic!("strace -o: {e}"));
+    let splices = text.lines().filter(|line| line.contains("splice(")).count();
+    assert!(splices >= 2, "{splices} splices: {text:.2000}");
+}

@@ -634,3 +634,64 @@ fn a_fifo_nobody_reads_costs_events_counted_never_a_stalled_server() {
         "{out}"
     );
 }
+
+/// `--forward` with `--events`: a relayed client's accept and close with
+/// its bytes (counted on the client's side) and reason; an upstream that
+/// refuses is the client's `error`, with the upstream's errno; a fault
+/// that ends the relay is told and is the reason.
+#[test]
+fn relayed_clients_are_told_with_their_bytes_and_why_they_closed() {
+    let upstream = sockd()
+        .args(["-q", "--threads", "1", "127.0.0.1", "0"])
+        .serve();
+    let to = format!("127.0.0.1:{}", upstream.port());
+    let dir = TempDir::new();
+    let (relay, log) = serve(&dir, &["--forward", &to]);
+    let fd = connect(relay.port());
+    send_all(&fd, b"through");
+    rustix::net::shutdown(&fd, Shutdown::Write).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recv_to_eof(&fd), b"through");
+    let peer = format!("127.0.0.1:{}", local_port(&fd));
+    let events = stop(relay, &log);
+    assert_eq!(
+        of(&events, "accept")[0]["peer"],
+        peer.as_str(),
+        "{events:#?}"
+    );
+    let close = close_of(&events, 1);
+    assert_eq!(close["peer"], peer.as_str(), "{close}");
+    assert_eq!(
+        (close["bytes_in"].as_u64(), close["bytes_out"].as_u64()),
+        (Some(7), Some(7))
+    );
+    assert_eq!(close["reason"], "eof", "{close}");
+
+    let (_bound, refusing) = crate::util::net::refused_port();
+    let to = format!("127.0.0.1:{refusing}");
+    let (relay, log) = serve(&dir, &["--forward", &to]);
+    let fd = connect(relay.port());
+    let (_, error) = recv_upto(&fd, usize::MAX);
+    assert_eq!(error, Some(Errno::CONNRESET));
+    let events = stop(relay, &log);
+    let close = close_of(&events, 1);
+    let ended = (close["reason"].as_str(), close["errno"].as_str());
+    assert_eq!(ended, (Some("error"), Some("ECONNREFUSED")), "{events:#?}");
+
+    let to = format!("127.0.0.1:{}", upstream.port());
+    let (relay, log) = serve(&dir, &["--forward", &to, "--reset-after", "5"]);
+    let fd = connect(relay.port());
+    send_all(&fd, b"0123456789");
+    let (got, error) = recv_upto(&fd, usize::MAX);
+    assert_eq!(
+        (got.as_slice(), error),
+        (&b"01234"[..], Some(Errno::CONNRESET))
+    );
+    let events = stop(relay, &log);
+    let faults = of(&events, "fault");
+    assert_eq!(faults.len(), 1, "{events:#?}");
+    assert_eq!(
+        (faults[0]["conn"].as_u64(), faults[0]["which"].as_str()),
+        (Some(1), Some("reset_after"))
+    );
+    assert_eq!(close_of(&events, 1)["reason"], "fault", "{events:#?}");
+}

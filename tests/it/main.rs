@@ -12,6 +12,7 @@ mod events;
 mod fault;
 mod fault_udp;
 mod faults;
+mod forward;
 mod freeze;
 mod interop;
 mod lesson;

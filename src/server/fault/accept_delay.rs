@@ -28,6 +28,10 @@ impl Fault for AcceptDelay {
         Box::new(self.clone())
     }
 
+    fn on_connection(&self) -> bool {
+        true
+    }
+
     fn open(&mut self, now: Instant, opening: &mut Opening) {
         let until = now.checked_add(self.delay).unwrap_or(now);
         opening.hold_until = Some(opening.hold_until.map_or(until, |held| held.max(until)));

@@ -56,6 +56,10 @@ impl Fault for After {
         Box::new(Self::new(self.limit, self.ending))
     }
 
+    fn on_connection(&self) -> bool {
+        true
+    }
+
     fn open(&mut self, now: Instant, opening: &mut Opening) {
         if let Limit::Time(time) = self.limit {
             let at = now.checked_add(time).unwrap_or(now);

@@ -133,6 +133,14 @@ pub trait Fault: Debug + Send + Sync {
         Scope::Streams
     }
 
+    /// Whether it acts on the client's connection (its opening, its end,
+    /// the bytes it is sent in all), not on the bytes of each direction:
+    /// a relay gives such a fault to the direction toward the client
+    /// alone, whatever `--fault-dir` says.
+    fn on_connection(&self) -> bool {
+        false
+    }
+
     /// At accept (`now`): may hold, end or change the connection.
     fn open(&mut self, _now: Instant, _opening: &mut Opening) {}
 
@@ -181,6 +189,17 @@ pub struct Path {
 }
 
 impl Path {
+    /// No fault: bytes leave as soon as they come, through the bounded
+    /// queue (a relay's direction that the transcript sees).
+    pub fn plain(now: Instant) -> Self {
+        Self {
+            faults: Vec::new(),
+            queue: Queue::new(now),
+            rng: Rng::new(0),
+            flipped: false,
+        }
+    }
+
     /// At accept: what the faults make of the connection.
     pub fn open(&mut self, now: Instant) -> Opening {
         let mut opening = Opening::default();
@@ -339,8 +358,37 @@ impl Plan {
 
     /// The faults for item `ordinal`, direction `stream`, from `now` on.
     pub fn path(&self, ordinal: u64, stream: Stream, now: Instant) -> Path {
+        self.path_of(ordinal, stream, now, |_| true)
+    }
+
+    /// A relay's two directions for connection `ordinal` (up: client to
+    /// upstream; down: upstream to client): the faults on bytes in the
+    /// directions `up` and `down` say, and the faults on the client's
+    /// connection in the down one.
+    pub fn relay_paths(&self, ordinal: u64, up: bool, down: bool, now: Instant) -> (Path, Path) {
+        let up_path = self.path_of(ordinal, Stream::Up, now, |fault| {
+            up && !fault.on_connection()
+        });
+        let down_path = self.path_of(ordinal, Stream::Down, now, |fault| {
+            fault.on_connection() || down
+        });
+        (up_path, down_path)
+    }
+
+    fn path_of(
+        &self,
+        ordinal: u64,
+        stream: Stream,
+        now: Instant,
+        keep: impl Fn(&dyn Fault) -> bool,
+    ) -> Path {
         Path {
-            faults: self.faults.iter().map(|fault| fault.fresh()).collect(),
+            faults: self
+                .faults
+                .iter()
+                .filter(|fault| keep(fault.as_ref()))
+                .map(|fault| fault.fresh())
+                .collect(),
             queue: Queue::new(now),
             rng: Rng::for_item(self.share.seed, ordinal, stream),
             flipped: false,

@@ -40,6 +40,10 @@ impl Fault for OnAccept {
         Box::new(*self)
     }
 
+    fn on_connection(&self) -> bool {
+        true
+    }
+
     fn open(&mut self, _now: Instant, opening: &mut Opening) {
         match self {
             Self::Close => opening.ending = Some(Ending::Fin),

@@ -28,6 +28,10 @@ impl Fault for SlowClose {
         Box::new(self.clone())
     }
 
+    fn on_connection(&self) -> bool {
+        true
+    }
+
     fn finish(&mut self, now: Instant) -> Option<Instant> {
         now.checked_add(self.delay)
     }

@@ -25,7 +25,7 @@ use super::{Ending, Fate, Path, Plan, Step};
 use crate::io::{recv_some, send_some};
 use core::time::Duration;
 use rustix::event::epoll::{self, EventData, EventFlags};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::sockopt;
 use std::time::Instant;
@@ -313,45 +313,29 @@ impl Turn<'_, '_> {
     /// Sends what the faults let go now. Returns whether the connection
     /// stays open.
     fn flush(&mut self, f: &mut Faulted) -> bool {
-        f.blocked = false;
-        let most = self.io.scratch.len();
-        for _ in 0..SENDS_PER_STEP {
-            match f.path.next(self.now, most) {
-                Step::Send(n) => {
-                    let piece = f.path.front(n);
-                    let len = piece.len();
-                    match send_some(self.fd, piece) {
-                        Ok(sent) => {
-                            f.path.sent(self.now, sent);
-                            self.sent += sent;
-                            if sent < len {
-                                f.blocked = true;
-                                return true;
-                            }
-                        }
-                        Err(Errno::AGAIN) => {
-                            f.blocked = true;
-                            return true;
-                        }
-                        Err(errno) => return self.closing(CloseReason::from_errno(errno)),
-                    }
-                }
-                Step::Until(at) => {
-                    self.arm(f, at);
-                    return true;
-                }
-                Step::Idle => return true,
-                Step::End(ending) => {
-                    self.acted(match ending {
-                        Ending::Fin => "close_after",
-                        Ending::Rst => "reset_after",
-                    });
-                    return self.begin(f, ending);
-                }
+        let (sent, then) = send_due(
+            &mut f.path,
+            self.fd.as_fd(),
+            self.now,
+            self.io.scratch.len(),
+        );
+        self.sent += sent;
+        f.blocked = then == Then::Blocked;
+        match then {
+            Then::Blocked | Then::Idle => true,
+            Then::Until(at) => {
+                self.arm(f, at);
+                true
             }
+            Then::End(ending) => {
+                self.acted(match ending {
+                    Ending::Fin => "close_after",
+                    Ending::Rst => "reset_after",
+                });
+                self.begin(f, ending)
+            }
+            Then::Failed(errno) => self.closing(CloseReason::from_errno(errno)),
         }
-        self.arm(f, self.now + Duration::from_millis(1));
-        true
     }
 
     /// The faults end the connection: what waits is dropped.
@@ -376,46 +360,19 @@ impl Turn<'_, '_> {
         since: Instant,
         flags: EventFlags,
     ) -> bool {
-        let give_up = since + LINGER;
-        if self.now >= give_up {
-            return self.close(ending);
-        }
-        match ending {
-            Ending::Fin => {
-                if flags.contains(EventFlags::IN) {
-                    let scratch = &mut self.io.scratch[..];
-                    match recv_some(self.fd, scratch) {
-                        Ok(0) => return false,
-                        Ok(n) => self.received = n,
-                        Err(Errno::AGAIN) => {}
-                        Err(_) => return false,
-                    }
-                }
-                self.arm(f, give_up);
-                self.watch(f, EventFlags::IN)
-            }
-            Ending::Rst => {
-                let nothing_sent = self.sent_before == 0 && self.sent == 0;
-                let queued = match nothing_sent {
-                    true => None,
-                    false => self.io.send_queues.unacked(self.fd.as_fd()),
-                };
-                if queued.is_none_or(|queued| queued == 0) {
-                    return self.close(ending);
-                }
-                self.arm(f, (self.now + ACK_POLL).min(give_up));
-                self.watch(f, EventFlags::empty())
+        let sent_any = self.sent_before > 0 || self.sent > 0;
+        let readable = flags.contains(EventFlags::IN);
+        let (next, received) = linger(
+            self.fd, ending, since, self.now, readable, sent_any, self.io,
+        );
+        self.received = received;
+        match next {
+            Lingering::Close => false,
+            Lingering::Wait { until, want } => {
+                self.arm(f, until);
+                self.watch(f, want)
             }
         }
-    }
-
-    /// Ends the connection now (the worker closes the fd): an RST is
-    /// `SO_LINGER` 0 first. Always `false` (closed).
-    fn close(&mut self, ending: Ending) -> bool {
-        if ending == Ending::Rst {
-            let _ = sockopt::set_socket_linger(self.fd, Some(Duration::ZERO));
-        }
-        false
     }
 
     fn arm(&mut self, f: &mut Faulted, at: Instant) {
@@ -432,6 +389,126 @@ impl Turn<'_, '_> {
         match epoll::modify(self.io.epoll, self.fd, EventData::new_u64(self.token), want) {
             Ok(()) => true,
             Err(errno) => self.closing(CloseReason::Error(errno)),
+        }
+    }
+}
+
+/// What [`send_due`] stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// The socket is full: wait for `EPOLLOUT`.
+    Blocked,
+    /// Nothing more may leave before this time (also after
+    /// [`SENDS_PER_STEP`] sends: the rest a millisecond later).
+    Until(Instant),
+    /// Nothing waits.
+    Idle,
+    /// The faults end the connection.
+    End(Ending),
+    /// `send` failed (`EPIPE`, `ECONNRESET`).
+    Failed(Errno),
+}
+
+/// Sends from `path` to `fd` what the faults let go at `now`, at most
+/// `most` bytes a `send` and [`SENDS_PER_STEP`] sends: the bytes sent, and
+/// what stopped it. The echo's way out, and each direction of a faulted
+/// relay's.
+pub fn send_due(path: &mut Path, fd: BorrowedFd<'_>, now: Instant, most: usize) -> (usize, Then) {
+    let mut sent = 0;
+    for _ in 0..SENDS_PER_STEP {
+        match path.next(now, most) {
+            Step::Send(n) => {
+                let piece = path.front(n);
+                let len = piece.len();
+                match send_some(fd, piece) {
+                    Ok(n) => {
+                        path.sent(now, n);
+                        sent += n;
+                        if n < len {
+                            return (sent, Then::Blocked);
+                        }
+                    }
+                    Err(Errno::AGAIN) => return (sent, Then::Blocked),
+                    Err(errno) => return (sent, Then::Failed(errno)),
+                }
+            }
+            Step::Until(at) => return (sent, Then::Until(at)),
+            Step::Idle => return (sent, Then::Idle),
+            Step::End(ending) => return (sent, Then::End(ending)),
+        }
+    }
+    (sent, Then::Until(now + Duration::from_millis(1)))
+}
+
+/// What an ending in progress does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lingering {
+    /// Close the fd now (an RST's `SO_LINGER` 0 is set).
+    Close,
+    /// Step again at `until`, or on `want`.
+    Wait {
+        /// The next look.
+        until: Instant,
+        /// What to watch for meanwhile.
+        want: EventFlags,
+    },
+}
+
+/// One step of `ending` on `fd`, begun at `since` (a FIN already sent, for
+/// [`Ending::Fin`]): what the client still sends is read (`readable`) and
+/// dropped until it closes; an RST waits until every byte sent (if
+/// `sent_any`) is acknowledged. Either at most [`LINGER`]. Returns what
+/// next, and the bytes read into the front of `io.scratch`.
+pub fn linger(
+    fd: &OwnedFd,
+    ending: Ending,
+    since: Instant,
+    now: Instant,
+    readable: bool,
+    sent_any: bool,
+    io: &mut Io<'_>,
+) -> (Lingering, usize) {
+    let give_up = since + LINGER;
+    let close = |ending| {
+        if ending == Ending::Rst {
+            let _ = sockopt::set_socket_linger(fd, Some(Duration::ZERO));
+        }
+        (Lingering::Close, 0)
+    };
+    if now >= give_up {
+        return close(ending);
+    }
+    match ending {
+        Ending::Fin => {
+            let mut received = 0;
+            if readable {
+                match recv_some(fd, &mut io.scratch[..]) {
+                    Ok(0) => return (Lingering::Close, 0),
+                    Ok(n) => received = n,
+                    Err(Errno::AGAIN) => {}
+                    Err(_) => return (Lingering::Close, 0),
+                }
+            }
+            let want = EventFlags::IN;
+            (
+                Lingering::Wait {
+                    until: give_up,
+                    want,
+                },
+                received,
+            )
+        }
+        Ending::Rst => {
+            let queued = match sent_any {
+                false => None,
+                true => io.send_queues.unacked(fd.as_fd()),
+            };
+            if queued.is_none_or(|queued| queued == 0) {
+                return close(ending);
+            }
+            let until = (now + ACK_POLL).min(give_up);
+            let want = EventFlags::empty();
+            (Lingering::Wait { until, want }, 0)
         }
     }
 }
