@@ -117,7 +117,7 @@ pub fn run(asked: &Options) -> Result<()> {
     }
     // The rows have what they show: make room for the output.
     drop((records, peers, walk));
-    let mut stdout = |text: &str| crate::io::write_stdout(text.as_bytes());
+    let mut stdout = |text: &[u8]| crate::io::write_stdout(text);
     let out = chunked::Chunked::new(&mut stdout);
     let written = if opts.json {
         json::write(&listing, shown, out)
