@@ -34,6 +34,13 @@ fn ask(opts: &Options) -> netlink::Ask {
     }
 }
 
+/// For a table with `-i` (without `-m`, which needs the rest of the
+/// internals): each record's TCP-INFO cell, written as its reply arrives.
+fn each(opts: &Options) -> Option<fn(&mut super::record::SockRecord)> {
+    (opts.internals && !opts.memory && !opts.json && !opts.explain)
+        .then_some(super::table::keep_tcp_info_cell as fn(&mut _))
+}
+
 /// `NETLINK_ROUTE`, or `None` (devices then show by index).
 fn route() -> Option<OwnedFd> {
     links::open()
@@ -54,7 +61,10 @@ impl<'a> Loader<'a> {
         let diag = match opts.source {
             Source::Proc => None,
             Source::Netlink => match netlink::Diag::open() {
-                Ok(diag) => Some(diag),
+                Ok(mut diag) => {
+                    diag.each = each(opts);
+                    Some(diag)
+                }
                 Err(err) => {
                     log::debug!("{err}; reading /proc/net instead");
                     None
@@ -97,7 +107,8 @@ impl<'a> Loader<'a> {
         };
         if let (Source::Netlink, Some(ns)) = (opts.source, ns) {
             match netns::enter(ns, || (netlink::Diag::open(), route())) {
-                Ok((Ok(diag), route)) => {
+                Ok((Ok(mut diag), route)) => {
+                    diag.each = each(opts);
                     loader.diag = Some(diag);
                     loader.route = route;
                 }

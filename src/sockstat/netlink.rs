@@ -116,6 +116,8 @@ pub struct Diag {
     sock: OwnedFd,
     buf: Vec<u8>,
     seq: u32,
+    /// Done to each record kept, as its reply arrives.
+    pub each: Option<fn(&mut SockRecord)>,
 }
 
 impl Diag {
@@ -136,6 +138,7 @@ impl Diag {
             sock,
             buf: vec![0u8; RECV_BUF],
             seq: 0,
+            each: None,
         })
     }
 
@@ -200,12 +203,16 @@ impl Diag {
         parse: impl Fn(&[u8]) -> Option<SockRecord>,
     ) -> core::result::Result<Vec<SockRecord>, Errno> {
         let mut records = Vec::new();
+        let each = self.each;
         let mut keep = |record: Option<SockRecord>| {
             if let Some(mut record) = record
                 && filter.matches(&record)
             {
                 if ask.internals() {
                     record.details.internals.get_or_insert_default();
+                }
+                if let Some(each) = each {
+                    each(&mut record);
                 }
                 records.push(record);
             }

@@ -134,6 +134,12 @@ pub struct Details {
     /// The socket cookie: the 64-bit id `sock_gen_cookie()` gives the
     /// `struct sock`, never reused while the system runs (sock_diag only).
     pub cookie: Option<u64>,
+    /// The table's TCP-INFO cell (`-i`), when it was written as the dump
+    /// reply arrived ([`table::keep_tcp_info_cell`]); `internals` is then
+    /// `None`.
+    ///
+    /// [`table::keep_tcp_info_cell`]: super::table::keep_tcp_info_cell
+    pub tcp_info_cell: Option<Box<str>>,
 }
 
 /// One kind of socket table a source lists: one netlink dump, one
