@@ -34,11 +34,11 @@ fn ask(opts: &Options) -> netlink::Ask {
     }
 }
 
-/// For a table with `-i` (without `-m`, which needs the rest of the
+/// For a table with `-i` (not `-m`, which needs the rest of the
 /// internals): each record's TCP-INFO cell, written as its reply arrives.
-fn each(opts: &Options) -> Option<fn(&mut super::record::SockRecord)> {
+fn cell(opts: &Options) -> Option<netlink::WriteCell> {
     (opts.internals && !opts.memory && !opts.json && !opts.explain)
-        .then_some(super::table::keep_tcp_info_cell as fn(&mut _))
+        .then_some(super::table::write_tcp_info as netlink::WriteCell)
 }
 
 /// `NETLINK_ROUTE`, or `None` (devices then show by index).
@@ -62,7 +62,7 @@ impl<'a> Loader<'a> {
             Source::Proc => None,
             Source::Netlink => match netlink::Diag::open() {
                 Ok(mut diag) => {
-                    diag.each = each(opts);
+                    diag.cell = cell(opts);
                     Some(diag)
                 }
                 Err(err) => {
@@ -108,7 +108,7 @@ impl<'a> Loader<'a> {
         if let (Source::Netlink, Some(ns)) = (opts.source, ns) {
             match netns::enter(ns, || (netlink::Diag::open(), route())) {
                 Ok((Ok(mut diag), route)) => {
-                    diag.each = each(opts);
+                    diag.cell = cell(opts);
                     loader.diag = Some(diag);
                     loader.route = route;
                 }

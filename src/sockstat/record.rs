@@ -135,12 +135,43 @@ pub struct Details {
     /// `struct sock`, never reused while the system runs (sock_diag only).
     pub cookie: Option<u64>,
     /// The table's TCP-INFO cell (`-i`), when it was written as the dump
-    /// reply arrived ([`table::keep_tcp_info_cell`]); `internals` is then
-    /// `None`.
+    /// reply arrived ([`Diag::cell`]); `internals` is then `None`.
     ///
-    /// [`table::keep_tcp_info_cell`]: super::table::keep_tcp_info_cell
-    pub tcp_info_cell: Option<Box<str>>,
+    /// [`Diag::cell`]: super::netlink::Diag::cell
+    pub tcp_info_cell: Option<Cell>,
 }
+
+/// A table cell written as a dump arrived: a range of the text all the
+/// dump's cells were written into, one after another (one allocation for
+/// 20,000 cells, not one each).
+#[derive(Clone, Debug)]
+pub struct Cell {
+    text: Arc<Vec<u8>>,
+    start: u32,
+    end: u32,
+}
+
+impl Cell {
+    /// Bytes `start..end` of `text`.
+    pub fn new(text: Arc<Vec<u8>>, start: u32, end: u32) -> Self {
+        Self { text, start, end }
+    }
+
+    /// The cell's text (escaped, as every cell is).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for Cell {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Cell {}
 
 /// One kind of socket table a source lists: one netlink dump, one
 /// `/proc/net` file.

@@ -5,7 +5,7 @@ use super::filter::Filter;
 use super::index::NumberMap;
 use super::internals::Internals;
 use super::procfs::{Holder, Process, Walk};
-use super::record::{InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
+use super::record::{Cell, InetProto, IpVersion, Kind, Peer, SockRecord, Table, state};
 use super::users::{User, Users};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
@@ -98,7 +98,7 @@ pub struct Row {
     pub internals: Option<Arc<Internals>>,
     /// The TCP-INFO cell, when it was written as the dump arrived (the
     /// internals are then `None`).
-    pub tcp_info_cell: Option<Box<str>>,
+    pub tcp_info_cell: Option<Cell>,
     /// The inode of the socket's network namespace (or, for a socket no
     /// source described, of its holder's), when known.
     pub netns: Option<u64>,
@@ -313,7 +313,7 @@ impl PeerNames {
 }
 
 /// What a row shows of the internals, moved out of its record.
-type Kept = (Option<Arc<Internals>>, Option<Box<str>>);
+type Kept = (Option<Arc<Internals>>, Option<Cell>);
 
 fn take_shown(record: &mut SockRecord) -> Kept {
     (

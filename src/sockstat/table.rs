@@ -8,7 +8,6 @@
 
 use super::chunked::Chunked;
 use super::internals::{Internals, mem, tcp};
-use super::record::SockRecord;
 use super::rows::{Listing, Row, Shown};
 use super::users::User;
 use crate::error::Result;
@@ -128,22 +127,6 @@ pub fn write_cell(out: &mut Vec<u8>, listing: &Listing, row: &Row, column: Colum
     }
 }
 
-/// Writes a record's TCP-INFO cell as its dump reply arrives, for a table
-/// with `-i` that shows nothing else of the internals, and lets the rest
-/// go: 150 bytes of text where the internals took 380 (a 248-byte
-/// `tcp_info`), for each of 20,000 sockets kept until the rows are written,
-/// and written while the struct is still in the cache, not when the table
-/// reaches its row.
-pub fn keep_tcp_info_cell(record: &mut SockRecord) {
-    let mut cell = Vec::with_capacity(160);
-    write_tcp_info(&mut cell, record.details.internals.as_deref());
-    // Every cell is escaped text or ASCII: nothing is lost.
-    let cell = String::from_utf8(cell)
-        .unwrap_or_else(|not| String::from_utf8_lossy(not.as_bytes()).into_owned());
-    record.details.tcp_info_cell = Some(cell.into_boxed_str());
-    record.details.internals = None;
-}
-
 /// One cell of `row` as text.
 pub fn cell(listing: &Listing, row: &Row, column: Column) -> String {
     let mut out = Vec::new();
@@ -176,7 +159,7 @@ fn write_skmem(out: &mut Vec<u8>, internals: Option<&Internals>) {
 /// (so that a row still splits on blanks into its columns): the congestion
 /// control first, times in ms as `ss` shows them, the delivery rate in bits
 /// per second; `name:?` for a field an older kernel does not send.
-fn write_tcp_info(out: &mut Vec<u8>, internals: Option<&Internals>) {
+pub fn write_tcp_info(out: &mut Vec<u8>, internals: Option<&Internals>) {
     let Some(internals) = internals else {
         return out.push(b'?');
     };
