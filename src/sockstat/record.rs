@@ -126,8 +126,9 @@ pub struct Details {
     /// That device's name, escaped, when the source could look it up.
     pub dev_name: Option<String>,
     /// TCP internals and memory, when `-i` or `-m` asked a source that
-    /// knows them; `None` otherwise. Shared with the rows that show it (a
-    /// `tcp_info` is 248 bytes, and a listing may have 20,000 of them).
+    /// knows them; `None` otherwise. Moved to the first row that shows
+    /// them, shared with the socket's other rows (a `tcp_info` is 248
+    /// bytes, and a listing may have 20,000 of them).
     pub internals: Option<Arc<Internals>>,
     /// Its `SOCK_*` type as the kernel numbers it (`sk_type`).
     pub sock_type: Option<u32>,
