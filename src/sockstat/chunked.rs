@@ -7,23 +7,24 @@ use crate::error::Result;
 const CHUNK: usize = 64 * 1024;
 
 /// Text gathered for a sink (stdout), handed on each time it passes
-/// [`CHUNK`] bytes and at the end.
+/// [`CHUNK`] bytes and at the end. Bytes, not a `String`: what is written
+/// is escaped text already, and numbers go in without a UTF-8 check.
 pub struct Chunked<'a> {
-    text: String,
-    sink: &'a mut dyn FnMut(&str) -> Result<()>,
+    text: Vec<u8>,
+    sink: &'a mut dyn FnMut(&[u8]) -> Result<()>,
 }
 
 impl<'a> Chunked<'a> {
     /// Nothing gathered yet for `sink`.
-    pub fn new(sink: &'a mut dyn FnMut(&str) -> Result<()>) -> Self {
+    pub fn new(sink: &'a mut dyn FnMut(&[u8]) -> Result<()>) -> Self {
         Self {
-            text: String::with_capacity(CHUNK + 4096),
+            text: Vec::with_capacity(CHUNK + 4096),
             sink,
         }
     }
 
     /// Where to write the next piece.
-    pub fn text(&mut self) -> &mut String {
+    pub fn text(&mut self) -> &mut Vec<u8> {
         &mut self.text
     }
 
@@ -55,13 +56,13 @@ mod tests {
     #[test]
     fn chunks_arrive_whole_and_in_order() {
         let mut got = Vec::new();
-        let mut sink = |part: &str| {
+        let mut sink = |part: &[u8]| {
             got.push(part.len());
             Ok(())
         };
         let mut out = Chunked::new(&mut sink);
         for _ in 0..3 * CHUNK / 1000 {
-            out.text().push_str(&"x".repeat(1000));
+            out.text().extend_from_slice(&[b'x'; 1000]);
             let _ = out.flush_if_full();
         }
         let _ = out.finish();
@@ -77,12 +78,12 @@ mod tests {
     #[test]
     fn the_first_failure_ends_it() {
         let mut calls = 0;
-        let mut sink = |_: &str| {
+        let mut sink = |_: &[u8]| {
             calls += 1;
             Err(crate::error::Error::StdoutClosed)
         };
         let mut out = Chunked::new(&mut sink);
-        out.text().push_str(&"y".repeat(CHUNK));
+        out.text().extend_from_slice(&[b'y'; CHUNK]);
         assert!(matches!(
             out.flush_if_full(),
             Err(crate::error::Error::StdoutClosed)

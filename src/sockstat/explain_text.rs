@@ -297,16 +297,12 @@ fn sock_node(listing: &Listing, row: &Row, record: &SockRecord, path: Path) -> N
     let mut node = Node::new(text);
     let internals = row.internals.as_deref();
     if internals.is_some_and(|i| i.tcp_info.is_some() || i.congestion.is_some()) {
-        let mut info = "tcp_info: ".to_string();
-        table::write_cell(&mut info, listing, row, Column::TcpInfo);
-        info.push_str(" (INET_DIAG_INFO, as -i shows it)");
-        node.leaf(info);
+        let info = table::cell(listing, row, Column::TcpInfo);
+        node.leaf(format!("tcp_info: {info} (INET_DIAG_INFO, as -i shows it)"));
     }
     if internals.is_some_and(|i| i.skmem.is_some()) {
-        let mut memory = "memory: ".to_string();
-        table::write_cell(&mut memory, listing, row, Column::Skmem);
-        memory.push_str(" (SK_MEMINFO, as -m shows it)");
-        node.leaf(memory);
+        let memory = table::cell(listing, row, Column::Skmem);
+        node.leaf(format!("memory: {memory} (SK_MEMINFO, as -m shows it)"));
     }
     node.leaf(made);
     node

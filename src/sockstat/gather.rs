@@ -118,8 +118,10 @@ pub fn gather<'a>(
     })
 }
 
-/// The listed namespace's source first, then one for each namespace the
-/// walk tells of until it ends.
+/// The listed namespace's source, read on a thread of its own, and one for
+/// each namespace the walk tells of until it ends, read meanwhile: a
+/// namespace the walk meets early is not held up behind the listed one's
+/// dumps (each walks the whole established hash, shared by all namespaces).
 fn sources<'a>(
     opts: &Options,
     filter: &'a Filter,
@@ -128,16 +130,15 @@ fn sources<'a>(
     own: Option<u64>,
     told: Receiver<Found>,
 ) -> Result<Vec<(Loader<'a>, Records)>> {
-    let mut loaded = Vec::new();
-    let listed = match target {
+    let (first, listed) = match target {
         Some(target) if Some(target.inode) != own => {
             let inode = target.inode;
             match Loader::inside(opts, filter, inode, target.fd, None) {
-                Ok(Some(mut loader)) => {
-                    let records = loader.load()?;
-                    loaded.push((loader, records));
+                Ok(Some(loader)) => (Some(loader), Some(inode)),
+                Ok(None) => {
+                    log::debug!("netns {}: waiting for a process in it", target.shown);
+                    (None, Some(inode))
                 }
-                Ok(None) => log::debug!("netns {}: waiting for a process in it", target.shown),
                 Err(_) => {
                     return Err(Error::Usage(format!(
                         "--netns {}: not a network namespace",
@@ -145,34 +146,46 @@ fn sources<'a>(
                     )));
                 }
             }
-            Some(inode)
         }
-        _ => {
-            let mut loader = Loader::here(opts, filter, own);
-            let records = loader.load()?;
-            loaded.push((loader, records));
-            own
-        }
+        _ => (Some(Loader::here(opts, filter, own)), own),
     };
-    for found in told {
-        if loaded.iter().any(|(l, _)| l.netns == Some(found.inode)) {
-            continue;
-        }
-        let filter = if Some(found.inode) == listed {
-            filter
-        } else {
-            held
-        };
-        match Loader::inside(opts, filter, found.inode, found.ns, Some(found.pid)) {
-            Ok(Some(mut loader)) => match loader.load() {
-                Ok(records) => loaded.push((loader, records)),
-                Err(err) => log::debug!("netns {}: {err}; its sockets stay unknown", found.inode),
-            },
-            Ok(None) | Err(_) => {
-                log::debug!("netns {}: no way in; its sockets stay unknown", found.inode);
+    let skip = first.as_ref().and(listed);
+    std::thread::scope(|scope| {
+        let first = first
+            .map(|mut loader| scope.spawn(move || loader.load().map(|records| (loader, records))));
+        let mut others: Vec<(Loader<'a>, Records)> = Vec::new();
+        for found in told {
+            if Some(found.inode) == skip || others.iter().any(|(l, _)| l.netns == Some(found.inode))
+            {
+                continue;
+            }
+            let filter = if Some(found.inode) == listed {
+                filter
+            } else {
+                held
+            };
+            match Loader::inside(opts, filter, found.inode, found.ns, Some(found.pid)) {
+                Ok(Some(mut loader)) => match loader.load() {
+                    Ok(records) => others.push((loader, records)),
+                    Err(err) => {
+                        log::debug!("netns {}: {err}; its sockets stay unknown", found.inode);
+                    }
+                },
+                Ok(None) | Err(_) => {
+                    log::debug!("netns {}: no way in; its sockets stay unknown", found.inode);
+                }
             }
         }
-    }
-    log::info!("{} network namespaces read", loaded.len());
-    Ok(loaded)
+        let mut loaded = match first {
+            Some(handle) => vec![
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            ],
+            None => Vec::new(),
+        };
+        loaded.append(&mut others);
+        log::info!("{} network namespaces read", loaded.len());
+        Ok(loaded)
+    })
 }

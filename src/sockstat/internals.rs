@@ -287,22 +287,30 @@ impl CaName {
         self.bytes.get(..self.len).unwrap_or_default()
     }
 
+    /// Whether the escaper would leave the name as it is (`cubic`, `bbr`),
+    /// so that its work can be skipped.
+    fn plain(&self) -> bool {
+        self.as_bytes()
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b'\\')
+    }
+
     /// Appends the name, escaped as every cell is.
-    pub fn push_escaped(&self, out: &mut String) {
-        match core::str::from_utf8(self.as_bytes()) {
-            // What the escaper would leave as it is, without its work.
-            Ok(plain) if plain.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => {
-                out.push_str(plain);
-            }
-            _ => out.push_str(&crate::escape::field(self.as_bytes())),
+    pub fn push_escaped(&self, out: &mut Vec<u8>) {
+        if self.plain() {
+            out.extend_from_slice(self.as_bytes());
+        } else {
+            out.extend_from_slice(crate::escape::field(self.as_bytes()).as_bytes());
         }
     }
 
     /// The name, escaped.
     pub fn escaped(&self) -> String {
-        let mut out = String::new();
-        self.push_escaped(&mut out);
-        out
+        if self.plain() {
+            String::from_utf8_lossy(self.as_bytes()).into_owned()
+        } else {
+            crate::escape::field(self.as_bytes())
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use super::internals::{Field, Raw, mem, tcp};
 use super::rows::{Addr, Listing, Row, Shown};
 use super::users::User;
 use crate::error::Result;
-use core::fmt::Write as _;
 use serde_json::{Map, Value};
+use std::io::Write as _;
 
 /// One row as a JSON object.
 pub fn object(listing: &Listing, row: &Row, shown: Shown) -> Value {
@@ -103,17 +103,17 @@ fn fields<const N: usize>(raw: &Raw<N>, all: &[Field]) -> Value {
 /// # Errors
 /// The first error of the chunks' sink.
 pub fn write(listing: &Listing, shown: Shown, mut out: Chunked<'_>) -> Result<()> {
-    out.text().push('[');
+    out.text().push(b'[');
     for (i, row) in listing.rows.iter().enumerate() {
         let text = out.text();
-        text.push_str(if i == 0 { "\n" } else { ",\n" });
+        text.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
         let _ = write!(text, "{}", object(listing, row, shown));
         out.flush_if_full()?;
     }
-    out.text().push_str(if listing.rows.is_empty() {
-        "]\n"
+    out.text().extend_from_slice(if listing.rows.is_empty() {
+        b"]\n"
     } else {
-        "\n]\n"
+        b"\n]\n"
     });
     out.finish()
 }

@@ -188,7 +188,7 @@ pub fn run(
         out.push_str(if ended.is_empty() { "]\n" } else { "\n]\n" });
         crate::io::write_stdout(out.as_bytes())?;
     } else {
-        let mut stdout = |text: &str| crate::io::write_stdout(text.as_bytes());
+        let mut stdout = |text: &[u8]| crate::io::write_stdout(text);
         table::write(&listing, shown, user.no_header, Chunked::new(&mut stdout))?;
     }
     match first_failure {

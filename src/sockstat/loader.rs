@@ -34,6 +34,13 @@ fn ask(opts: &Options) -> netlink::Ask {
     }
 }
 
+/// For a table with `-i` (not `-m`, which needs the rest of the
+/// internals): each record's TCP-INFO cell, written as its reply arrives.
+fn cell(opts: &Options) -> Option<netlink::WriteCell> {
+    (opts.internals && !opts.memory && !opts.json && !opts.explain)
+        .then_some(super::table::write_tcp_info as netlink::WriteCell)
+}
+
 /// `NETLINK_ROUTE`, or `None` (devices then show by index).
 fn route() -> Option<OwnedFd> {
     links::open()
@@ -54,7 +61,10 @@ impl<'a> Loader<'a> {
         let diag = match opts.source {
             Source::Proc => None,
             Source::Netlink => match netlink::Diag::open() {
-                Ok(diag) => Some(diag),
+                Ok(mut diag) => {
+                    diag.cell = cell(opts);
+                    Some(diag)
+                }
                 Err(err) => {
                     log::debug!("{err}; reading /proc/net instead");
                     None
@@ -97,7 +107,8 @@ impl<'a> Loader<'a> {
         };
         if let (Source::Netlink, Some(ns)) = (opts.source, ns) {
             match netns::enter(ns, || (netlink::Diag::open(), route())) {
-                Ok((Ok(diag), route)) => {
+                Ok((Ok(mut diag), route)) => {
+                    diag.cell = cell(opts);
                     loader.diag = Some(diag);
                     loader.route = route;
                 }

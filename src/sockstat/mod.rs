@@ -72,7 +72,7 @@ pub fn run(asked: &Options) -> Result<()> {
     let started = std::time::Instant::now();
     let gathered = gather::gather(opts, &filter, &held, selection)?;
     let walk = gathered.walk;
-    let records = records::complete(gathered.loaded, &walk);
+    let mut records = records::complete(gathered.loaded, &walk);
     log::debug!("records settled at {:?}", started.elapsed());
     let stats = walk.stats;
     log::info!(
@@ -95,7 +95,14 @@ pub fn run(asked: &Options) -> Result<()> {
     } else {
         Vec::new()
     };
-    let mut listing = rows::join(&walk, &peers, &records, &filter, &users, gathered.listed);
+    let mut listing = rows::join(
+        &walk,
+        &peers,
+        &mut records,
+        &filter,
+        &users,
+        gathered.listed,
+    );
     if let Some(nsfs) = gathered.nsfs.filter(|_| opts.json || opts.extended) {
         listing.netns_names = netns::names(nsfs);
     }
@@ -117,7 +124,7 @@ pub fn run(asked: &Options) -> Result<()> {
     }
     // The rows have what they show: make room for the output.
     drop((records, peers, walk));
-    let mut stdout = |text: &str| crate::io::write_stdout(text.as_bytes());
+    let mut stdout = |text: &[u8]| crate::io::write_stdout(text);
     let out = chunked::Chunked::new(&mut stdout);
     let written = if opts.json {
         json::write(&listing, shown, out)

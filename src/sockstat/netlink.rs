@@ -5,7 +5,7 @@
 
 use super::filter::Filter;
 use super::internals::{CaName, Internals, SkMem, TcpInfo};
-use super::record::{Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table};
+use super::record::{Cell, Details, InetProto, IpVersion, Kind, Peer, SockRecord, Table};
 use crate::error::{Error, Result};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::OwnedFd;
@@ -116,7 +116,17 @@ pub struct Diag {
     sock: OwnedFd,
     buf: Vec<u8>,
     seq: u32,
+    /// The table cell each record's internals are written as, as its reply
+    /// arrives, when that is all that is shown of them (a table with `-i`
+    /// alone): the internals are then let go, and a 20,000-socket listing
+    /// keeps 150 bytes of text a socket instead of 380 (a 248-byte
+    /// `tcp_info`), written while the struct is still in the cache.
+    pub cell: Option<WriteCell>,
 }
+
+/// Appends a record's cell to the text; the record's internals (`None`:
+/// the source cannot say).
+pub type WriteCell = fn(&mut Vec<u8>, Option<&Internals>);
 
 impl Diag {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)`.
@@ -136,6 +146,7 @@ impl Diag {
             sock,
             buf: vec![0u8; RECV_BUF],
             seq: 0,
+            cell: None,
         })
     }
 
@@ -200,11 +211,19 @@ impl Diag {
         parse: impl Fn(&[u8]) -> Option<SockRecord>,
     ) -> core::result::Result<Vec<SockRecord>, Errno> {
         let mut records = Vec::new();
+        let cell = self.cell.filter(|_| ask.internals());
+        let (mut cells, mut ends) = (Vec::new(), Vec::new());
+        let none = Internals::default();
         let mut keep = |record: Option<SockRecord>| {
             if let Some(mut record) = record
                 && filter.matches(&record)
             {
-                if ask.internals() {
+                if let Some(write) = cell {
+                    let internals = record.details.internals.take();
+                    write(&mut cells, Some(internals.as_deref().unwrap_or(&none)));
+                    // A dump's text fits in 4 GiB (it arrives 32 KiB a reply).
+                    ends.push(u32::try_from(cells.len()).unwrap_or(u32::MAX));
+                } else if ask.internals() {
                     record.details.internals.get_or_insert_default();
                 }
                 records.push(record);
@@ -213,6 +232,14 @@ impl Diag {
         exchange(&self.sock, request, seq, ours, &mut self.buf, |payload| {
             keep(parse(payload));
         })?;
+        if cell.is_some() {
+            let cells = Arc::new(cells);
+            let mut start = 0;
+            for (record, end) in records.iter_mut().zip(ends) {
+                record.details.tcp_info_cell = Some(Cell::new(Arc::clone(&cells), start, end));
+                start = end;
+            }
+        }
         // The slack of the last doubling, given back (mremap, no copy).
         records.shrink_to_fit();
         Ok(records)

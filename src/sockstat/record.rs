@@ -126,15 +126,53 @@ pub struct Details {
     /// That device's name, escaped, when the source could look it up.
     pub dev_name: Option<String>,
     /// TCP internals and memory, when `-i` or `-m` asked a source that
-    /// knows them; `None` otherwise. Shared with the rows that show it (a
-    /// `tcp_info` is 248 bytes, and a listing may have 20,000 of them).
+    /// knows them; `None` otherwise. Moved to the first row that shows
+    /// them, shared with the socket's other rows (a `tcp_info` is 248
+    /// bytes, and a listing may have 20,000 of them).
     pub internals: Option<Arc<Internals>>,
     /// Its `SOCK_*` type as the kernel numbers it (`sk_type`).
     pub sock_type: Option<u32>,
     /// The socket cookie: the 64-bit id `sock_gen_cookie()` gives the
     /// `struct sock`, never reused while the system runs (sock_diag only).
     pub cookie: Option<u64>,
+    /// The table's TCP-INFO cell (`-i`), when it was written as the dump
+    /// reply arrived ([`Diag::cell`]); `internals` is then `None`.
+    ///
+    /// [`Diag::cell`]: super::netlink::Diag::cell
+    pub tcp_info_cell: Option<Cell>,
 }
+
+/// A table cell written as a dump arrived: a range of the text all the
+/// dump's cells were written into, one after another (one allocation for
+/// 20,000 cells, not one each).
+#[derive(Clone, Debug)]
+pub struct Cell {
+    text: Arc<Vec<u8>>,
+    start: u32,
+    end: u32,
+}
+
+impl Cell {
+    /// Bytes `start..end` of `text`.
+    pub fn new(text: Arc<Vec<u8>>, start: u32, end: u32) -> Self {
+        Self { text, start, end }
+    }
+
+    /// The cell's text (escaped, as every cell is).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for Cell {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Cell {}
 
 /// One kind of socket table a source lists: one netlink dump, one
 /// `/proc/net` file.

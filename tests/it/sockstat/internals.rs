@@ -175,3 +175,42 @@ fn sockets_without_tcp_info_and_sources_without_any() {
     }
     assert!(row_for(&rows, &tcp.listener).is_some());
 }
+
+/// A table with `-i` alone is written from cells made as the dump's
+/// replies arrived, with `-m` from the internals kept to the end: the same
+/// cells either way, on every row of a socket two fds hold (a row takes
+/// its record's internals or cell; later rows of the socket share them).
+#[test]
+fn tcp_info_cells_alone_or_with_memory_and_on_every_fd_of_a_socket() {
+    let (udp, _) = udp_socket();
+    let (a, _b) = unix_pair();
+    let Some(tcp) = tcp_pair("127.0.0.1") else {
+        return;
+    };
+    let twin = rustix::io::dup(&tcp.client).or_die("dup");
+    // The pair is idle: nothing the cell shows changes between listings.
+    let alone = table(&["--pid", &me(), "-i"]);
+    let with_memory = table(&["--pid", &me(), "-i", "-m"]);
+    for fd in [&tcp.client, &tcp.server, &tcp.listener] {
+        let info = cell(&alone, fd, "TCP-INFO");
+        assert!(
+            item(info, "cwnd:").is_some_and(|c| c.parse::<u64>().is_ok_and(|c| c > 0)),
+            "{info}"
+        );
+        assert_eq!(cell(&with_memory, fd, "TCP-INFO"), info, "-i -m");
+    }
+    let info = cell(&alone, &tcp.client, "TCP-INFO");
+    assert_eq!(cell(&alone, &twin, "TCP-INFO"), info, "the dup's row");
+    assert_eq!(
+        cell(&with_memory, &twin, "TCP-INFO"),
+        info,
+        "-i -m, the dup's row"
+    );
+    for fd in [&udp, &a] {
+        assert_eq!(cell(&alone, fd, "TCP-INFO"), "*");
+    }
+    let proc = table(&["--pid", &me(), "-i", "--source", "proc"]);
+    for fd in [&tcp.client, &twin, &udp, &a] {
+        assert_eq!(cell(&proc, fd, "TCP-INFO"), "?");
+    }
+}
