@@ -530,12 +530,7 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
 fn a_fifo_is_written_in_place_for_its_reader() {
     let dir = TempDir::new();
     let fifo = dir.join("events");
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    crate::util::mkfifo(&fifo);
     let reader = std::thread::spawn({
         let fifo = fifo.clone();
         move || std::fs::read_to_string(&fifo).unwrap_or_else(|e| panic!("read fifo: {e}"))
@@ -580,12 +575,7 @@ fn events_are_not_for_chat_mode() {
 fn a_fifo_nobody_reads_costs_events_counted_never_a_stalled_server() {
     let dir = TempDir::new();
     let fifo = dir.join("events");
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    crate::util::mkfifo(&fifo);
     // Open, so sockd finds a reader; never read until sockd is gone.
     let reader = rustix::fs::open(
         &fifo,

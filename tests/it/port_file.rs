@@ -4,7 +4,7 @@
 //! detached server a script gets from `port=$(sockd --background …)`.
 
 use crate::util::net::{connect, listener, round_trip};
-use crate::util::{Cmd, DEADLINE, Process, SOCKD, TempDir, kill, skip, sockd, within};
+use crate::util::{Cmd, DEADLINE, Process, SOCKD, TempDir, kill, mkfifo, skip, sockd, within};
 use rustix::process::Signal;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -433,15 +433,6 @@ fn background_with_the_port_in_use_fails_as_in_the_foreground_75() {
         71,
         "sockd: write /nonexistent-dir/port: no such file or directory (ENOENT)",
     );
-}
-
-fn mkfifo(path: &Path) {
-    rustix::fs::mkfifoat(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::Mode::from_raw_mode(0o600),
-    )
-    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
 /// `sockd -q FLAGS... --pid-file DIR/pid --port-file DIR/port 127.0.0.1 0`

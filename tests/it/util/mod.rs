@@ -177,6 +177,17 @@ pub fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A FIFO at `path`, mode 0600.
+#[track_caller]
+pub fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
