@@ -8,7 +8,7 @@ use crate::util::net::{
     LOCAL, accept, connect, connect_unix, exchange, recv_exact, recv_to_eof, recv_upto,
     refused_port, reset, round_trip, send_all,
 };
-use crate::util::procfs::status_kib;
+use crate::util::procfs::{cpu_seconds, status_kib};
 use crate::util::{
     Cmd, DEADLINE, Process, SOCKD, TempDir, assert_same_bytes, random_bytes, skip, sockc, sockd,
 };
@@ -483,6 +483,46 @@ fn a_client_that_never_reads_is_held_back_and_the_relays_memory_stays_bounded() 
         assert!(sent > 0);
         assert!(peak_kib < 64 * 1024, "{flags:?}: peak RSS {peak_kib} KiB");
         // Meanwhile another client is served at once.
+        assert_eq!(round_trip(relay.port(), b"not stalled"), b"not stalled");
+    }
+}
+
+#[test]
+fn a_copied_relay_whose_client_never_reads_waits_without_spinning() {
+    let up = upstream();
+    // Through user space: a fault on both directions, or the transcript.
+    for flags in [&["-q", "--delay", "0"][..], &[][..]] {
+        let relay = forwarder(&to_port(up.port()), flags);
+        // The echo comes back down to a client that never reads, until
+        // every buffer on the way is full and its sends stop.
+        let stuck = connect(relay.port());
+        rustix::io::ioctl_fionbio(&stuck, true).unwrap_or_else(|e| panic!("{e}"));
+        let chunk = vec![3u8; 1 << 20];
+        loop {
+            match sockkit::io::send_some(&stuck, &chunk) {
+                Ok(_) => {}
+                Err(Errno::AGAIN) => {
+                    let mut fds = [PollFd::new(&stuck, PollFlags::OUT)];
+                    let ready = sockkit::io::poll(&mut fds, Some(Duration::from_millis(1500)))
+                        .unwrap_or_else(|e| panic!("poll: {e}"));
+                    if ready == 0 {
+                        break;
+                    }
+                }
+                Err(e) => panic!("send: {e:?}"),
+            }
+        }
+        // Stuck both ways, the relay has nothing to do until the client
+        // reads: it waits in epoll_wait rather than being woken by the
+        // upstream's bytes over and over.
+        let before = cpu_seconds(relay.pid());
+        std::thread::sleep(Duration::from_secs(2));
+        let cpu = cpu_seconds(relay.pid()) - before;
+        assert!(
+            cpu < 0.3,
+            "{flags:?}: the relay spun: {cpu:.2} s of CPU in 2 s"
+        );
+        // The bytes still all come back once the client reads.
         assert_eq!(round_trip(relay.port(), b"not stalled"), b"not stalled");
     }
 }

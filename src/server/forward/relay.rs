@@ -133,9 +133,13 @@ impl Dir {
         }
     }
 
-    /// Whether the source may be read: not ended, and room to hold it.
+    /// Whether the source may be read: not ended, the destination not
+    /// full (a copied direction reads nothing then, so a readable source
+    /// watched would wake the loop at once, over and over), and room to
+    /// hold it.
     fn may_read(&self) -> bool {
         !self.eof
+            && !self.blocked
             && match &self.carrier {
                 Carrier::Spliced(spliced) => !spliced.holds(),
                 Carrier::Copied(copied) => copied.may_read(),
