@@ -6,7 +6,7 @@
 
 use crate::util::net::{
     LOCAL, accept, connect, connect_unix, exchange, recv_exact, recv_to_eof, recv_upto,
-    refused_port, reset, round_trip, send_all,
+    refused_port, reset, round_trip, send_all, set_timeouts,
 };
 use crate::util::procfs::{cpu_seconds, status_kib};
 use crate::util::{
@@ -15,6 +15,8 @@ use crate::util::{
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{Shutdown, shutdown};
+use sockkit::endpoint::{Endpoint, Kind};
+use sockkit::socket::bind_socket;
 use std::time::{Duration, Instant};
 
 /// A quiet one-worker sockd echo: the upstream.
@@ -344,6 +346,39 @@ fn a_unix_upstream_and_a_unix_listener_in_front_of_tcp() {
         .serve_unix();
     let fd = connect_unix(unix_front.path());
     assert_same_bytes(&exchange(&fd, &payload), &payload, "from unix");
+}
+
+#[test]
+fn clients_wait_for_room_in_a_full_unix_upstreams_backlog() {
+    let dir = TempDir::new();
+    let path = dir.join("slow.sock").to_string_lossy().into_owned();
+    let at = Endpoint::unix(Kind::Stream, &path).unwrap_or_else(|e| panic!("{e}"));
+    let (listener, _) = bind_socket(&at).unwrap_or_else(|e| panic!("bind {path}: {e}"));
+    rustix::net::listen(&listener, 0).unwrap_or_else(|e| panic!("listen: {e}"));
+    let relay = forwarder(&format!("unix:{path}"), &["-q", "--connect-timeout", "5"]);
+    // More clients than the backlog holds, while the upstream is slow to
+    // accept: a unix connect then says EAGAIN, where TCP's would wait.
+    let clients: Vec<_> = (0..4).map(|_| connect(relay.port())).collect();
+    for client in &clients {
+        send_all(client, b"hi");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Each accept gives the next connect room (an accept that waits its
+    // timeout out means a client was given up).
+    set_timeouts(&listener, Duration::from_secs(3));
+    let upstreams: Vec<_> = clients.iter().map(|_| accept(&listener)).collect();
+    for upstream in &upstreams {
+        assert_eq!(recv_exact(upstream, 2), b"hi");
+        send_all(upstream, b"ok");
+    }
+    for client in &clients {
+        let (got, error) = recv_upto(client, 2);
+        assert_eq!(
+            (got.as_slice(), error),
+            (&b"ok"[..], None),
+            "served, not reset"
+        );
+    }
 }
 
 #[test]
