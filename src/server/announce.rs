@@ -223,6 +223,12 @@ fn own_fd(path: &Path) -> Option<OwnFd> {
     }
 }
 
+/// Whether `path` names this process's stdout (`/dev/stdout`,
+/// `/dev/fd/1`, `/proc/self/fd/1`), as `-` does.
+pub(super) fn names_stdout(path: &Path) -> bool {
+    matches!(own_fd(path), Some(OwnFd::Std(fd)) if rustix::fd::AsRawFd::as_raw_fd(&fd) == 1)
+}
+
 /// Opens `/dev/fd/N` for writing, following the kernel's link (the only
 /// symlink ever followed here), never creating anything.
 fn reopen(path: &Path) -> core::result::Result<OwnedFd, Errno> {

@@ -210,10 +210,14 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let plan = options.faults.plan()?;
     fits(plan.as_ref(), options.listen.udp)?;
     let upstream = upstream(&options.forward)?;
-    if options.events.to_stdout() && options.serve.transcript {
-        return Err(Error::Usage(
-            "--events - needs -q: stdout has the transcript".to_string(),
-        ));
+    if let Some(path) = options.events.events.as_deref()
+        && (options.events.to_stdout() || announce::names_stdout(path))
+        && options.serve.transcript
+    {
+        return Err(Error::Usage(format!(
+            "--events {} needs -q: stdout has the transcript",
+            crate::escape::path(path)
+        )));
     }
     limits::raise_fd_limit();
     let bound = options.listen.bind(options.backlog)?;

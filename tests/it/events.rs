@@ -434,6 +434,11 @@ fn a_unix_datagram_sender_is_named_by_its_pid() {
 fn events_to_stdout_need_q() {
     let out = sockd().args(["--events", "-", "127.0.0.1", "0"]).run();
     out.fails_with(64, "--events - needs -q");
+    // stdout by another name is stdout still.
+    for name in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+        let out = sockd().args(["--events", name, "127.0.0.1", "0"]).run();
+        out.fails_with(64, &format!("--events {name} needs -q"));
+    }
 
     let server = sockd()
         .args(["-q", "--threads", "1", "--events", "-", "127.0.0.1", "0"])

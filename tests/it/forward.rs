@@ -6,15 +6,17 @@
 
 use crate::util::net::{
     LOCAL, accept, connect, connect_unix, exchange, recv_exact, recv_to_eof, recv_upto,
-    refused_port, reset, round_trip, send_all,
+    refused_port, reset, round_trip, send_all, set_timeouts,
 };
-use crate::util::procfs::status_kib;
+use crate::util::procfs::{cpu_seconds, status_kib};
 use crate::util::{
     Cmd, DEADLINE, Process, SOCKD, TempDir, assert_same_bytes, random_bytes, skip, sockc, sockd,
 };
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{Shutdown, shutdown};
+use sockkit::endpoint::{Endpoint, Kind};
+use sockkit::socket::bind_socket;
 use std::time::{Duration, Instant};
 
 /// A quiet one-worker sockd echo: the upstream.
@@ -347,6 +349,39 @@ fn a_unix_upstream_and_a_unix_listener_in_front_of_tcp() {
 }
 
 #[test]
+fn clients_wait_for_room_in_a_full_unix_upstreams_backlog() {
+    let dir = TempDir::new();
+    let path = dir.join("slow.sock").to_string_lossy().into_owned();
+    let at = Endpoint::unix(Kind::Stream, &path).unwrap_or_else(|e| panic!("{e}"));
+    let (listener, _) = bind_socket(&at).unwrap_or_else(|e| panic!("bind {path}: {e}"));
+    rustix::net::listen(&listener, 0).unwrap_or_else(|e| panic!("listen: {e}"));
+    let relay = forwarder(&format!("unix:{path}"), &["-q", "--connect-timeout", "5"]);
+    // More clients than the backlog holds, while the upstream is slow to
+    // accept: a unix connect then says EAGAIN, where TCP's would wait.
+    let clients: Vec<_> = (0..4).map(|_| connect(relay.port())).collect();
+    for client in &clients {
+        send_all(client, b"hi");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Each accept gives the next connect room (an accept that waits its
+    // timeout out means a client was given up).
+    set_timeouts(&listener, Duration::from_secs(3));
+    let upstreams: Vec<_> = clients.iter().map(|_| accept(&listener)).collect();
+    for upstream in &upstreams {
+        assert_eq!(recv_exact(upstream, 2), b"hi");
+        send_all(upstream, b"ok");
+    }
+    for client in &clients {
+        let (got, error) = recv_upto(client, 2);
+        assert_eq!(
+            (got.as_slice(), error),
+            (&b"ok"[..], None),
+            "served, not reset"
+        );
+    }
+}
+
+#[test]
 fn exit_after_and_max_conns_count_relayed_clients() {
     let up = upstream();
     let relay = forwarder(
@@ -483,6 +518,46 @@ fn a_client_that_never_reads_is_held_back_and_the_relays_memory_stays_bounded() 
         assert!(sent > 0);
         assert!(peak_kib < 64 * 1024, "{flags:?}: peak RSS {peak_kib} KiB");
         // Meanwhile another client is served at once.
+        assert_eq!(round_trip(relay.port(), b"not stalled"), b"not stalled");
+    }
+}
+
+#[test]
+fn a_copied_relay_whose_client_never_reads_waits_without_spinning() {
+    let up = upstream();
+    // Through user space: a fault on both directions, or the transcript.
+    for flags in [&["-q", "--delay", "0"][..], &[][..]] {
+        let relay = forwarder(&to_port(up.port()), flags);
+        // The echo comes back down to a client that never reads, until
+        // every buffer on the way is full and its sends stop.
+        let stuck = connect(relay.port());
+        rustix::io::ioctl_fionbio(&stuck, true).unwrap_or_else(|e| panic!("{e}"));
+        let chunk = vec![3u8; 1 << 20];
+        loop {
+            match sockkit::io::send_some(&stuck, &chunk) {
+                Ok(_) => {}
+                Err(Errno::AGAIN) => {
+                    let mut fds = [PollFd::new(&stuck, PollFlags::OUT)];
+                    let ready = sockkit::io::poll(&mut fds, Some(Duration::from_millis(1500)))
+                        .unwrap_or_else(|e| panic!("poll: {e}"));
+                    if ready == 0 {
+                        break;
+                    }
+                }
+                Err(e) => panic!("send: {e:?}"),
+            }
+        }
+        // Stuck both ways, the relay has nothing to do until the client
+        // reads: it waits in epoll_wait rather than being woken by the
+        // upstream's bytes over and over.
+        let before = cpu_seconds(relay.pid());
+        std::thread::sleep(Duration::from_secs(2));
+        let cpu = cpu_seconds(relay.pid()) - before;
+        assert!(
+            cpu < 0.3,
+            "{flags:?}: the relay spun: {cpu:.2} s of CPU in 2 s"
+        );
+        // The bytes still all come back once the client reads.
         assert_eq!(round_trip(relay.port(), b"not stalled"), b"not stalled");
     }
 }

@@ -20,6 +20,10 @@ use rustix::io::Errno;
 use rustix::net::{Shutdown, SocketFlags, shutdown, sockopt};
 use std::time::Instant;
 
+/// How often a connect to a unix upstream whose backlog is full is tried
+/// again: nothing can be polled for room there.
+const BACKLOG_RETRY: Duration = Duration::from_millis(20);
+
 /// Which socket of a relay an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -95,6 +99,9 @@ enum State {
     Held(Instant),
     /// The connect is under way, until this time at most.
     Connecting(Instant),
+    /// A unix upstream's backlog was full (`EAGAIN`): the connect is
+    /// tried again until this time, as a TCP SYN would be resent.
+    Backlogged(Instant),
     /// Bytes flow.
     Open,
     /// A fault ends the client's connection, since then.
@@ -133,9 +140,13 @@ impl Dir {
         }
     }
 
-    /// Whether the source may be read: not ended, and room to hold it.
+    /// Whether the source may be read: not ended, the destination not
+    /// full (a copied direction reads nothing then, so a readable source
+    /// watched would wake the loop at once, over and over), and room to
+    /// hold it.
     fn may_read(&self) -> bool {
         !self.eof
+            && !self.blocked
             && match &self.carrier {
                 Carrier::Spliced(spliced) => !spliced.holds(),
                 Carrier::Copied(copied) => copied.may_read(),
@@ -386,6 +397,7 @@ impl Turn<'_, '_> {
                 return true;
             }
             State::Held(_) => return self.dial(r),
+            State::Backlogged(by) => return self.connect(r, by),
             State::Connecting(by) => match self.connected(r, wake, by) {
                 Some(open) => return open,
                 None => r.state = State::Open,
@@ -467,12 +479,20 @@ impl Turn<'_, '_> {
             let _ = sockopt::set_tcp_nodelay(&fd, true);
             let _ = sockopt::set_tcp_nodelay(self.client, true);
         }
-        let started = match upstream.address.to_any() {
-            Ok(addr) => start_connect(&fd, &addr),
+        r.upstream = Some(fd);
+        self.connect(r, self.now + self.forward.connect_timeout)
+    }
+
+    /// `connect` on the relay's upstream socket, bounded by `by`. Returns
+    /// whether the relay stays open.
+    fn connect(&mut self, r: &mut Relay, by: Instant) -> bool {
+        let Some(fd) = r.upstream.as_ref() else {
+            return self.dial(r);
+        };
+        let started = match self.forward.upstream.address.to_any() {
+            Ok(addr) => start_connect(fd, &addr),
             Err(errno) => Err(errno),
         };
-        r.upstream = Some(fd);
-        let by = self.now + self.forward.connect_timeout;
         r.state = State::Connecting(by);
         match started {
             Ok(Connecting::Done) => {
@@ -489,6 +509,13 @@ impl Turn<'_, '_> {
                         self.watch(Side::Upstream, &mut r.server, fd, EventFlags::OUT)
                     })
             }
+            // The socket stays unconnected: the same call may be made again.
+            Err(Errno::AGAIN) if self.now < by => {
+                r.state = State::Backlogged(by);
+                self.arm(r, (self.now + BACKLOG_RETRY).min(by));
+                true
+            }
+            Err(Errno::AGAIN) => self.upstream_failed(r, "connect", Errno::TIMEDOUT),
             Err(errno) => self.upstream_failed(r, "connect", errno),
         }
     }
