@@ -70,37 +70,19 @@ pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
         path: path.to_path_buf(),
         ours,
     };
-    match own_fd(path) {
-        Some(OwnFd::Std(fd)) => {
+    let (dir, name) = match find(path, stop).map_err(fail)? {
+        Found::Std(fd) => {
             io::write_all_unless(fd, line, stop.fd()).map_err(fail)?;
             return Ok(announced(None));
         }
-        Some(OwnFd::Numbered) => {
-            let fd = reopen(path).map_err(fail)?;
+        Found::InPlace(fd) => {
             io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
             return Ok(announced(None));
         }
-        None => {}
-    }
-    let (dir, name) = split(path).map_err(fail)?;
-    let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY).map_err(fail)?;
-    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
-        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
-            match open_in_place(&dir, &name, stop).map_err(fail)? {
-                InPlace::Opened(fd) => {
-                    io::write_all_unless(&fd, line, stop.fd()).map_err(fail)?;
-                    return Ok(announced(None));
-                }
-                // The server stops at once; nothing was announced.
-                InPlace::Stopped => return Ok(announced(None)),
-                // It stopped being a FIFO or a device between the two
-                // looks: whatever it is now is replaced like a file.
-                InPlace::Changed => {}
-            }
-        }
-        Ok(_) | Err(Errno::NOENT) => {}
-        Err(errno) => return Err(fail(errno)),
-    }
+        // The server stops at once; nothing was announced.
+        Found::Stopped => return Ok(announced(None)),
+        Found::Replace(dir, name) => (dir, name),
+    };
     let ours = replace(dir, name, line).map_err(fail)?;
     Ok(announced(Some(ours)))
 }
@@ -128,24 +110,12 @@ pub enum LogFile {
 /// As [`write`], as `write PATH`.
 pub fn open_log(path: &Path, stop: &Stop) -> Result<LogFile> {
     let fail = |errno| Error::on("write", crate::escape::path(path), errno);
-    match own_fd(path) {
-        Some(OwnFd::Std(fd)) => return Ok(LogFile::Std(fd)),
-        Some(OwnFd::Numbered) => return Ok(LogFile::Own(reopen(path).map_err(fail)?)),
-        None => {}
-    }
-    let (dir, name) = split(path).map_err(fail)?;
-    let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY).map_err(fail)?;
-    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
-        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
-            match open_in_place(&dir, &name, stop).map_err(fail)? {
-                InPlace::Opened(fd) => return Ok(LogFile::Own(fd)),
-                InPlace::Stopped => return Ok(LogFile::Stopped),
-                InPlace::Changed => {}
-            }
-        }
-        Ok(_) | Err(Errno::NOENT) => {}
-        Err(errno) => return Err(fail(errno)),
-    }
+    let (dir, name) = match find(path, stop).map_err(fail)? {
+        Found::Std(fd) => return Ok(LogFile::Std(fd)),
+        Found::InPlace(fd) => return Ok(LogFile::Own(fd)),
+        Found::Stopped => return Ok(LogFile::Stopped),
+        Found::Replace(dir, name) => (dir, name),
+    };
     let (file, _) = fresh_beside(&dir, &name, |_| Ok(())).map_err(fail)?;
     rustix::fs::fcntl_setfl(&file, OFlags::APPEND).map_err(fail)?;
     Ok(LogFile::Own(file))
@@ -198,6 +168,46 @@ impl Ours {
         }
         Ok(held[..filled] == self.line[..])
     }
+}
+
+/// What [`write`] and [`open_log`] find at a path: the one place that
+/// decides what is written in place and what is replaced.
+enum Found {
+    /// Our stdout or stderr, shared with others.
+    Std(BorrowedFd<'static>),
+    /// A file description of our own to write in place: `/dev/fd/N`
+    /// reopened, or a FIFO or a device opened (non-blocking).
+    InPlace(OwnedFd),
+    /// Stop came while a FIFO waited for its reader.
+    Stopped,
+    /// Nothing there, a file or a symlink: replaced by a new file beside
+    /// it (the directory, opened `O_PATH`, and the name in it).
+    Replace(OwnedFd, CString),
+}
+
+/// Looks at `path` without following a symlink at its last component.
+fn find(path: &Path, stop: &Stop) -> core::result::Result<Found, Errno> {
+    match own_fd(path) {
+        Some(OwnFd::Std(fd)) => return Ok(Found::Std(fd)),
+        Some(OwnFd::Numbered) => return Ok(Found::InPlace(reopen(path)?)),
+        None => {}
+    }
+    let (dir, name) = split(path)?;
+    let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY)?;
+    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
+            match open_in_place(&dir, &name, stop)? {
+                InPlace::Opened(fd) => return Ok(Found::InPlace(fd)),
+                InPlace::Stopped => return Ok(Found::Stopped),
+                // It stopped being a FIFO or a device between the two
+                // looks: whatever it is now is replaced like a file.
+                InPlace::Changed => {}
+            }
+        }
+        Ok(_) | Err(Errno::NOENT) => {}
+        Err(errno) => return Err(errno),
+    }
+    Ok(Found::Replace(dir, name))
 }
 
 /// A path naming one of this process's fds.
