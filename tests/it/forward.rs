@@ -123,6 +123,35 @@ fn a_refusing_upstream_closes_its_client_at_once_and_the_next_is_served_once_it_
         .unwrap_or_else(|_| panic!("the test's upstream panicked"));
 }
 
+/// A client reconnecting in a loop against an upstream that is gone
+/// cannot flood stderr (which a harness may read only at the end: full, a
+/// worker would block writing it): a warning a second at most, saying how
+/// many clients it stands for.
+#[test]
+fn a_refusing_upstream_is_warned_of_once_a_second_not_once_a_client() {
+    let (_bound, port) = refused_port();
+    let relay = forwarder(&to_port(port), &[]);
+    let started = Instant::now();
+    let clients = 300;
+    for _ in 0..clients {
+        let client = connect(relay.port());
+        let (_, error) = recv_upto(&client, usize::MAX);
+        assert_eq!(error, Some(Errno::CONNRESET), "the client is reset");
+    }
+    let took = started.elapsed().as_secs();
+    relay.signal(rustix::process::Signal::TERM);
+    let stderr = relay.wait_exit().success().stderr.clone();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("resetting client"))
+        .collect();
+    assert!(
+        !warnings.is_empty() && warnings.len() as u64 <= took + 2,
+        "{} warnings for {clients} clients in {took} s:\n{stderr}",
+        warnings.len()
+    );
+}
+
 #[test]
 fn an_upstream_reset_mid_stream_resets_that_client_only() {
     let (listener, port) = crate::util::net::listener();

@@ -573,11 +573,17 @@ impl Turn<'_, '_> {
     /// The upstream refused, reset or timed out: one line naming it, and
     /// the client is reset. Returns `false`.
     fn upstream_failed(&mut self, r: &mut Relay, op: &'static str, errno: Errno) -> bool {
-        log::warn!(
-            "{}; resetting client {}",
-            Error::at(op, &self.forward.upstream, errno),
-            self.peer
-        );
+        if let Some(unsaid) = self.forward.warn_now(self.now) {
+            let since = match unsaid {
+                0 => String::new(),
+                n => format!(" ({n} more clients reset since the last warning)"),
+            };
+            log::warn!(
+                "{}; resetting client {}{since}",
+                Error::at(op, &self.forward.upstream, errno),
+                self.peer
+            );
+        }
         // The client did nothing wrong: `error`, with the upstream's errno.
         r.set_reason(CloseReason::Error(errno));
         let _ = sockopt::set_socket_linger(self.client, Some(Duration::ZERO));
