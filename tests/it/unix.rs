@@ -197,15 +197,7 @@ fn a_symlink_another_user_planted_at_the_path_is_never_followed_nor_removed_75()
         .by_nobody()
         .run()
         .success();
-    for unlink in [false, true] {
-        let mut args = vec!["-U", &path];
-        args.extend(unlink.then_some("--unlink"));
-        sockd()
-            .args(&args)
-            .run()
-            .fails_with(75, "(EADDRINUSE)")
-            .stderr_has(&format!("hint: {path} is a symbolic link, not a socket"));
-    }
+    refused_with_or_without_unlink(&path, "a symbolic link");
     let link = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(link.file_type().is_symlink(), "{:?}", link.file_type());
     assert_eq!(std::fs::read(&victim).ok().as_deref(), Some(&b"root's"[..]));
@@ -229,20 +221,27 @@ fn a_path_anyone_could_name_reaches_the_terminal_escaped_in_the_hint_too() {
     );
 }
 
-#[test]
-fn a_file_that_is_no_socket_is_never_removed_75() {
-    let dir = TempDir::new();
-    let path = sock_path(&dir, "data");
-    std::fs::write(&path, b"precious").unwrap_or_else(|e| panic!("{e}"));
+/// `sockd -U PATH`, with and without `--unlink`: 75, EADDRINUSE, and the
+/// hint that PATH is `what`, not a socket.
+#[track_caller]
+fn refused_with_or_without_unlink(path: &str, what: &str) {
     for unlink in [false, true] {
-        let mut args = vec!["-U", &path];
+        let mut args = vec!["-U", path];
         args.extend(unlink.then_some("--unlink"));
         sockd()
             .args(&args)
             .run()
             .fails_with(75, "(EADDRINUSE)")
-            .stderr_has(&format!("hint: {path} is a regular file, not a socket"));
+            .stderr_has(&format!("hint: {path} is {what}, not a socket"));
     }
+}
+
+#[test]
+fn a_file_that_is_no_socket_is_never_removed_75() {
+    let dir = TempDir::new();
+    let path = sock_path(&dir, "data");
+    std::fs::write(&path, b"precious").unwrap_or_else(|e| panic!("{e}"));
+    refused_with_or_without_unlink(&path, "a regular file");
     assert_eq!(std::fs::read(&path).ok().as_deref(), Some(&b"precious"[..]));
 }
 
