@@ -13,6 +13,7 @@ use rustix::net::{RecvFlags, SendFlags};
 use std::time::Instant;
 
 mod output;
+pub mod stderr;
 
 pub use output::{Flushed, OutputQueue, Pushed};
 
@@ -615,12 +616,12 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// `text` on stderr in one `write(2)` (`eprintln!` writes each piece of a
-/// line apart, so a reader could see half a line), for the lines scripts
-/// wait for: sockd's "listening on" and its summary. A stderr that cannot
-/// be written is ignored: there is nowhere left to report it.
+/// `text` (whole lines) on stderr in one `write(2)` (`eprintln!` writes
+/// each piece of a line apart, so a reader could see half a line), or
+/// through the queue once [`stderr::queue`] has made one. A stderr that
+/// cannot be written is ignored: there is nowhere left to report it.
 pub fn write_stderr(text: &str) {
-    let _ = write_all(rustix::stdio::stderr(), text.as_bytes());
+    stderr::write(text.as_bytes());
 }
 
 /// fd 0.

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use clap::{Arg, ArgAction, Command};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// `-v`, as every program has it.
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
@@ -116,6 +117,7 @@ pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
     };
     let env = env_logger::Env::default().default_filter_or(default);
     let _ = env_logger::Builder::from_env(env)
+        .target(env_logger::Target::Pipe(Box::new(crate::io::stderr::Lines)))
         .format(move |buf, record| {
             use std::io::Write;
             writeln!(buf, "{program}: {}", record.args())
@@ -123,20 +125,28 @@ pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// How long a program's last lines wait for a stderr nobody reads before
+/// it exits without them: the stop signal must win over such a reader.
+const STDERR_FINAL_FLUSH: Duration = Duration::from_secs(1);
+
 /// Prints a failure once (`PROGRAM: OP ADDR: description (ENAME)` and its
-/// hint) and returns the exit code it maps to.
+/// hint) after every line queued for stderr, and returns the exit code it
+/// maps to.
 pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
-    match result {
+    let code = match result {
         Ok(()) | Err(Error::StdoutClosed) => Exit::Success.into(),
         Err(Error::Reported(exit)) => exit.into(),
         Err(err) => {
-            eprintln!("{program}: {err}");
+            let mut lines = format!("{program}: {err}\n");
             if let Some(hint) = err.hint() {
-                eprintln!("hint: {hint}");
+                lines += &format!("hint: {hint}\n");
             }
+            crate::io::write_stderr(&lines);
             err.exit().into()
         }
-    }
+    };
+    crate::io::stderr::finish(STDERR_FINAL_FLUSH);
+    code
 }
 
 #[cfg(test)]

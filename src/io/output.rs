@@ -154,6 +154,11 @@ impl OutputQueue {
         Pushed::Queued
     }
 
+    /// Lines dropped so far for want of room.
+    pub fn dropped_lines(&self) -> u64 {
+        self.shared.lock().dropped_lines
+    }
+
     /// Ends the output: the writer gets up to `grace` to write what is
     /// queued, then is called off. Returns by then (and [`CANCEL_GRACE`])
     /// whatever the fd does. A writer the kernel holds inside a `write`

@@ -137,6 +137,8 @@ pub struct WorkerStats {
     /// Events that never reached the `--events` log (no room in a FIFO
     /// or stdout's queue, or it failed).
     pub events_dropped: u64,
+    /// Diagnostic lines that never reached stderr because it was not read.
+    pub diagnostics_dropped: u64,
 }
 
 impl WorkerStats {
@@ -149,6 +151,7 @@ impl WorkerStats {
             dropped: self.dropped + other.dropped,
             transcript_dropped: self.transcript_dropped + other.transcript_dropped,
             events_dropped: self.events_dropped + other.events_dropped,
+            diagnostics_dropped: self.diagnostics_dropped + other.diagnostics_dropped,
         }
     }
 
@@ -174,6 +177,10 @@ impl WorkerStats {
         }
         if self.events_dropped > 0 {
             line += &format!(", {} dropped", counted(self.events_dropped, "event"));
+        }
+        if self.diagnostics_dropped > 0 {
+            let lines = counted(self.diagnostics_dropped, "diagnostic line");
+            line += &format!(", {lines} dropped (stderr not read)");
         }
         line + "\n"
     }
@@ -206,6 +213,9 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     if options.background && !options.detached {
         return background::launch();
     }
+    // A client can make lines for stderr (-vv's, a warning): they must not
+    // hold a worker, nor the stop, when stderr is a pipe nobody reads.
+    crate::io::stderr::queue();
     // Usage errors first, before anything is bound.
     let plan = options.faults.plan()?;
     fits(plan.as_ref(), options.listen.udp)?;
@@ -266,6 +276,7 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     stats.events_dropped = serving.events.finish();
     // Gone before the last line: a script that saw it may reuse the path.
     drop(file);
+    stats.diagnostics_dropped = crate::io::stderr::dropped_lines();
     crate::io::write_stderr(&stats.summary(kind));
     Ok(())
 }

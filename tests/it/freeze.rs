@@ -6,7 +6,7 @@
 use crate::util::net::{
     LOCAL, STEP, connect, exchange, loopback, recv_timeout, recv_upto, send_all, set_timeouts,
 };
-use crate::util::{DEADLINE, eventually, sockd};
+use crate::util::{DEADLINE, eventually, sockd, stop_line_in};
 use rustix::fd::OwnedFd;
 use rustix::net::{Shutdown, shutdown};
 use rustix::process::Signal;
@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 const PIPE_BYTES: u64 = 64 * 1024;
 const PIPE_FULL: u64 = PIPE_BYTES - 4096;
 
-/// A pipe for sockd's stdout: (read end, write end), both close-on-exec in
-/// the test process (the write end becomes sockd's fd 1, without it).
+/// A pipe for sockd's stdout (or stderr): (read end, write end), both
+/// close-on-exec in the test process (the write end becomes sockd's fd 1,
+/// or 2, without it).
 fn stdout_pipe() -> (OwnedFd, OwnedFd) {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .unwrap_or_else(|e| panic!("pipe: {e}"))
@@ -585,4 +586,101 @@ fn a_listener_shut_down_under_sockd_ends_it_instead_of_a_spin() {
             .stderr_has("(EINVAL)")
             .no_panic();
     }
+}
+
+/// `sockbench churn` against `port` in rounds of a second until `at_least`
+/// connections have been made: each round must make some (a server that
+/// stopped serving makes none) and see no error. Returns the connections.
+fn churn(port: u16, at_least: u64) -> u64 {
+    let port = port.to_string();
+    let mut made = 0;
+    for round in 0..60 {
+        let run = crate::bench::json_run(&["churn", "-c", "8", "-d", "1", LOCAL, &port]);
+        assert_eq!(run["errors"], serde_json::json!({}), "round {round}: {run}");
+        let connects = run["connects"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no connects: {run}"));
+        assert!(connects > 0, "round {round}: no connection served: {run}");
+        made += connects;
+        if made >= at_least {
+            return made;
+        }
+    }
+    panic!("{made} connections in 60 rounds, fewer than {at_least}")
+}
+
+/// A harness's `Popen(stderr=PIPE)` that never reads it, with `-vv`'s two
+/// lines per connection: once the pipe is full, clients are still served
+/// and SIGTERM still stops sockd at once (both waited for stderr before).
+#[test]
+fn a_stderr_nobody_reads_stalls_no_client_and_never_the_stop() {
+    let (read_end, write_end) = stdout_pipe();
+    let mut server = sockd()
+        .args(["-vv", "--threads", "1", LOCAL, "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(write_end)
+        .serve();
+    let port = server.port();
+    // About 90 bytes of lines each: ten times what the pipe holds.
+    let made = churn(port, 7_000);
+    let (echoed, took) = echo_of(port, b"still there\n", Duration::from_secs(5));
+    assert_eq!(
+        echoed, b"still there\n",
+        "the next client's echo, after {took:?}"
+    );
+    let signalled = Instant::now();
+    server.signal(Signal::TERM);
+    let exited = server.exits_within(Duration::from_secs(10));
+    let stopping = signalled.elapsed();
+    assert!(exited, "sockd still ran {stopping:?} after SIGTERM");
+    server.wait_exit().success();
+    let in_pipe = read_pipe(&read_end, |_| {});
+    // Full: its 16 pages, each holding what whole-line writes left there.
+    assert!(
+        in_pipe.len() as u64 >= PIPE_BYTES / 2,
+        "only {} bytes",
+        in_pipe.len()
+    );
+    assert!(in_pipe.ends_with(b"\n"), "a line was cut");
+    eprintln!(
+        "stderr not read: {made} connections, the next echoed in {took:?}, \
+         stopped {stopping:?} after SIGTERM"
+    );
+}
+
+/// Lines a stderr reader was too late for are counted on the stop line,
+/// and only those: every connection's two `-vv` lines are in the pipe or
+/// in that count.
+#[test]
+fn lines_stderr_had_no_room_for_are_counted_on_the_stop_line() {
+    let (read_end, write_end) = stdout_pipe();
+    let server = sockd()
+        .args(["-vv", "--threads", "1", LOCAL, "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(write_end)
+        .serve();
+    // Some 1.8 MB of lines: more than the pipe and sockd's 1 MiB queue.
+    let made = churn(server.port(), 20_000);
+    // Read from now on: the queue drains, and the stop line gets out.
+    let reader = thread::spawn(move || read_pipe(&read_end, |_| {}));
+    server.signal(Signal::TERM);
+    server.wait_exit().success();
+    let got = reader.join().unwrap_or_else(|_| panic!("reader panicked"));
+    let text = String::from_utf8_lossy(&got);
+    let stop = stop_line_in(&text).unwrap_or_else(|| panic!("no stop line in {} bytes", got.len()));
+    let per_connection = text
+        .lines()
+        .filter(|line| line.starts_with("sockd: accepted ") || line.starts_with("sockd: closed "))
+        .count() as u64;
+    assert!(
+        stop.diagnostics > 0,
+        "nothing dropped of {made} connections' lines"
+    );
+    assert_eq!(
+        per_connection + stop.diagnostics,
+        2 * made,
+        "{per_connection} lines in the pipe, {} counted as dropped, {made} connections",
+        stop.diagnostics
+    );
+    assert_eq!(stop.count, made, "connections on the stop line");
 }

@@ -22,7 +22,7 @@ pub mod resolver;
 pub mod skip;
 
 pub use cmd::Cmd;
-pub use outcome::Outcome;
+pub use outcome::{Outcome, stop_line_in};
 pub use process::Process;
 
 use std::path::PathBuf;

@@ -170,71 +170,76 @@ impl Outcome {
         self.stop_line().events
     }
 
-    /// `sockd: stopped: N connections|datagrams, M bytes received[, U
-    /// echoes not sent (-vv says why)][, L dropped by --drop][, K transcript
-    /// lines dropped (stdout not read)][, E events dropped]`, each part
-    /// checked for its words.
     #[track_caller]
     fn stop_line(&self) -> StopLine {
-        let line = self
-            .stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("sockd: stopped: "))
-            .unwrap_or_else(|| panic!("no summary line\n{self}"));
-        let bad = || -> ! {
-            panic!(
-                "summary line not `N connections|datagrams, M bytes received[, U echoes not sent \
-                 (-vv says why)][, L dropped by --drop][, K transcript lines dropped (stdout not \
-                 read)][, E events dropped]`: {line}"
-            )
-        };
-        // Each part is a number and the words after it.
-        let parts: Vec<(u64, &str)> = line
-            .split(", ")
-            .map(|part| {
-                let (number, words) = part.split_once(' ').unwrap_or_else(|| bad());
-                (number.parse().unwrap_or_else(|_| bad()), words)
-            })
-            .collect();
-        let mut stop = match parts[..] {
-            [
-                (count, "connection" | "connections" | "datagram" | "datagrams"),
-                (bytes, "byte received" | "bytes received"),
-                ..,
-            ] => StopLine {
-                count,
-                bytes,
-                unsent: 0,
-                dropped: 0,
-                lost: 0,
-                events: 0,
-            },
-            _ => bad(),
-        };
-        for &(number, words) in &parts[2..] {
-            match words {
-                "echo not sent (-vv says why)" | "echoes not sent (-vv says why)" => {
-                    stop.unsent = number
-                }
-                "transcript line dropped (stdout not read)"
-                | "transcript lines dropped (stdout not read)" => stop.dropped = number,
-                "dropped by --drop" => stop.lost = number,
-                "event dropped" | "events dropped" => stop.events = number,
-                _ => bad(),
-            }
-        }
-        stop
+        stop_line_in(&self.stderr).unwrap_or_else(|| panic!("no summary line\n{self}"))
     }
 }
 
-/// sockd's stop line, read.
-struct StopLine {
-    count: u64,
-    bytes: u64,
-    unsent: u64,
-    dropped: u64,
-    lost: u64,
-    events: u64,
+/// sockd's stop line in `stderr`, if it has one: `sockd: stopped: N
+/// connections|datagrams, M bytes received[, U echoes not sent (-vv says
+/// why)][, L dropped by --drop][, K transcript lines dropped (stdout not
+/// read)][, E events dropped][, D diagnostic lines dropped (stderr not
+/// read)]`, each part checked for its words.
+#[track_caller]
+pub fn stop_line_in(stderr: &str) -> Option<StopLine> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("sockd: stopped: "))?;
+    let bad = || -> ! {
+        panic!(
+            "summary line not `N connections|datagrams, M bytes received[, U echoes not sent \
+             (-vv says why)][, L dropped by --drop][, K transcript lines dropped (stdout not \
+             read)][, E events dropped][, D diagnostic lines dropped (stderr not read)]`: {line}"
+        )
+    };
+    // Each part is a number and the words after it.
+    let parts: Vec<(u64, &str)> = line
+        .split(", ")
+        .map(|part| {
+            let (number, words) = part.split_once(' ').unwrap_or_else(|| bad());
+            (number.parse().unwrap_or_else(|_| bad()), words)
+        })
+        .collect();
+    let mut stop = match parts[..] {
+        [
+            (count, "connection" | "connections" | "datagram" | "datagrams"),
+            (bytes, "byte received" | "bytes received"),
+            ..,
+        ] => StopLine {
+            count,
+            bytes,
+            ..StopLine::default()
+        },
+        _ => bad(),
+    };
+    for &(number, words) in &parts[2..] {
+        match words {
+            "echo not sent (-vv says why)" | "echoes not sent (-vv says why)" => {
+                stop.unsent = number
+            }
+            "transcript line dropped (stdout not read)"
+            | "transcript lines dropped (stdout not read)" => stop.dropped = number,
+            "dropped by --drop" => stop.lost = number,
+            "event dropped" | "events dropped" => stop.events = number,
+            "diagnostic line dropped (stderr not read)"
+            | "diagnostic lines dropped (stderr not read)" => stop.diagnostics = number,
+            _ => bad(),
+        }
+    }
+    Some(stop)
+}
+
+/// The parts of sockd's stop line.
+#[derive(Debug, Default)]
+pub struct StopLine {
+    pub count: u64,
+    pub bytes: u64,
+    pub unsent: u64,
+    pub dropped: u64,
+    pub lost: u64,
+    pub events: u64,
+    pub diagnostics: u64,
 }
 
 impl fmt::Display for Outcome {

@@ -37,6 +37,8 @@ pub struct Process {
     stderr: Arc<Captured>,
     port: Option<u16>,
     path: Option<String>,
+    /// stderr goes elsewhere: it cannot say when the server listens.
+    stderr_given: bool,
     _dir: Option<TempDir>,
 }
 
@@ -49,6 +51,7 @@ impl Process {
         stderr: Stream,
         dir: Option<TempDir>,
     ) -> std::io::Result<Self> {
+        let stderr_given = matches!(stderr, Stream::Given(_));
         let (capture_out, capture_err) = (
             matches!(stdout, Stream::Captured),
             matches!(stderr, Stream::Captured),
@@ -83,14 +86,21 @@ impl Process {
             stderr,
             port: None,
             path: None,
+            stderr_given,
             _dir: dir,
         })
     }
 
-    /// Waits for the "listening on" line, then reads the port file's line.
+    /// Waits for the "listening on" line (or, when stderr goes elsewhere,
+    /// for the port file, which appears whole by a rename), then reads the
+    /// port file's line.
     #[track_caller]
     fn await_announcement(&mut self, port_file: &Path) -> String {
-        if !self.stderr.wait_for("listening on", DEADLINE) {
+        let ready = match self.stderr_given {
+            true => super::eventually(DEADLINE, || port_file.exists()),
+            false => self.stderr.wait_for("listening on", DEADLINE),
+        };
+        if !ready {
             panic!(
                 "{} never said it was listening; stderr: {}",
                 self.command,
