@@ -40,7 +40,8 @@ impl Filter {
             unix_proto: protos.unix,
             listening: opts.listening,
             connected: opts.connected,
-            all: opts.all,
+            // A socket no fd holds has no process to match.
+            all: opts.all && opts.pids.is_none() && opts.comm.is_none(),
             narrowed: any_family
                 || opts.protos.is_some()
                 || opts.listening
@@ -92,7 +93,8 @@ impl Filter {
         }
     }
 
-    /// Whether sockets held by no visible fd are shown (`-a`).
+    /// Whether sockets held by no visible fd are shown (`-a`, unless
+    /// `--pid` or `--comm` asks for some process's).
     pub fn shows_holderless(&self) -> bool {
         self.all
     }

@@ -124,3 +124,32 @@ fn an_empty_command_name_is_a_question_mark() {
     assert_eq!(value[0]["command"], serde_json::Value::Null, "{value}");
     drop(child);
 }
+
+/// `-a` adds the sockets no fd holds (a TIME_WAIT here); with `--pid` or
+/// `--comm` none of them can be that process's, so none is listed.
+#[test]
+fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
+    let (listener, port) = crate::util::net::listener();
+    let client = crate::util::net::connect(port);
+    let accepted = crate::util::net::accept(&listener);
+    // The side that closes first lingers in TIME_WAIT, held by no fd.
+    let client_port = crate::util::net::local_port(&client).to_string();
+    drop(client);
+    drop(accepted);
+    let lingering = |rows: &[Row]| {
+        rows.iter()
+            .filter(|r| r["STATE"] == "TIME_WAIT" && r["PID"] == "?")
+            .count()
+    };
+    let all = table(&["-a", "-p", &client_port]);
+    assert_eq!(lingering(&all), 1, "-a alone: {all:#?}");
+    let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
+    for filter in [["--pid", &me()], ["--comm", comm.trim_end_matches('\n')]] {
+        let rows = table(&[&filter[..], &["-a", "-p", &client_port]].concat());
+        assert!(
+            rows.iter().all(|r| r["PID"] == me()),
+            "{filter:?} -a: {rows:#?}"
+        );
+    }
+    drop(listener);
+}
