@@ -136,8 +136,14 @@ fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
     let client_port = crate::util::net::local_port(&client).to_string();
     drop(client);
     drop(accepted);
+    // Other tests' sockets may share the port number; this one has both.
+    let (ours, theirs) = (
+        format!("127.0.0.1:{client_port}"),
+        format!("127.0.0.1:{port}"),
+    );
     let lingering = |rows: &[Row]| {
         rows.iter()
+            .filter(|r| r["LOCAL ADDRESS"] == ours && r["FOREIGN ADDRESS"] == theirs)
             .filter(|r| r["STATE"] == "TIME_WAIT" && r["PID"] == "?")
             .count()
     };
