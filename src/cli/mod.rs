@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::exit::Exit;
 use clap::{Arg, ArgAction, Command};
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// `-v`, as every program has it.
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
@@ -125,10 +124,6 @@ pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// How long a program's last lines wait for a stderr nobody reads before
-/// it exits without them: the stop signal must win over such a reader.
-const STDERR_FINAL_FLUSH: Duration = Duration::from_secs(1);
-
 /// Prints a failure once (`PROGRAM: OP ADDR: description (ENAME)` and its
 /// hint) after every line queued for stderr, and returns the exit code it
 /// maps to.
@@ -145,7 +140,7 @@ pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
             err.exit().into()
         }
     };
-    crate::io::stderr::finish(STDERR_FINAL_FLUSH);
+    crate::io::stderr::finish(crate::io::stderr::FINAL_FLUSH);
     code
 }
 

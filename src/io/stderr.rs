@@ -17,6 +17,10 @@ use std::sync::{Mutex, MutexGuard};
 /// reader that merely lags loses nothing.
 const QUEUE_BYTES: usize = 1 << 20;
 
+/// How long the last lines wait for a stderr nobody reads, at exit (or
+/// before a detach): the stop signal must win over such a reader.
+pub const FINAL_FLUSH: Duration = Duration::from_secs(1);
+
 static QUEUE: Mutex<Option<OutputQueue>> = Mutex::new(None);
 
 fn queue_lock() -> MutexGuard<'static, Option<OutputQueue>> {

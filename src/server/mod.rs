@@ -264,6 +264,9 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     let _port_file = announce_to(options.port_file.as_deref(), &ready, &stop)?;
     crate::io::write_stderr(&bound.listening_line());
     if options.detached {
+        // The launcher's stderr gets every line so far before /dev/null
+        // replaces it (which never blocks: no queue is needed after).
+        crate::io::stderr::finish(crate::io::stderr::FINAL_FLUSH);
         background::detach(&ready)?;
         // stdout is /dev/null now: nobody could read a transcript.
         serving.transcript = false;
