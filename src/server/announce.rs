@@ -13,6 +13,11 @@
 //! break them for everyone. A replaced file is removed when sockd exits, if
 //! it is still the file we wrote with the line we wrote.
 //!
+//! Except a FIFO another user may have planted for us to write into: in a
+//! sticky directory others can write (as /tmp), one owned neither by our
+//! effective uid nor by the directory's owner is replaced like a file (see
+//! [`Dir::trusts`]). Only root makes devices, so those are never plants.
+//!
 //! `--events` opens its log the same way ([`open_log`]), except that the
 //! new file is renamed over PATH empty, at once, and stays at exit.
 
@@ -62,15 +67,17 @@ struct Ours {
 /// # Errors
 /// The errno of the step that failed (`ENOENT` for a missing directory,
 /// `EACCES`, `ENAMETOOLONG`, `EISDIR`, `EPIPE` from a FIFO whose reader left),
-/// as `write PATH`.
+/// as `write PATH`. `EPERM` from the rename over another user's FIFO in a
+/// sticky directory (which only its owner, the directory's or root may
+/// replace) comes with a hint saying so.
 pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
-    let fail = |errno| Error::on("write", crate::escape::path(path), errno);
+    let fail = |errno| failure(path, errno, None);
     let line = line.as_bytes();
     let announced = |ours| Announced {
         path: path.to_path_buf(),
         ours,
     };
-    let (dir, name) = match find(path, stop).map_err(fail)? {
+    let target = match find(path, stop).map_err(fail)? {
         Found::Std(fd) => {
             io::write_all_unless(fd, line, stop.fd()).map_err(fail)?;
             return Ok(announced(None));
@@ -81,9 +88,10 @@ pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
         }
         // The server stops at once; nothing was announced.
         Found::Stopped => return Ok(announced(None)),
-        Found::Replace(dir, name) => (dir, name),
+        Found::Replace(target) => target,
     };
-    let ours = replace(dir, name, line).map_err(fail)?;
+    let planted = target.planted_fifo;
+    let ours = replace(target, line).map_err(|errno| failure(path, errno, planted))?;
     Ok(announced(Some(ours)))
 }
 
@@ -100,8 +108,9 @@ pub enum LogFile {
 }
 
 /// Opens `path` for a log written as it goes (`--events`), as safely as
-/// [`write`]: stdout, stderr, `/dev/fd/N`, a FIFO or a device are written
-/// in place (non-blocking); anything else (nothing, a file, a symlink) is
+/// [`write`]: stdout, stderr, `/dev/fd/N`, a FIFO no other user could have
+/// planted or a device are written in place (non-blocking); anything else
+/// (nothing, a file, a symlink, another user's FIFO in a sticky directory) is
 /// replaced by a new, empty file created `O_CREAT | O_EXCL | O_NOFOLLOW`
 /// beside it and renamed over it at once (so a planted file or symlink is
 /// never opened). The new file is `O_APPEND` and stays when sockd exits.
@@ -109,14 +118,15 @@ pub enum LogFile {
 /// # Errors
 /// As [`write`], as `write PATH`.
 pub fn open_log(path: &Path, stop: &Stop) -> Result<LogFile> {
-    let fail = |errno| Error::on("write", crate::escape::path(path), errno);
-    let (dir, name) = match find(path, stop).map_err(fail)? {
+    let fail = |errno| failure(path, errno, None);
+    let target = match find(path, stop).map_err(fail)? {
         Found::Std(fd) => return Ok(LogFile::Std(fd)),
         Found::InPlace(fd) => return Ok(LogFile::Own(fd)),
         Found::Stopped => return Ok(LogFile::Stopped),
-        Found::Replace(dir, name) => (dir, name),
+        Found::Replace(target) => target,
     };
-    let (file, _) = fresh_beside(&dir, &name, |_| Ok(())).map_err(fail)?;
+    let (file, _) = fresh_beside(&target.dir, &target.name, |_| Ok(()))
+        .map_err(|errno| failure(path, errno, target.planted_fifo))?;
     rustix::fs::fcntl_setfl(&file, OFlags::APPEND).map_err(fail)?;
     Ok(LogFile::Own(file))
 }
@@ -180,9 +190,20 @@ enum Found {
     InPlace(OwnedFd),
     /// Stop came while a FIFO waited for its reader.
     Stopped,
-    /// Nothing there, a file or a symlink: replaced by a new file beside
-    /// it (the directory, opened `O_PATH`, and the name in it).
-    Replace(OwnedFd, CString),
+    /// Nothing there, a file, a symlink or a FIFO we do not trust:
+    /// replaced by a new file beside it.
+    Replace(Replace),
+}
+
+/// Where a new file goes, and what it replaces.
+struct Replace {
+    /// The directory, opened `O_PATH`.
+    dir: OwnedFd,
+    /// The name in it.
+    name: CString,
+    /// The owner of an untrusted FIFO there: the sticky bit lets only its
+    /// owner, the directory's or root rename over it, so `EPERM` is likely.
+    planted_fifo: Option<u32>,
 }
 
 /// Looks at `path` without following a symlink at its last component.
@@ -194,20 +215,96 @@ fn find(path: &Path, stop: &Stop) -> core::result::Result<Found, Errno> {
     }
     let (dir, name) = split(path)?;
     let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY)?;
-    match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
-        Ok(stat) if writable_in_place(FileType::from_raw_mode(stat.st_mode)) => {
-            match open_in_place(&dir, &name, stop)? {
-                InPlace::Opened(fd) => return Ok(Found::InPlace(fd)),
-                InPlace::Stopped => return Ok(Found::Stopped),
-                // It stopped being a FIFO or a device between the two
-                // looks: whatever it is now is replaced like a file.
-                InPlace::Changed => {}
-            }
-        }
-        Ok(_) | Err(Errno::NOENT) => {}
+    let replace = |dir, planted_fifo| {
+        Ok(Found::Replace(Replace {
+            dir,
+            name: name.clone(),
+            planted_fifo,
+        }))
+    };
+    let stat = match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(stat) => stat,
+        Err(Errno::NOENT) => return replace(dir, None),
         Err(errno) => return Err(errno),
+    };
+    let rules = Dir::of(&dir)?;
+    // Judged before the open too, not only on the fd it gives: a planted
+    // FIFO nobody reads would have us wait for a reader forever.
+    if let Verdict::Replace(planted) = rules.verdict(&stat) {
+        return replace(dir, planted);
     }
-    Ok(Found::Replace(dir, name))
+    match open_in_place(path, (&dir, &name), &rules, stop)? {
+        InPlace::Opened(fd) => Ok(Found::InPlace(fd)),
+        InPlace::Stopped => Ok(Found::Stopped),
+        // What was opened is not what was looked at: whatever it is now
+        // is replaced like a file.
+        InPlace::Changed(planted) => replace(dir, planted),
+    }
+}
+
+/// What decides, in one directory, whose FIFOs are written in place.
+#[derive(Debug, Clone, Copy)]
+struct Dir {
+    owner: u32,
+    mode: Mode,
+    euid: u32,
+}
+
+/// What to do with what is at a name.
+enum Verdict {
+    InPlace,
+    /// With the owner of a FIFO that is not trusted.
+    Replace(Option<u32>),
+}
+
+impl Dir {
+    /// `fstat` of the directory's own fd (`O_PATH` is enough), so the rule
+    /// is that of the directory the name is looked up in.
+    fn of(dir: &OwnedFd) -> core::result::Result<Self, Errno> {
+        let stat = rustix::fs::fstat(dir)?;
+        Ok(Self {
+            owner: stat.st_uid,
+            mode: Mode::from_raw_mode(stat.st_mode),
+            euid: rustix::process::geteuid().as_raw(),
+        })
+    }
+
+    /// Whether a FIFO owned by `owner` is written in place: the kernel's
+    /// `fs.protected_fifos=2` rule, which it applies only to `O_CREAT`
+    /// opens (ours has none) and only when the sysctl says so. In a sticky
+    /// directory its group or anyone may write (as /tmp), a FIFO neither
+    /// ours nor the directory owner's can be another user's plant, there to
+    /// read the port, the pid, every client's address.
+    fn trusts(self, owner: u32) -> bool {
+        let shared =
+            self.mode.contains(Mode::SVTX) && self.mode.intersects(Mode::WGRP | Mode::WOTH);
+        !shared || owner == self.euid || owner == self.owner
+    }
+
+    fn verdict(self, stat: &rustix::fs::Stat) -> Verdict {
+        match FileType::from_raw_mode(stat.st_mode) {
+            // Only root makes device nodes.
+            FileType::CharacterDevice => Verdict::InPlace,
+            FileType::Fifo if self.trusts(stat.st_uid) => Verdict::InPlace,
+            FileType::Fifo => Verdict::Replace(Some(stat.st_uid)),
+            _ => Verdict::Replace(None),
+        }
+    }
+}
+
+/// The failure to write `path`; an `EPERM` that is the sticky bit refusing
+/// to let us replace `planted_fifo`'s owner's FIFO says so.
+fn failure(path: &Path, errno: Errno, planted_fifo: Option<u32>) -> Error {
+    let shown = crate::escape::path(path);
+    let error = Error::on("write", &shown, errno);
+    match (errno, planted_fifo) {
+        (Errno::PERM, Some(owner)) => error.hinted(format!(
+            "another user (uid {owner}) owns the FIFO at {shown}, in a sticky directory \
+             others can write: sockd does not write into a FIFO that may be a plant, and \
+             may not replace it; choose another path"
+        )),
+        _ => error,
+    }
 }
 
 /// A path naming one of this process's fds.
@@ -250,27 +347,35 @@ fn reopen(path: &Path) -> core::result::Result<OwnedFd, Errno> {
     )
 }
 
-fn writable_in_place(kind: FileType) -> bool {
-    matches!(kind, FileType::Fifo | FileType::CharacterDevice)
-}
-
 /// What [`open_in_place`] found.
 enum InPlace {
     Opened(OwnedFd),
     /// Stop came while a FIFO waited for its reader.
     Stopped,
-    /// What is at the name now is no FIFO or device.
-    Changed,
+    /// What is at the name now is to be replaced (no FIFO or device, or a
+    /// FIFO we do not trust, with its owner).
+    Changed(Option<u32>),
 }
 
-/// Opens the FIFO or device at `name` for writing, waiting for a FIFO's
-/// reader (or `stop`).
-fn open_in_place(dir: &OwnedFd, name: &CStr, stop: &Stop) -> core::result::Result<InPlace, Errno> {
+/// Opens the FIFO or device at `path` (`name` in `dir`) for writing,
+/// waiting for a FIFO's reader (or `stop`), and judges by `rules` the very
+/// file it opened.
+fn open_in_place(
+    path: &Path,
+    (dir, name): (&OwnedFd, &CStr),
+    rules: &Dir,
+    stop: &Stop,
+) -> core::result::Result<InPlace, Errno> {
     let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+    let mut told = false;
     let fd = loop {
         match io::open_at(dir, name, flags) {
             Ok(fd) => break fd,
             Err(Errno::NXIO) => {
+                if !std::mem::replace(&mut told, true) {
+                    let shown = crate::escape::path(path);
+                    log::info!("{shown} is a FIFO: waiting for its reader");
+                }
                 if io::poll_readable(stop.fd(), Some(FIFO_RETRY))? {
                     return Ok(InPlace::Stopped);
                 }
@@ -278,11 +383,9 @@ fn open_in_place(dir: &OwnedFd, name: &CStr, stop: &Stop) -> core::result::Resul
             Err(errno) => return Err(errno),
         }
     };
-    let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
-    Ok(if writable_in_place(kind) {
-        InPlace::Opened(fd)
-    } else {
-        InPlace::Changed
+    Ok(match rules.verdict(&rustix::fs::fstat(&fd)?) {
+        Verdict::InPlace => InPlace::Opened(fd),
+        Verdict::Replace(planted) => InPlace::Changed(planted),
     })
 }
 
@@ -298,8 +401,9 @@ pub(super) fn split(path: &Path) -> core::result::Result<(CString, CString), Err
     Ok((c(dir)?, c(name.as_bytes())?))
 }
 
-/// Writes `line` to a new file beside `name`, then renames it over `name`.
-fn replace(dir: OwnedFd, name: CString, line: &[u8]) -> core::result::Result<Ours, Errno> {
+/// Writes `line` to a new file beside the target, then renames it over it.
+fn replace(target: Replace, line: &[u8]) -> core::result::Result<Ours, Errno> {
+    let Replace { dir, name, .. } = target;
     let (_, stat) = fresh_beside(&dir, &name, |file| io::write_all(file, line))?;
     Ok(Ours {
         dir,
@@ -392,6 +496,36 @@ mod tests {
         ] {
             assert_eq!(kind(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_fifo_is_trusted_as_the_kernels_protected_fifos_2_would() {
+        let (root, nobody, other) = (0, 65534, 1000);
+        let dir = |owner, mode| Dir {
+            owner,
+            mode: Mode::from_raw_mode(mode),
+            euid: root,
+        };
+        // Sticky and writable by others (/tmp), or by its group: only ours
+        // and the directory owner's.
+        for mode in [0o1777, 0o1770, 0o1730] {
+            assert!(dir(root, mode).trusts(root), "{mode:o}");
+            assert!(!dir(root, mode).trusts(nobody), "{mode:o}");
+            assert!(dir(nobody, mode).trusts(nobody), "{mode:o}");
+            assert!(!dir(nobody, mode).trusts(other), "{mode:o}");
+        }
+        // Not sticky, or not shared: whoever could plant there could also
+        // remove our file; anyone's FIFO is written in place.
+        for mode in [0o777, 0o775, 0o1755, 0o1700, 0o755] {
+            assert!(dir(root, mode).trusts(nobody), "{mode:o}");
+        }
+        let unprivileged = Dir {
+            euid: nobody,
+            ..dir(other, 0o1777)
+        };
+        assert!(unprivileged.trusts(nobody));
+        assert!(unprivileged.trusts(other));
+        assert!(!unprivileged.trusts(root));
     }
 
     #[test]

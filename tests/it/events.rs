@@ -8,7 +8,9 @@ use crate::util::net::{
     connect, connect_unix, datagram_client, local_port, loopback_of, recv_datagram, recv_exact,
     recv_to_eof, recv_upto, reset, send_all, send_datagram,
 };
-use crate::util::{Cmd, Process, TempDir, eventually, skip, sockd};
+use crate::util::{
+    Cmd, Process, TempDir, eventually, fifo_drain, fifo_reader, mkfifo_of, skip, sockd,
+};
 use rustix::io::Errno;
 use rustix::net::Shutdown;
 use rustix::process::Signal;
@@ -464,9 +466,7 @@ fn a_symlink_planted_by_another_user_is_not_followed() {
     let private = TempDir::new();
     let victim = private.join("victim");
     std::fs::write(&victim, "root's secret\n").unwrap_or_else(|e| panic!("{e}"));
-    let shared = TempDir::new();
-    std::fs::set_permissions(shared.join("."), std::fs::Permissions::from_mode(0o1777))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let shared = sticky_dir();
     let log = shared.join("events");
     Cmd::new("ln")
         .args(["-s", arg(&victim), arg(&log)])
@@ -487,6 +487,45 @@ fn a_symlink_planted_by_another_user_is_not_followed() {
         0,
         "not root's own file"
     );
+}
+
+/// A directory anyone may create files in, as /tmp is (mode 1777).
+fn sticky_dir() -> TempDir {
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.join("."), std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+#[test]
+fn a_fifo_planted_by_another_user_is_replaced_and_its_reader_gets_nothing() {
+    if !skip::require_root() {
+        return;
+    }
+    let shared = sticky_dir();
+    let log = shared.join("events");
+    mkfifo_of(&log, 65534);
+    let planter = fifo_reader(&log);
+    let server = sockd()
+        .args(["-q", "--events", arg(&log), "127.0.0.1", "0"])
+        .serve();
+    let fd = connect(server.port());
+    send_all(&fd, b"abc");
+    assert_eq!(recv_exact(&fd, 3), b"abc");
+    drop(fd);
+    // Looked at before it is read: opening a FIFO to read would wait for
+    // a writer that is gone.
+    let meta = std::fs::symlink_metadata(&log).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        0,
+        "not root's own file"
+    );
+    let events = stop(server, &log);
+    let kinds: Vec<&Value> = events.iter().map(|e| &e["event"]).collect();
+    assert_eq!(kinds, ["listen", "accept", "close", "stop"]);
+    assert_eq!(fifo_drain(&planter), Ok(Vec::new()), "the planter read it");
 }
 
 #[test]
@@ -529,6 +568,23 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
                 closed.display()
             ),
         );
+    // Another user's FIFO in root's sticky directory: not to be written
+    // into, and nobody may not rename over it.
+    let shared = sticky_dir();
+    let planted = shared.join("events");
+    mkfifo_of(&planted, 4242);
+    let out = sockd()
+        .args(["-q", "--events", arg(&planted), "127.0.0.1", "0"])
+        .by_nobody()
+        .run();
+    out.fails_with(
+        77,
+        &format!(
+            "sockd: write {}: operation not permitted (EPERM)",
+            planted.display()
+        ),
+    );
+    out.stderr_has("hint: another user (uid 4242) owns the FIFO at");
 }
 
 #[test]

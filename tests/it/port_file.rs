@@ -4,10 +4,17 @@
 //! detached server a script gets from `port=$(sockd --background …)`.
 
 use crate::util::net::{connect, listener, round_trip};
-use crate::util::{Cmd, DEADLINE, Process, SOCKD, TempDir, kill, mkfifo, skip, sockd, within};
+use crate::util::{
+    Cmd, DEADLINE, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill, mkfifo, mkfifo_of, skip,
+    sockd, within,
+};
 use rustix::process::Signal;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+const NOBODY: u32 = 65534;
+/// A user neither root nor nobody, who need not exist to own a file.
+const OTHER_USER: u32 = 4242;
 
 /// A directory anyone may create files in, as /tmp is (mode 1777).
 fn sticky_dir() -> TempDir {
@@ -15,6 +22,18 @@ fn sticky_dir() -> TempDir {
     let path = dir.join(".");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
         .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", path.display()));
+    dir
+}
+
+/// A [`sticky_dir`] owned by `uid`.
+fn sticky_dir_of(uid: u32) -> TempDir {
+    let dir = sticky_dir();
+    let owner = (
+        rustix::fs::Uid::from_raw(uid),
+        rustix::fs::Gid::from_raw(uid),
+    );
+    rustix::fs::chown(dir.join("."), Some(owner.0), Some(owner.1))
+        .unwrap_or_else(|e| panic!("chown {uid}: {e}"));
     dir
 }
 
@@ -209,21 +228,20 @@ fn dev_stdout_is_written_in_place_and_stays_a_symlink() {
     assert!(still_link, "sockd replaced the /dev/stdout symlink");
 }
 
-#[test]
-fn a_fifo_is_written_in_place_for_its_reader() {
-    let dir = TempDir::new();
-    let fifo = dir.join("port");
-    mkfifo(&fifo);
+/// `sockd --port-file FIFO`: the port reaches the FIFO's reader, and the
+/// FIFO stays a FIFO.
+#[track_caller]
+fn written_in_place(fifo: &Path) {
     let server = sockd()
-        .args(["-q", "--port-file", arg(&fifo), "127.0.0.1", "0"])
+        .args(["-q", "--port-file", arg(fifo), "127.0.0.1", "0"])
         .spawn();
     let (sender, read) = std::sync::mpsc::channel();
-    let reader = fifo.clone();
+    let reader = fifo.to_path_buf();
     std::thread::spawn(move || {
         let _ = sender.send(std::fs::read_to_string(&reader));
     });
     server.wait_stderr("listening on");
-    let meta = std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}"));
+    let meta = std::fs::symlink_metadata(fifo).unwrap_or_else(|e| panic!("{e}"));
     assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
     let got = read
         .recv_timeout(DEADLINE)
@@ -236,11 +254,148 @@ fn a_fifo_is_written_in_place_for_its_reader() {
     );
     assert!(got.ends_with('\n'), "{got:?}");
     stop(server);
-    let meta = std::fs::symlink_metadata(&fifo).unwrap_or_else(|e| panic!("{e}"));
+    let meta = std::fs::symlink_metadata(fifo).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         meta.file_type().is_fifo(),
         "the FIFO was replaced or removed"
     );
+}
+
+#[test]
+fn a_fifo_is_written_in_place_for_its_reader() {
+    let dir = TempDir::new();
+    let fifo = dir.join("port");
+    mkfifo(&fifo);
+    written_in_place(&fifo);
+}
+
+/// In a sticky directory anyone may write, a FIFO of our own uid's, or of
+/// the directory owner's, cannot be another user's plant.
+#[test]
+fn in_a_sticky_dir_our_own_or_the_dir_owners_fifo_is_written_in_place() {
+    if !skip::require_root() {
+        return;
+    }
+    // Root's FIFO: in root's directory, and in another user's.
+    for dir_owner in [0, OTHER_USER] {
+        let shared = sticky_dir_of(dir_owner);
+        let fifo = shared.join("port");
+        mkfifo(&fifo);
+        written_in_place(&fifo);
+    }
+    // nobody's FIFO in nobody's directory.
+    let theirs = sticky_dir_of(NOBODY);
+    let fifo = theirs.join("port");
+    mkfifo_of(&fifo, NOBODY);
+    written_in_place(&fifo);
+}
+
+/// In root's sticky directory, FIFOs nobody planted: one nobody holds open
+/// to read (the port file), and one nobody reads (the pid file, which
+/// sockd must not wait on). Both are replaced by root's own files, and the
+/// planter's reader gets nothing.
+#[test]
+fn fifos_planted_by_another_user_are_replaced_read_or_not() {
+    if !skip::require_root() {
+        return;
+    }
+    let shared = sticky_dir();
+    let (pid_path, port_path) = (shared.join("echo.pid"), shared.join("echo.port"));
+    mkfifo_of(&pid_path, NOBODY);
+    mkfifo_of(&port_path, NOBODY);
+    let planter = fifo_reader(&port_path);
+
+    let (server, port) = start(&["--pid-file", arg(&pid_path), "--port-file", arg(&port_path)]);
+    assert_eq!(fifo_drain(&planter), Ok(Vec::new()), "the planter read it");
+    for (path, line) in [
+        (&port_path, port.to_string()),
+        (&pid_path, server.pid().to_string()),
+    ] {
+        let meta = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            meta.file_type().is_file(),
+            "{}: {:?}",
+            path.display(),
+            meta.file_type()
+        );
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o777),
+            (0, 0o644),
+            "{}",
+            path.display()
+        );
+        assert_eq!(text(path), format!("{line}\n"));
+    }
+    stop(server);
+    assert!(
+        !port_path.exists() && !pid_path.exists(),
+        "files left behind"
+    );
+}
+
+/// The rule is applied to the file opened, not only to what was looked at
+/// before: root's FIFO, which sockd waits on for a reader, swapped for one
+/// of nobody's with a reader, is replaced, not written.
+#[test]
+fn a_fifo_swapped_in_while_sockd_waits_for_a_reader_is_judged_as_opened() {
+    if !skip::require_root() {
+        return;
+    }
+    let shared = sticky_dir();
+    let path = shared.join("echo.port");
+    mkfifo(&path);
+    let server = sockd()
+        .args(["-v", "--port-file", arg(&path), "127.0.0.1", "0"])
+        .spawn();
+    server.wait_stderr("is a FIFO: waiting for its reader");
+    let planted = shared.join("planted");
+    mkfifo_of(&planted, NOBODY);
+    let planter = fifo_reader(&planted);
+    std::fs::rename(&planted, &path).unwrap_or_else(|e| panic!("rename: {e}"));
+
+    server.wait_stderr("listening on");
+    assert_eq!(fifo_drain(&planter), Ok(Vec::new()), "the planter read it");
+    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_file(), "{:?}", meta.file_type());
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
+    let port = server.listening_addr();
+    assert_eq!(Some(text(&path).trim()), port.rsplit(':').next());
+    stop(server);
+}
+
+/// Nobody's sockd cannot rename over another user's FIFO in root's
+/// sticky directory (only the FIFO's owner, the directory's or root may).
+#[test]
+fn another_users_fifo_sockd_may_not_replace_is_eperm_77_with_a_hint() {
+    if !can_plant_as_nobody() {
+        return;
+    }
+    let shared = sticky_dir();
+    let path = shared.join("echo.port");
+    mkfifo_of(&path, OTHER_USER);
+    let out = sockd()
+        .args(["-q", "--port-file", arg(&path), "127.0.0.1", "0"])
+        .by_nobody()
+        .run();
+    out.fails_with(
+        77,
+        &format!(
+            "sockd: write {}: operation not permitted (EPERM)",
+            path.display()
+        ),
+    );
+    out.stderr_has(&format!(
+        "hint: another user (uid {OTHER_USER}) owns the FIFO at {}",
+        path.display()
+    ));
+    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_fifo(), "{:?}", meta.file_type());
+    assert_eq!(meta.uid(), OTHER_USER);
+    let names: Vec<_> = std::fs::read_dir(shared.join("."))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
+        .collect();
+    assert_eq!(names, ["echo.port"], "temporary files left");
 }
 
 #[test]

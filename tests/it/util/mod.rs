@@ -188,6 +188,44 @@ pub fn mkfifo(path: &std::path::Path) {
     .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
+/// A FIFO at `path`, mode 0600, owned by `uid` (and group `uid`): one
+/// another user planted, as they would with their own mkfifo (needs root).
+#[track_caller]
+pub fn mkfifo_of(path: &std::path::Path, uid: u32) {
+    mkfifo(path);
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        path,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(uid)),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap_or_else(|e| panic!("chown {uid} {}: {e}", path.display()));
+}
+
+/// A reader of the FIFO at `path`, opened non-blocking: opening it and
+/// reading it never wait for a writer.
+#[track_caller]
+pub fn fifo_reader(path: &std::path::Path) -> rustix::fd::OwnedFd {
+    use rustix::fs::OFlags;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, rustix::fs::Mode::empty())
+        .unwrap_or_else(|e| panic!("open {} to read: {e}", path.display()))
+}
+
+/// Everything a non-blocking FIFO reader has to read, up to the end of
+/// file (no writer has it open); `EAGAIN` if a writer still does.
+pub fn fifo_drain(reader: &rustix::fd::OwnedFd) -> Result<Vec<u8>, rustix::io::Errno> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match sockkit::io::read_some(reader, &mut buf)? {
+            0 => return Ok(got),
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
