@@ -660,9 +660,37 @@ fn lines_stderr_had_no_room_for_are_counted_on_the_stop_line() {
         .stderr(write_end)
         .serve();
     // Some 1.8 MB of lines: more than the pipe and sockd's 1 MiB queue.
-    let made = churn(server.port(), 20_000);
-    // Read from now on: the queue drains, and the stop line gets out.
-    let reader = thread::spawn(move || read_pipe(&read_end, |_| {}));
+    let mut made = churn(server.port(), 20_000);
+    // Read from now on: the queue drains.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = thread::spawn({
+        let seen = Arc::clone(&seen);
+        move || {
+            read_pipe(&read_end, |chunk| {
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(chunk)
+            })
+        }
+    });
+    // Drained once a connection made now has its close line read (one
+    // made while the queue was still full may find no room: another).
+    let drained = (0..20).any(|_| {
+        let fd = connect(server.port());
+        let closed = format!(
+            "sockd: closed 127.0.0.1:{}:",
+            crate::util::net::local_port(&fd)
+        );
+        assert_eq!(exchange(&fd, b"x"), b"x");
+        drop(fd);
+        made += 1;
+        eventually(Duration::from_secs(2), || {
+            let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+            String::from_utf8_lossy(&seen).contains(&closed)
+        })
+    });
+    assert!(drained, "20 connections' close lines never came through");
+    // The stop line now finds the queue empty, and gets out at once.
     server.signal(Signal::TERM);
     server.wait_exit().success();
     let got = reader.join().unwrap_or_else(|_| panic!("reader panicked"));
