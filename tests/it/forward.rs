@@ -476,6 +476,51 @@ fn the_transcript_shows_what_relayed_clients_say() {
     relay.wait_stdout("127.0.0.1 say: hello upstream");
 }
 
+/// The kernel buffers (`rcvbuf`, `sndbuf`) of `pid`'s established TCP
+/// sockets, as `sockstat -m` reads them.
+fn buffers_of(pid: u32) -> Vec<(u64, u64)> {
+    let out = crate::util::sockstat()
+        .args(["-m", "-c", "-P", "tcp", "--json", "--pid", &pid.to_string()])
+        .run();
+    out.success();
+    let rows: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let rows = rows.as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .filter(|row| row["state"] == "ESTABLISHED")
+        .map(|row| {
+            let field = |name: &str| {
+                row["skmem"][name]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("no {name}: {row}"))
+            };
+            (field("rcvbuf"), field("sndbuf"))
+        })
+        .collect()
+}
+
+/// A relay's two loopback legs have their buffers capped (the kernel
+/// doubles the 128 KiB asked for); its upstream, a plain echo, keeps the
+/// kernel's own.
+#[test]
+fn a_relays_loopback_sockets_have_capped_buffers_and_the_echos_do_not() {
+    let up = upstream();
+    let relay = forwarder(&to_port(up.port()), &["-q"]);
+    let client = connect(relay.port());
+    send_all(&client, b"hello");
+    assert_eq!(recv_exact(&client, 5), b"hello");
+    let capped = 2 * 128 * 1024;
+    let relayed = buffers_of(relay.pid());
+    assert_eq!(
+        relayed,
+        vec![(capped, capped); 2],
+        "the relay's client and upstream sockets"
+    );
+    let echoed = buffers_of(up.pid());
+    assert_eq!(echoed.len(), 1, "{echoed:?}");
+    assert_ne!(echoed[0], (capped, capped), "the echo's socket");
+}
+
 /// The `splice` calls sockd makes (strace's lines) while one client sends
 /// 1 MiB through `--forward` with `flags`.
 fn splices_for(flags: &[&str]) -> usize {

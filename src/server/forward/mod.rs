@@ -23,8 +23,11 @@
 //!   `--close-after`, `--reset-after`, `--slow-close`) act on the client;
 //!   `--delay`, `--rate`, `--chunk`, `--corrupt` on the bytes of the
 //!   directions `--fault-dir` names.
+//! - A leg whose peer is on loopback has its socket buffers capped
+//!   ([`buffers`]): the kernel's autotuning only keeps bytes waiting longer.
 
 pub mod args;
+mod buffers;
 pub mod close;
 mod copy;
 pub mod relay;

@@ -479,6 +479,10 @@ impl Turn<'_, '_> {
             let _ = sockopt::set_tcp_nodelay(&fd, true);
             let _ = sockopt::set_tcp_nodelay(self.client, true);
         }
+        super::buffers::cap_if_loopback(&fd, upstream.address.ip());
+        if let Peer::Ip(addr) = self.peer {
+            super::buffers::cap_if_loopback(self.client, Some(addr));
+        }
         r.upstream = Some(fd);
         self.connect(r, self.now + self.forward.connect_timeout)
     }
