@@ -569,7 +569,7 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
             ),
         );
     // Another user's FIFO in root's sticky directory: not to be written
-    // into, and nobody may not rename over it.
+    // into, and nobody's sockd may not rename over it.
     let shared = sticky_dir();
     let planted = shared.join("events");
     mkfifo_of(&planted, 4242);
