@@ -31,6 +31,7 @@ use super::fault::Plan;
 use super::fault::datagram::{Budget, Faulted, Held, flip};
 use super::peer::Peer;
 use super::stop::Stop;
+use super::warn_limit::WarnLimit;
 use crate::endpoint::{Endpoint, Transport};
 use crate::error::{Error, Result};
 use crate::io::{Datagram, OutputQueue, Pushed, recv_from, recv_from_with_pid, send_to_now};
@@ -212,6 +213,8 @@ struct Worker<'a> {
     stats: WorkerStats,
     faulted: Option<Faulted<'a>>,
     held: Held,
+    /// The warnings of datagrams too long to take: one a second.
+    oversized: WarnLimit,
 }
 
 impl<'a> Worker<'a> {
@@ -227,6 +230,7 @@ impl<'a> Worker<'a> {
             stats: WorkerStats::default(),
             faulted: shared.faults.map(Faulted::new),
             held: Held::default(),
+            oversized: WarnLimit::default(),
         }
     }
 
@@ -399,10 +403,15 @@ impl<'a> Worker<'a> {
     fn unsent(&mut self, len: usize, errno: Errno) {
         self.stats.unsent += 1;
         match errno {
-            Errno::MSGSIZE => log::warn!(
-                "a datagram of {len} bytes is over the {} bytes sockd takes; not echoed",
-                self.buf.len()
-            ),
+            Errno::MSGSIZE => {
+                if let Some(unsaid) = self.oversized.now(Instant::now()) {
+                    log::warn!(
+                        "a datagram of {len} bytes is over the {} bytes sockd takes; not echoed{}",
+                        self.buf.len(),
+                        super::warn_limit::since(unsaid, "such datagrams")
+                    );
+                }
+            }
             Errno::DESTADDRREQ => {
                 log::debug!("an unbound sender cannot be answered; echo of {len} bytes dropped")
             }

@@ -23,6 +23,7 @@ mod sendq;
 mod shared;
 mod stop;
 mod unix;
+mod warn_limit;
 
 pub use listen::{Bound, Listen, USAGE};
 pub use peer::Peer;

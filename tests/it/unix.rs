@@ -406,6 +406,44 @@ fn unix_datagrams_come_back_whole_and_name_their_sender() {
     assert_eq!(out.unsent(), 0, "{out}");
 }
 
+/// Datagrams too long for sockd's 1 MiB buffer are each counted on the
+/// stop line, and warned of at most once a second (a line each would let
+/// one sender fill stderr's queue).
+#[test]
+fn datagrams_over_the_buffer_are_counted_and_warned_of_once_a_second() {
+    if !skip::require_root() {
+        return;
+    }
+    let dir = TempDir::new();
+    let path = sock_path(&dir, "d");
+    let server = unix_sockd(&["-u", "--threads", "1"], &path);
+    let client = datagram_client(&datagram_endpoint(&path), DEADLINE);
+    // Past SO_SNDBUF's cap (root may): a sender of datagrams over 1 MiB.
+    rustix::net::sockopt::set_socket_send_buffer_size_force(&client, 4 << 20)
+        .unwrap_or_else(|e| panic!("SO_SNDBUFFORCE: {e}"));
+    let oversized = vec![7u8; (1 << 20) + 1];
+    let started = std::time::Instant::now();
+    let sent = 40;
+    for _ in 0..sent {
+        send_datagram(&client, &oversized);
+    }
+    // In order: once this comes back, every oversized one was read.
+    send_datagram(&client, b"after");
+    assert_eq!(recv_datagram(&client).as_deref(), Some(&b"after"[..]));
+    let took = started.elapsed().as_secs();
+    let out = stop(server);
+    assert_eq!(out.unsent(), sent, "{out}");
+    let warnings = out
+        .stderr
+        .lines()
+        .filter(|line| line.contains("bytes sockd takes; not echoed"))
+        .count() as u64;
+    assert!(
+        warnings >= 1 && warnings <= took + 2,
+        "{warnings} warnings for {sent} datagrams in {took} s\n{out}"
+    );
+}
+
 #[test]
 fn unix_datagram_senders_that_cannot_be_answered_are_counted_not_waited_for() {
     let dir = TempDir::new();

@@ -38,15 +38,10 @@ pub use close::{CloseReason, Closing};
 pub use relay::Relay;
 
 use crate::endpoint::Endpoint;
+use crate::server::warn_limit::WarnLimit;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use std::sync::Mutex;
 use std::time::Instant;
-
-/// At most one warning about a failing upstream in this long: each client
-/// it fails would otherwise be a line, and a client that reconnects in a
-/// loop could fill a stderr nobody reads until a worker blocks writing it.
-const WARN_EVERY: Duration = Duration::from_secs(1);
 
 /// Where and how a forwarding server relays, shared by every worker.
 #[derive(Debug)]
@@ -58,9 +53,8 @@ pub struct Forward {
     /// How long an upstream connect may take.
     pub connect_timeout: Duration,
     next_id: AtomicU64,
-    /// When the last upstream warning was written, and the failures not
-    /// written since.
-    warned: Mutex<(Option<Instant>, u64)>,
+    /// The warnings of a failing upstream: one a second.
+    warned: WarnLimit,
 }
 
 impl Forward {
@@ -71,24 +65,14 @@ impl Forward {
             fault_dir,
             connect_timeout,
             next_id: AtomicU64::new(0),
-            warned: Mutex::new((None, 0)),
+            warned: WarnLimit::default(),
         }
     }
 
     /// Whether to write the warning for an upstream failure now, and how
     /// many were not written since the last one; `None`: count this one.
     pub fn warn_now(&self, now: Instant) -> Option<u64> {
-        let mut warned = self
-            .warned
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (last, unsaid) = &mut *warned;
-        if last.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
-            *unsaid += 1;
-            return None;
-        }
-        *last = Some(now);
-        Some(core::mem::take(unsaid))
+        self.warned.now(now)
     }
 
     /// The next connection's id, in order of accept across the workers.

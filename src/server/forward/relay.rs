@@ -578,10 +578,7 @@ impl Turn<'_, '_> {
     /// the client is reset. Returns `false`.
     fn upstream_failed(&mut self, r: &mut Relay, op: &'static str, errno: Errno) -> bool {
         if let Some(unsaid) = self.forward.warn_now(self.now) {
-            let since = match unsaid {
-                0 => String::new(),
-                n => format!(" ({n} more clients reset since the last warning)"),
-            };
+            let since = crate::server::warn_limit::since(unsaid, "clients reset");
             log::warn!(
                 "{}; resetting client {}{since}",
                 Error::at(op, &self.forward.upstream, errno),
