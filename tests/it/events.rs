@@ -746,3 +746,23 @@ fn relayed_clients_are_told_with_their_bytes_and_why_they_closed() {
     );
     assert_eq!(close_of(&events, 1)["reason"], "fault", "{events:#?}");
 }
+
+/// A relay's `--slow-close` is told as the echo's is: once, when it holds
+/// a FIN back.
+#[test]
+fn a_relays_slow_close_is_told() {
+    let upstream = sockd()
+        .args(["-q", "--threads", "1", "127.0.0.1", "0"])
+        .serve();
+    let to = format!("127.0.0.1:{}", upstream.port());
+    let dir = TempDir::new();
+    let (relay, log) = serve(&dir, &["--forward", &to, "--slow-close", "100"]);
+    let fd = connect(relay.port());
+    send_all(&fd, b"bye");
+    rustix::net::shutdown(&fd, Shutdown::Write).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recv_to_eof(&fd), b"bye");
+    let events = stop(relay, &log);
+    let which: Vec<&Value> = of(&events, "fault").iter().map(|e| &e["which"]).collect();
+    assert_eq!(which, ["slow_close"], "{events:#?}");
+    assert_eq!(close_of(&events, 1)["reason"], "eof", "{events:#?}");
+}

@@ -19,12 +19,18 @@ pub struct Copied {
     /// The source's FIN came: the destination's may follow at this time,
     /// once the queue is empty (`--slow-close`).
     fin_at: Option<Instant>,
+    /// `--slow-close` held the FIN back since the last look.
+    slowed: bool,
 }
 
 impl Copied {
     /// Through `path`'s faults.
     pub fn new(path: Path) -> Self {
-        Self { path, fin_at: None }
+        Self {
+            path,
+            fin_at: None,
+            slowed: false,
+        }
     }
 
     /// Whether the source may be read: it has not ended, and the queue
@@ -42,6 +48,11 @@ impl Copied {
     /// Whether the faults flipped a bit since the last look (`--corrupt`).
     pub fn took_flip(&mut self) -> bool {
         self.path.took_flip()
+    }
+
+    /// Whether `--slow-close` held a FIN back since the last look.
+    pub fn took_slow_close(&mut self) -> bool {
+        core::mem::take(&mut self.slowed)
     }
 
     pub fn clear(&mut self) {
@@ -69,7 +80,11 @@ impl Copied {
             let room = self.path.room().min(scratch.len());
             if room > 0 {
                 match recv_some(src, &mut scratch[..room]) {
-                    Ok(0) => self.fin_at = Some(self.path.finish(now)),
+                    Ok(0) => {
+                        let at = self.path.finish(now);
+                        self.slowed = at > now;
+                        self.fin_at = Some(at);
+                    }
                     Ok(n) => {
                         flow.read += n;
                         self.path.push(&scratch[..n], now);

@@ -205,6 +205,15 @@ impl Dir {
             Carrier::Spliced(_) => false,
         }
     }
+
+    /// Whether `--slow-close` held this direction's FIN back since the
+    /// last look.
+    fn took_slow_close(&mut self) -> bool {
+        match &mut self.carrier {
+            Carrier::Copied(copied) => copied.took_slow_close(),
+            Carrier::Spliced(_) => false,
+        }
+    }
 }
 
 /// What epoll watches a side for.
@@ -336,6 +345,9 @@ pub fn step(
     for dir in [&mut relay.up, &mut relay.down] {
         if dir.took_flip() {
             turn.acted("corrupt");
+        }
+        if dir.took_slow_close() {
+            turn.acted("slow_close");
         }
     }
     if !open {
