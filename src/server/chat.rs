@@ -62,7 +62,7 @@ pub fn run_chat(
             Ok(accepted) => accepted,
             Err(Errno::AGAIN) => continue,
             Err(errno) if super::listener_gone(errno) => {
-                return Err(Error::at("accept", local, errno));
+                return Err(super::listener_gone_error(local, errno));
             }
             Err(errno) => {
                 log::warn!("accept {local}: {}", crate::error::describe_errno(errno));

@@ -289,7 +289,7 @@ impl Worker<'_> {
                 }
                 Err(errno) if super::listener_gone(errno) => {
                     self.shared.unreserve_slot();
-                    return Err(Error::at("accept", &self.shared.local, errno));
+                    return Err(super::listener_gone_error(&self.shared.local, errno));
                 }
                 Err(errno @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.shared.unreserve_slot();

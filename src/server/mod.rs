@@ -500,6 +500,20 @@ fn listener_gone(errno: Errno) -> bool {
     matches!(errno, Errno::INVAL | Errno::BADF | Errno::NOTSOCK)
 }
 
+/// The failure of an `accept` whose listener is gone ([`listener_gone`]),
+/// saying what could have done it when the kernel only says `EINVAL`.
+fn listener_gone_error(local: &crate::endpoint::Endpoint, errno: Errno) -> Error {
+    let error = Error::at("accept", local, errno);
+    match errno {
+        Errno::INVAL => error.hinted(
+            "the listening socket no longer listens: something outside sockd ended it \
+             (`ss -K`, `sockstat --kill -l`)"
+                .to_string(),
+        ),
+        _ => error,
+    }
+}
+
 struct StopOnExit<'a>(&'a Stop);
 
 impl Drop for StopOnExit<'_> {

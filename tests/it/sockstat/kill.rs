@@ -370,3 +370,26 @@ fn kill_without_a_filter_or_with_flags_it_cannot_serve_is_a_usage_error() {
             .stdout_is(b"");
     }
 }
+
+/// A sockd whose listener is ended from outside cannot serve any more: it
+/// exits 71 with the kernel's `EINVAL` and a hint that says what can have
+/// done it, not an `EINVAL` alone.
+#[test]
+fn a_sockd_whose_listener_is_ended_says_so_and_exits_71() {
+    if !skip::require_root() {
+        return;
+    }
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    let listening = format!("127.0.0.1:{}", server.port());
+    sockstat()
+        .args(["--kill", "-l", "--pid", &server.pid().to_string()])
+        .run()
+        .success();
+    let out = server.wait_exit();
+    out.exits(71).stderr_is(&format!(
+        "sockd: listening on {listening}\n\
+         sockd: accept {listening}: invalid argument (EINVAL)\n\
+         hint: the listening socket no longer listens: something outside sockd ended it \
+         (`ss -K`, `sockstat --kill -l`)\n"
+    ));
+}
