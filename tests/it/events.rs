@@ -9,14 +9,14 @@ use crate::util::net::{
     recv_to_eof, recv_upto, reset, send_all, send_datagram,
 };
 use crate::util::{
-    Cmd, Process, TempDir, eventually, fifo_drain, fifo_reader, mkfifo_of, skip, sockd,
+    Cmd, Process, TempDir, eventually, fifo_drain, fifo_reader, mkfifo_of,
+    refused_over_a_planted_fifo, skip, sockd, sticky_dir,
 };
 use rustix::io::Errno;
 use rustix::net::Shutdown;
 use rustix::process::Signal;
 use serde_json::Value;
 use sockkit::endpoint::Kind;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -489,14 +489,6 @@ fn a_symlink_planted_by_another_user_is_not_followed() {
     );
 }
 
-/// A directory anyone may create files in, as /tmp is (mode 1777).
-fn sticky_dir() -> TempDir {
-    let dir = TempDir::new();
-    std::fs::set_permissions(dir.join("."), std::fs::Permissions::from_mode(0o1777))
-        .unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
 #[test]
 fn a_fifo_planted_by_another_user_is_replaced_and_its_reader_gets_nothing() {
     if !skip::require_root() {
@@ -570,21 +562,7 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
         );
     // Another user's FIFO in root's sticky directory: not to be written
     // into, and nobody's sockd may not rename over it.
-    let shared = sticky_dir();
-    let planted = shared.join("events");
-    mkfifo_of(&planted, 4242);
-    let out = sockd()
-        .args(["-q", "--events", arg(&planted), "127.0.0.1", "0"])
-        .by_nobody()
-        .run();
-    out.fails_with(
-        77,
-        &format!(
-            "sockd: write {}: operation not permitted (EPERM)",
-            planted.display()
-        ),
-    );
-    out.stderr_has("hint: another user (uid 4242) owns the FIFO at");
+    refused_over_a_planted_fifo("--events", "events");
 }
 
 #[test]

@@ -5,25 +5,14 @@
 
 use crate::util::net::{connect, listener, round_trip};
 use crate::util::{
-    Cmd, DEADLINE, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill, mkfifo, mkfifo_of, skip,
-    sockd, within,
+    Cmd, DEADLINE, OTHER_USER, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill, mkfifo,
+    mkfifo_of, refused_over_a_planted_fifo, skip, sockd, sticky_dir, within,
 };
 use rustix::process::Signal;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const NOBODY: u32 = 65534;
-/// A user neither root nor nobody, who need not exist to own a file.
-const OTHER_USER: u32 = 4242;
-
-/// A directory anyone may create files in, as /tmp is (mode 1777).
-fn sticky_dir() -> TempDir {
-    let dir = TempDir::new();
-    let path = dir.join(".");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
-        .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", path.display()));
-    dir
-}
 
 /// A [`sticky_dir`] owned by `uid`.
 fn sticky_dir_of(uid: u32) -> TempDir {
@@ -370,27 +359,7 @@ fn another_users_fifo_sockd_may_not_replace_is_eperm_77_with_a_hint() {
     if !can_plant_as_nobody() {
         return;
     }
-    let shared = sticky_dir();
-    let path = shared.join("echo.port");
-    mkfifo_of(&path, OTHER_USER);
-    let out = sockd()
-        .args(["-q", "--port-file", arg(&path), "127.0.0.1", "0"])
-        .by_nobody()
-        .run();
-    out.fails_with(
-        77,
-        &format!(
-            "sockd: write {}: operation not permitted (EPERM)",
-            path.display()
-        ),
-    );
-    out.stderr_has(&format!(
-        "hint: another user (uid {OTHER_USER}) owns the FIFO at {}",
-        path.display()
-    ));
-    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(meta.file_type().is_fifo(), "{:?}", meta.file_type());
-    assert_eq!(meta.uid(), OTHER_USER);
+    let (shared, _) = refused_over_a_planted_fifo("--port-file", "echo.port");
     let names: Vec<_> = std::fs::read_dir(shared.join("."))
         .unwrap_or_else(|e| panic!("{e}"))
         .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))

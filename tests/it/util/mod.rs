@@ -203,6 +203,48 @@ pub fn mkfifo_of(path: &std::path::Path, uid: u32) {
     .unwrap_or_else(|e| panic!("chown {uid} {}: {e}", path.display()));
 }
 
+/// A user neither root nor nobody, who need not exist to own a file.
+pub const OTHER_USER: u32 = 4242;
+
+/// A directory anyone may create files in, as /tmp is (mode 1777).
+pub fn sticky_dir() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let path = dir.join(".");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("chmod 1777 {}: {e}", path.display()));
+    dir
+}
+
+/// `sockd -q FLAG PATH` run as nobody, PATH a FIFO [`OTHER_USER`] planted
+/// in root's [`sticky_dir`]: sockd does not write into it, and the sticky
+/// bit refuses it the rename over it (exit 77, `EPERM`, a hint naming the
+/// FIFO's owner); the FIFO stays as it was. Returns the directory and
+/// PATH, for more checks. Needs root and setpriv.
+#[track_caller]
+pub fn refused_over_a_planted_fifo(flag: &str, name: &str) -> (TempDir, PathBuf) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let shared = sticky_dir();
+    let path = shared.join(name);
+    mkfifo_of(&path, OTHER_USER);
+    let shown = path.to_string_lossy().into_owned();
+    let out = sockd()
+        .args(["-q", flag, &shown, "127.0.0.1", "0"])
+        .by_nobody()
+        .run();
+    out.fails_with(
+        77,
+        &format!("sockd: write {shown}: operation not permitted (EPERM)"),
+    );
+    out.stderr_has(&format!(
+        "hint: another user (uid {OTHER_USER}) owns the FIFO at {shown}"
+    ));
+    let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.file_type().is_fifo(), "{:?}", meta.file_type());
+    assert_eq!(meta.uid(), OTHER_USER);
+    (shared, path)
+}
+
 /// A reader of the FIFO at `path`, opened non-blocking: opening it and
 /// reading it never wait for a writer.
 #[track_caller]
