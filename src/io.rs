@@ -668,9 +668,7 @@ impl LineReader {
     /// end of input, whatever is left. `None` means read more (or, after EOF,
     /// that nothing is left).
     pub fn take_line(&mut self) -> Option<Vec<u8>> {
-        let unscanned = &self.pending[self.scanned..];
-        if let Some(offset) = unscanned.iter().position(|&b| b == b'\n') {
-            let end = self.scanned + offset;
+        if let Some(end) = self.newline() {
             self.scanned = 0;
             let mut line: Vec<u8> = self.pending.drain(..=end).collect();
             line.pop();
@@ -679,12 +677,30 @@ impl LineReader {
             }
             return Some(line);
         }
-        self.scanned = self.pending.len();
         if self.eof && !self.pending.is_empty() {
             self.scanned = 0;
             return Some(std::mem::take(&mut self.pending));
         }
         None
+    }
+
+    /// Whether [`take_line`](Self::take_line) has a line to give without
+    /// another read.
+    pub fn has_line(&mut self) -> bool {
+        self.newline().is_some() || (self.eof && !self.pending.is_empty())
+    }
+
+    /// Where the first buffered line's `\n` is, looking only at bytes not
+    /// looked at before.
+    fn newline(&mut self) -> Option<usize> {
+        let unscanned = &self.pending[self.scanned..];
+        match unscanned.iter().position(|&b| b == b'\n') {
+            Some(offset) => Some(self.scanned + offset),
+            None => {
+                self.scanned = self.pending.len();
+                None
+            }
+        }
     }
 
     /// Whether the input has ended.
@@ -737,6 +753,26 @@ mod tests {
             got,
             vec![b"hi".to_vec(), b"bye".to_vec(), b"partial".to_vec()]
         );
+    }
+
+    #[test]
+    fn has_line_says_whether_take_line_would_give_one() {
+        let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("{e}"));
+        let mut lines = LineReader::new();
+        assert!(!lines.has_line());
+        write_all(&write_end, b"par").unwrap_or_else(|e| panic!("{e}"));
+        lines.fill_from(&read_end).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!lines.has_line(), "no newline yet");
+        write_all(&write_end, b"t\nrest").unwrap_or_else(|e| panic!("{e}"));
+        lines.fill_from(&read_end).unwrap_or_else(|e| panic!("{e}"));
+        assert!(lines.has_line());
+        assert_eq!(lines.take_line(), Some(b"part".to_vec()));
+        assert!(!lines.has_line(), "only a partial line left");
+        drop(write_end);
+        lines.fill_from(&read_end).unwrap_or_else(|e| panic!("{e}"));
+        assert!(lines.has_line(), "at EOF the partial line is a line");
+        assert_eq!(lines.take_line(), Some(b"rest".to_vec()));
+        assert!(!lines.has_line() && lines.at_eof());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::io::{LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, 
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::time::Duration;
-use rustix::event::PollFlags;
+use rustix::event::{PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -53,10 +53,9 @@ pub fn run_chat(
     let mut queues = SendQueues::new();
     let echo_typed = !stdin_is_terminal();
     while options.exit_after.is_none_or(|limit| closed < limit) {
-        match wait_readable(listener, stop, None, local)? {
-            Ready::Stopped => break,
-            Ready::TimedOut => continue,
-            Ready::Fd(_) => {}
+        match wait_for_client(listener, &mut operator, stop, local)? {
+            Waited::Client => {}
+            Waited::Stopped | Waited::StdinEnded => break,
         }
         let (conn, peer) = match accept(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok(accepted) => accepted,
@@ -182,6 +181,53 @@ fn read_message(
                 log::info!("recv: {}", crate::error::describe_errno(errno));
                 return Ok(None);
             }
+        }
+    }
+}
+
+/// What ended a [`wait_for_client`].
+enum Waited {
+    Client,
+    Stopped,
+    /// stdin has ended and every line it gave has been sent: no client
+    /// could get a reply.
+    StdinEnded,
+}
+
+/// Waits for the listener to be readable. Until the operator's next line is
+/// whole, stdin is read meanwhile (bytes the kernel would have kept for
+/// the prompt anyway, and no more than one line of them), so that its end
+/// ends sockd at once, not at the next client's prompt: `printf 'a\nb\n' |
+/// sockd --chat …` exits after its second client.
+fn wait_for_client(
+    listener: &OwnedFd,
+    operator: &mut LineReader,
+    stop: &Stop,
+    local: &Endpoint,
+) -> Result<Waited> {
+    loop {
+        if operator.has_line() {
+            return Ok(match wait_readable(listener, stop, None, local)? {
+                Ready::Stopped => Waited::Stopped,
+                Ready::TimedOut | Ready::Fd(_) => Waited::Client,
+            });
+        }
+        if operator.at_eof() {
+            return Ok(Waited::StdinEnded);
+        }
+        let mut fds = [
+            PollFd::new(listener, PollFlags::IN),
+            PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
+            PollFd::from_borrowed_fd(stop.fd(), PollFlags::IN),
+        ];
+        crate::io::poll(&mut fds, None).map_err(|errno| Error::at("poll", local, errno))?;
+        if !fds[2].revents().is_empty() {
+            return Ok(Waited::Stopped);
+        }
+        if !fds[1].revents().is_empty() {
+            operator.fill_from(stdin()).map_err(Error::reading_stdin)?;
+        } else if !fds[0].revents().is_empty() {
+            return Ok(Waited::Client);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The lesson's two-terminal session, reproduced line for line.
 
 use crate::util::net::{accept, connect, listener, recv_to_eof, send_all};
-use crate::util::{sockc, sockd};
+use crate::util::{TempDir, sockc, sockd, stop_line_in};
+use std::process::Stdio;
 
 const SERVER_TRANSCRIPT: &str = "\
 127.0.0.1 say: hi
@@ -61,24 +62,63 @@ fn chat_server_answers_the_lessons_nul_padded_client() {
 
 #[test]
 fn chat_server_exits_zero_on_stdin_eof_at_the_prompt() {
+    let mut server = sockd()
+        .args(["--chat", "127.0.0.1", "0"])
+        .stdin(Stdio::piped())
+        .serve();
+    let operator = server.take_stdin();
+    let client = sockc()
+        .args(["127.0.0.1", &server.port_arg(), "hi"])
+        .spawn();
+    server.wait_stdout("127.0.0.1 say: hi\nyou say: ");
+    drop(operator);
+    client.wait_exit().success().stdout_is(b"");
+    server
+        .wait_exit()
+        .success()
+        .stdout_is(b"127.0.0.1 say: hi\nyou say: \n");
+}
+
+/// The end of stdin is seen while sockd waits for its next client, not at
+/// that client's prompt: the script's `wait` returns after the last reply.
+#[test]
+fn chat_server_exits_zero_once_stdin_has_ended_and_its_last_line_is_sent() {
     let server = sockd()
         .args(["--chat", "127.0.0.1", "0"])
-        .stdin_bytes(b"")
+        .stdin_bytes(b"one\ntwo")
         .serve();
-    sockc()
-        .args(["127.0.0.1", &server.port_arg(), "hi"])
-        .run()
+    let port = server.port_arg();
+    for (said, reply) in [("a", "one"), ("b", "two")] {
+        sockc()
+            .args(["127.0.0.1", &port, said])
+            .run()
+            .success()
+            .stdout_is(reply.as_bytes());
+    }
+    server
+        .wait_exit()
         .success()
-        .stdout_is(b"");
-    let server = server.wait_exit();
-    server.success();
+        .stdout_is(b"127.0.0.1 say: a\nyou say: one\n127.0.0.1 say: b\nyou say: two\n");
+}
+
+/// `sockd --chat … </dev/null` (a script's `&` job gets that stdin): no
+/// reply could ever be sent, so no client is kept waiting for one.
+#[test]
+fn chat_server_whose_stdin_has_already_ended_exits_zero_before_any_client() {
+    let dir = TempDir::new();
+    let port_file = dir.join("port");
+    let out = sockd()
+        .args(["--chat", "127.0.0.1", "0", "--port-file"])
+        .arg(&port_file)
+        .run();
+    out.success().stdout_is(b"");
+    let stop = stop_line_in(&out.stderr).unwrap_or_else(|| panic!("no stop line: {out}"));
+    assert_eq!((stop.count, stop.bytes), (0, 0), "{out}");
     assert!(
-        server
-            .stdout_text()
-            .starts_with("127.0.0.1 say: hi\nyou say: "),
-        "{}",
-        server.stdout_text()
+        out.stderr.starts_with("sockd: listening on 127.0.0.1:"),
+        "{out}"
     );
+    assert!(!port_file.exists(), "the port file outlived sockd");
 }
 
 #[test]
