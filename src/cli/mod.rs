@@ -105,14 +105,15 @@ pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Diagnostics on stderr: `RUST_LOG` when set, else `-v` (info), `-vv`
-/// (debug), `-q` (errors only), default warnings.
+/// (debug), `-q` (errors only), default warnings. `-v` outranks `-q`, which
+/// sockd's `--events -` requires only to keep its transcript off stdout.
 pub fn init_logging(program: &'static str, verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
+    let default = match (verbose, quiet) {
+        (0, true) => "error",
+        (0, false) => "warn",
+        (1, _) => "info",
+        (2, _) => "debug",
+        _ => "trace",
     };
     let env = env_logger::Env::default().default_filter_or(default);
     let _ = env_logger::Builder::from_env(env)

@@ -491,6 +491,44 @@ fn very_verbose_sockd_logs_accepts_and_closes_with_bytes() {
     );
 }
 
+/// `--events -` needs `-q` (stdout is the events'): `-v` still decides
+/// what diagnostics stderr gets, and `-q` still keeps the transcript off.
+#[test]
+fn v_given_with_q_still_logs_and_q_still_silences_the_transcript() {
+    let server = sockd()
+        .args([
+            "-q",
+            "-vv",
+            "--events",
+            "-",
+            "--exit-after",
+            "1",
+            "127.0.0.1",
+            "0",
+        ])
+        .serve();
+    let client = crate::util::net::connect(server.port());
+    let peer = sockkit::socket::local_addr(&client).unwrap_or_else(|e| panic!("getsockname: {e}"));
+    assert_eq!(crate::util::net::exchange(&client, b"hello\n"), b"hello\n");
+    let stopped = server.wait_exit();
+    stopped
+        .success()
+        .stderr_has(&format!("\nsockd: accepted {peer}\n"));
+    assert!(!stopped.stdout_text().contains(" say: "), "{stopped}");
+    assert!(
+        stopped.stdout_text().contains("\"event\":\"accept\""),
+        "{stopped}"
+    );
+    // sockc: -v's "connected" line though -q is given.
+    let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
+    sockc()
+        .args(["-q", "-v", "127.0.0.1", &server.port_arg(), "hi"])
+        .run()
+        .success()
+        .stdout_is(b"hi")
+        .stderr_has("connected");
+}
+
 #[test]
 fn one_connection_is_one_connection_in_sockbench_too() {
     let server = sockd().args(["-q", "127.0.0.1", "0"]).serve();
