@@ -67,9 +67,9 @@ struct Ours {
 /// # Errors
 /// The errno of the step that failed (`ENOENT` for a missing directory,
 /// `EACCES`, `ENAMETOOLONG`, `EISDIR`, `EPIPE` from a FIFO whose reader left),
-/// as `write PATH`. `EPERM` from the rename over another user's FIFO in a
-/// sticky directory (which only its owner, the directory's or root may
-/// replace) comes with a hint saying so.
+/// as `write PATH`. `EPERM` from the rename over another user's file, FIFO
+/// or symlink in a sticky directory (which only its owner, the directory's
+/// or root may replace) comes with a hint saying so.
 pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
     let fail = |errno| failure(path, errno, None);
     let line = line.as_bytes();
@@ -90,7 +90,7 @@ pub fn write(path: &Path, line: &str, stop: &Stop) -> Result<Announced> {
         Found::Stopped => return Ok(announced(None)),
         Found::Replace(target) => target,
     };
-    let planted = target.planted_fifo;
+    let planted = target.planted;
     let ours = replace(target, line).map_err(|errno| failure(path, errno, planted))?;
     Ok(announced(Some(ours)))
 }
@@ -126,7 +126,7 @@ pub fn open_log(path: &Path, stop: &Stop) -> Result<LogFile> {
         Found::Replace(target) => target,
     };
     let (file, _) = fresh_beside(&target.dir, &target.name, |_| Ok(()))
-        .map_err(|errno| failure(path, errno, target.planted_fifo))?;
+        .map_err(|errno| failure(path, errno, target.planted))?;
     rustix::fs::fcntl_setfl(&file, OFlags::APPEND).map_err(fail)?;
     Ok(LogFile::Own(file))
 }
@@ -201,9 +201,8 @@ struct Replace {
     dir: OwnedFd,
     /// The name in it.
     name: CString,
-    /// The owner of an untrusted FIFO there: the sticky bit lets only its
-    /// owner, the directory's or root rename over it, so `EPERM` is likely.
-    planted_fifo: Option<u32>,
+    /// What another user has there, if the directory shares it.
+    planted: Option<Planted>,
 }
 
 /// Looks at `path` without following a symlink at its last component.
@@ -215,11 +214,11 @@ fn find(path: &Path, stop: &Stop) -> core::result::Result<Found, Errno> {
     }
     let (dir, name) = split(path)?;
     let dir = io::open_at(CWD, &dir, OFlags::PATH | OFlags::DIRECTORY)?;
-    let replace = |dir, planted_fifo| {
+    let replace = |dir, planted| {
         Ok(Found::Replace(Replace {
             dir,
             name: name.clone(),
-            planted_fifo,
+            planted,
         }))
     };
     let stat = match io::retry(|| rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)) {
@@ -253,8 +252,16 @@ struct Dir {
 /// What to do with what is at a name.
 enum Verdict {
     InPlace,
-    /// With the owner of a FIFO that is not trusted.
-    Replace(Option<u32>),
+    Replace(Option<Planted>),
+}
+
+/// Another user's file, FIFO or symlink in a sticky directory others can
+/// write: never written into, and the sticky bit lets only its owner, the
+/// directory's or root rename over it, so `EPERM` is likely.
+#[derive(Debug, Clone, Copy)]
+struct Planted {
+    owner: u32,
+    kind: &'static str,
 }
 
 impl Dir {
@@ -282,26 +289,30 @@ impl Dir {
     }
 
     fn verdict(self, stat: &rustix::fs::Stat) -> Verdict {
-        match FileType::from_raw_mode(stat.st_mode) {
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
             // Only root makes device nodes.
-            FileType::CharacterDevice => Verdict::InPlace,
-            FileType::Fifo if self.trusts(stat.st_uid) => Verdict::InPlace,
-            FileType::Fifo => Verdict::Replace(Some(stat.st_uid)),
-            _ => Verdict::Replace(None),
-        }
+            FileType::CharacterDevice => return Verdict::InPlace,
+            FileType::Fifo if self.trusts(stat.st_uid) => return Verdict::InPlace,
+            FileType::Fifo => "FIFO",
+            FileType::Symlink => "symlink",
+            FileType::Socket => "socket",
+            _ => "file",
+        };
+        let owner = stat.st_uid;
+        Verdict::Replace((!self.trusts(owner)).then_some(Planted { owner, kind }))
     }
 }
 
 /// The failure to write `path`; an `EPERM` that is the sticky bit refusing
-/// to let us replace `planted_fifo`'s owner's FIFO says so.
-fn failure(path: &Path, errno: Errno, planted_fifo: Option<u32>) -> Error {
+/// to let us replace what another user `planted` there says so.
+fn failure(path: &Path, errno: Errno, planted: Option<Planted>) -> Error {
     let shown = crate::escape::path(path);
     let error = Error::on("write", &shown, errno);
-    match (errno, planted_fifo) {
-        (Errno::PERM, Some(owner)) => error.hinted(format!(
-            "another user (uid {owner}) owns the FIFO at {shown}, in a sticky directory \
-             others can write: sockd does not write into a FIFO that may be a plant, and \
-             may not replace it; choose another path"
+    match (errno, planted) {
+        (Errno::PERM, Some(Planted { owner, kind })) => error.hinted(format!(
+            "another user (uid {owner}) owns the {kind} at {shown}, in a sticky directory \
+             others can write: sockd does not write into what may be a plant, and may not \
+             replace it; choose another path"
         )),
         _ => error,
     }
@@ -353,8 +364,8 @@ enum InPlace {
     /// Stop came while a FIFO waited for its reader.
     Stopped,
     /// What is at the name now is to be replaced (no FIFO or device, or a
-    /// FIFO we do not trust, with its owner).
-    Changed(Option<u32>),
+    /// FIFO we do not trust).
+    Changed(Option<Planted>),
 }
 
 /// Opens the FIFO or device at `path` (`name` in `dir`) for writing,

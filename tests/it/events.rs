@@ -9,8 +9,8 @@ use crate::util::net::{
     recv_to_eof, recv_upto, reset, send_all, send_datagram,
 };
 use crate::util::{
-    Cmd, Process, TempDir, eventually, fifo_drain, fifo_reader, mkfifo_of,
-    refused_over_a_planted_fifo, skip, sockd, sticky_dir,
+    Cmd, Plant, Process, TempDir, eventually, fifo_drain, fifo_reader, mkfifo_of,
+    refused_over_a_plant, skip, sockd, sticky_dir,
 };
 use rustix::io::Errno;
 use rustix::net::Shutdown;
@@ -562,7 +562,8 @@ fn an_events_path_that_cannot_be_written_is_the_os_error() {
         );
     // Another user's FIFO in root's sticky directory: not to be written
     // into, and nobody's sockd may not rename over it.
-    refused_over_a_planted_fifo("--events", "events");
+    refused_over_a_plant("--events", "events", Plant::Fifo);
+    refused_over_a_plant("--events", "events", Plant::File);
 }
 
 #[test]

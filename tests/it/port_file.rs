@@ -5,8 +5,8 @@
 
 use crate::util::net::{connect, listener, round_trip};
 use crate::util::{
-    Cmd, DEADLINE, OTHER_USER, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill, mkfifo,
-    mkfifo_of, refused_over_a_planted_fifo, skip, sockd, sticky_dir, within,
+    Cmd, DEADLINE, OTHER_USER, Plant, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill,
+    mkfifo, mkfifo_of, refused_over_a_plant, skip, sockd, sticky_dir, within,
 };
 use rustix::process::Signal;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -352,19 +352,25 @@ fn a_fifo_swapped_in_while_sockd_waits_for_a_reader_is_judged_as_opened() {
     stop(server);
 }
 
-/// Nobody's sockd cannot rename over another user's FIFO in root's
-/// sticky directory (only the FIFO's owner, the directory's or root may).
+/// Nobody's sockd cannot rename over another user's FIFO or file in root's
+/// sticky directory (only its owner, the directory's or root may).
 #[test]
-fn another_users_fifo_sockd_may_not_replace_is_eperm_77_with_a_hint() {
+fn another_users_fifo_or_file_sockd_may_not_replace_is_eperm_77_with_a_hint() {
     if !can_plant_as_nobody() {
         return;
     }
-    let (shared, _) = refused_over_a_planted_fifo("--port-file", "echo.port");
-    let names: Vec<_> = std::fs::read_dir(shared.join("."))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
-        .collect();
-    assert_eq!(names, ["echo.port"], "temporary files left");
+    for plant in [Plant::Fifo, Plant::File] {
+        let (shared, _) = refused_over_a_plant("--port-file", "echo.port", plant);
+        let names: Vec<_> = std::fs::read_dir(shared.join("."))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
+            .collect();
+        assert_eq!(
+            names,
+            ["echo.port"],
+            "temporary files left beside the {plant:?}"
+        );
+    }
 }
 
 #[test]

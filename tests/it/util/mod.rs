@@ -216,17 +216,36 @@ pub fn sticky_dir() -> TempDir {
     dir
 }
 
-/// `sockd -q FLAG PATH` run as nobody, PATH a FIFO [`OTHER_USER`] planted
-/// in root's [`sticky_dir`]: sockd does not write into it, and the sticky
-/// bit refuses it the rename over it (exit 77, `EPERM`, a hint naming the
-/// FIFO's owner); the FIFO stays as it was. Returns the directory and
-/// PATH, for more checks. Needs root and setpriv.
+/// What another user plants for [`refused_over_a_plant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plant {
+    Fifo,
+    /// A regular file holding `planted\n`.
+    File,
+}
+
+/// `sockd -q FLAG PATH` run as nobody, PATH a FIFO or file [`OTHER_USER`]
+/// planted in root's [`sticky_dir`]: sockd does not write into it, and the
+/// sticky bit refuses it the rename over it (exit 77, `EPERM`, a hint
+/// naming the plant's owner); the plant stays as it was. Returns the
+/// directory and PATH, for more checks. Needs root and setpriv.
 #[track_caller]
-pub fn refused_over_a_planted_fifo(flag: &str, name: &str) -> (TempDir, PathBuf) {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+pub fn refused_over_a_plant(flag: &str, name: &str, plant: Plant) -> (TempDir, PathBuf) {
+    use std::os::unix::fs::MetadataExt;
     let shared = sticky_dir();
     let path = shared.join(name);
-    mkfifo_of(&path, OTHER_USER);
+    let kind = match plant {
+        Plant::Fifo => {
+            mkfifo_of(&path, OTHER_USER);
+            "FIFO"
+        }
+        Plant::File => {
+            std::fs::write(&path, "planted\n").unwrap_or_else(|e| panic!("{e}"));
+            std::os::unix::fs::lchown(&path, Some(OTHER_USER), Some(OTHER_USER))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+            "file"
+        }
+    };
     let shown = path.to_string_lossy().into_owned();
     let out = sockd()
         .args(["-q", flag, &shown, "127.0.0.1", "0"])
@@ -237,11 +256,21 @@ pub fn refused_over_a_planted_fifo(flag: &str, name: &str) -> (TempDir, PathBuf)
         &format!("sockd: write {shown}: operation not permitted (EPERM)"),
     );
     out.stderr_has(&format!(
-        "hint: another user (uid {OTHER_USER}) owns the FIFO at {shown}"
+        "hint: another user (uid {OTHER_USER}) owns the {kind} at {shown}"
     ));
     let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(meta.file_type().is_fifo(), "{:?}", meta.file_type());
     assert_eq!(meta.uid(), OTHER_USER);
+    match plant {
+        Plant::Fifo => assert!(
+            std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()),
+            "{:?}",
+            meta.file_type()
+        ),
+        Plant::File => assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")),
+            "planted\n"
+        ),
+    }
     (shared, path)
 }
 
