@@ -244,7 +244,12 @@ pub fn run(options: &ServerOptions) -> Result<()> {
     if let Some(plan) = plan {
         // Before any readiness signal: a script that saw one can read the
         // seed that replays the run.
-        crate::io::write_stderr(&format!("sockd: faults: {}\n", plan.describe()));
+        let dir = serving
+            .forward
+            .as_ref()
+            .map(|forward| format!(" --fault-dir {}", forward.fault_dir.name()))
+            .unwrap_or_default();
+        crate::io::write_stderr(&format!("sockd: faults: {}{dir}\n", plan.describe()));
         serving.faults = Some(Arc::new(plan));
     }
     if bound.endpoint.kind == Kind::Datagram {

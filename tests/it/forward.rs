@@ -223,6 +223,24 @@ fn a_delay_applies_to_the_directions_fault_dir_names() {
     );
 }
 
+/// The faults line gives the flags that replay the run: through a relay,
+/// the directions too.
+#[test]
+fn the_faults_line_names_the_fault_dir() {
+    let (_listener, port) = crate::util::net::listener();
+    for (given, named) in [(Some("up"), "up"), (Some("down"), "down"), (None, "both")] {
+        let mut flags = vec!["-q", "--delay", "5", "--seed", "3"];
+        flags.extend(given.iter().flat_map(|dir| ["--fault-dir", dir]));
+        let relay = forwarder(&to_port(port), &flags);
+        let line = format!("sockd: faults: --delay 5 --seed 3 --fault-dir {named}\n");
+        assert!(
+            relay.stderr_text().contains(&line),
+            "{}",
+            relay.stderr_text()
+        );
+    }
+}
+
 #[test]
 fn reset_after_through_the_relay_sends_exactly_that_many_then_econnreset() {
     let up = upstream();

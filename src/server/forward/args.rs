@@ -38,6 +38,15 @@ pub enum FaultDir {
 }
 
 impl FaultDir {
+    /// As `--fault-dir` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Both => "both",
+        }
+    }
+
     /// Whether the bytes to the upstream are faulted.
     pub fn up(self) -> bool {
         matches!(self, Self::Up | Self::Both)
