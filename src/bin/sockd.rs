@@ -25,19 +25,19 @@ struct Args {
     #[arg(long = "detached", hide = true)]
     detached: bool,
     /// Accept at most N concurrent connections
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["chat", "udp"])]
+    #[arg(long, value_name = "N", value_parser = cli::parse_count::<u32>, conflicts_with_all = ["chat", "udp"])]
     max_conns: Option<u32>,
     /// Close clients silent for SECS; at --max-conns with clients waiting, also those that moved under 1 KiB in the last SECS (slowloris)
     #[arg(long, value_name = "SECS", value_parser = parse_secs, conflicts_with = "udp")]
     idle_timeout: Option<std::time::Duration>,
     /// Exit 0 after N connections have closed (-u: N datagrams have come)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = cli::parse_count::<u64>)]
     exit_after: Option<u64>,
     /// Echo workers, each with its own epoll loop [default: usable CPUs; 1 with -u]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), conflicts_with = "chat")]
     threads: Option<u16>,
     /// Backlog for listen() (capped by net.core.somaxconn)
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..), conflicts_with = "udp")]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = cli::parse_count::<i32>, conflicts_with = "udp")]
     backlog: i32,
     /// No transcript, no warnings (the listening and stop lines still print)
     #[arg(short, long)]

@@ -89,6 +89,35 @@ fn clap_failure(program: &str, cmd: &Command, err: &clap::Error) -> ExitCode {
     }
 }
 
+/// Parses a count of at least 1 that fits `T` (`--max-conns`,
+/// `--exit-after`, `--backlog`): a clap value parser that says so in words,
+/// where clap's own range check would print `0 is not in
+/// 1..18446744073709551615`.
+pub fn parse_count<T>(text: &str) -> Result<T, String>
+where
+    T: TryFrom<u64> + Copy,
+{
+    let at_most = || match T::try_from(u64::MAX) {
+        Ok(_) => u64::MAX,
+        // The largest that fits: a binary search over the bits.
+        Err(_) => (0..64).rev().fold(0u64, |fits, bit| {
+            let more = fits | (1 << bit);
+            if T::try_from(more).is_ok() {
+                more
+            } else {
+                fits
+            }
+        }),
+    };
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u64>() {
+        Ok(0) => Err("expected at least 1".to_string()),
+        Ok(n) => T::try_from(n).map_err(|_| format!("expected at most {}", at_most())),
+        Err(_) if digits => Err(format!("expected at most {}", at_most())),
+        Err(_) => Err("expected a whole number of at least 1".to_string()),
+    }
+}
+
 /// Parses a duration in seconds (`10`, `0.5`): positive, at least a
 /// nanosecond (`1e-10` would round to a zero timeout), at most a year. A clap
 /// value parser, so a bad value is a usage error.
@@ -147,6 +176,36 @@ pub fn report(program: &str, result: Result<(), Error>) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_are_at_least_one_and_fit_their_type_in_words() {
+        use super::parse_count;
+        assert_eq!(parse_count::<u32>("7"), Ok(7));
+        assert_eq!(parse_count::<i32>("2147483647"), Ok(i32::MAX));
+        assert_eq!(parse_count::<u64>("18446744073709551615"), Ok(u64::MAX));
+        let at_least = Err("expected at least 1".to_string());
+        assert_eq!(parse_count::<u64>("0"), at_least);
+        for (text, max) in [
+            ("2147483648", "2147483647"),
+            ("99999999999999999999", "2147483647"),
+        ] {
+            assert_eq!(
+                parse_count::<i32>(text),
+                Err(format!("expected at most {max}"))
+            );
+        }
+        assert_eq!(
+            parse_count::<u32>("4294967296"),
+            Err("expected at most 4294967295".to_string())
+        );
+        for bad in ["", "-1", "x", "1.5", " 1"] {
+            assert_eq!(
+                parse_count::<u32>(bad),
+                Err("expected a whole number of at least 1".to_string()),
+                "{bad:?}"
+            );
+        }
+    }
+
     #[test]
     fn seconds_are_positive_and_finite() {
         use super::parse_secs;

@@ -108,6 +108,25 @@ fn bad_flags_are_usage_errors_64() {
     ] {
         sockd().args(args).run().fails_with(64, "sockd: ");
     }
+    // In words, not clap's `0 is not in 1..18446744073709551615`.
+    for (flag, value, why) in [
+        ("--exit-after", "0", "expected at least 1"),
+        ("--backlog", "99999999999", "expected at most 2147483647"),
+        (
+            "--max-conns",
+            "many",
+            "expected a whole number of at least 1",
+        ),
+    ] {
+        sockd()
+            .args(["127.0.0.1", "0", flag, value])
+            .run()
+            .fails_with(
+                64,
+                &format!("sockd: invalid {flag} \"{value}\": {why} (try --help)"),
+            )
+            .stderr_lines(1);
+    }
     sockc()
         .args(["--timeout", "0", "127.0.0.1", "1", "x"])
         .run()
