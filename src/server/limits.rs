@@ -9,18 +9,23 @@ pub fn raise_fd_limit() {
     if limit.current == limit.maximum {
         return;
     }
-    let before = limit.current;
+    let before = shown(limit.current);
     limit.current = limit.maximum;
     match setrlimit(Resource::Nofile, limit) {
         Ok(()) => log::info!(
-            "RLIMIT_NOFILE raised from {before:?} to {:?}",
-            limit.maximum
+            "RLIMIT_NOFILE raised from {before} to {}",
+            shown(limit.maximum)
         ),
         Err(errno) => log::info!(
-            "RLIMIT_NOFILE stays at {before:?}: {}",
+            "RLIMIT_NOFILE stays at {before}: {}",
             crate::error::describe_errno(errno)
         ),
     }
+}
+
+/// A limit as `ulimit -n` shows it (rustix's `None` is `RLIM_INFINITY`).
+fn shown(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".to_string(), |n| n.to_string())
 }
 
 /// The CPUs this process may run on (its affinity mask and cgroup quota).

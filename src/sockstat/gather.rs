@@ -185,7 +185,12 @@ fn sources<'a>(
             None => Vec::new(),
         };
         loaded.append(&mut others);
-        log::info!("{} network namespaces read", loaded.len());
+        let noun = if loaded.len() == 1 {
+            "namespace"
+        } else {
+            "namespaces"
+        };
+        log::info!("{} network {noun} read", loaded.len());
         Ok(loaded)
     })
 }

@@ -76,8 +76,8 @@ pub fn run(asked: &Options) -> Result<()> {
     log::debug!("records settled at {:?}", started.elapsed());
     let stats = walk.stats;
     log::info!(
-        "walked {} processes ({} fds, {} socket fds), {} socket records; skipped: {} \
-         processes not ours to read, {} processes or fds gone mid-scan",
+        "processes walked: {} (fds: {}, socket fds: {}); socket records: {}; skipped: {} \
+         not ours to read, {} gone mid-scan (processes or fds)",
         stats.processes,
         stats.fds,
         walk.holders.len(),

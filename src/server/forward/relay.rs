@@ -350,9 +350,6 @@ pub fn step(
             turn.acted("slow_close");
         }
     }
-    if !open {
-        log::debug!("relay {} for {peer}: {:?}", relay.id, relay.reason);
-    }
     let Turn {
         mut stepped,
         to_client,
