@@ -491,6 +491,30 @@ fn very_verbose_sockd_logs_accepts_and_closes_with_bytes() {
     );
 }
 
+/// What `-v` and `-vv` say is in words: no `Some(1024)`, no
+/// `Some(Error(Os { code: 111, .. }))` from a relay's refused upstream.
+#[test]
+fn diagnostics_carry_no_rust_debug_text() {
+    if !crate::util::skip::require_tool("prlimit") {
+        return;
+    }
+    let (_bound, refusing) = crate::util::net::refused_port();
+    let relay = sockd()
+        .wrap(["prlimit", "--nofile=1024:4096"])
+        .args(["-q", "-vv", "--exit-after", "1", "127.0.0.1", "0"])
+        .args(["--forward", &format!("127.0.0.1:{refusing}")])
+        .serve();
+    let _ = crate::util::net::connect_unless_reset(relay.port());
+    let stopped = relay.wait_exit();
+    stopped
+        .success()
+        .stderr_has("sockd: RLIMIT_NOFILE raised from 1024 to 4096\n")
+        .stderr_has("(ECONNREFUSED); resetting client");
+    for debug in ["Some(", "None", "Os {", "Error("] {
+        assert!(!stopped.stderr.contains(debug), "{debug:?} in\n{stopped}");
+    }
+}
+
 /// `--events -` needs `-q` (stdout is the events'): `-v` still decides
 /// what diagnostics stderr gets, and `-q` still keeps the transcript off.
 #[test]
