@@ -300,9 +300,59 @@ pub fn set_nonblocking(fd: impl AsFd) -> core::result::Result<(), Errno> {
     rustix::io::ioctl_fionbio(fd, true)
 }
 
+/// `shutdown(SHUT_WR)`: the end of what a client sends. A peer's reset
+/// that came after the last send but before this call leaves the socket
+/// closed, and shutdown says only `ENOTCONN`: that is no error here, so
+/// the `recv` that follows reads what the peer sent before it, then its
+/// real errno (`ECONNRESET`).
+///
+/// # Errors
+/// The errno of `shutdown`, `ENOTCONN` aside.
+///
+/// # References
+///  - [Linux](https://man7.org/linux/man-pages/man2/shutdown.2.html)
+pub fn shutdown_write(fd: impl AsFd) -> core::result::Result<(), Errno> {
+    match rustix::net::shutdown(fd, rustix::net::Shutdown::Write) {
+        Ok(()) | Err(Errno::NOTCONN) => Ok(()),
+        Err(errno) => Err(errno),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_before_the_shutdown_is_read_as_the_reset() {
+        let (listener, bound) = bind_socket(&loopback(0)).unwrap_or_else(|e| panic!("{e}"));
+        listen(&listener, &bound, 8).unwrap_or_else(|e| panic!("{e}"));
+        let client = connect_socket(&bound).unwrap_or_else(|e| panic!("{e}"));
+        io::send_all(&client, b"hi").unwrap_or_else(|e| panic!("{e:?}"));
+        let (server, _) = accept(&listener, SocketFlags::CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
+        io::send_all(&server, b"bye").unwrap_or_else(|e| panic!("{e:?}"));
+        // Unread bytes at close, and SO_LINGER 0: an RST.
+        sockopt::set_socket_linger(&server, Some(Duration::ZERO)).unwrap_or_else(|e| panic!("{e}"));
+        drop(server);
+        let mut fds = [PollFd::new(&client, PollFlags::IN)];
+        let ready = io::poll(&mut fds, Some(Duration::from_secs(10)));
+        assert_eq!(ready, Ok(1));
+        assert!(
+            fds[0].revents().contains(PollFlags::ERR),
+            "{:?}",
+            fds[0].revents()
+        );
+        assert_eq!(
+            rustix::net::shutdown(&client, rustix::net::Shutdown::Write),
+            Err(Errno::NOTCONN),
+            "the kernel's answer this works around"
+        );
+        assert_eq!(shutdown_write(&client), Ok(()));
+        // What the peer sent before its reset is still there, then the reset.
+        let mut buf = [0u8; 8];
+        assert_eq!(io::recv_some(&client, &mut buf), Ok(3));
+        assert_eq!(&buf[..3], b"bye");
+        assert_eq!(io::recv_some(&client, &mut buf), Err(Errno::CONNRESET));
+    }
 
     fn loopback(port: u16) -> Endpoint {
         Endpoint::tcp(SocketAddr::from(([127, 0, 0, 1], port)))

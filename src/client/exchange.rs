@@ -6,9 +6,10 @@ use super::connect::{Connected, connect};
 use super::server::say_name;
 use crate::error::{Error, Result};
 use crate::io::{recv_some, send_all, write_stdout};
+use crate::socket::shutdown_write;
 use crate::transcript::{MessageSplitter, push_say_line};
 use rustix::io::Errno;
-use rustix::net::{Shutdown, shutdown, sockopt};
+use rustix::net::sockopt;
 
 /// Bytes taken per `recv`: also what bounds the transcript held before it
 /// is written (a few bytes of `<server> say: …` per byte received).
@@ -110,7 +111,7 @@ pub fn once(options: &ClientOptions, line: &[u8]) -> Result<()> {
     let Connected { sock, endpoint } = connect_blocking(options)?;
     let fail = |op, errno| Error::at(op, &endpoint, timed_out(errno));
     send_all(&sock, line).map_err(|errno| fail("send", errno))?;
-    shutdown(&sock, Shutdown::Write).map_err(|errno| fail("shutdown", errno))?;
+    shutdown_write(&sock).map_err(|errno| fail("shutdown", errno))?;
     let mut shown = Shown::new(say_name(&endpoint));
     let mut buf = [0u8; RECV_CHUNK];
     loop {

@@ -6,9 +6,9 @@ use super::connect::{Connected, connect};
 use super::{ClientOptions, Message};
 use crate::error::{Error, Result};
 use crate::io::{poll, read_some, recv_some, send_some, stdin, write_stdout};
+use crate::socket::shutdown_write;
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
-use rustix::net::{Shutdown, shutdown};
 
 /// Bytes moved per `read`/`recv`.
 const CHUNK: usize = 256 * 1024;
@@ -71,7 +71,7 @@ pub fn run(options: &ClientOptions, message: &Message) -> Result<()> {
     loop {
         let has_pending = !out.pending().is_empty();
         if !has_pending && out.source_done && !write_closed {
-            shutdown(&sock, Shutdown::Write).map_err(|errno| Error::at("shutdown", addr, errno))?;
+            shutdown_write(&sock).map_err(|errno| Error::at("shutdown", addr, errno))?;
             write_closed = true;
         }
         let wants_stdin = !out.source_done && !has_pending;

@@ -1,6 +1,6 @@
 //! `sockc` under faults: the test plays a misbehaving server.
 
-use crate::util::net::{accept, listener, recv_upto, reset, send_all};
+use crate::util::net::{accept, listener, recv_exact, recv_upto, reset, send_all};
 use crate::util::{Cmd, SOCKC, random_bytes, skip, sockc, sockd};
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -47,6 +47,56 @@ fn server_reset_is_econnreset_71() {
         71,
         &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
     );
+}
+
+/// A reset that lands between sockc's last send and its `shutdown(SHUT_WR)`
+/// (held there by strace's `delay_enter`) is reported as the reset, after
+/// what the server sent before it: the shutdown alone says only `ENOTCONN`.
+#[test]
+fn a_reset_before_the_shutdown_is_econnreset_71_after_the_bytes_before_it() {
+    if !skip::require_tool("strace") {
+        return;
+    }
+    // One-shot, and the lesson's loop (a line typed on stdin).
+    for (typed, shown) in [
+        (None, "bye\n"),
+        (Some("hi\n"), "you say: hi\n127.0.0.1 say: bye\n"),
+    ] {
+        let (listener, port) = listener();
+        let server = thread::spawn(move || {
+            let conn = accept(&listener);
+            assert_eq!(recv_exact(&conn, 2), b"hi");
+            send_all(&conn, b"bye\n");
+            reset(conn);
+        });
+        let mut cmd = sockc().args(["127.0.0.1", &port.to_string()]);
+        cmd = match typed {
+            Some(line) => cmd.stdin_bytes(line),
+            None => cmd.arg("hi"),
+        };
+        let out = delaying_shutdown(cmd).run();
+        server
+            .join()
+            .unwrap_or_else(|_| panic!("the test's server panicked"));
+        out.fails_with(
+            71,
+            &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
+        )
+        .stdout_is(shown.as_bytes());
+    }
+}
+
+/// `cmd` with each `shutdown(2)` held back a second before it starts.
+fn delaying_shutdown(cmd: Cmd) -> Cmd {
+    cmd.wrap([
+        "strace",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=shutdown",
+        "-e",
+        "inject=shutdown:delay_enter=1000000",
+    ])
 }
 
 #[test]
