@@ -14,7 +14,7 @@ pub struct Requests {
     #[command(flatten)]
     /// The flags every load takes.
     pub common: Common,
-    /// Connections (pingpong) or concurrent connections (churn).
+    /// Connections (pingpong, hold) or concurrent connections (churn).
     #[arg(short = 'c', long = "connections", value_name = "CONNS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: u32,
@@ -44,19 +44,20 @@ pub struct Common {
     pub udp: bool,
     /// With -u: a request with no echo for SECS is lost, and the next one
     /// sent (default 0.2).
-    #[arg(long = "lost-after", value_name = "SECS")]
-    pub lost_after: Option<String>,
+    #[arg(long = "lost-after", value_name = "SECS", value_parser = crate::cli::parse_secs)]
+    pub lost_after: Option<Duration>,
     /// How long to run, in seconds (fractions allowed).
     #[arg(
         short = 'd',
         long = "duration",
         value_name = "SECS",
-        default_value = "5"
+        default_value = "5",
+        value_parser = crate::cli::parse_secs
     )]
-    pub duration: String,
+    pub duration: Duration,
     /// Retry a refused first connection for up to SECS (a server starting).
-    #[arg(long = "wait", value_name = "SECS")]
-    pub wait: Option<String>,
+    #[arg(long = "wait", value_name = "SECS", value_parser = crate::cli::parse_secs)]
+    pub wait: Option<Duration>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -91,22 +92,18 @@ impl Requests {
             target: common.target()?,
             connections: self.connections as usize,
             size: self.size,
-            duration: seconds("-d", &common.duration)?,
+            duration: common.duration,
             progress,
-            wait: common
-                .wait
-                .as_deref()
-                .map(|wait| seconds("--wait", wait))
-                .transpose()?,
+            wait: common.wait,
             threads: self.threads,
             first_connection: 0,
-            lost_after: match &common.lost_after {
+            lost_after: match common.lost_after {
                 Some(_) if !common.udp => {
                     return Err(Error::Usage(
                         "--lost-after is for datagram loads (-u)".to_string(),
                     ));
                 }
-                Some(text) => seconds("--lost-after", text)?,
+                Some(lost_after) => lost_after,
                 None => super::datagram::LOST_AFTER,
             },
         })
@@ -138,11 +135,4 @@ impl Common {
             .cloned()
             .ok_or_else(|| Error::Usage(format!("{host}: no address")))
     }
-}
-
-/// A duration flag (`-d`, `--wait`) as [`crate::cli::parse_secs`] reads it;
-/// its range is checked by [`super::validate`].
-fn seconds(flag: &str, text: &str) -> Result<Duration> {
-    crate::cli::parse_secs(text)
-        .map_err(|reason| Error::Usage(format!("invalid {flag} {text:?}: {reason}")))
 }

@@ -112,8 +112,9 @@ pub const MAX_DATAGRAM_V4: usize = 65_507;
 pub const MAX_DATAGRAM_V6: usize = 65_527;
 /// The most load threads `--threads` accepts.
 pub const MAX_THREADS: usize = 256;
-/// The longest run `-d` accepts.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The longest `-d`, `--wait` and `--lost-after` accept: a year, as every
+/// duration on the command line.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The four loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,18 +280,16 @@ pub fn validate(options: &Options) -> Result<()> {
         ));
     }
     if options.wait.is_some_and(|wait| wait > MAX_DURATION) {
-        return Err(Error::Usage(
-            "--wait must be at most 86400 seconds".to_string(),
-        ));
+        return Err(Error::Usage("--wait must be at most a year".to_string()));
     }
     if options.duration.is_zero() || options.duration > MAX_DURATION {
         return Err(Error::Usage(
-            "-d must be more than 0 and at most 86400 seconds".to_string(),
+            "-d must be more than 0 and at most a year".to_string(),
         ));
     }
     if options.lost_after.is_zero() || options.lost_after > MAX_DURATION {
         return Err(Error::Usage(
-            "--lost-after must be more than 0 and at most 86400 seconds".to_string(),
+            "--lost-after must be more than 0 and at most a year".to_string(),
         ));
     }
     Ok(())

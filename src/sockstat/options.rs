@@ -53,7 +53,7 @@ pub struct Options {
     /// Only the socket with this inode
     #[arg(long, value_name = "N", value_parser = parse_inode)]
     pub inode: Option<u64>,
-    /// Extended: Recv-Q, Send-Q, socket uid
+    /// Extended: Recv-Q, Send-Q, socket uid and NETNS (the network namespace)
     #[arg(short = 'e')]
     pub extended: bool,
     /// TCP internals: rtt, cwnd, retransmits, congestion control (as ss -i)

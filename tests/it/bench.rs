@@ -298,7 +298,16 @@ fn bad_arguments_and_remote_targets_are_usage_errors() {
         (&["pingpong", "127.0.0.1", "7", "-c", "0"], "sockbench: "),
         (&["pingpong", "127.0.0.1", "7", "-s", "0"], "-s must be"),
         (&["pingpong", "127.0.0.1", "7", "-d", "-1"], "sockbench: "),
-        (&["pingpong", "127.0.0.1", "7", "-d", "nan"], "invalid -d"),
+        (
+            &["pingpong", "127.0.0.1", "7", "-d", "nan"],
+            "sockbench: invalid --duration \"nan\": expected a number of seconds greater than 0 \
+             (try --help)",
+        ),
+        (
+            &["pingpong", "-u", "127.0.0.1", "7", "--lost-after", "1e9"],
+            "sockbench: invalid --lost-after \"1e9\": expected at most a year (31536000 \
+             seconds) (try --help)",
+        ),
         (&["nonsense"], "sockbench: "),
     ] {
         bench(args).fails_with(64, needle);

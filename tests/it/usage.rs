@@ -276,7 +276,7 @@ fn bad_values_are_quoted_one_way_everywhere() {
         (sockstat().args(["--pid", "0"]), "bad pid \"0\": "),
         (
             sockbench().args(["pingpong", "127.0.0.1", "7", "-d", "nan"]),
-            "sockbench: invalid -d \"nan\": ",
+            "sockbench: invalid --duration \"nan\": ",
         ),
         (
             sockc().args(["127.0.0.1", "http", "x"]),
