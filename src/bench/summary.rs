@@ -211,9 +211,18 @@ fn or_dash(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
 /// The load table.
 fn load_table(runs: &[LoadRun]) -> String {
     let mut out = String::new();
+    let loads = in_order(runs.iter().map(|run| run.load.as_str()));
+    let servers = in_order(runs.iter().map(|run| run.server.as_str()));
+    // As wide as the longest name (sockd-delay1), so the columns line up.
+    let width = servers
+        .iter()
+        .map(|name| name.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let _ = writeln!(
         out,
-        "{:<11} {:<10} {:>15} {:>5} {:>8} {:>10} {:>15} {:>8} {:>8}  errors",
+        "{:<11} {:<width$} {:>15} {:>5} {:>8} {:>10} {:>15} {:>8} {:>8}  errors",
         "load", "server", "median", "+-", "x sockd", "p99 us", "server CPU", "x sockd", "gen CPU"
     );
     let rounds: BTreeSet<&str> = runs.iter().map(|run| run.round.as_str()).collect();
@@ -230,8 +239,6 @@ fn load_table(runs: &[LoadRun]) -> String {
             cpus.entry(key).or_default().insert(run.round.as_str(), cpu);
         }
     }
-    let loads = in_order(runs.iter().map(|run| run.load.as_str()));
-    let servers = in_order(runs.iter().map(|run| run.server.as_str()));
     for &load in &loads {
         let (unit, cpu_unit) = if is_bulk(load) {
             ("MB/s", "us/MB")
@@ -261,7 +268,7 @@ fn load_table(runs: &[LoadRun]) -> String {
             let base = (load, BASELINE);
             let _ = writeln!(
                 out,
-                "{:<11} {:<10} {:>9.1} {:<5} {:>5} {:>8} {:>10} {:>8.2} {:<6} {:>8} {:>7}%  {}",
+                "{:<11} {:<width$} {:>9.1} {:<5} {:>5} {:>8} {:>10} {:>8.2} {:<6} {:>8} {:>7}%  {}",
                 load,
                 server,
                 median(&rate_list).unwrap_or(0.0),
@@ -410,6 +417,20 @@ mod tests {
             // their mean; the exact mean is 297.2450.
             + "bulk        socat          200.5 MB/s    52%     0.15          -   297.24 us/MB      4.65      70%  -\n";
         assert_eq!(table_of(rows), want);
+    }
+
+    #[test]
+    fn a_long_server_name_widens_its_column_for_every_row_and_the_header() {
+        let rows = "\
+1 pingpong50 sockd 812345 41234.5 35.2 123703 - 97.3
+1 pingpong50 sockd-delay1 900000 38000.1 40.1 114000 - 95";
+        let table = table_of(rows);
+        let lines: Vec<&str> = table.lines().collect();
+        let at = |line: &str, what: &str| line.find(what).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(at(lines[1], " req/s"), at(lines[2], " req/s"), "{table}");
+        // The header's median column ends where the rows' units end.
+        let unit_end = at(lines[1], " req/s") + " req/s".len();
+        assert_eq!(at(lines[0], "median") + "median".len(), unit_end, "{table}");
     }
 
     #[test]
