@@ -551,7 +551,12 @@ fn a_listener_shut_down_under_sockd_ends_it_instead_of_a_spin() {
         return;
     }
     for mode in ["-q", "--chat"] {
-        let mut server = sockd().args([mode, LOCAL, "0"]).serve();
+        // A reply line ready: a chat sockd whose stdin has ended and gave
+        // none exits at once, listener or not.
+        let mut server = sockd()
+            .args([mode, LOCAL, "0"])
+            .stdin_bytes(b"a reply\n")
+            .serve();
         let pid = server.pid();
         let listener = crate::util::procfs::fd_targets(pid)
             .into_iter()
