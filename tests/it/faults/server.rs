@@ -621,7 +621,10 @@ fn a_client_killed_mid_transfer_leaves_the_others_intact() {
 /// head` after head exited). The transcript stops; echo goes on.
 #[test]
 fn sockd_with_its_stdout_closed_keeps_echoing() {
-    let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+    // CLOEXEC: a child another test spawns meanwhile would otherwise
+    // inherit the read end, and sockd's writes would find a reader.
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .unwrap_or_else(|e| panic!("pipe: {e}"));
     drop(read_end);
     let server = sockd()
         .args(["--threads", "2", "127.0.0.1", "0"])
