@@ -132,9 +132,17 @@ fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
     let (listener, port) = crate::util::net::listener();
     let client = crate::util::net::connect(port);
     let accepted = crate::util::net::accept(&listener);
-    // The side that closes first lingers in TIME_WAIT, held by no fd.
+    // The side that closes first lingers in TIME_WAIT, held by no fd. A
+    // child another test is spawning can hold a copy of either fd until
+    // its exec: the client's FIN is seen to arrive (EOF) before the
+    // accepted end closes, and its TIME_WAIT is waited for.
     let client_port = crate::util::net::local_port(&client).to_string();
     drop(client);
+    assert_eq!(
+        crate::util::net::recv_upto(&accepted, 1),
+        (Vec::new(), None),
+        "EOF"
+    );
     drop(accepted);
     // Other tests' sockets may share the port number; this one has both.
     let (ours, theirs) = (
@@ -147,7 +155,7 @@ fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
             .filter(|r| r["STATE"] == "TIME_WAIT" && r["PID"] == "?")
             .count()
     };
-    let all = table(&["-a", "-p", &client_port]);
+    let all = table_until(&["-a", "-p", &client_port], |rows| lingering(rows) > 0);
     assert_eq!(lingering(&all), 1, "-a alone: {all:#?}");
     let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
     for filter in [["--pid", &me()], ["--comm", comm.trim_end_matches('\n')]] {
