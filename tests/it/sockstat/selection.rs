@@ -4,7 +4,6 @@
 use super::{OrDie, cell, fd_text, hand_over, inode_of, me, row_for, table_until, unix_pair};
 use crate::util::listing::{Row, table};
 use crate::util::{Cmd, sockstat};
-use std::process::Stdio;
 
 #[test]
 fn a_thread_id_selects_no_process() {
@@ -88,10 +87,9 @@ fn a_filter_selects_rows_and_never_changes_one() {
 fn an_empty_command_name_is_a_question_mark() {
     let (ours, theirs) = unix_pair();
     // The shell empties its own comm (a NUL written to /proc/self/comm)
-    // and then waits on its stdin: a process with an empty name.
-    let shell = Cmd::new("sh")
-        .args(["-c", r#"printf '\000' >/proc/self/comm && read line"#])
-        .stdin(Stdio::piped());
+    // and then waits on its stdin, the socket (we never write to ours): a
+    // process with an empty name.
+    let shell = Cmd::new("sh").args(["-c", r#"printf '\000' >/proc/self/comm && read line"#]);
     let (child, fd) = hand_over(&theirs, shell, "");
     let inode = inode_of(&theirs);
     drop(theirs);
