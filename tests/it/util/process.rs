@@ -241,37 +241,45 @@ impl Process {
     pub fn wait_exit_within(mut self, limit: Duration) -> Outcome {
         let Some(status) = wait_child(&mut self.child, limit) else {
             panic!(
-                "{} did not exit within {limit:?}; stderr: {}",
+                "{} did not exit within {limit:?}; it waited in:\n{}stderr: {}",
                 self.command,
+                super::procfs::waits(self.child.id()),
                 self.stderr_text()
             );
         };
-        self.outcome(status, None)
+        self.outcome(status, None, String::new())
     }
 
     /// [`Cmd::run`](super::Cmd::run)'s end: the outcome after exit, or
     /// after `limit` and a SIGKILL.
     pub(super) fn finish(mut self, limit: Duration) -> Outcome {
         match wait_child(&mut self.child, limit) {
-            Some(status) => self.outcome(status, None),
+            Some(status) => self.outcome(status, None, String::new()),
             None => {
+                let waiting = super::procfs::waits(self.child.id());
                 let _ = self.child.kill();
                 let status = self
                     .child
                     .wait()
                     .unwrap_or_else(|e| panic!("wait {}: {e}", self.command));
-                self.outcome(status, Some(limit))
+                self.outcome(status, Some(limit), waiting)
             }
         }
     }
 
-    fn outcome(&self, status: ExitStatus, killed_after: Option<Duration>) -> Outcome {
+    fn outcome(
+        &self,
+        status: ExitStatus,
+        killed_after: Option<Duration>,
+        waiting: String,
+    ) -> Outcome {
         self.stdout.wait_closed(DEADLINE);
         self.stderr.wait_closed(DEADLINE);
         Outcome::new(
             self.command.clone(),
             status,
             killed_after,
+            waiting,
             self.stdout.bytes(),
             self.stderr_text(),
         )
