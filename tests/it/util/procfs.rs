@@ -129,3 +129,23 @@ pub fn waits(pid: u32) -> String {
     }
     out
 }
+
+/// The fds of this process that are sockets without close-on-exec:
+/// each would be inherited by every child any test spawns meanwhile.
+pub fn inheritable_sockets() -> Vec<(u32, String)> {
+    // O_CLOEXEC as fdinfo's octal `flags:` shows it.
+    const CLOEXEC: u32 = 0o2000000;
+    fd_targets(std::process::id())
+        .into_iter()
+        .filter(|(_, target)| target.starts_with("socket:["))
+        .filter(|(fd, _)| {
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"));
+            let flags = info.ok().and_then(|info| {
+                let octal = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                u32::from_str_radix(octal.trim(), 8).ok()
+            });
+            // Gone meanwhile: no leak.
+            flags.is_some_and(|flags| flags & CLOEXEC == 0)
+        })
+        .collect()
+}
