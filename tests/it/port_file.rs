@@ -5,7 +5,7 @@
 
 use crate::util::net::{connect, listener, round_trip};
 use crate::util::{
-    Cmd, DEADLINE, OTHER_USER, Plant, Process, SOCKD, TempDir, fifo_drain, fifo_reader, kill,
+    Cmd, DEADLINE, OTHER_USER, PidFd, Plant, Process, SOCKD, TempDir, fifo_drain, fifo_reader,
     mkfifo, mkfifo_of, refused_over_a_plant, skip, sockd, sticky_dir, within,
 };
 use rustix::process::Signal;
@@ -424,39 +424,54 @@ fn a_directory_at_the_path_is_eisdir_71() {
 
 /// The detached server of one test, named by its pid file: killed by that
 /// pid if the test fails first (declared after the directory, so it runs
-/// before the directory is removed).
+/// before the directory is removed). The file is there only while the
+/// server runs (it removes it as it exits), so the pid is not another
+/// process's by then.
 struct KillOnDrop<'a>(&'a Path);
 
 impl Drop for KillOnDrop<'_> {
     fn drop(&mut self) {
-        if let Some(pid) = std::fs::read_to_string(self.0)
+        if let Some(server) = std::fs::read_to_string(self.0)
             .ok()
-            .and_then(|pid| pid.trim().parse().ok())
+            .and_then(|pid| PidFd::open(pid.trim().parse().ok()?))
         {
-            kill(pid, Signal::KILL);
+            server.signal(Signal::KILL);
         }
     }
 }
 
-/// A detached server known by its pid: killed if the test fails first.
-struct Detached(u32);
+/// A detached server, held by its pidfd from the moment its pid is known
+/// (`None`: it had ended already): killed if the test fails first, and
+/// never a process that got its pid after it.
+struct Detached(Option<PidFd>);
 
-impl Drop for Detached {
-    fn drop(&mut self) {
-        kill(self.0, Signal::KILL);
+impl Detached {
+    fn of(pid: u32) -> Self {
+        Self(PidFd::open(pid))
+    }
+
+    /// Waits for it to end.
+    #[track_caller]
+    fn wait_gone(&self) {
+        if let Some(server) = &self.0 {
+            assert!(
+                server.ends_within(DEADLINE),
+                "still running after {DEADLINE:?}"
+            );
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(server) = &self.0 {
+            server.signal(signal);
+        }
     }
 }
 
-/// Waits for a process that is not our child to end: its pidfd becomes
-/// readable.
-#[track_caller]
-fn wait_gone(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap_or_else(|| panic!("pid {pid}"));
-    let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
-        return; // already gone
-    };
-    let ended = sockkit::io::poll_readable(&pidfd, Some(DEADLINE)).unwrap_or(false);
-    assert!(ended, "pid {pid:?} still running after {DEADLINE:?}");
+impl Drop for Detached {
+    fn drop(&mut self) {
+        self.signal(Signal::KILL);
+    }
 }
 
 #[test]
@@ -507,8 +522,9 @@ fn background_prints_the_port_once_listening_and_detaches() {
         assert_eq!(link, Path::new("/dev/null"), "fd {fd}");
     }
 
-    kill(pid, Signal::TERM);
-    wait_gone(pid);
+    let server = Detached::of(pid);
+    server.signal(Signal::TERM);
+    server.wait_gone();
     assert!(!port_file.exists(), "port file left behind");
     assert!(!pid_file.exists(), "pid file left behind");
 }
@@ -536,8 +552,9 @@ fn background_over_a_unix_socket_prints_its_path() {
         .trim()
         .parse()
         .unwrap_or_else(|e| panic!("pid file: {e}"));
-    kill(pid, Signal::TERM);
-    wait_gone(pid);
+    let server = Detached::of(pid);
+    server.signal(Signal::TERM);
+    server.wait_gone();
     assert!(!socket.exists(), "the socket file left behind");
 }
 
@@ -613,7 +630,7 @@ fn background_whose_server_dies_before_listening_says_so_71() {
     let dir = TempDir::new();
     let (launcher, server) = stuck_on_a_fifo(&dir, &["--background"]);
     assert_ne!(server, launcher.pid(), "the launcher is not the server");
-    kill(server, Signal::KILL);
+    Detached::of(server).signal(Signal::KILL);
     launcher.wait_exit().fails_with(
         71,
         "sockd: start detached sockd: killed by signal 9 before it listened",
@@ -667,13 +684,11 @@ fn background_that_cannot_print_the_port_stops_the_server_71() {
         .trim()
         .parse()
         .unwrap_or_else(|e| panic!("pid FIFO said {text:?}: {e}"));
-    let guard = Detached(pid);
+    let server = Detached::of(pid);
     // The server's "listening on" line comes first: it was listening.
     let out = launcher.wait_exit();
     assert_eq!(out.code, Some(71), "{out}");
     out.stderr_has("sockd: write stdout: bad file descriptor (EBADF)")
         .no_panic();
-    wait_gone(pid);
-    // Gone: its pid may be someone else's now.
-    std::mem::forget(guard);
+    server.wait_gone();
 }

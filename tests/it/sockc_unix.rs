@@ -231,10 +231,16 @@ fn openbsd_nc_listening_on_a_unix_path_answers_sockc() {
     }
     let dir = TempDir::new();
     let path = socket_path(&dir, "nc.sock");
-    // nc prints what it reads and sends its stdin, then closes (-N).
+    // nc prints what it reads and sends its stdin, then closes (-N). A
+    // listening nc quits at the network's EOF once its stdin buffer is
+    // empty, read or not: its stdin is a file, readable from the start, so
+    // the line is in that buffer before sockc's EOF can come (a pipe
+    // written from a thread may not be, and nc then sends nothing).
+    let reply = dir.join("reply");
+    std::fs::write(&reply, b"pong\n").unwrap_or_else(|e| panic!("write {reply:?}: {e}"));
     let nc = Cmd::new("nc")
         .args(["-N", "-lU", &path])
-        .stdin_bytes(b"pong\n")
+        .stdin_file(&reply)
         .spawn();
     sockc()
         .args(["--wait", "10", "-U", &path, "ping"])

@@ -8,7 +8,8 @@ use crate::util::net::{
     connect_unix, datagram_client, exchange, recv_datagram, recv_exact, send_all, send_datagram,
 };
 use crate::util::{
-    Cmd, DEADLINE, Process, TempDir, assert_same_bytes, random_bytes, skip, sockbench, sockc, sockd,
+    Cmd, DEADLINE, Process, TempDir, assert_same_bytes, eventually, random_bytes, skip, sockbench,
+    sockc, sockd,
 };
 use rustix::process::Signal;
 use sockkit::endpoint::{Endpoint, Kind};
@@ -468,8 +469,25 @@ fn unix_datagram_senders_that_cannot_be_answered_are_counted_not_waited_for() {
         let gone = datagram_client(&at, DEADLINE);
         send_datagram(&gone, &random_bytes(100_000, round));
     }
-    // Its queue gone, sockd's send buffer is free again.
+    // Its queue gone, sockd's send buffer is free again: once the socket
+    // is released, which a child another test is spawning can put off (a
+    // copy of our fds until its exec). Until then the echo below would be
+    // dropped for want of room; so the kernel is asked (sock_diag's
+    // sk_wmem_alloc, through sockstat -m).
     drop(silent);
+    let pid = server.pid().to_string();
+    let used = || {
+        let rows = crate::util::listing::table(&["-m", "-u", "--pid", &pid]);
+        let row = rows.iter().find(|row| row["LOCAL ADDRESS"] == path)?;
+        row["SKMEM"]
+            .split(',')
+            .find_map(|item| item.strip_prefix('t')?.parse::<u64>().ok())
+    };
+    assert!(
+        eventually(DEADLINE, || used() == Some(0)),
+        "sockd's send buffer still holds {:?} bytes",
+        used()
+    );
     let steady = datagram_client(&at, Duration::from_secs(5));
     send_datagram(&steady, b"still here");
     assert_eq!(recv_datagram(&steady).as_deref(), Some(&b"still here"[..]));

@@ -91,8 +91,10 @@ fn events_cost_one_write_each_and_nothing_per_request_otherwise() {
     );
     // No per-request call (the clock is the vDSO's, which strace cannot
     // see), and no wake-up of another thread per request: 200 requests
-    // would be 200 futex calls. The stderr writer's start races its first
-    // line by a futex call or two either way, so that count is not exact.
+    // would be 200 futex calls. The stderr writer's start and the threads'
+    // joins race the main thread, so that count is not exact: one command
+    // line gave 9 to 13 in 22 runs (8 and 12 in a failed one), so two runs
+    // differ by 4 or more at times; 10 is still a twentieth of one a request.
     for name in ["recvfrom", "sendto", "epoll_ctl"] {
         assert_eq!(
             calls(&on, name),
@@ -101,7 +103,7 @@ fn events_cost_one_write_each_and_nothing_per_request_otherwise() {
         );
     }
     assert!(
-        calls(&on, "futex") <= calls(&off, "futex") + 3,
+        calls(&on, "futex") <= calls(&off, "futex") + 10,
         "futex: {off:?}\n{on:?}"
     );
 }

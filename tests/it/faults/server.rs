@@ -8,7 +8,7 @@ use crate::util::net::{
 };
 use crate::util::procfs::{alive, cpu_seconds, fd_targets, socket_fds, status_kib};
 use crate::util::{
-    Process, TempDir, assert_same_bytes, eventually, kill, random_bytes, skip, sockc, sockd,
+    PidFd, Process, TempDir, assert_same_bytes, eventually, random_bytes, skip, sockc, sockd,
 };
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -505,7 +505,12 @@ fn signal_storm_during_a_64_mib_echo_loses_no_byte() {
         .stdin_file(&input)
         .stdout(std::fs::File::create(&output).unwrap_or_else(|e| panic!("{e}")))
         .spawn();
-    let targets = [server.pid(), client.pid()];
+    // Held by pidfds: once sockc has exited and been reaped, its pid may
+    // be another process's before the storm stops.
+    let targets: Vec<PidFd> = [server.pid(), client.pid()]
+        .into_iter()
+        .map(|pid| PidFd::open(pid).unwrap_or_else(|| panic!("pid {pid} is gone")))
+        .collect();
     let done = AtomicBool::new(false);
     let sent = AtomicU64::new(0);
     let started = Instant::now();
@@ -514,16 +519,16 @@ fn signal_storm_during_a_64_mib_echo_loses_no_byte() {
             let storm = [Signal::URG, Signal::WINCH, Signal::CHILD];
             let mut i = 0usize;
             while !done.load(Ordering::Relaxed) {
-                for &pid in &targets {
-                    kill(pid, Signal::STOP);
-                    kill(pid, Signal::CONT);
-                    kill(pid, storm[i % storm.len()]);
+                for target in &targets {
+                    target.signal(Signal::STOP);
+                    target.signal(Signal::CONT);
+                    target.signal(storm[i % storm.len()]);
                 }
                 sent.fetch_add(6, Ordering::Relaxed);
                 i += 1;
             }
-            for &pid in &targets {
-                kill(pid, Signal::CONT);
+            for target in &targets {
+                target.signal(Signal::CONT);
             }
         });
         // Not `wait_exit_within`: a panic here would leave the storm
@@ -621,7 +626,10 @@ fn a_client_killed_mid_transfer_leaves_the_others_intact() {
 /// head` after head exited). The transcript stops; echo goes on.
 #[test]
 fn sockd_with_its_stdout_closed_keeps_echoing() {
-    let (read_end, write_end) = rustix::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+    // CLOEXEC: a child another test spawns meanwhile would otherwise
+    // inherit the read end, and sockd's writes would find a reader.
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .unwrap_or_else(|e| panic!("pipe: {e}"));
     drop(read_end);
     let server = sockd()
         .args(["--threads", "2", "127.0.0.1", "0"])

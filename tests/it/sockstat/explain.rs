@@ -328,8 +328,15 @@ fn accepted_connected_and_paired_sockets_tell_their_paths() {
 #[test]
 fn names_from_peers_reach_the_tree_escaped() {
     // An abstract name a hostile process could choose: a newline, a
-    // terminal escape, a bidi override.
-    let evil = b"\0sockkit-explain\n\x1b[2J\xe2\x80\xaeevil";
+    // terminal escape, a bidi override; and our pid, as the name is the
+    // host's (its network namespace's) and another run of the suite may
+    // be binding it this moment.
+    let pid = me();
+    let evil = [
+        &b"\0sockkit-explain\n\x1b[2J\xe2\x80\xaeevil-"[..],
+        pid.as_bytes(),
+    ]
+    .concat();
     let sock = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::DGRAM,
@@ -348,7 +355,9 @@ fn names_from_peers_reach_the_tree_escaped() {
     assert_eq!(trees.len(), 1, "{text}");
     let header = trees[0].lines().next().unwrap_or_default();
     assert!(
-        header.contains("unix @sockkit-explain\\x0a\\x1b[2J\\xe2\\x80\\xaeevil * UNCONN"),
+        header.contains(&format!(
+            "unix @sockkit-explain\\x0a\\x1b[2J\\xe2\\x80\\xaeevil-{pid} * UNCONN"
+        )),
         "{header}"
     );
     has(trees[0], "├─ struct socket: SOCK_DGRAM");

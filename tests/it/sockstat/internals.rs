@@ -187,7 +187,9 @@ fn tcp_info_cells_alone_or_with_memory_and_on_every_fd_of_a_socket() {
     let Some(tcp) = tcp_pair("127.0.0.1") else {
         return;
     };
-    let twin = rustix::io::dup(&tcp.client).or_die("dup");
+    // CLOEXEC, unlike dup(2)'s copy: a child another test spawns meanwhile
+    // must not inherit the connection (and show it in its own listings).
+    let twin = rustix::io::fcntl_dupfd_cloexec(&tcp.client, 0).or_die("dup");
     // The pair is idle: nothing the cell shows changes between listings.
     let alone = table(&["--pid", &me(), "-i"]);
     let with_memory = table(&["--pid", &me(), "-i", "-m"]);

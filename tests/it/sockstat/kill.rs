@@ -261,13 +261,21 @@ fn time_wait_is_left_alone_unless_all() {
     };
     let client_port = crate::util::net::local_port(&tcp.client).to_string();
     let local = format!("127.0.0.1:{client_port}");
-    // The side that closes first lingers in TIME_WAIT.
+    let foreign = format!("127.0.0.1:{}", tcp.port);
+    // The side that closes first lingers in TIME_WAIT: the client's FIN is
+    // seen to arrive (a child another test spawns can hold a copy of its fd
+    // until its exec) before the other end closes.
     drop(tcp.client);
-    let _ = peer_reads(&tcp.server);
+    recv_timeout(&tcp.server, net::STEP);
+    assert_eq!(net::recv_upto(&tcp.server, 1), (Vec::new(), None), "EOF");
     drop(tcp.server);
+    // Named by both ends: other TIME_WAITs may share the port number (a
+    // churn test leaves thousands, over most ephemeral ports).
+    let ours = |r: &crate::util::listing::Row| {
+        r["LOCAL ADDRESS"] == local && r["FOREIGN ADDRESS"] == foreign
+    };
     let lingering = |rows: &[crate::util::listing::Row]| {
-        rows.iter()
-            .any(|r| r["LOCAL ADDRESS"] == local && r["STATE"] == "TIME_WAIT")
+        rows.iter().any(|r| ours(r) && r["STATE"] == "TIME_WAIT")
     };
     let listed = ["-a", "-P", "tcp", "-p", &client_port];
     assert!(
@@ -296,7 +304,7 @@ fn time_wait_is_left_alone_unless_all() {
     }
     out.success().stderr_is("");
     let rows = parse_table(&out.stdout_text());
-    let ended = rows.iter().find(|r| r["LOCAL ADDRESS"] == local);
+    let ended = rows.iter().find(|r| ours(r));
     let ended = ended.unwrap_or_else(|| panic!("no row for {local}: {out}"));
     assert_eq!(ended["STATE"], "TIME_WAIT");
     assert_eq!((ended["PID"].as_str(), ended["INODE"].as_str()), ("?", "0"));

@@ -89,14 +89,18 @@ fn await_holder(pid: u32, inode: &str, comm: &str) -> u32 {
     }
 }
 
-/// Starts `cmd` holding a copy of `fd` (its other copies are the caller's
-/// to close), and waits until it runs as `comm`; returns the process and
-/// the fd number the socket has there.
+/// Starts `cmd` holding a copy of `fd` as its stdin (its other copies are
+/// the caller's to close), and waits until it runs as `comm`; returns the
+/// process and the fd number the socket has there. Stdin, as a shell
+/// leaves it where it is: a redirection of stdout moves stdout to fd 10
+/// or above while it runs.
 fn hand_over(fd: &impl AsFd, cmd: Cmd, comm: &str) -> (Process, u32) {
-    // dup(2) clears CLOEXEC on the copy: the child inherits it.
-    let copy = rustix::io::dup(fd).or_die("dup");
-    let child = cmd.spawn();
-    drop(copy);
+    // Never a copy without CLOEXEC here: every child another test spawns
+    // meanwhile would inherit it, and hold our socket (in its listings,
+    // and open after we close ours). The spawn dup2s it into this child
+    // alone.
+    let copy = rustix::io::fcntl_dupfd_cloexec(fd, 0).or_die("dup");
+    let child = cmd.stdin(copy).spawn();
     let held = await_holder(child.pid(), &inode_of(fd), comm);
     (child, held)
 }
@@ -512,13 +516,12 @@ fn as_nobody_lists_its_own_and_stays_quiet() {
     if !skip::require_root() || !skip::require_tool("setpriv") {
         return;
     }
-    // A socket held by a process that runs as nobody: `sleep` inherits the
-    // one end of a socketpair that has CLOEXEC cleared.
+    // A socket held by a process that runs as nobody: `sleep` gets one
+    // end of a socketpair as its stdin (CLOEXEC cleared on it here would
+    // hand it to every child another test spawns meanwhile).
     let (held, ours) = unix_pair();
-    rustix::io::fcntl_setfd(&held, rustix::io::FdFlags::empty()).or_die("fcntl");
     let inode = inode_of(&held);
-    let child = Cmd::new("sleep").arg("60").by_nobody().spawn();
-    drop(held);
+    let child = Cmd::new("sleep").arg("60").by_nobody().stdin(held).spawn();
     let pid = child.pid().to_string();
     // setpriv execs sleep in the same process; until then the fd table is
     // root's. Retry until the exec has happened (it is one exec away).

@@ -4,7 +4,6 @@
 use super::{OrDie, cell, fd_text, hand_over, inode_of, me, row_for, table_until, unix_pair};
 use crate::util::listing::{Row, table};
 use crate::util::{Cmd, sockstat};
-use std::process::Stdio;
 
 #[test]
 fn a_thread_id_selects_no_process() {
@@ -88,10 +87,9 @@ fn a_filter_selects_rows_and_never_changes_one() {
 fn an_empty_command_name_is_a_question_mark() {
     let (ours, theirs) = unix_pair();
     // The shell empties its own comm (a NUL written to /proc/self/comm)
-    // and then waits on its stdin: a process with an empty name.
-    let shell = Cmd::new("sh")
-        .args(["-c", r#"printf '\000' >/proc/self/comm && read line"#])
-        .stdin(Stdio::piped());
+    // and then waits on its stdin, the socket (we never write to ours): a
+    // process with an empty name.
+    let shell = Cmd::new("sh").args(["-c", r#"printf '\000' >/proc/self/comm && read line"#]);
     let (child, fd) = hand_over(&theirs, shell, "");
     let inode = inode_of(&theirs);
     drop(theirs);
@@ -132,9 +130,17 @@ fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
     let (listener, port) = crate::util::net::listener();
     let client = crate::util::net::connect(port);
     let accepted = crate::util::net::accept(&listener);
-    // The side that closes first lingers in TIME_WAIT, held by no fd.
+    // The side that closes first lingers in TIME_WAIT, held by no fd. A
+    // child another test is spawning can hold a copy of either fd until
+    // its exec: the client's FIN is seen to arrive (EOF) before the
+    // accepted end closes, and its TIME_WAIT is waited for.
     let client_port = crate::util::net::local_port(&client).to_string();
     drop(client);
+    assert_eq!(
+        crate::util::net::recv_upto(&accepted, 1),
+        (Vec::new(), None),
+        "EOF"
+    );
     drop(accepted);
     // Other tests' sockets may share the port number; this one has both.
     let (ours, theirs) = (
@@ -147,7 +153,7 @@ fn a_process_filter_keeps_holderless_sockets_out_even_with_a() {
             .filter(|r| r["STATE"] == "TIME_WAIT" && r["PID"] == "?")
             .count()
     };
-    let all = table(&["-a", "-p", &client_port]);
+    let all = table_until(&["-a", "-p", &client_port], |rows| lingering(rows) > 0);
     assert_eq!(lingering(&all), 1, "-a alone: {all:#?}");
     let comm = std::fs::read_to_string("/proc/self/comm").or_die("comm");
     for filter in [["--pid", &me()], ["--comm", comm.trim_end_matches('\n')]] {

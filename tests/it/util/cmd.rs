@@ -198,6 +198,15 @@ impl Cmd {
 
     fn start(self, dir: Option<TempDir>) -> std::io::Result<Process> {
         let line = self.line();
+        // A socket some test left without CLOEXEC goes to this child too
+        // (and to every other spawned meanwhile): it would list, hold open
+        // and let `sockstat --kill` end another test's connection. The
+        // test that made it is elsewhere; this names the socket.
+        let leaks = super::procfs::inheritable_sockets();
+        assert!(
+            leaks.is_empty(),
+            "{line} would inherit sockets without CLOEXEC: {leaks:?}"
+        );
         let mut all = self.wrappers.clone();
         all.push(self.program.clone());
         all.extend(self.args.iter().cloned());

@@ -301,12 +301,28 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Sends `signal` to `pid`; a process already gone is no error.
-pub fn kill(pid: u32, signal: rustix::process::Signal) {
-    if let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process(pid, signal);
+/// A process held by its pidfd, opened while it is known to run: signals
+/// and waits reach that process and never a later one given its pid once
+/// it is gone and reaped (pids are the host's: another test's process, or
+/// another run's, can be the next to get it).
+pub struct PidFd(rustix::fd::OwnedFd);
+
+impl PidFd {
+    /// `pidfd_open(pid)`; `None` when no such process exists.
+    pub fn open(pid: u32) -> Option<Self> {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+            .ok()
+            .map(Self)
+    }
+
+    /// `pidfd_send_signal`; a process already gone is no error.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let _ = rustix::process::pidfd_send_signal(&self.0, signal);
+    }
+
+    /// Whether the process ends within `limit` (its pidfd turns readable).
+    pub fn ends_within(&self, limit: Duration) -> bool {
+        sockkit::io::poll_readable(&self.0, Some(limit)).unwrap_or(false)
     }
 }

@@ -14,6 +14,9 @@ pub struct Outcome {
     pub signal: Option<i32>,
     /// Set when the command outran its limit and was killed.
     pub killed_after: Option<Duration>,
+    /// Where it and its threads were waiting when killed at the limit
+    /// ([`procfs::waits`](super::procfs::waits)); empty otherwise.
+    pub waiting: String,
     pub stdout: Vec<u8>,
     pub stderr: String,
 }
@@ -23,6 +26,7 @@ impl Outcome {
         command: String,
         status: ExitStatus,
         killed_after: Option<Duration>,
+        waiting: String,
         stdout: Vec<u8>,
         stderr: String,
     ) -> Self {
@@ -31,6 +35,7 @@ impl Outcome {
             code: status.code(),
             signal: status.signal(),
             killed_after,
+            waiting,
             stdout,
             stderr,
         }
@@ -247,7 +252,11 @@ impl fmt::Display for Outcome {
         let shown = &self.stdout[..self.stdout.len().min(4096)];
         writeln!(f, "command: {}", self.command)?;
         match (self.code, self.signal, self.killed_after) {
-            (_, _, Some(limit)) => writeln!(f, "exit: killed, still running after {limit:?}")?,
+            (_, _, Some(limit)) => writeln!(
+                f,
+                "exit: killed, still running after {limit:?}; it waited in:\n{}",
+                self.waiting
+            )?,
             (Some(code), _, _) => writeln!(f, "exit code: {code}")?,
             (None, signal, _) => writeln!(f, "exit: killed by signal {signal:?}")?,
         }

@@ -3,7 +3,7 @@
 //! line on stderr, its port file, its exit through a pidfd), never with a
 //! sleep; killed and reaped on drop.
 
-use super::{DEADLINE, Outcome, TempDir};
+use super::{DEADLINE, Outcome, PidFd, TempDir};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -32,6 +32,9 @@ impl Stream {
 
 pub struct Process {
     child: Child,
+    /// Opened at the spawn, while the child is ours to reap: its signals
+    /// and waits can never reach a process that got the pid later.
+    pidfd: Option<PidFd>,
     command: String,
     stdout: Arc<Captured>,
     stderr: Arc<Captured>,
@@ -58,6 +61,7 @@ impl Process {
         );
         command.stdout(stdout.stdio()).stderr(stderr.stdio());
         let mut child = command.spawn()?;
+        let pidfd = PidFd::open(child.id());
         if let Some(bytes) = stdin_bytes
             && let Some(mut pipe) = child.stdin.take()
         {
@@ -81,6 +85,7 @@ impl Process {
         }
         Ok(Self {
             child,
+            pidfd,
             command: line,
             stdout,
             stderr,
@@ -221,13 +226,15 @@ impl Process {
     }
 
     pub fn signal(&self, signal: rustix::process::Signal) {
-        super::kill(self.child.id(), signal);
+        if let Some(pidfd) = &self.pidfd {
+            pidfd.signal(signal);
+        }
     }
 
     /// Whether the process exits within `limit`; it stays reapable by
     /// [`Process::wait_exit`].
     pub fn exits_within(&mut self, limit: Duration) -> bool {
-        wait_child(&mut self.child, limit).is_some()
+        wait_child(&mut self.child, self.pidfd.as_ref(), limit).is_some()
     }
 
     /// Waits for the process to exit on its own (within [`DEADLINE`]); its
@@ -239,39 +246,47 @@ impl Process {
 
     #[track_caller]
     pub fn wait_exit_within(mut self, limit: Duration) -> Outcome {
-        let Some(status) = wait_child(&mut self.child, limit) else {
+        let Some(status) = wait_child(&mut self.child, self.pidfd.as_ref(), limit) else {
             panic!(
-                "{} did not exit within {limit:?}; stderr: {}",
+                "{} did not exit within {limit:?}; it waited in:\n{}stderr: {}",
                 self.command,
+                super::procfs::waits(self.child.id()),
                 self.stderr_text()
             );
         };
-        self.outcome(status, None)
+        self.outcome(status, None, String::new())
     }
 
     /// [`Cmd::run`](super::Cmd::run)'s end: the outcome after exit, or
     /// after `limit` and a SIGKILL.
     pub(super) fn finish(mut self, limit: Duration) -> Outcome {
-        match wait_child(&mut self.child, limit) {
-            Some(status) => self.outcome(status, None),
+        match wait_child(&mut self.child, self.pidfd.as_ref(), limit) {
+            Some(status) => self.outcome(status, None, String::new()),
             None => {
+                let waiting = super::procfs::waits(self.child.id());
                 let _ = self.child.kill();
                 let status = self
                     .child
                     .wait()
                     .unwrap_or_else(|e| panic!("wait {}: {e}", self.command));
-                self.outcome(status, Some(limit))
+                self.outcome(status, Some(limit), waiting)
             }
         }
     }
 
-    fn outcome(&self, status: ExitStatus, killed_after: Option<Duration>) -> Outcome {
+    fn outcome(
+        &self,
+        status: ExitStatus,
+        killed_after: Option<Duration>,
+        waiting: String,
+    ) -> Outcome {
         self.stdout.wait_closed(DEADLINE);
         self.stderr.wait_closed(DEADLINE);
         Outcome::new(
             self.command.clone(),
             status,
             killed_after,
+            waiting,
             self.stdout.bytes(),
             self.stderr_text(),
         )
@@ -287,10 +302,8 @@ impl Drop for Process {
 
 /// `waitpid` with a deadline and no sleeping: the child's pidfd becomes
 /// readable when it exits.
-fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+fn wait_child(child: &mut Child, pidfd: Option<&PidFd>, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
-    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).ok()?)?;
-    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);
@@ -299,8 +312,7 @@ fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         if left.is_zero() {
             return None;
         }
-        let Some(pidfd) = &pidfd else { return None };
-        let _ = sockkit::io::poll_readable(pidfd, Some(left));
+        pidfd?.ends_within(left);
     }
 }
 

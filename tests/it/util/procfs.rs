@@ -83,3 +83,69 @@ pub fn kernel_has_sock_destroy() -> Option<bool> {
     };
     Some(config.lines().any(|l| l == "CONFIG_INET_DIAG_DESTROY=y"))
 }
+
+/// Where process `pid`, its threads and its descendants are waiting, for
+/// the message of a command killed at its limit: each thread's name, its
+/// `/proc/.../syscall` (the call's number and arguments, `running`, or
+/// blank), its `wchan`, and its kernel stack (readable by root only).
+/// Read before the kill, while the waits are still there.
+pub fn waits(pid: u32) -> String {
+    let mut out = String::new();
+    let mut pending = vec![pid];
+    let mut seen = 0;
+    while let Some(pid) = pending.pop() {
+        // A fork bomb's tree is not worth a megabyte of message.
+        seen += 1;
+        if seen > 16 {
+            out.push_str("(more processes not shown)\n");
+            break;
+        }
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten();
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let read = |name: &str| {
+                std::fs::read_to_string(dir.join(name))
+                    .map(|text| text.trim_end().to_string())
+                    .unwrap_or_else(|e| format!("({e})"))
+            };
+            let tid = task.file_name().to_string_lossy().into_owned();
+            out.push_str(&format!(
+                "pid {pid} tid {tid} ({}): syscall {}; wchan {}\n",
+                read("comm"),
+                read("syscall"),
+                read("wchan")
+            ));
+            for line in read("stack").lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+            pending.extend(
+                read("children")
+                    .split_whitespace()
+                    .filter_map(|child| child.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// The fds of this process that are sockets without close-on-exec:
+/// each would be inherited by every child any test spawns meanwhile.
+pub fn inheritable_sockets() -> Vec<(u32, String)> {
+    // O_CLOEXEC as fdinfo's octal `flags:` shows it.
+    const CLOEXEC: u32 = 0o2000000;
+    fd_targets(std::process::id())
+        .into_iter()
+        .filter(|(_, target)| target.starts_with("socket:["))
+        .filter(|(fd, _)| {
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"));
+            let flags = info.ok().and_then(|info| {
+                let octal = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                u32::from_str_radix(octal.trim(), 8).ok()
+            });
+            // Gone meanwhile: no leak.
+            flags.is_some_and(|flags| flags & CLOEXEC == 0)
+        })
+        .collect()
+}
