@@ -189,9 +189,11 @@ fn a_udp_port_in_use_is_eaddrinuse_75() {
 fn nc_and_socat_talk_to_sockd_over_udp() {
     let (server, _) = udp_server(&[]);
     let port = server.port_arg();
+    // UDP has no end: each waits its whole -t / -w after stdin's EOF, so
+    // that is what a loaded machine has to answer in.
     if skip::require_tool("socat") {
         Cmd::new("socat")
-            .args(["-t", "1", "-", &format!("UDP:{LOCAL}:{port}")])
+            .args(["-t", "3", "-", &format!("UDP:{LOCAL}:{port}")])
             .stdin_bytes(b"via socat\n")
             .run()
             .success()
@@ -200,7 +202,7 @@ fn nc_and_socat_talk_to_sockd_over_udp() {
     if skip::require_openbsd_nc() {
         // One datagram per read of stdin; -w: how long to wait for replies.
         Cmd::new("nc")
-            .args(["-u", "-w", "2", LOCAL, &port])
+            .args(["-u", "-w", "3", LOCAL, &port])
             .stdin_bytes(b"via nc\n")
             .run()
             .success()
