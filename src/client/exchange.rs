@@ -80,6 +80,15 @@ impl Shown {
         self.write()
     }
 
+    /// A reply cut short by a reset or a timeout: what came of its last
+    /// message is still shown, before the error says why it ends there.
+    fn cut(mut self) -> Result<()> {
+        let (server, out) = (&self.server, &mut self.out);
+        self.splitter
+            .finish(|m, d| push_say_line(out, server, m, d));
+        self.write()
+    }
+
     fn write(&mut self) -> Result<()> {
         if self.out.is_empty() {
             return Ok(());
@@ -115,7 +124,13 @@ pub fn once(options: &ClientOptions, line: &[u8]) -> Result<()> {
     let mut shown = Shown::new(say_name(&endpoint));
     let mut buf = [0u8; RECV_CHUNK];
     loop {
-        let n = recv_some(&sock, &mut buf).map_err(|errno| fail("recv", errno))?;
+        let n = match recv_some(&sock, &mut buf) {
+            Ok(n) => n,
+            Err(errno) => {
+                shown.cut()?;
+                return Err(fail("recv", errno));
+            }
+        };
         if n == 0 {
             return shown.finish();
         }

@@ -99,6 +99,31 @@ fn delaying_shutdown(cmd: Cmd) -> Cmd {
     ])
 }
 
+/// The lesson's loop shows what a server said before it reset, though no
+/// newline ended it, then the reset.
+#[test]
+fn a_reply_cut_by_a_reset_is_shown_in_the_lessons_loop_before_the_error() {
+    let (listener, port) = listener();
+    let server = thread::spawn(move || {
+        let conn = accept(&listener);
+        assert_eq!(recv_exact(&conn, 2), b"hi");
+        send_all(&conn, b"half a rep");
+        reset(conn);
+    });
+    let out = sockc()
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin_bytes(b"hi\n")
+        .run();
+    server
+        .join()
+        .unwrap_or_else(|_| panic!("the test's server panicked"));
+    out.fails_with(
+        71,
+        &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
+    )
+    .stdout_is(b"you say: hi\n127.0.0.1 say: half a rep\n");
+}
+
 #[test]
 fn server_that_never_replies_times_out_75() {
     // Listening, never accepting: the handshake completes in the backlog.
