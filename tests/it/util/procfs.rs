@@ -71,6 +71,13 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// The state letter of `/proc/PID/stat` (`S` asleep, `T` stopped by job
+/// control); `None` once the process is gone.
+pub fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    after_comm(&stat).trim_start().chars().next()
+}
+
 /// Whether the running kernel was built with `CONFIG_INET_DIAG_DESTROY`,
 /// when its configuration can be read (`/proc/config.gz`, `/boot/config-*`).
 pub fn kernel_has_sock_destroy() -> Option<bool> {
