@@ -640,6 +640,25 @@ pub fn stdin_is_terminal() -> bool {
     rustix::termios::isatty(stdin())
 }
 
+/// Whether a `read` of fd 0 now cannot stop the process: fd 0 is no
+/// terminal, not our controlling one (`tcgetpgrp` says `ENOTTY`), or one
+/// whose foreground process group is ours. A background job's read of its
+/// terminal gets `SIGTTIN` (stopped), or `EIO` where that is ignored or its
+/// group is orphaned: keys typed at the shell are no input of its own.
+///
+/// # References
+///  - [Linux `tcgetpgrp`](https://man7.org/linux/man-pages/man3/tcgetpgrp.3.html)
+///  - [POSIX, 11.1.4 Terminal Access Control](https://pubs.opengroup.org/onlinepubs/9799919799/basedefs/V1_chap11.html#tag_11_01_04)
+pub fn stdin_read_is_ours() -> bool {
+    if !stdin_is_terminal() {
+        return true;
+    }
+    match rustix::termios::tcgetpgrp(stdin()) {
+        Ok(foreground) => foreground == rustix::process::getpgrp(),
+        Err(_) => true,
+    }
+}
+
 /// The longest line a [`LineReader`] holds: a typed line (sockc's transcript,
 /// chat's operator) is something a person means to send, and a stdin that
 /// never sends a newline must not grow the buffer without end.

@@ -109,7 +109,9 @@ where
             }
         }),
     };
-    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    // `+5` parses as 5, so `+99999999999999999999` is too big, not no number.
+    let unsigned = text.strip_prefix('+').unwrap_or(text);
+    let digits = !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u64>() {
         Ok(0) => Err("expected at least 1".to_string()),
         Ok(n) => T::try_from(n).map_err(|_| format!("expected at most {}", at_most())),
@@ -184,9 +186,12 @@ mod tests {
         assert_eq!(parse_count::<u64>("18446744073709551615"), Ok(u64::MAX));
         let at_least = Err("expected at least 1".to_string());
         assert_eq!(parse_count::<u64>("0"), at_least);
+        assert_eq!(parse_count::<u32>("+5"), Ok(5));
+        assert_eq!(parse_count::<u32>("007"), Ok(7));
         for (text, max) in [
             ("2147483648", "2147483647"),
             ("99999999999999999999", "2147483647"),
+            ("+99999999999999999999", "2147483647"),
         ] {
             assert_eq!(
                 parse_count::<i32>(text),
@@ -197,7 +202,7 @@ mod tests {
             parse_count::<u32>("4294967296"),
             Err("expected at most 4294967295".to_string())
         );
-        for bad in ["", "-1", "x", "1.5", " 1"] {
+        for bad in ["", "+", "-1", "x", "1.5", " 1", "\u{ff15}"] {
             assert_eq!(
                 parse_count::<u32>(bad),
                 Err("expected a whole number of at least 1".to_string()),

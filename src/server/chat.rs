@@ -13,7 +13,9 @@ use super::sendq::SendQueues;
 use super::stop::{Ready, Stop};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::io::{LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, stdout};
+use crate::io::{
+    LineReader, poll_readable, recv_some, stdin, stdin_is_terminal, stdin_read_is_ours, stdout,
+};
 use crate::socket::accept;
 use crate::transcript::{MessageSplitter, push_say_line};
 use core::time::Duration;
@@ -206,14 +208,18 @@ fn wait_for_client(
     local: &Endpoint,
 ) -> Result<Waited> {
     loop {
-        if operator.has_line() {
+        let has_line = operator.has_line();
+        if !has_line && operator.at_eof() {
+            return Ok(Waited::StdinEnded);
+        }
+        // A background job's terminal is read at the prompt, where the job
+        // stops for its operator as `cat &` does, not at a key typed at the
+        // shell before any client came.
+        if has_line || !stdin_read_is_ours() {
             return Ok(match wait_readable(listener, stop, None, local)? {
                 Ready::Stopped => Waited::Stopped,
                 Ready::TimedOut | Ready::Fd(_) => Waited::Client,
             });
-        }
-        if operator.at_eof() {
-            return Ok(Waited::StdinEnded);
         }
         let mut fds = [
             PollFd::new(listener, PollFlags::IN),

@@ -1,7 +1,9 @@
 //! The lesson's two-terminal session, reproduced line for line.
 
 use crate::util::net::{accept, connect, listener, recv_to_eof, send_all};
-use crate::util::{TempDir, sockc, sockd, stop_line_in};
+use crate::util::{
+    DEADLINE, PidFd, TempDir, eventually, procfs, pty, skip, sockc, sockd, stop_line_in,
+};
 use std::process::Stdio;
 
 const SERVER_TRANSCRIPT: &str = "\
@@ -119,6 +121,71 @@ fn chat_server_whose_stdin_has_already_ended_exits_zero_before_any_client() {
         "{out}"
     );
     assert!(!port_file.exists(), "the port file outlived sockd");
+}
+
+/// `sockd --chat … &` at a shell's prompt: its terminal is read at a
+/// client's prompt, where the job stops for its operator as `cat &` does,
+/// not while it waits for a client, where a line typed at the shell would
+/// stop it (`SIGTTIN`) before any client came, or end it (`EIO`) where
+/// that signal is ignored.
+#[test]
+fn chat_server_in_the_background_leaves_its_terminal_alone_until_the_prompt() {
+    if !skip::require_tool("setsid") || !skip::require_tool("bash") {
+        return;
+    }
+    let (master, slave) = pty::open();
+    let dir = TempDir::new();
+    let pid_file = dir.join("pid");
+    // setsid -c: a session whose controlling terminal is the pty; set -m:
+    // the job gets a process group of its own, not the foreground one.
+    let server = sockd()
+        .wrap([
+            "setsid",
+            "-c",
+            "bash",
+            "-c",
+            "set -m; \"$@\" & wait",
+            "bash",
+        ])
+        .args(["--chat", "127.0.0.1", "0", "--pid-file"])
+        .arg(&pid_file)
+        .stdin(Stdio::from(slave))
+        .serve();
+    let mut pid = None;
+    assert!(eventually(DEADLINE, || {
+        pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        pid.is_some()
+    }));
+    let pid = pid.unwrap_or_else(|| panic!("no pid in {}", pid_file.display()));
+    let job = Job(PidFd::open(pid).unwrap_or_else(|| panic!("sockd {pid} is gone")));
+    let (tty, group, foreground) =
+        procfs::terminal(pid).unwrap_or_else(|| panic!("sockd {pid} is gone"));
+    assert!(
+        tty != 0 && group != foreground,
+        "sockd is no background job of a terminal: tty {tty}, group {group}, foreground {foreground}"
+    );
+    pty::type_line(&master, "typed at the shell");
+    let _client = sockc()
+        .args(["127.0.0.1", &server.port_arg(), "hi"])
+        .spawn();
+    // At the prompt it reads its terminal, and stops for its operator (or,
+    // once its shell has gone, gets EIO): no reply is asserted.
+    server.wait_stdout("127.0.0.1 say: hi\nyou say: ");
+    drop(job);
+}
+
+/// A job that may be stopped, killed and waited for however its test ends:
+/// its shell's end does not end it (a failed run left it stopped).
+struct Job(PidFd);
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.0.signal(rustix::process::Signal::KILL);
+        // No assert: a panic while the test panics would abort the run.
+        let _ = self.0.ends_within(DEADLINE);
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! background waited on with deadlines and never a sleep (`process`), the
 //! assertions that show what a command did when they fail (`outcome`),
 //! test-side sockets (`net`), what `/proc` says about a process (`procfs`),
+//! pseudo-terminals (`pty`),
 //! sockstat's table read back (`listing`), a resolver of the test's making
 //! (`resolver`) and visible skips (`skip`).
 //!
@@ -18,6 +19,7 @@ pub mod netns;
 mod outcome;
 mod process;
 pub mod procfs;
+pub mod pty;
 pub mod resolver;
 pub mod skip;
 

@@ -71,6 +71,21 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// What `/proc/PID/stat` says of a process's terminal: its controlling
+/// terminal's device number (0: none), its process group, and that
+/// terminal's foreground process group; `None` once the process is gone.
+pub fn terminal(pid: u32) -> Option<(i64, i64, i64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // state ppid pgrp session tty_nr tpgid
+    let fields: Vec<i64> = after_comm(&stat)
+        .split_whitespace()
+        .skip(1)
+        .take(5)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((fields[3], fields[1], fields[4]))
+}
+
 /// Whether the running kernel was built with `CONFIG_INET_DIAG_DESTROY`,
 /// when its configuration can be read (`/proc/config.gz`, `/boot/config-*`).
 pub fn kernel_has_sock_destroy() -> Option<bool> {
