@@ -1,7 +1,7 @@
 //! `sockc` under faults: the test plays a misbehaving server.
 
 use crate::util::net::{accept, listener, recv_exact, recv_upto, reset, send_all};
-use crate::util::{Cmd, SOCKC, random_bytes, skip, sockc, sockd};
+use crate::util::{Cmd, Outcome, SOCKC, random_bytes, skip, sockc, sockd};
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::thread;
@@ -62,28 +62,39 @@ fn a_reset_before_the_shutdown_is_econnreset_71_after_the_bytes_before_it() {
         (None, "bye\n"),
         (Some("hi\n"), "you say: hi\n127.0.0.1 say: bye\n"),
     ] {
-        let (listener, port) = listener();
-        let server = thread::spawn(move || {
-            let conn = accept(&listener);
-            assert_eq!(recv_exact(&conn, 2), b"hi");
-            send_all(&conn, b"bye\n");
-            reset(conn);
-        });
+        let (server, port) = resetting_after(b"bye\n");
         let mut cmd = sockc().args(["127.0.0.1", &port.to_string()]);
         cmd = match typed {
             Some(line) => cmd.stdin_bytes(line),
             None => cmd.arg("hi"),
         };
         let out = delaying_shutdown(cmd).run();
-        server
-            .join()
-            .unwrap_or_else(|_| panic!("the test's server panicked"));
-        out.fails_with(
-            71,
-            &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
-        )
-        .stdout_is(shown.as_bytes());
+        reset_by(server, port, &out).stdout_is(shown.as_bytes());
     }
+}
+
+/// A server that takes one client's `hi`, answers `reply` and resets.
+fn resetting_after(reply: &'static [u8]) -> (thread::JoinHandle<()>, u16) {
+    let (listener, port) = listener();
+    let server = thread::spawn(move || {
+        let conn = accept(&listener);
+        assert_eq!(recv_exact(&conn, 2), b"hi");
+        send_all(&conn, reply);
+        reset(conn);
+    });
+    (server, port)
+}
+
+/// `out`, sockc's, once the [`resetting_after`] server on `port` is done:
+/// the reset reported at `recv`, exit 71.
+fn reset_by(server: thread::JoinHandle<()>, port: u16, out: &Outcome) -> &Outcome {
+    server
+        .join()
+        .unwrap_or_else(|_| panic!("the test's server panicked"));
+    out.fails_with(
+        71,
+        &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
+    )
 }
 
 /// `cmd` with each `shutdown(2)` held back a second before it starts.
@@ -103,25 +114,12 @@ fn delaying_shutdown(cmd: Cmd) -> Cmd {
 /// newline ended it, then the reset.
 #[test]
 fn a_reply_cut_by_a_reset_is_shown_in_the_lessons_loop_before_the_error() {
-    let (listener, port) = listener();
-    let server = thread::spawn(move || {
-        let conn = accept(&listener);
-        assert_eq!(recv_exact(&conn, 2), b"hi");
-        send_all(&conn, b"half a rep");
-        reset(conn);
-    });
+    let (server, port) = resetting_after(b"half a rep");
     let out = sockc()
         .args(["127.0.0.1", &port.to_string()])
         .stdin_bytes(b"hi\n")
         .run();
-    server
-        .join()
-        .unwrap_or_else(|_| panic!("the test's server panicked"));
-    out.fails_with(
-        71,
-        &format!("sockc: recv 127.0.0.1:{port}: connection reset by peer (ECONNRESET)"),
-    )
-    .stdout_is(b"you say: hi\n127.0.0.1 say: half a rep\n");
+    reset_by(server, port, &out).stdout_is(b"you say: hi\n127.0.0.1 say: half a rep\n");
 }
 
 #[test]
