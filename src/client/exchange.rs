@@ -71,9 +71,7 @@ impl Shown {
     /// The end of the reply: its unterminated last message, or, when the
     /// server said nothing at all, one empty line.
     fn finish(mut self) -> Result<()> {
-        let (server, out) = (&self.server, &mut self.out);
-        self.splitter
-            .finish(|m, d| push_say_line(out, server, m, d));
+        self.end_message();
         if !self.said && self.out.is_empty() {
             push_say_line(&mut self.out, &self.server, b"", 0);
         }
@@ -83,10 +81,15 @@ impl Shown {
     /// A reply cut short by a reset or a timeout: what came of its last
     /// message is still shown, before the error says why it ends there.
     fn cut(mut self) -> Result<()> {
+        self.end_message();
+        self.write()
+    }
+
+    /// The unterminated last message, as a line to write.
+    fn end_message(&mut self) {
         let (server, out) = (&self.server, &mut self.out);
         self.splitter
             .finish(|m, d| push_say_line(out, server, m, d));
-        self.write()
     }
 
     fn write(&mut self) -> Result<()> {

@@ -230,7 +230,9 @@ fn wait_for_client(
         if !fds[2].revents().is_empty() {
             return Ok(Waited::Stopped);
         }
-        if !fds[1].revents().is_empty() {
+        // Asked again: a job put in the background (Ctrl-Z, `bg`) while in
+        // this poll must not read the key that woke it.
+        if !fds[1].revents().is_empty() && stdin_read_is_ours() {
             operator.fill_from(stdin()).map_err(Error::reading_stdin)?;
         } else if !fds[0].revents().is_empty() {
             return Ok(Waited::Client);
